@@ -1,0 +1,96 @@
+"""The FastAPI application: platform lifecycle, routers, scenes' routes, simulators."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
+
+from citybrain import __version__
+from citybrain.api import errors, live, routes_ingest, routes_ops, routes_query
+from citybrain.api.ratelimit import RateLimiter
+from citybrain.core.config import Settings
+from citybrain.core.platform import Platform
+from citybrain.sim.base import IngestClient
+
+log = logging.getLogger(__name__)
+
+
+def create_app(
+    settings: Settings,
+    platform: Platform | None = None,
+    simulate_with_token: str | None = None,
+) -> FastAPI:
+    """``simulate_with_token``: run every scene's simulators against this server with that token."""
+    state: dict[str, Any] = {}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        p = platform or Platform(settings)
+        app.state.platform = p
+        app.state.token_cache = {}
+        app.state.ratelimit = RateLimiter(settings.ingest.rate_limit_eps, settings.ingest.rate_burst)
+        registry = CollectorRegistry()
+        registry.register(routes_ops.PlatformCollector(p))  # type: ignore[arg-type]
+        app.state.prometheus = registry
+        for name, scene in p.scenes.items():
+            if scene.routes is not None:
+                app.include_router(scene.routes(p), prefix=f"/api/v1/scenes/{name}", tags=[f"scene: {name}"])
+        p.hub.bind(asyncio.get_running_loop())
+        p.start()
+        stop = asyncio.Event()
+        tasks = []
+        if simulate_with_token:
+            tasks = await _start_simulators(p, settings, simulate_with_token, stop)
+        state["platform"] = p
+        try:
+            yield
+        finally:
+            stop.set()
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            p.stop()
+
+    app = FastAPI(
+        title="citybrain",
+        version=__version__,
+        description="An open-source City Brain: ingest, processing, alerts and live feeds for a city.",
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    app.include_router(routes_ingest.router)
+    app.include_router(routes_query.router)
+    app.include_router(routes_ops.router)
+    app.include_router(live.router)
+    return app
+
+
+async def _start_simulators(p: Platform, settings: Settings, token: str, stop: asyncio.Event) -> list[asyncio.Task[None]]:
+    base = f"http://{settings.server.host}:{settings.server.port}"
+    tasks: list[asyncio.Task[None]] = []
+    for scene in p.scenes.values():
+        for name, factory in scene.simulators.items():
+            cfg = settings.simulators.get(name, {})
+            if cfg.get("enabled", True) is False:
+                continue
+            sim = factory({k: v for k, v in cfg.items() if k != "enabled"})
+            tasks.append(asyncio.create_task(_run_sim(sim, IngestClient(base, token), stop), name=f"sim-{name}"))
+            log.info("simulator %s started against %s", name, base)
+    return tasks
+
+
+async def _run_sim(sim: Any, client: IngestClient, stop: asyncio.Event) -> None:
+    try:
+        await sim.run(client, stop)
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("simulator %s stopped with an error", getattr(sim, "name", sim))
+    finally:
+        await client.aclose()

@@ -1,0 +1,160 @@
+"""Operations: health, readiness, Prometheus metrics, export, tokens and the audit log."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from pydantic import BaseModel, Field
+from starlette.background import BackgroundTask
+
+from citybrain.api.auth import require
+from citybrain.core.errors import ForbiddenError
+from citybrain.core.store.base import Token
+from citybrain.core.tokens import SCOPES, create_token
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz", summary="Liveness")
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="Readiness: store answers, pipeline runs, lag within limit")
+def readyz(request: Request) -> JSONResponse:
+    p = request.app.state.platform
+    checks: dict[str, Any] = {}
+    try:
+        p.store.count_events()
+        checks["store"] = "ok"
+    except Exception as err:  # report, don't raise: this is a probe
+        checks["store"] = f"failed: {err}"
+    thread = p.pipeline._thread
+    checks["pipeline"] = "ok" if thread is not None and thread.is_alive() else "not running"
+    worst = max(p.bus.lag().values(), default=0)
+    checks["lag"] = "ok" if worst <= p.settings.bus.max_lag else f"{worst} events behind"
+    ready = all(v == "ok" for v in checks.values())
+    return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+
+
+class PlatformCollector:
+    """Reads the platform's counters at scrape time: nothing is counted twice on the hot path."""
+
+    def __init__(self, platform: Any) -> None:
+        self.p = platform
+
+    def collect(self) -> Any:
+        p = self.p
+        c = p.counters
+        ev = CounterMetricFamily("citybrain_ingest_events", "Events received by ingest", labels=["result"])
+        for result, value in (("accepted", c.accepted), ("duplicate", c.duplicates), ("rejected", c.rejected),
+                              ("throttled", c.throttled)):  # fmt: skip
+            ev.add_metric([result], value)
+        yield ev
+        rate = GaugeMetricFamily("citybrain_ingest_events_per_second", "Accepted events per second, last 10 s")
+        rate.add_metric([], p.ingest_rate())
+        yield rate
+        lag = GaugeMetricFamily("citybrain_bus_lag_events", "Events not yet processed", labels=["processor"])
+        for group, value in p.bus.lag().items():
+            lag.add_metric([group], value)
+        yield lag
+        head = GaugeMetricFamily("citybrain_bus_head_offset", "Highest offset per partition", labels=["partition"])
+        for part in range(p.bus.partitions):
+            head.add_metric([str(part)], p.bus.head(part))
+        yield head
+        depth = GaugeMetricFamily("citybrain_bus_queue_depth_events", "Events held in memory by the bus")
+        depth.add_metric([], p.bus.queue_depth())
+        yield depth
+        s = p.pipeline.stats
+        for name, value, doc in (
+            ("citybrain_pipeline_events", s.events, "Events consumed by processors"),
+            ("citybrain_pipeline_batches", s.batches, "Batches committed"),
+            ("citybrain_pipeline_errors", s.errors, "Processor failures (event skipped or batch retried)"),
+            ("citybrain_late_events", s.late, "Events later than their window's allowed lateness (stored)"),
+            ("citybrain_live_messages", p.hub.published, "Messages published to the live feed"),
+            ("citybrain_live_slow_disconnects", p.hub.disconnected_slow, "Live clients dropped for being slow"),
+        ):
+            fam = CounterMetricFamily(name, doc)
+            fam.add_metric([], value)
+            yield fam
+        subs = GaugeMetricFamily("citybrain_live_subscribers", "Open live-feed connections")
+        subs.add_metric([], p.hub.subscribers())
+        yield subs
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+def metrics(request: Request) -> Response:
+    registry: CollectorRegistry = request.app.state.prometheus
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.get("/api/v1/export/{table}", summary="Export a table as Parquet or CSV", response_class=FileResponse)
+async def export(
+    request: Request,
+    table: str,
+    format: Literal["parquet", "csv"] = "parquet",
+    since: int | None = None,
+    until: int | None = None,
+    token: Token = Depends(require("read")),
+) -> FileResponse:
+    if table in ("audit",) and "admin" not in token.scopes:
+        raise ForbiddenError("exporting the audit log needs the admin scope")
+    fd, path = tempfile.mkstemp(suffix=f".{format}")
+    os.close(fd)
+    p = request.app.state.platform
+    await run_in_threadpool(p.store.export, table, format, path, since, until)
+    return FileResponse(
+        path,
+        filename=f"{table}.{format}",
+        media_type="application/vnd.apache.parquet" if format == "parquet" else "text/csv",
+        background=BackgroundTask(os.unlink, path),
+    )
+
+
+class NewToken(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+    scopes: list[Literal["ingest", "read", "operate", "admin"]] = Field(min_length=1)
+
+
+@router.post("/api/v1/tokens", summary="Create a token (admin); the secret is shown only once")
+def new_token(request: Request, body: NewToken, token: Token = Depends(require("admin"))) -> dict[str, Any]:
+    p = request.app.state.platform
+    token_id, secret = create_token(p.store, body.name, list(body.scopes))
+    p.store.audit(time.time_ns() // 1_000_000, f"{token.name} ({token.id})", "token.create", token_id,
+                  {"name": body.name, "scopes": list(body.scopes)})  # fmt: skip
+    return {"id": token_id, "name": body.name, "scopes": list(body.scopes), "token": secret}
+
+
+@router.get("/api/v1/tokens", summary="Tokens (never their secrets)")
+def list_tokens(request: Request, _: Token = Depends(require("admin"))) -> list[dict[str, Any]]:
+    return [
+        {"id": t.id, "name": t.name, "scopes": list(t.scopes), "created_ts": t.created_ts, "revoked_ts": t.revoked_ts}
+        for t in request.app.state.platform.store.tokens()
+    ]
+
+
+@router.delete("/api/v1/tokens/{token_id}", summary="Revoke a token (admin)")
+def revoke(request: Request, token_id: str, token: Token = Depends(require("admin"))) -> dict[str, str]:
+    p = request.app.state.platform
+    now = time.time_ns() // 1_000_000
+    p.store.revoke_token(token_id, now)
+    request.app.state.token_cache.clear()
+    p.store.audit(now, f"{token.name} ({token.id})", "token.revoke", token_id, {})
+    return {"revoked": token_id}
+
+
+@router.get("/api/v1/audit", summary="The audit log of writes (admin)")
+def audit(request: Request, limit: int = 200, _: Token = Depends(require("admin"))) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = request.app.state.platform.store.audit_log(limit)
+    return rows
+
+
+__all__ = ["SCOPES", "PlatformCollector", "router"]

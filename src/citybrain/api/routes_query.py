@@ -1,0 +1,133 @@
+"""Query API: scenes, entity states, metric ranges with bucketing, alerts and their lifecycle."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any, Literal
+
+import msgspec
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field
+
+from citybrain.api.auth import require
+from citybrain.core.errors import NotFoundError, Problem, ValidationError
+from citybrain.core.store.base import AlertQuery, Token
+
+router = APIRouter(tags=["query"])
+NICE_BUCKETS_MS = [1_000, 5_000, 10_000, 30_000, 60_000, 300_000, 900_000, 1_800_000, 3_600_000,
+                   10_800_000, 21_600_000, 43_200_000, 86_400_000, 604_800_000]  # fmt: skip
+
+
+def _platform(request: Request) -> Any:
+    return request.app.state.platform
+
+
+@router.get("/api/v1/scenes", summary="Installed scenes with their events, alert rules and panel")
+def scenes(request: Request, _: Token = Depends(require("read"))) -> list[dict[str, Any]]:
+    return [s.describe() for s in _platform(request).scenes.values()]
+
+
+@router.get("/api/v1/entities/{scene}", summary="Latest state of every entity of a scene")
+def entities(request: Request, scene: str, _: Token = Depends(require("read"))) -> list[dict[str, Any]]:
+    p = _platform(request)
+    if scene not in p.scenes:
+        raise NotFoundError(f"scene {scene!r} is not installed; installed: {sorted(p.scenes)}")
+    states: list[dict[str, Any]] = p.store.states(scene)
+    return states
+
+
+@router.get("/api/v1/entities/{scene}/{key}", summary="Latest state of one entity")
+def entity(request: Request, scene: str, key: str, _: Token = Depends(require("read"))) -> dict[str, Any]:
+    rows = _platform(request).store.states(scene, key)
+    if not rows:
+        raise NotFoundError(f"no state for {key!r} in scene {scene!r}")
+    row: dict[str, Any] = rows[0]
+    return row
+
+
+@router.get("/api/v1/metrics/{name}/keys", summary="Entity keys that have values of a metric")
+def metric_keys(request: Request, name: str, _: Token = Depends(require("read"))) -> list[str]:
+    keys: list[str] = _platform(request).store.metric_keys(name)
+    return keys
+
+
+def choose_bucket(start: int, end: int, max_points: int) -> int:
+    """The smallest 'nice' bucket that keeps a range within ``max_points`` buckets."""
+    need = math.ceil((end - start) / max(1, max_points))
+    return next((b for b in NICE_BUCKETS_MS if b >= need), NICE_BUCKETS_MS[-1])
+
+
+@router.get("/api/v1/metrics/{name}", summary="A metric's values for one key, bucketed and downsampled")
+def metric(
+    request: Request,
+    name: str,
+    key: str,
+    start: int | None = Query(None, description="epoch ms; default end - 1 h"),
+    end: int | None = Query(None, description="epoch ms; default now"),
+    bucket_ms: int | None = Query(None, ge=1_000, description="bucket width; default: chosen from max_points"),
+    agg: Literal["avg", "min", "max", "sum", "count", "last"] = "avg",
+    max_points: int = Query(1_000, ge=1, le=100_000),
+    _: Token = Depends(require("read")),
+) -> dict[str, Any]:
+    end = end if end is not None else time.time_ns() // 1_000_000
+    start = start if start is not None else end - 3_600_000
+    if start >= end:
+        raise ValidationError([Problem(0, "start", f"start ({start}) must be before end ({end})")])
+    bucket = bucket_ms or choose_bucket(start, end, max_points)
+    if (end - start) / bucket > max_points:
+        bucket = choose_bucket(start, end, max_points)
+    points = _platform(request).store.metric_series(name, key, start, end, bucket, agg)
+    return {"name": name, "key": key, "start": start, "end": end, "bucket_ms": bucket, "agg": agg,
+            "points": [[t, v] for t, v in points]}  # fmt: skip
+
+
+@router.get("/api/v1/alerts", summary="Alerts, newest first")
+def alerts(
+    request: Request,
+    status: Literal["open", "acknowledged", "resolved"] | None = None,
+    severity: Literal["info", "warning", "major", "critical"] | None = None,
+    scene: str | None = None,
+    key: str | None = None,
+    since: int | None = None,
+    limit: int = Query(200, ge=1, le=10_000),
+    _: Token = Depends(require("read")),
+) -> list[dict[str, Any]]:
+    q = AlertQuery(status=status, severity=severity, scene=scene, key=key, since=since, limit=limit)
+    return [msgspec.to_builtins(a) for a in _platform(request).store.alerts(q)]
+
+
+@router.get("/api/v1/alerts/{alert_id}", summary="One alert")
+def alert(request: Request, alert_id: str, _: Token = Depends(require("read"))) -> dict[str, Any]:
+    out: dict[str, Any] = msgspec.to_builtins(_platform(request).store.alert(alert_id))
+    return out
+
+
+class Note(BaseModel):
+    note: str = Field("", max_length=2_000)
+
+
+async def _transition(request: Request, alert_id: str, action: Literal["ack", "resolve"], note: str) -> dict[str, Any]:
+    p = _platform(request)
+    token: Token = request.state.token
+    who = f"{token.name} ({token.id})"
+    updated = await run_in_threadpool(p.store.transition_alert, alert_id, action, who, note)
+    await run_in_threadpool(
+        p.store.audit, time.time_ns() // 1_000_000, who, f"alert.{action}", alert_id, {"note": note}
+    )
+    p.publish_alert(updated)
+    out: dict[str, Any] = msgspec.to_builtins(updated)
+    return out
+
+
+@router.post("/api/v1/alerts/{alert_id}/ack", summary="Acknowledge an alert (operate scope)")
+async def ack(request: Request, alert_id: str, body: Note, _: Token = Depends(require("operate"))) -> dict[str, Any]:
+    return await _transition(request, alert_id, "ack", body.note)
+
+
+@router.post("/api/v1/alerts/{alert_id}/resolve", summary="Resolve an alert (operate scope)")
+async def resolve(
+    request: Request, alert_id: str, body: Note, _: Token = Depends(require("operate"))
+) -> dict[str, Any]:
+    return await _transition(request, alert_id, "resolve", body.note)

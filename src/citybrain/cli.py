@@ -1,0 +1,219 @@
+"""The citybrain command line. Errors print as one line, not a traceback."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import msgspec
+import typer
+
+from citybrain.core.config import Settings, load_settings
+from citybrain.core.errors import CitybrainError, DecodeError
+from citybrain.core.store.base import Store
+
+app = typer.Typer(help="citybrain: an open-source City Brain", no_args_is_help=True, pretty_exceptions_enable=False)
+token_app = typer.Typer(help="API tokens", no_args_is_help=True)
+decode_app = typer.Typer(help="Decode protocol frames to JSON", no_args_is_help=True)
+docs_app = typer.Typer(help="Generated documentation", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+app.add_typer(decode_app, name="decode")
+app.add_typer(docs_app, name="docs")
+
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="settings TOML (or CITYBRAIN_CONFIG)")]
+
+
+def _settings(config: Path | None) -> Settings:
+    return load_settings(config)
+
+
+def _local_token(store: Store, path: Path, name: str, scopes: list[str]) -> str:
+    """Reuse the token saved in ``path`` if the store still knows it; else create and save one."""
+    from citybrain.core.tokens import create_token, digest
+
+    if path.exists():
+        secret = path.read_text().strip()
+        known = store.token_by_hash(digest(secret))
+        if known is not None and known.revoked_ts is None:
+            return secret
+    _, secret = create_token(store, name, scopes)
+    path.write_text(secret + "\n")
+    path.chmod(0o600)
+    return secret
+
+
+def _serve(config: Path | None, simulate: bool) -> None:
+    import uvicorn
+
+    from citybrain.api.app import create_app
+    from citybrain.core.platform import Platform
+
+    settings = _settings(config)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    platform = Platform(settings)
+    data = settings.data_path
+    admin = _local_token(platform.store, data / "admin.token", "local-admin", ["admin", "ingest"])
+    sim = _local_token(platform.store, data / "simulators.token", "simulators", ["ingest"]) if simulate else None
+    url = f"http://{settings.server.host}:{settings.server.port}"
+    typer.echo(f"citybrain on {url}  (API docs {url}/docs)")
+    typer.echo(f"admin token (also in {data / 'admin.token'}): {admin}")
+    typer.echo(f"scenes: {', '.join(platform.scenes)}; simulators {'on' if simulate else 'off'}")
+    application = create_app(settings, platform, simulate_with_token=sim)
+    uvicorn.run(application, host=settings.server.host, port=settings.server.port, log_level="warning")
+
+
+@app.command()
+def run(config: ConfigOpt = None) -> None:
+    """Start the platform with every scene's simulators (the one-command demo)."""
+    _serve(config, simulate=True)
+
+
+@app.command()
+def serve(config: ConfigOpt = None) -> None:
+    """Start the platform without simulators."""
+    _serve(config, simulate=False)
+
+
+@token_app.command("create")
+def token_create(
+    name: Annotated[str, typer.Option(help="who or what uses it")],
+    scope: Annotated[list[str], typer.Option(help="ingest, read, operate, admin (repeatable)")],
+    config: ConfigOpt = None,
+) -> None:
+    """Create a token; its secret is printed once and stored only as a hash."""
+    from citybrain.core.platform import open_store
+    from citybrain.core.tokens import create_token
+
+    store = open_store(_settings(config))
+    try:
+        token_id, secret = create_token(store, name, scope)
+        store.audit(time.time_ns() // 1_000_000, "cli", "token.create", token_id, {"name": name, "scopes": scope})
+    finally:
+        store.close()
+    typer.echo(f"token {token_id} ({', '.join(scope)}): {secret}")
+
+
+@token_app.command("list")
+def token_list(config: ConfigOpt = None) -> None:
+    """List tokens (never their secrets)."""
+    from citybrain.core.platform import open_store
+
+    store = open_store(_settings(config))
+    try:
+        for t in store.tokens():
+            state = "revoked" if t.revoked_ts else "active"
+            typer.echo(f"{t.id}  {t.name:<20} {','.join(t.scopes):<24} {state}")
+    finally:
+        store.close()
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: str, config: ConfigOpt = None) -> None:
+    """Revoke a token."""
+    from citybrain.core.platform import open_store
+
+    store = open_store(_settings(config))
+    try:
+        now = time.time_ns() // 1_000_000
+        store.revoke_token(token_id, now)
+        store.audit(now, "cli", "token.revoke", token_id, {})
+    finally:
+        store.close()
+    typer.echo(f"revoked {token_id}")
+
+
+@app.command()
+def export(
+    table: str,
+    out: Annotated[Path, typer.Option("--out", "-o", help="file to write")],
+    fmt: Annotated[str, typer.Option("--format", help="parquet or csv")] = "parquet",
+    since: Annotated[int | None, typer.Option(help="epoch ms")] = None,
+    until: Annotated[int | None, typer.Option(help="epoch ms")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Export a table to Parquet or CSV (server stopped; while it runs use GET /api/v1/export/TABLE)."""
+    from citybrain.core.store.duck import DuckStore
+
+    if fmt not in ("parquet", "csv"):
+        raise CitybrainError(f"--format must be parquet or csv, not {fmt!r}")
+    settings = _settings(config)
+    store = DuckStore(settings.data_path / "citybrain.duckdb", read_only=True)
+    try:
+        n = store.export(table, fmt, str(out), since, until)  # type: ignore[arg-type]
+    finally:
+        store.close()
+    typer.echo(f"wrote {n} rows of {table} to {out}")
+
+
+@app.command()
+def replay(
+    file: Path,
+    url: Annotated[str, typer.Option(help="server base URL")] = "http://127.0.0.1:8000",
+    token: Annotated[str | None, typer.Option(help="ingest token (or CITYBRAIN_TOKEN)")] = None,
+    batch: Annotated[int, typer.Option(help="events per request")] = 5_000,
+    restart: Annotated[bool, typer.Option(help="ignore saved progress and start over")] = False,
+) -> None:
+    """Send an NDJSON or CSV file of events to a server, resumably (progress in FILE.progress)."""
+    from citybrain.replay import replay_file
+
+    secret = token or os.environ.get("CITYBRAIN_TOKEN")
+    if not secret:
+        raise CitybrainError("no token: pass --token or set CITYBRAIN_TOKEN (an ingest-scope token)")
+    summary = asyncio.run(replay_file(file, url, secret, batch, restart))
+    typer.echo(
+        f"replayed {file}: {summary['accepted']} accepted, {summary['duplicates']} duplicates, "
+        f"{summary['rejected']} rejected (lines {summary['first_line']}..{summary['last_line']})"
+    )
+
+
+@docs_app.command("events")
+def docs_events() -> None:
+    """Print the event catalogue (docs/events.md) generated from the registered event kinds."""
+    from citybrain.catalogue import catalogue_markdown
+    from citybrain.core.scenes import discover
+
+    discover()
+    typer.echo(catalogue_markdown(), nl=False)
+
+
+def _decode(protocol: str, hex_str: str) -> dict[str, Any]:
+    import importlib
+
+    try:
+        module = importlib.import_module(f"citybrain.protocols.{protocol}")
+    except ImportError as err:
+        raise DecodeError(f"protocol {protocol!r} is not available") from err
+    out: dict[str, Any] = module.decode_hex(hex_str)
+    return out
+
+
+@decode_app.command("jt808")
+def decode_jt808(hex_frame: str) -> None:
+    """Decode one JT/T 808 frame given as hex (with its 0x7e delimiters)."""
+    typer.echo(msgspec.json.format(msgspec.json.encode(_decode("jt808", hex_frame)), indent=2).decode())
+
+
+@decode_app.command("gb32960")
+def decode_gb32960(hex_frame: str) -> None:
+    """Decode one GB/T 32960.3 frame given as hex."""
+    typer.echo(msgspec.json.format(msgspec.json.encode(_decode("gb32960", hex_frame)), indent=2).decode())
+
+
+def main() -> None:
+    try:
+        app()
+    except CitybrainError as err:
+        typer.echo(f"error: {err}", err=True)
+        sys.exit(2)
+    except (OSError, csv.Error) as err:
+        typer.echo(f"error: {err}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.exit(130)

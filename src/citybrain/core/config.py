@@ -1,0 +1,100 @@
+"""Settings: defaults here, overridden by a TOML file, overridden by environment variables.
+
+``CITYBRAIN_CONFIG`` names the file; ``CITYBRAIN_<SECTION>__<KEY>=value`` overrides one key
+(value parsed as TOML, else taken as a string), e.g. ``CITYBRAIN_SERVER__PORT=9000``.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from citybrain.core.errors import ConfigError
+
+
+class ServerSettings(msgspec.Struct, forbid_unknown_fields=True):
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+
+class BusSettings(msgspec.Struct, forbid_unknown_fields=True):
+    partitions: int = 4
+    tail: int = 65_536  # events kept in memory per partition for live consumers
+    max_lag: int = 2_000_000  # ingest answers 429 while a consumer lags more than this
+
+
+class IngestSettings(msgspec.Struct, forbid_unknown_fields=True):
+    max_body_bytes: int = 64 * 1024 * 1024  # after gzip decompression too
+    max_events: int = 250_000  # per request
+    rate_limit_eps: float = 0.0  # events/s per token; 0 = unlimited
+    rate_burst: float = 0.0  # bucket size; 0 = one second of rate
+
+
+class PipelineSettings(msgspec.Struct, forbid_unknown_fields=True):
+    batch_max: int = 5_000
+    tick_ms: int = 1_000
+
+
+class RetentionSettings(msgspec.Struct, forbid_unknown_fields=True):
+    """Days to keep each table; 0 keeps forever. Alerts are deleted only once resolved."""
+
+    events_days: int = 30
+    metrics_days: int = 400
+    alerts_days: int = 400
+    late_events_days: int = 30
+    audit_days: int = 0
+    check_every_s: int = 3_600
+
+
+class Settings(msgspec.Struct, forbid_unknown_fields=True):
+    data_dir: str = "var"
+    store: str = "duckdb"
+    server: ServerSettings = msgspec.field(default_factory=ServerSettings)
+    bus: BusSettings = msgspec.field(default_factory=BusSettings)
+    ingest: IngestSettings = msgspec.field(default_factory=IngestSettings)
+    pipeline: PipelineSettings = msgspec.field(default_factory=PipelineSettings)
+    retention: RetentionSettings = msgspec.field(default_factory=RetentionSettings)
+    scenes: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)  # per-scene settings
+    simulators: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)  # per-simulator settings
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir)
+
+
+def load_settings(path: str | Path | None = None, env: dict[str, str] | None = None) -> Settings:
+    env = dict(os.environ if env is None else env)
+    raw: dict[str, Any] = {}
+    path = path or env.get("CITYBRAIN_CONFIG")
+    if path:
+        p = Path(path)
+        try:
+            raw = tomllib.loads(p.read_text(encoding="utf-8"))
+        except FileNotFoundError as err:
+            raise ConfigError(f"settings file {p} does not exist") from err
+        except tomllib.TOMLDecodeError as err:
+            raise ConfigError(f"settings file {p}: {err}") from err
+    for name, value in env.items():
+        if not name.startswith("CITYBRAIN_") or name == "CITYBRAIN_CONFIG":
+            continue
+        parts = name[len("CITYBRAIN_") :].lower().split("__")
+        node = raw
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = _parse_value(value)
+    try:
+        return msgspec.convert(raw, Settings, strict=False)
+    except msgspec.ValidationError as err:
+        where = f" in {path}" if path else ""
+        raise ConfigError(f"invalid settings{where}: {err}") from err
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text

@@ -1,0 +1,188 @@
+"""Typed events, the registry of event kinds, and the JSON / NDJSON batch codecs.
+
+An event is one validated fact: event time ``ts`` (epoch ms, UTC), ``ingest_ts`` (set by the
+platform), ``source``, entity ``key`` (the bus partitions by it) and a stable ``id`` used for
+idempotency. A client may send its own id; otherwise the id is a hash of the event's content, so
+the same event sent twice is stored once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Annotated, Any, ClassVar, TypeVar
+
+import msgspec
+
+from citybrain.core.errors import ConfigError, Problem, ValidationError
+
+# 2000-01-01 .. 2100-01-01 in epoch ms: anything outside is a unit mistake (seconds, microseconds).
+MIN_TS = 946_684_800_000
+MAX_TS = 4_102_444_800_000
+
+EpochMs = Annotated[int, msgspec.Meta(ge=MIN_TS, le=MAX_TS, description="epoch milliseconds, UTC")]
+EntityKey = Annotated[str, msgspec.Meta(min_length=1, max_length=128, description="entity key")]
+EventId = Annotated[str, msgspec.Meta(max_length=128, description="stable id; hash of content if empty")]
+
+
+class Event(msgspec.Struct, kw_only=True, tag_field="kind", forbid_unknown_fields=True):
+    """Base of every event kind. Subclasses set ``tag="scene.name"``."""
+
+    key: EntityKey
+    ts: EpochMs
+    source: Annotated[str, msgspec.Meta(max_length=128)] = ""
+    id: EventId = ""
+    ingest_ts: int = 0
+
+    scene: ClassVar[str] = "core"
+
+    @classmethod
+    def kind_name(cls) -> str:
+        tag = cls.__struct_config__.tag
+        return tag if isinstance(tag, str) else cls.__name__
+
+
+E = TypeVar("E", bound=type[Event])
+
+_FIELD_RE = re.compile(r"at `\$(?:\[\d+\])?\.?([^`]*)`")
+_NAMED_RE = re.compile(r"field `([^`]+)`")
+
+
+def _problem(line: int, err: Exception) -> Problem:
+    msg = str(err)
+    where = _FIELD_RE.search(msg)
+    named = _NAMED_RE.search(msg)
+    fld = where.group(1) if where and where.group(1) else (named.group(1) if named else "")
+    reason = msg.split(" - at `", 1)[0]
+    if "Invalid value" in reason and fld == "kind":
+        reason = f"unknown event kind {reason.split('Invalid value ', 1)[1]}"
+    return Problem(line=line, field=fld, reason=reason)
+
+
+@dataclass
+class DecodedBatch:
+    """What a batch decoded into: the valid events and one problem per bad line."""
+
+    events: list[Event] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    lines: int = 0
+
+
+class EventRegistry:
+    """All known event kinds; decoders are rebuilt when a kind is added."""
+
+    def __init__(self) -> None:
+        self._kinds: dict[str, type[Event]] = {}
+        self._one: msgspec.json.Decoder[Any] | None = None
+        self._many: msgspec.json.Decoder[Any] | None = None
+        self._raw_list = msgspec.json.Decoder(list[msgspec.Raw])
+
+    def register(self, cls: E) -> E:
+        name = cls.kind_name()
+        if name in self._kinds and self._kinds[name] is not cls:
+            raise ConfigError(f"event kind {name!r} is registered twice ({self._kinds[name].__qualname__})")
+        self._kinds[name] = cls
+        self._one = self._many = None
+        return cls
+
+    def kinds(self) -> dict[str, type[Event]]:
+        return dict(self._kinds)
+
+    def get(self, name: str) -> type[Event]:
+        return self._kinds[name]
+
+    def _decoders(self) -> tuple[msgspec.json.Decoder[Any], msgspec.json.Decoder[Any]]:
+        if self._one is None or self._many is None:
+            if not self._kinds:
+                raise ConfigError("no event kinds are registered")
+            kinds = tuple(self._kinds.values())
+            union: Any = kinds[0] if len(kinds) == 1 else _union(kinds)
+            self._one = msgspec.json.Decoder(union)
+            self._many = msgspec.json.Decoder(list[union])  # type: ignore[valid-type]
+        return self._one, self._many
+
+    def decode_one(self, data: bytes | str) -> Event:
+        one, _ = self._decoders()
+        ev: Event = one.decode(data)
+        return ev
+
+    def decode_json_array(self, body: bytes) -> DecodedBatch:
+        """A JSON array of events; problems name the 1-based array item as the line."""
+        one, many = self._decoders()
+        try:
+            return DecodedBatch(events=many.decode(body), lines=-1)
+        except msgspec.DecodeError:
+            pass
+        try:
+            items = self._raw_list.decode(body)
+        except msgspec.DecodeError as err:
+            raise ValidationError([_problem(0, err)]) from err
+        return self._decode_items(one, enumerate(items, start=1))
+
+    def decode_ndjson(self, body: bytes) -> DecodedBatch:
+        """Newline-delimited JSON; blank lines are skipped; line numbers are 1-based."""
+        one, many = self._decoders()
+        numbered = [(n, ln) for n, ln in enumerate(body.split(b"\n"), start=1) if ln.strip()]
+        try:
+            return DecodedBatch(events=many.decode(b"[" + b",".join(ln for _, ln in numbered) + b"]"))
+        except msgspec.DecodeError:
+            return self._decode_items(one, numbered)
+
+    @staticmethod
+    def _decode_items(
+        one: msgspec.json.Decoder[Any], items: Iterable[tuple[int, bytes | msgspec.Raw]]
+    ) -> DecodedBatch:
+        out = DecodedBatch()
+        for line, raw in items:
+            out.lines += 1
+            try:
+                out.events.append(one.decode(raw))
+            except msgspec.DecodeError as err:
+                out.problems.append(_problem(line, err))
+        return out
+
+
+def _union(kinds: tuple[type[Event], ...]) -> Any:
+    from typing import Union
+
+    return Union[kinds]  # noqa: UP007 - a runtime union of classes
+
+
+REGISTRY = EventRegistry()
+
+
+def register(cls: E) -> E:
+    """Class decorator: add an event kind to the global registry."""
+    return REGISTRY.register(cls)
+
+
+_ENC = msgspec.msgpack.Encoder()
+_JSON = msgspec.json.Encoder()
+
+
+def content_id(ev: Event) -> str:
+    """Stable id from the event's content (its kind, key, time, source and fields)."""
+    return hashlib.blake2b(_ENC.encode(ev), digest_size=16).hexdigest()
+
+
+def stamp(events: Sequence[Event], ingest_ts: int) -> None:
+    """Give every event its ingest time and, where missing, its content id."""
+    for ev in events:
+        if not ev.id:
+            ev.id = content_id(ev)
+        ev.ingest_ts = ingest_ts
+
+
+def to_json(ev: Event) -> bytes:
+    return _JSON.encode(ev)
+
+
+def iter_json(events: Iterable[Event]) -> Iterator[bytes]:
+    for ev in events:
+        yield _JSON.encode(ev)
+
+
+def encode_ndjson(events: Iterable[Event]) -> bytes:
+    return b"".join(_JSON.encode(ev) + b"\n" for ev in events)

@@ -1,0 +1,67 @@
+"""Turning an HTTP (or file) body into events: format detection, gzip with a size cap, validation.
+
+Every line is validated on its own: bad lines are reported (line, field, reason) and never block
+the good ones. Oversized bodies are refused before they are decoded.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass, field
+
+from citybrain.core.errors import CitybrainError, Problem, ValidationError
+from citybrain.core.events import REGISTRY, DecodedBatch
+
+
+class TooLargeError(CitybrainError):
+    """The body (or its decompressed form) is larger than ``ingest.max_body_bytes``."""
+
+
+def gunzip(body: bytes, limit: int) -> bytes:
+    """Decompress gzip without ever holding more than ``limit`` bytes (zip-bomb safe)."""
+    d = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        out = d.decompress(body, limit + 1)
+    except zlib.error as err:
+        raise ValidationError([Problem(0, "body", f"gzip body is corrupt: {err}")]) from err
+    if len(out) > limit or d.unconsumed_tail:
+        raise TooLargeError(f"decompressed body exceeds ingest.max_body_bytes={limit} bytes")
+    if not d.eof:
+        raise ValidationError([Problem(0, "body", "gzip body is truncated")])
+    return out
+
+
+def decode_body(body: bytes, content_type: str = "", content_encoding: str = "", limit: int = 1 << 30) -> DecodedBatch:
+    """JSON array or NDJSON (chosen by content type, else by the first byte), optionally gzip."""
+    if len(body) > limit:
+        raise TooLargeError(f"body of {len(body)} bytes exceeds ingest.max_body_bytes={limit}")
+    if "gzip" in content_encoding.lower() or body[:2] == b"\x1f\x8b":
+        body = gunzip(body, limit)
+    ctype = content_type.split(";", 1)[0].strip().lower()
+    stripped = body.lstrip()
+    if not stripped:
+        raise ValidationError([Problem(0, "body", "the body is empty; send a JSON array or NDJSON lines")])
+    if ctype in ("application/x-ndjson", "application/ndjson", "application/jsonl") or (
+        ctype != "application/json" and stripped[:1] != b"["
+    ):
+        return REGISTRY.decode_ndjson(body)
+    if stripped[:1] != b"[":
+        raise ValidationError([Problem(0, "body", "application/json bodies must be a JSON array of events")])
+    return REGISTRY.decode_json_array(body)
+
+
+@dataclass
+class IngestResult:
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    errors: list[Problem] = field(default_factory=list)
+
+    def as_dict(self, max_errors: int = 1_000) -> dict[str, object]:
+        return {
+            "accepted": self.accepted,
+            "duplicates": self.duplicates,
+            "rejected": self.rejected,
+            "errors": [p.as_dict() for p in self.errors[:max_errors]],
+            "errors_truncated": max(0, len(self.errors) - max_errors),
+        }

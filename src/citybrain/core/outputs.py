@@ -1,0 +1,83 @@
+"""What processors produce: metric points, entity states, alert operations, late events."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgspec
+
+Severity = Literal["info", "warning", "major", "critical"]
+SEVERITY_RANK: dict[str, int] = {"info": 0, "warning": 1, "major": 2, "critical": 3}
+AlertStatus = Literal["open", "acknowledged", "resolved"]
+
+
+class MetricPoint(msgspec.Struct, frozen=True):
+    """One value of a named metric for an entity key at a bucket start time (epoch ms)."""
+
+    name: str
+    key: str
+    ts: int
+    value: float
+
+
+class StateUpdate(msgspec.Struct, frozen=True):
+    """The latest state of one entity of a scene (replaces the previous one)."""
+
+    scene: str
+    key: str
+    ts: int
+    data: dict[str, Any]
+
+
+class Alert(msgspec.Struct, kw_only=True):
+    """An alert and its lifecycle: open -> acknowledged -> resolved (who, when, note)."""
+
+    id: str
+    rule: str
+    scene: str
+    key: str
+    dedupe_key: str
+    severity: Severity
+    status: AlertStatus = "open"
+    title: str
+    message: str
+    data: dict[str, Any] = msgspec.field(default_factory=dict)
+    opened_ts: int
+    last_ts: int
+    count: int = 1
+    acked_by: str | None = None
+    acked_ts: int | None = None
+    ack_note: str | None = None
+    resolved_by: str | None = None
+    resolved_ts: int | None = None
+    resolve_note: str | None = None
+
+
+class AlertOp(msgspec.Struct, frozen=True):
+    """``open`` inserts the alert; ``update`` refreshes an unresolved one; ``resolve`` closes it."""
+
+    op: Literal["open", "update", "resolve"]
+    alert: Alert
+
+
+class LateEvent(msgspec.Struct, frozen=True):
+    """An event that arrived after its window closed (watermark minus allowed lateness)."""
+
+    processor: str
+    partition: int
+    poff: int
+    id: str
+    ts: int
+    watermark: int
+
+
+class Outputs(msgspec.Struct):
+    """Everything one processor batch produced, committed in one transaction with its checkpoint."""
+
+    metrics: list[MetricPoint] = msgspec.field(default_factory=list)
+    states: list[StateUpdate] = msgspec.field(default_factory=list)
+    alerts: list[AlertOp] = msgspec.field(default_factory=list)
+    late: list[LateEvent] = msgspec.field(default_factory=list)
+
+    def empty(self) -> bool:
+        return not (self.metrics or self.states or self.alerts or self.late)

@@ -1,0 +1,146 @@
+"""The platform: settings -> store, bus, scenes, pipeline, live hub. One object the API, the CLI
+and the tests share; it has no web framework in it."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable
+from typing import Any
+
+import msgspec
+
+from citybrain.core.bus import Bus, EmbeddedBus
+from citybrain.core.config import Settings
+from citybrain.core.errors import ConfigError
+from citybrain.core.events import DecodedBatch, Event, stamp
+from citybrain.core.ingest import IngestResult
+from citybrain.core.live import Hub
+from citybrain.core.outputs import Alert, Outputs
+from citybrain.core.pipeline import Pipeline, ProcessorSpec
+from citybrain.core.scenes import Scene, discover
+from citybrain.core.store.base import Store
+from citybrain.core.store.duck import DuckStore, now_ms
+
+log = logging.getLogger(__name__)
+DAY_MS = 86_400_000
+
+
+class Counters(msgspec.Struct):
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    throttled: int = 0
+
+
+def open_store(settings: Settings) -> Store:
+    if settings.store != "duckdb":
+        raise ConfigError(f"store {settings.store!r} is not available; this build supports 'duckdb'")
+    settings.data_path.mkdir(parents=True, exist_ok=True)
+    return DuckStore(settings.data_path / "citybrain.duckdb")
+
+
+class Platform:
+    def __init__(self, settings: Settings, scenes: dict[str, Scene] | None = None) -> None:
+        self.settings = settings
+        self.scenes = discover() if scenes is None else scenes
+        self.store = open_store(settings)
+        b = settings.bus
+        self.bus: Bus = EmbeddedBus(self.store, b.partitions, b.tail, b.max_lag)
+        self.hub = Hub()
+        self.counters = Counters()
+        specs: list[ProcessorSpec] = []
+        for scene in self.scenes.values():
+            specs.extend(scene.processors(settings.scenes.get(scene.name, {})))
+        names = [s.name for s in specs]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"processor names must be unique, got {names}")
+        p = settings.pipeline
+        self.pipeline = Pipeline(self.bus, self.store, specs, self._on_commit, p.batch_max, p.tick_ms)
+        self._retention_stop = threading.Event()
+        self._retention_thread: threading.Thread | None = None
+        self.started_at = time.time()
+        self._rate_samples: deque[tuple[float, int]] = deque(maxlen=64)
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def start(self) -> None:
+        self.pipeline.start()
+        self._retention_thread = threading.Thread(target=self._retention_loop, name="citybrain-retention", daemon=True)
+        self._retention_thread.start()
+
+    def stop(self) -> None:
+        self._retention_stop.set()
+        self.pipeline.stop()
+        self.bus.close()
+        self.store.close()
+
+    # -- ingest ---------------------------------------------------------------------------------
+    def ingest(self, batch: DecodedBatch) -> IngestResult:
+        """Stamp and publish the valid events; durable when this returns."""
+        return self.publish(batch.events, problems=batch.problems)
+
+    def publish(self, events: list[Event], problems: Iterable[Any] = ()) -> IngestResult:
+        res = IngestResult(errors=list(problems))
+        res.rejected = len(res.errors)
+        if events:
+            stamp(events, now_ms())
+            appended = self.bus.publish(events)
+            res.accepted, res.duplicates = len(appended.accepted), appended.duplicates
+        c = self.counters
+        now = time.monotonic()
+        if not self._rate_samples or now - self._rate_samples[-1][0] >= 1.0:
+            self._rate_samples.append((now, c.accepted))
+        c.accepted += res.accepted
+        c.duplicates += res.duplicates
+        c.rejected += res.rejected
+        return res
+
+    def ingest_rate(self) -> float:
+        """Accepted events per second over about the last 10 seconds."""
+        now = time.monotonic()
+        old = next(((t, n) for t, n in self._rate_samples if now - t <= 10.0), None)
+        if old is None or now - old[0] < 0.5:
+            return 0.0
+        return (self.counters.accepted - old[1]) / (now - old[0])
+
+    # -- outputs -> live feed ------------------------------------------------------------------
+    def _on_commit(self, processor: str, out: Outputs, alerts: list[Alert]) -> None:
+        by_name: dict[str, list[dict[str, Any]]] = {}
+        for m in out.metrics:
+            by_name.setdefault(m.name, []).append({"key": m.key, "ts": m.ts, "value": m.value})
+        for name, points in by_name.items():
+            self.hub.publish(f"metric.{name}", points)
+        by_scene: dict[str, list[dict[str, Any]]] = {}
+        for s in out.states:
+            by_scene.setdefault(s.scene, []).append({"key": s.key, "ts": s.ts, "data": s.data})
+        for scene, states in by_scene.items():
+            self.hub.publish(f"state.{scene}", states)
+        for a in alerts:
+            self.hub.publish(f"alert.{a.scene}", msgspec.to_builtins(a))
+
+    def publish_alert(self, alert: Alert) -> None:
+        self.hub.publish(f"alert.{alert.scene}", msgspec.to_builtins(alert))
+
+    # -- retention ------------------------------------------------------------------------------
+    def retention_cutoffs(self, now: int) -> dict[str, int]:
+        r = self.settings.retention
+        days = {
+            "events": r.events_days,
+            "metrics": r.metrics_days,
+            "alerts": r.alerts_days,
+            "late_events": r.late_events_days,
+            "audit": r.audit_days,
+        }
+        return {t: now - d * DAY_MS for t, d in days.items() if d > 0}
+
+    def _retention_loop(self) -> None:
+        every = max(1, self.settings.retention.check_every_s)
+        while not self._retention_stop.wait(every):
+            try:
+                deleted = self.store.apply_retention(self.retention_cutoffs(now_ms()))
+                if any(deleted.values()):
+                    log.info("retention deleted %s", deleted)
+            except Exception:
+                log.exception("retention run failed")

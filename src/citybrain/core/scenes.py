@@ -1,0 +1,69 @@
+"""Scenes as plug-ins: a scene bundles event kinds, processors, API routes, a dashboard panel
+descriptor, a report section and simulators. Built-in scenes are found exactly as a third-party
+package's are: through the ``citybrain.scenes`` entry-point group.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import Any
+
+from citybrain.core.errors import ConfigError
+from citybrain.core.events import REGISTRY, Event
+from citybrain.core.pipeline import ProcessorSpec
+from citybrain.core.processor import AlertRule
+
+ENTRY_POINT_GROUP = "citybrain.scenes"
+
+
+@dataclass
+class Scene:
+    name: str
+    title: Mapping[str, str]  # by locale: {"zh-CN": ..., "en": ...}
+    description: Mapping[str, str]
+    events: list[type[Event]]
+    # processors are built from the scene's own settings section
+    processors: Callable[[Mapping[str, Any]], list[ProcessorSpec]]
+    alert_rules: list[AlertRule] = field(default_factory=list)
+    # routes(platform) -> a FastAPI APIRouter mounted at /api/v1/scenes/<name>
+    routes: Callable[[Any], Any] | None = None
+    panel: Mapping[str, Any] = field(default_factory=dict)
+    # report(store, start_ms, end_ms) -> a report section (title, rows, figures)
+    report: Callable[[Any, int, int], Mapping[str, Any]] | None = None
+    # simulators by name: factory(settings section) -> an object with async run(client)
+    simulators: Mapping[str, Callable[[Mapping[str, Any]], Any]] = field(default_factory=dict)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "title": dict(self.title),
+            "description": dict(self.description),
+            "events": [k.kind_name() for k in self.events],
+            "alert_rules": [
+                {"name": r.name, "title": r.title, "severity": r.severity, "for_ms": r.for_ms,
+                 "clear_ms": r.clear_ms, "doc": r.doc}
+                for r in self.alert_rules
+            ],  # fmt: skip
+            "panel": dict(self.panel),
+            "simulators": sorted(self.simulators),
+        }
+
+
+def discover(enabled: set[str] | None = None) -> dict[str, Scene]:
+    """Load every installed scene (or only ``enabled``) and register its event kinds."""
+    scenes: dict[str, Scene] = {}
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if enabled is not None and ep.name not in enabled:
+            continue
+        try:
+            scene = ep.load()
+        except Exception as err:  # a broken plug-in must say which one
+            raise ConfigError(f"scene plug-in {ep.name!r} ({ep.value}) failed to load: {err}") from err
+        if not isinstance(scene, Scene):
+            raise ConfigError(f"scene plug-in {ep.name!r} ({ep.value}) is not a citybrain Scene")
+        for kind in scene.events:
+            REGISTRY.register(kind)
+        scenes[scene.name] = scene
+    return scenes

@@ -1,0 +1,147 @@
+"""The store interface every backend implements (DuckDB embedded, PostgreSQL scaled out).
+
+The embedded bus uses the ``events`` table as its durable log: ``append_events`` assigns each new
+event its partition offset inside the same write that makes it durable, and processors read it
+back with ``read_events`` when they fall behind or restart.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import msgspec
+
+from citybrain.core.events import Event
+from citybrain.core.outputs import Alert, Outputs
+
+Agg = Literal["avg", "min", "max", "sum", "count", "last"]
+AGGS: dict[str, str] = {
+    "avg": "avg(value)",
+    "min": "min(value)",
+    "max": "max(value)",
+    "sum": "sum(value)",
+    "count": "count(*)",
+    "last": "max(value)",  # replaced per backend where a true last() exists; max of an upserted bucket
+}
+
+
+@dataclass
+class AppendResult:
+    """Events made durable by one append, with their (partition, offset), and the duplicates skipped."""
+
+    accepted: list[tuple[int, int, Event]] = field(default_factory=list)
+    duplicates: int = 0
+
+
+@dataclass(frozen=True)
+class AlertQuery:
+    status: str | None = None
+    severity: str | None = None
+    scene: str | None = None
+    key: str | None = None
+    since: int | None = None
+    limit: int = 200
+
+
+@dataclass(frozen=True)
+class Token:
+    id: str
+    name: str
+    scopes: tuple[str, ...]
+    created_ts: int
+    revoked_ts: int | None
+
+
+class Store(ABC):
+    """Durable tables: raw events (the embedded log), metrics, states, alerts, checkpoints, tokens, audit."""
+
+    @abstractmethod
+    def heads(self) -> dict[int, int]:
+        """Highest offset per partition ever written (0 where none)."""
+
+    @abstractmethod
+    def append_events(self, events: Sequence[Event], partition_of: Callable[[str], int]) -> AppendResult:
+        """Store new events durably (skipping ids already stored); return their offsets."""
+
+    @abstractmethod
+    def read_events(self, partition: int, after: int, limit: int) -> list[tuple[int, Event]]:
+        """Events of one partition with offset > ``after``, in offset order."""
+
+    @abstractmethod
+    def count_events(self) -> int: ...
+
+    @abstractmethod
+    def load_checkpoint(self, processor: str, partition: int) -> tuple[int, bytes] | None: ...
+
+    @abstractmethod
+    def commit(self, processor: str, partition: int, poff: int, state: bytes, out: Outputs) -> list[Alert]:
+        """Outputs and the checkpoint in one transaction; returns the alerts as they now stand."""
+
+    @abstractmethod
+    def states(self, scene: str, key: str | None = None, limit: int = 10_000) -> list[dict[str, Any]]: ...
+
+    @abstractmethod
+    def metric_keys(self, name: str) -> list[str]: ...
+
+    @abstractmethod
+    def metric_series(
+        self, name: str, key: str, start: int, end: int, bucket_ms: int, agg: Agg
+    ) -> list[tuple[int, float]]: ...
+
+    @abstractmethod
+    def alerts(self, q: AlertQuery) -> list[Alert]: ...
+
+    @abstractmethod
+    def alert(self, alert_id: str) -> Alert: ...
+
+    @abstractmethod
+    def transition_alert(self, alert_id: str, action: Literal["ack", "resolve"], who: str, note: str) -> Alert: ...
+
+    @abstractmethod
+    def late_count(self) -> int: ...
+
+    @abstractmethod
+    def add_token(self, token_id: str, name: str, scopes: Sequence[str], digest: str, now: int) -> None: ...
+
+    @abstractmethod
+    def token_by_hash(self, digest: str) -> Token | None: ...
+
+    @abstractmethod
+    def tokens(self) -> list[Token]: ...
+
+    @abstractmethod
+    def revoke_token(self, token_id: str, now: int) -> None: ...
+
+    @abstractmethod
+    def audit(self, ts: int, actor: str, action: str, target: str, detail: dict[str, Any]) -> None: ...
+
+    @abstractmethod
+    def audit_log(self, limit: int = 200) -> list[dict[str, Any]]: ...
+
+    @abstractmethod
+    def apply_retention(self, cutoffs: dict[str, int]) -> dict[str, int]:
+        """Delete rows older than each table's cutoff (epoch ms); events only once processed."""
+
+    @abstractmethod
+    def export(self, table: str, fmt: Literal["parquet", "csv"], path: str, since: int | None, until: int | None) -> int:
+        """Write a table (optionally a time range) to a file; returns the row count."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+
+_ALERT_DEC = msgspec.json.Decoder(dict[str, Any])
+
+
+def alert_from_row(row: Sequence[Any]) -> Alert:
+    (aid, rule, scene, key, dedupe, sev, status, title, message, data, opened, last, count,
+     acked_by, acked_ts, ack_note, resolved_by, resolved_ts, resolve_note) = row  # fmt: skip
+    return Alert(
+        id=aid, rule=rule, scene=scene, key=key, dedupe_key=dedupe, severity=sev, status=status,
+        title=title, message=message, data=_ALERT_DEC.decode(data), opened_ts=opened, last_ts=last,
+        count=count, acked_by=acked_by, acked_ts=acked_ts, ack_note=ack_note, resolved_by=resolved_by,
+        resolved_ts=resolved_ts, resolve_note=resolve_note,
+    )  # fmt: skip

@@ -1,0 +1,75 @@
+"""The store's tables, in the SQL subset that both DuckDB and PostgreSQL run.
+
+Times are BIGINT epoch milliseconds (portable, and DuckDB's TIMESTAMPTZ fetch needs pytz);
+bucketing is ``ts - ts % bucket``. Placeholders are ``?``; the PostgreSQL store rewrites them.
+"""
+
+TABLES: dict[str, str] = {
+    "events": """CREATE TABLE IF NOT EXISTS events (
+        partition INTEGER NOT NULL, poff BIGINT NOT NULL, id VARCHAR NOT NULL, kind VARCHAR NOT NULL,
+        key VARCHAR NOT NULL, source VARCHAR NOT NULL, ts BIGINT NOT NULL, ingest_ts BIGINT NOT NULL,
+        payload VARCHAR NOT NULL)""",
+    "metrics": """CREATE TABLE IF NOT EXISTS metrics (
+        name VARCHAR NOT NULL, key VARCHAR NOT NULL, ts BIGINT NOT NULL, value DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (name, key, ts))""",
+    "states": """CREATE TABLE IF NOT EXISTS states (
+        scene VARCHAR NOT NULL, key VARCHAR NOT NULL, ts BIGINT NOT NULL, data VARCHAR NOT NULL,
+        PRIMARY KEY (scene, key))""",
+    "alerts": """CREATE TABLE IF NOT EXISTS alerts (
+        id VARCHAR PRIMARY KEY, rule VARCHAR NOT NULL, scene VARCHAR NOT NULL, key VARCHAR NOT NULL,
+        dedupe_key VARCHAR NOT NULL, severity VARCHAR NOT NULL, status VARCHAR NOT NULL,
+        title VARCHAR NOT NULL, message VARCHAR NOT NULL, data VARCHAR NOT NULL,
+        opened_ts BIGINT NOT NULL, last_ts BIGINT NOT NULL, count BIGINT NOT NULL,
+        acked_by VARCHAR, acked_ts BIGINT, ack_note VARCHAR,
+        resolved_by VARCHAR, resolved_ts BIGINT, resolve_note VARCHAR)""",
+    "checkpoints": """CREATE TABLE IF NOT EXISTS checkpoints (
+        processor VARCHAR NOT NULL, partition INTEGER NOT NULL, poff BIGINT NOT NULL, state BYTEA NOT NULL,
+        updated_ts BIGINT NOT NULL, PRIMARY KEY (processor, partition))""",
+    "late_events": """CREATE TABLE IF NOT EXISTS late_events (
+        processor VARCHAR NOT NULL, partition INTEGER NOT NULL, poff BIGINT NOT NULL, id VARCHAR NOT NULL,
+        ts BIGINT NOT NULL, watermark BIGINT NOT NULL, recorded_ts BIGINT NOT NULL)""",
+    "tokens": """CREATE TABLE IF NOT EXISTS tokens (
+        id VARCHAR PRIMARY KEY, name VARCHAR NOT NULL, scopes VARCHAR NOT NULL, hash VARCHAR NOT NULL,
+        created_ts BIGINT NOT NULL, revoked_ts BIGINT)""",
+    "audit": """CREATE TABLE IF NOT EXISTS audit (
+        ts BIGINT NOT NULL, actor VARCHAR NOT NULL, action VARCHAR NOT NULL, target VARCHAR NOT NULL,
+        detail VARCHAR NOT NULL)""",
+}
+
+ALERT_COLUMNS = (
+    "id, rule, scene, key, dedupe_key, severity, status, title, message, data, opened_ts, last_ts, count, "
+    "acked_by, acked_ts, ack_note, resolved_by, resolved_ts, resolve_note"
+)
+
+UPSERT_METRICS = (
+    "INSERT INTO metrics SELECT name, key, ts, value FROM {src} "
+    "ON CONFLICT (name, key, ts) DO UPDATE SET value = excluded.value"
+)
+UPSERT_STATES = (
+    "INSERT INTO states SELECT scene, key, ts, data FROM {src} "
+    "ON CONFLICT (scene, key) DO UPDATE SET ts = excluded.ts, data = excluded.data"
+)
+UPSERT_CHECKPOINT = (
+    "INSERT INTO checkpoints VALUES (?, ?, ?, ?, ?) ON CONFLICT (processor, partition) "
+    "DO UPDATE SET poff = excluded.poff, state = excluded.state, updated_ts = excluded.updated_ts"
+)
+INSERT_ALERT = f"INSERT INTO alerts ({ALERT_COLUMNS}) VALUES ({', '.join('?' * 19)}) ON CONFLICT (id) DO NOTHING"
+UPDATE_ALERT = (
+    "UPDATE alerts SET severity = ?, title = ?, message = ?, data = ?, last_ts = ?, count = ? "
+    "WHERE id = ? AND status <> 'resolved'"
+)
+RESOLVE_ALERT = (
+    "UPDATE alerts SET status = 'resolved', resolved_by = ?, resolved_ts = ?, resolve_note = ?, last_ts = ? "
+    "WHERE id = ? AND status <> 'resolved'"
+)
+INSERT_LATE = "INSERT INTO late_events VALUES (?, ?, ?, ?, ?, ?, ?)"
+
+# Exportable tables and the time column used to filter them.
+EXPORTABLE: dict[str, str] = {
+    "events": "ts",
+    "metrics": "ts",
+    "states": "ts",
+    "alerts": "opened_ts",
+    "late_events": "ts",
+    "audit": "ts",
+}

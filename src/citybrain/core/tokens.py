@@ -1,0 +1,56 @@
+"""Scoped API tokens. Only a SHA-256 of each token is stored (tokens are 256-bit random, so a
+plain hash is enough); the secret is shown once, when it is created."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+
+from citybrain.core.errors import AuthError, ConfigError, ForbiddenError
+from citybrain.core.store.base import Store, Token
+
+SCOPES = ("ingest", "read", "operate", "admin")
+# a scope and everything it implies
+IMPLIES: dict[str, frozenset[str]] = {
+    "ingest": frozenset({"ingest"}),
+    "read": frozenset({"read"}),
+    "operate": frozenset({"read", "operate"}),
+    "admin": frozenset(SCOPES),
+}
+PREFIX = "cb_"
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create_token(store: Store, name: str, scopes: list[str]) -> tuple[str, str]:
+    """Returns (token id, secret). The secret is not stored anywhere."""
+    bad = [s for s in scopes if s not in SCOPES]
+    if bad or not scopes:
+        raise ConfigError(f"unknown scope(s) {bad or scopes}; choose from {', '.join(SCOPES)}")
+    token_id = secrets.token_hex(4)
+    secret = f"{PREFIX}{token_id}_{secrets.token_urlsafe(32)}"
+    store.add_token(token_id, name, scopes, digest(secret), time.time_ns() // 1_000_000)
+    return token_id, secret
+
+
+def granted(token: Token) -> frozenset[str]:
+    out: set[str] = set()
+    for s in token.scopes:
+        out |= IMPLIES.get(s, frozenset())
+    return frozenset(out)
+
+
+def authenticate(store: Store, secret: str | None, scope: str) -> Token:
+    if not secret:
+        raise AuthError("no token: send 'Authorization: Bearer <token>' (create one with 'citybrain token create')")
+    token = store.token_by_hash(digest(secret))
+    if token is None:
+        raise AuthError("unknown token")
+    if token.revoked_ts is not None:
+        raise AuthError(f"token {token.id} was revoked")
+    if scope not in granted(token):
+        raise ForbiddenError(f"token {token.id} lacks the {scope!r} scope (it has {', '.join(token.scopes)})")
+    return token

@@ -1,0 +1,103 @@
+"""Event-time windows with watermarks and allowed lateness.
+
+The watermark of a processor partition is the highest event time it has seen. A window
+``[start, start + size)`` stays open until ``watermark >= start + size + allowed_lateness``; an
+event whose every window has already closed is *late*: the caller records it (it is never silently
+dropped, and the raw event stays in the store). Tumbling windows are sliding windows whose step
+equals their size. State is a plain msgspec Struct, so it checkpoints with the bus position.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import msgspec
+
+# accumulator: [count, sum, min, max, last value, ts of last value]
+Acc = list[float]
+
+
+class WindowState(msgspec.Struct):
+    watermark: int = 0
+    open: dict[str, dict[int, Acc]] = msgspec.field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Closed:
+    key: str
+    start: int
+    end: int
+    acc: Acc
+
+
+def agg(acc: Acc, how: str) -> float:
+    """avg | sum | count | min | max | last of an accumulator."""
+    count, total, lo, hi, last = acc[0], acc[1], acc[2], acc[3], acc[4]
+    return {"count": count, "sum": total, "avg": total / count if count else 0.0, "min": lo, "max": hi, "last": last}[
+        how
+    ]
+
+
+@dataclass(frozen=True)
+class Windows:
+    size_ms: int
+    step_ms: int = 0  # 0 = tumbling (step = size)
+    allowed_lateness_ms: int = 0
+
+    def __post_init__(self) -> None:
+        if self.size_ms <= 0:
+            raise ValueError("window size must be positive")
+        step = self.step_ms or self.size_ms
+        if step <= 0 or self.size_ms % step:
+            raise ValueError("window step must divide the window size")
+
+    @property
+    def step(self) -> int:
+        return self.step_ms or self.size_ms
+
+    def starts(self, ts: int) -> range:
+        """Start times of every window containing ``ts``."""
+        last = ts - ts % self.step
+        return range(last - self.size_ms + self.step, last + 1, self.step)
+
+    def is_closed(self, st: WindowState, start: int) -> bool:
+        return st.watermark >= start + self.size_ms + self.allowed_lateness_ms
+
+    def add(self, st: WindowState, key: str, ts: int, value: float = 1.0) -> list[int]:
+        """Fold a value into the open windows containing ``ts``; [] means the event is late."""
+        if ts > st.watermark:
+            st.watermark = ts
+        touched: list[int] = []
+        per_key = st.open.get(key)
+        for start in self.starts(ts):
+            if self.is_closed(st, start):
+                continue
+            if per_key is None:
+                per_key = st.open[key] = {}
+            acc = per_key.get(start)
+            if acc is None:
+                per_key[start] = [1.0, value, value, value, value, float(ts)]
+            else:
+                acc[0] += 1
+                acc[1] += value
+                acc[2] = min(acc[2], value)
+                acc[3] = max(acc[3], value)
+                if ts >= acc[5]:
+                    acc[4], acc[5] = value, float(ts)
+            touched.append(start)
+        return touched
+
+    def advance(self, st: WindowState, watermark: int) -> None:
+        """Move the watermark forward without an event (e.g. from a wall-clock tick)."""
+        st.watermark = max(st.watermark, watermark)
+
+    def expire(self, st: WindowState) -> list[Closed]:
+        """Remove and return every window that can no longer change."""
+        closed: list[Closed] = []
+        for key in list(st.open):
+            per_key = st.open[key]
+            for start in [s for s in per_key if self.is_closed(st, s)]:
+                closed.append(Closed(key, start, start + self.size_ms, per_key.pop(start)))
+            if not per_key:
+                del st.open[key]
+        return closed

@@ -1,0 +1,14 @@
+"""Map matching: a common interface, our HMM and a fastmm (C++ FMM) adapter."""
+
+from citybrain.geo.matching.base import MatchedSegment, Matcher, MatchResult, PointMatch, as_trace
+from citybrain.geo.matching.hmm import HMMConfig, HMMMatcher
+
+__all__ = [
+    "HMMConfig",
+    "HMMMatcher",
+    "MatchResult",
+    "MatchedSegment",
+    "Matcher",
+    "PointMatch",
+    "as_trace",
+]

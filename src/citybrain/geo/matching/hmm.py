@@ -1,0 +1,286 @@
+"""HMM map matching after Newson & Krumm (2009), written for throughput.
+
+Model: hidden states are candidate positions on edges near each GPS point.
+- emission: Gaussian on the perpendicular distance, log p = -0.5 (d / sigma)^2;
+- transition: exponential on |route distance - great-circle distance|, log p = -|dr - dg| / beta;
+- decoding: Viterbi. Where no transition is possible (or a point has no candidate) the chain breaks
+  and restarts at the next point, so one bad fix never loses the rest of the trace.
+
+Speed: candidates for the whole trace come from one vectorised STRtree query; all transition
+pairs of the trace are built as flat numpy arrays; node-to-node route lengths come from a cache of
+bounded Dijkstra trees (:class:`~citybrain.geo.routing.BoundedRouter`); the Viterbi loop only
+does a few numpy operations on k x k blocks per step.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+from numpy.typing import NDArray
+
+from citybrain.geo.matching.base import MatchedSegment, MatchResult, PointMatch, as_trace
+from citybrain.geo.network import Candidates, RoadNetwork
+
+__all__ = ["HMMConfig", "HMMMatcher"]
+
+_NEG = -math.inf
+
+
+@dataclass(frozen=True, slots=True)
+class HMMConfig:
+    """Tuning knobs; distances in metres."""
+
+    sigma_m: float = 20.0  # GPS noise (standard deviation of the emission Gaussian)
+    beta_m: float = 60.0  # scale of the transition exponential
+    radius_m: float = 80.0  # candidate search radius
+    max_candidates: int = 6  # per point
+    route_factor: float = 3.0  # a route longer than factor * straight line + slack is impossible
+    route_slack_m: float = 400.0
+    max_route_m: float = 15_000.0  # hard cap on one transition's route search
+    reverse_tolerance_m: float = 10.0  # backward jitter on the same edge that counts as standing still
+    max_speed_mps: float | None = None  # if set and timestamps increase, also bounds the route
+    max_skip: int = 3  # points that may be dropped as outliers before the chain breaks
+
+
+class HMMMatcher:
+    """Newson & Krumm HMM over a :class:`RoadNetwork`."""
+
+    name = "hmm"
+
+    def __init__(self, network: RoadNetwork, config: HMMConfig | None = None) -> None:
+        self.net = network
+        self.cfg = config or HMMConfig()
+
+    def match(self, trace: Sequence[Sequence[float]] | NDArray[np.float64]) -> MatchResult:
+        arr = as_trace(trace)
+        if len(arr) == 0:
+            return MatchResult([], [])
+        x, y = self.net.to_xy(arr[:, 1], arr[:, 2])
+        return self.match_xy(x, y, arr[:, 0])
+
+    def match_xy(
+        self, x: NDArray[np.float64], y: NDArray[np.float64], t: NDArray[np.float64] | None = None
+    ) -> MatchResult:
+        """Match points already in the network's local metric projection."""
+        net, cfg = self.net, self.cfg
+        n = len(x)
+        cand = net.candidates(x, y, cfg.radius_m, cfg.max_candidates)
+        counts = np.bincount(cand.point, minlength=n)
+        starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+        kept = np.flatnonzero(counts > 0)
+        if len(kept) == 0:
+            return MatchResult([None] * n, [])
+        emis = -0.5 * (cand.distance / cfg.sigma_m) ** 2
+        p_idx, q_idx = kept[:-1], kept[1:]
+        gc = np.hypot(x[q_idx] - x[p_idx], y[q_idx] - y[p_idx])
+        limit = np.minimum(gc * cfg.route_factor + cfg.route_slack_m, cfg.max_route_m)
+        if cfg.max_speed_mps is not None and t is not None:
+            dt = t[q_idx] - t[p_idx]
+            ok = np.isfinite(dt) & (dt > 0)
+            limit = np.where(ok, np.minimum(limit, cfg.max_speed_mps * dt + 2 * cfg.radius_m), limit)
+        logt, pstart, ka, kb = self._transitions(cand, counts, starts, p_idx, q_idx, gc, limit)
+
+        # Viterbi. A step with no possible transition first tries to skip up to `max_skip`
+        # following points (outliers); only if that fails does the chain break and restart.
+        m = len(kept)
+        seg_first: list[int] = [0]  # positions in `kept` where a chain (re)starts
+        seg_last: list[int] = []  # best final candidate of each finished chain
+        back: list[NDArray[np.intp] | None] = [None] * m  # back pointers into the previous live layer
+        prev_of: list[int] = [-1] * m  # previous live position in `kept` (skips leave holes)
+        live = [False] * m
+        live[0] = True
+        s0 = starts[kept[0]]
+        score = emis[s0 : s0 + counts[kept[0]]]
+        ka_l, kb_l, ps_l = ka.tolist(), kb.tolist(), pstart.tolist()
+        cur = 0  # position in `kept` of the live layer that `score` belongs to
+        j = 1
+        while j < m:
+            if cur == j - 1:
+                a, b, p0 = ka_l[j - 1], kb_l[j - 1], ps_l[j - 1]
+                lt = logt[p0 : p0 + a * b].reshape(a, b)
+            else:
+                lt = self._one_step(cand, counts, starts, kept[cur], kept[j], x, y)
+            b = lt.shape[1]
+            tot = score[:, None] + lt
+            bp = tot.argmax(axis=0)
+            best = tot[bp, np.arange(b)]
+            q0 = starts[kept[j]]
+            eq = emis[q0 : q0 + b]
+            if best.max() > _NEG:
+                back[j], prev_of[j], live[j] = bp, cur, True
+                score = best + eq
+                cur = j
+                j += 1
+            elif j - cur <= cfg.max_skip and j + 1 < m:
+                j += 1  # leave kept[j] unmatched and try the next point
+            else:
+                seg_last.append(int(np.argmax(score)))
+                cur += 1  # restart at the first point after the chain's last live one
+                seg_first.append(cur)
+                q0 = starts[kept[cur]]
+                score, live[cur] = emis[q0 : q0 + counts[kept[cur]]], True
+                j = cur + 1
+            if j % 256 == 0:
+                score = score - score.max()
+        seg_last.append(int(np.argmax(score)))
+        chosen = self._backtrack(back, prev_of, live, seg_first, seg_last)
+        return self._assemble(cand, starts, kept, chosen, live, seg_first, x, y)
+
+    # ------------------------------------------------------------------------------------------
+    def _transitions(
+        self,
+        cand: Candidates,
+        counts: NDArray[np.intp],
+        starts: NDArray[np.intp],
+        p_idx: NDArray[np.intp],
+        q_idx: NDArray[np.intp],
+        gc: NDArray[np.float64],
+        limit: NDArray[np.float64],
+    ) -> tuple[NDArray[np.float64], NDArray[np.intp], NDArray[np.intp], NDArray[np.intp]]:
+        """Log transition probabilities for every candidate pair of every step, flattened."""
+        net, cfg = self.net, self.cfg
+        c_edge, c_off = cand.edge, cand.offset
+        ka, kb = counts[p_idx], counts[q_idx]
+        npair = ka * kb
+        total = int(npair.sum())
+        pstart = np.concatenate(([0], np.cumsum(npair)[:-1])).astype(np.intp)
+        if total == 0:
+            return np.zeros(0), pstart, ka, kb
+        step = np.repeat(np.arange(len(p_idx)), npair)
+        local = np.arange(total) - pstart[step]
+        kbs = kb[step]
+        ia = starts[p_idx][step] + local // kbs
+        ib = starts[q_idx][step] + local % kbs
+        ea, eb = c_edge[ia], c_edge[ib]
+        oa, ob = c_off[ia], c_off[ib]
+        lim = limit[step]
+        rest = net.length[ea] - oa
+        u, v = net.dst[ea], net.src[eb]
+        # one bounded search per distinct origin node, as far as its farthest need
+        order = np.argsort(u, kind="stable")
+        us = u[order]
+        first = np.flatnonzero(np.concatenate(([True], us[1:] != us[:-1])))
+        umax = np.maximum.reduceat((lim - rest)[order], first)
+        router = net.router
+        trees = {
+            int(node): router.tree(int(node), float(need))[0]
+            for node, need in zip(us[first].tolist(), umax.tolist(), strict=True)
+            if need > 0
+        }
+        empty: dict[int, float] = {}
+        inf = math.inf
+        nd = np.fromiter(
+            (trees.get(a, empty).get(b, inf) for a, b in zip(u.tolist(), v.tolist(), strict=True)),
+            dtype=np.float64,
+            count=total,
+        )
+        route = rest + nd + ob
+        fwd = ob - oa
+        same = (ea == eb) & (fwd >= -cfg.reverse_tolerance_m)
+        route = np.where(same, np.maximum(fwd, 0.0), route)
+        logt = -np.abs(route - gc[step]) / cfg.beta_m
+        logt[route > lim] = _NEG
+        return logt, pstart, ka, kb
+
+    def _one_step(
+        self,
+        cand: Candidates,
+        counts: NDArray[np.intp],
+        starts: NDArray[np.intp],
+        p: int,
+        q: int,
+        x: NDArray[np.float64],
+        y: NDArray[np.float64],
+    ) -> NDArray[np.float64]:
+        """Transition block between two non-consecutive points (after skipping outliers)."""
+        cfg = self.cfg
+        gc = np.array([math.hypot(x[q] - x[p], y[q] - y[p])])
+        limit = np.minimum(gc * cfg.route_factor + cfg.route_slack_m, cfg.max_route_m)
+        pi, qi = np.array([p]), np.array([q])
+        logt, _, ka, kb = self._transitions(cand, counts, starts, pi, qi, gc, limit)
+        return logt.reshape(int(ka[0]), int(kb[0]))
+
+    @staticmethod
+    def _backtrack(
+        back: list[NDArray[np.intp] | None],
+        prev_of: list[int],
+        live: list[bool],
+        seg_first: list[int],
+        seg_last: list[int],
+    ) -> NDArray[np.intp]:
+        """Chosen candidate (local index within its layer) for each live kept point; -1 elsewhere."""
+        m = len(live)
+        chosen = np.full(m, -1, dtype=np.intp)
+        ends = [*seg_first[1:], m]
+        for si in range(len(seg_first)):
+            j = max(i for i in range(seg_first[si], ends[si]) if live[i])
+            cur = seg_last[si]
+            while True:
+                chosen[j] = cur
+                if j == seg_first[si]:
+                    break
+                bp = back[j]
+                assert bp is not None
+                cur = int(bp[cur])
+                j = prev_of[j]
+        return chosen
+
+    def _assemble(
+        self,
+        cand: Candidates,
+        starts: NDArray[np.intp],
+        kept: NDArray[np.intp],
+        chosen: NDArray[np.intp],
+        live: list[bool],
+        seg_first: list[int],
+        x: NDArray[np.float64],
+        y: NDArray[np.float64],
+    ) -> MatchResult:
+        net, cfg = self.net, self.cfg
+        n = len(x)
+        pos = np.flatnonzero(np.asarray(live, dtype=bool))
+        row = starts[kept[pos]] + chosen[pos]
+        e_sel, o_sel, d_sel = cand.edge[row], cand.offset[row], cand.distance[row]
+        pts = shapely.line_interpolate_point(net.geoms_xy[e_sel], o_sel)
+        lon, lat = net.projection.to_lonlat(shapely.get_x(pts), shapely.get_y(pts))
+        points: list[PointMatch | None] = [None] * n
+        ids = net.edge_ids
+        e_l, o_l, d_l = e_sel.tolist(), o_sel.tolist(), d_sel.tolist()
+        pt_l = kept[pos].tolist()
+        for j, i in enumerate(pt_l):
+            points[i] = PointMatch(int(ids[e_l[j]]), o_l[j], d_l[j], float(lon[j]), float(lat[j]))
+        segments: list[MatchedSegment] = []
+        seg_of = np.searchsorted(np.asarray(seg_first), pos, side="right") - 1
+        dst, src, length = net.dst, net.src, net.length
+        eps = 1.0
+        for si in range(len(seg_first)):
+            js = np.flatnonzero(seg_of == si).tolist()
+            if not js:
+                continue
+            path = [e_l[js[0]]]
+            for jp, jq in zip(js, js[1:], strict=False):
+                a, b = e_l[jp], e_l[jq]
+                if a == b and o_l[jq] - o_l[jp] >= -cfg.reverse_tolerance_m:
+                    continue
+                gc = math.hypot(x[pt_l[jq]] - x[pt_l[jp]], y[pt_l[jq]] - y[pt_l[jp]])
+                lim = min(gc * cfg.route_factor + cfg.route_slack_m, cfg.max_route_m)
+                link = net.router.path_edges(int(dst[a]), int(src[b]), lim)
+                if link:
+                    path.extend(link)
+                path.append(b)
+            dedup = [path[0]]
+            for e in path[1:]:
+                if e != dedup[-1]:
+                    dedup.append(e)
+            # A trace that starts exactly at an edge's end (or ends at an edge's start) has not
+            # travelled that edge; drop it so the path begins/ends at the node.
+            if len(dedup) > 1 and o_l[js[0]] >= length[dedup[0]] - eps:
+                dedup.pop(0)
+            if len(dedup) > 1 and o_l[js[-1]] <= eps and e_l[js[-1]] == dedup[-1]:
+                dedup.pop()
+            segments.append(MatchedSegment(pt_l[js[0]], pt_l[js[-1]], [int(ids[e]) for e in dedup]))
+        return MatchResult(points, segments)

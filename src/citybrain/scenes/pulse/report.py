@@ -1,0 +1,26 @@
+"""The city pulse section of the periodic report."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from citybrain.core.store.base import AlertQuery, Store
+from citybrain.scenes.pulse.events import DISTRICTS
+from citybrain.scenes.pulse.processors import METRIC
+
+
+def report(store: Store, start: int, end: int) -> dict[str, Any]:
+    span = max(end - start, 60_000)
+    rows = []
+    for code, names in DISTRICTS.items():
+        series = store.metric_series(METRIC, code, start, end, span, "sum")
+        total = sum(v for _, v in series)
+        peak = store.metric_series(METRIC, code, start, end, span, "max")
+        rows.append({"district": code, "name": names, "reports": total, "peak_per_min": peak[0][1] if peak else 0.0})
+    alerts = [a for a in store.alerts(AlertQuery(scene="pulse", limit=10_000)) if start <= a.opened_ts < end]
+    return {
+        "title": {"zh-CN": "城市脉搏", "en": "City pulse"},
+        "columns": ["district", "name", "reports", "peak_per_min"],
+        "rows": rows,
+        "figures": {"reports": sum(r["reports"] for r in rows), "surge_alerts": len(alerts)},
+    }

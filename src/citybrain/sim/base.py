@@ -1,0 +1,60 @@
+"""The simulator framework: seeded, deterministic simulators that push events through the real
+ingest path (HTTP ``POST /api/v1/events``), never straight into the store."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import Protocol
+
+import httpx
+
+from citybrain.core.events import Event, encode_ndjson
+
+log = logging.getLogger(__name__)
+
+
+class IngestClient:
+    """Posts NDJSON batches with an ingest token; retries on 429 and 5xx with backoff."""
+
+    def __init__(self, base_url: str, token: str, timeout: float = 30.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._client = httpx.AsyncClient(
+            base_url=self.base_url,
+            timeout=timeout,
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/x-ndjson"},
+        )
+        self.sent = 0
+
+    async def send(self, events: Sequence[Event], attempts: int = 8) -> dict[str, object]:
+        body = encode_ndjson(events)
+        delay = 0.2
+        for attempt in range(attempts):
+            try:
+                r = await self._client.post("/api/v1/events", content=body)
+            except httpx.TransportError as err:
+                if attempt == attempts - 1:
+                    raise
+                log.warning("ingest unreachable (%s); retrying in %.1fs", err, delay)
+            else:
+                if r.status_code < 300:
+                    self.sent += len(events)
+                    result: dict[str, object] = r.json()
+                    return result
+                if r.status_code not in (429, 500, 502, 503, 504) or attempt == attempts - 1:
+                    raise RuntimeError(f"ingest refused the batch: HTTP {r.status_code} {r.text[:300]}")
+                delay = float(r.headers.get("Retry-After", delay))
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+        raise RuntimeError("unreachable")
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
+class Simulator(Protocol):
+    name: str
+
+    async def run(self, client: IngestClient, stop: asyncio.Event) -> None:
+        """Send events until ``stop`` is set."""

@@ -1,0 +1,91 @@
+"""The streaming splitter: partial reads, several frames per read, garbage, bad BCC, bounds."""
+
+from __future__ import annotations
+
+from gb32960_testdata import frame
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from citybrain.core.errors import DecodeError
+from citybrain.protocols import gb32960 as gb
+
+LOGIN = frame("GB-SS-02")
+REALTIME = frame("GB-SS-01")
+R2025 = frame("GB-RC-33")
+BAD = frame("GB-RC-README")
+
+
+def frames_of(items: list[gb.SplitItem]) -> list[bytes]:
+    return [i.data for i in items if isinstance(i, gb.RawFrame)]
+
+
+def test_one_byte_at_a_time() -> None:
+    sp = gb.FrameSplitter()
+    out: list[gb.SplitItem] = []
+    for byte in LOGIN + R2025 + REALTIME:
+        out += sp.feed(bytes([byte]))
+    assert frames_of(out) == [LOGIN, R2025, REALTIME]
+    assert not [i for i in out if isinstance(i, gb.BadBytes)]
+    assert sp.buffered == 0
+
+
+def test_several_frames_in_one_read_with_offsets() -> None:
+    out = gb.FrameSplitter().feed(LOGIN + REALTIME + LOGIN)
+    assert frames_of(out) == [LOGIN, REALTIME, LOGIN]
+    assert [i.stream_offset for i in out] == [0, len(LOGIN), len(LOGIN) + len(REALTIME)]
+
+
+def test_resync_after_garbage() -> None:
+    sp = gb.FrameSplitter()
+    junk = b"\x00\x01#$ garbage ##\x05"
+    out = sp.feed(junk + LOGIN[:10]) + sp.feed(LOGIN[10:] + b"xyz" + REALTIME)
+    assert frames_of(out) == [LOGIN, REALTIME]
+    garbage = [i for i in out if isinstance(i, gb.BadBytes)]
+    assert all(g.reason == "garbage" for g in garbage)
+    assert b"".join(g.data for g in garbage) == junk + b"xyz"
+
+
+def test_bad_bcc_frame_reported_and_next_frame_kept() -> None:
+    out = gb.FrameSplitter().feed(BAD + LOGIN)
+    assert isinstance(out[0], gb.BadBytes) and out[0].reason == "bcc" and out[0].data == BAD
+    assert frames_of(out) == [LOGIN]
+    reply = gb.reply_to_bad_frame(out[0].data, gb.decode_frame(LOGIN).time)  # type: ignore[union-attr]
+    assert reply is not None and reply[3] == gb.ResponseFlag.ERROR
+
+
+def test_false_start_with_bad_bcc_inside_garbage() -> None:
+    fake = bytearray(LOGIN)
+    fake[-1] ^= 0xFF  # a plausible header whose BCC fails, followed by more junk
+    out = gb.FrameSplitter().feed(bytes(fake) + b"junk" + REALTIME)
+    assert frames_of(out) == [REALTIME]
+    assert all(i.reason == "garbage" for i in out if isinstance(i, gb.BadBytes))
+
+
+def test_buffer_stays_bounded() -> None:
+    sp = gb.FrameSplitter(max_data_length=1024)
+    for _ in range(200):
+        sp.feed(b"\xaa" * 997 + b"#")
+        assert sp.buffered <= 1
+    # a header claiming more than the limit is treated as a false start
+    header = bytearray(LOGIN[:24])
+    header[22:24] = (5000).to_bytes(2, "big")
+    sp.feed(bytes(header) + b"\x00" * 2000)
+    assert sp.buffered <= 24 + 1024 + 1
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.binary(max_size=64), max_size=20), st.integers(min_value=1, max_value=50))
+def test_random_bytes_around_frames(chunks: list[bytes], cut: int) -> None:
+    stream = b"".join(chunks) + LOGIN + b"".join(chunks) + REALTIME
+    sp = gb.FrameSplitter()
+    out: list[gb.SplitItem] = []
+    for i in range(0, len(stream), cut):
+        out += sp.feed(stream[i : i + cut])
+    for item in out:
+        if isinstance(item, gb.RawFrame):
+            try:
+                gb.decode_frame(item.data)
+            except DecodeError:
+                pass
+    # the real frames after the junk are always recovered
+    assert frames_of(out)[-1] == REALTIME
