@@ -20,6 +20,7 @@ Ground truth quirks, found by checking the files (see data SOURCE.md):
 
 from __future__ import annotations
 
+import itertools
 import sys
 import time
 from pathlib import Path
@@ -35,16 +36,21 @@ from citybrain.geo.network import RoadNetwork
 
 def gt_to_edges(net: RoadNetwork, lines: list[list[int]]) -> tuple[str, list[list[int]]]:
     """Interpret ground-truth lines as node paths or edge paths; return (kind, edge-id lists)."""
-    pair = {(int(s), int(d)): i for i, (s, d) in reversed(list(enumerate(zip(net.src, net.dst, strict=True))))}
+    pair = {
+        (int(s), int(d)): i for i, (s, d) in reversed(list(enumerate(zip(net.src, net.dst, strict=True))))
+    }
     node_ok = node_all = edge_ok = 0
     ne = len(net)
     for g in lines:
-        for a, b in zip(g, g[1:], strict=False):
+        for a, b in itertools.pairwise(g):
             node_all += 1
             node_ok += (a, b) in pair
             edge_ok += 0 <= a < ne and 0 <= b < ne and int(net.dst[a]) == int(net.src[b])
     if node_all and node_ok / node_all >= 0.9:
-        return "node-path", [[int(net.edge_ids[pair[(a, b)]]) for a, b in zip(g, g[1:], strict=False) if (a, b) in pair] for g in lines]
+        return "node-path", [
+            [int(net.edge_ids[pair[(a, b)]]) for a, b in itertools.pairwise(g) if (a, b) in pair]
+            for g in lines
+        ]
     if node_all and edge_ok / node_all >= 0.9:
         return "edge-path", [list(g) for g in lines]
     return f"unusable ({node_ok}/{node_all} node pairs, {edge_ok}/{node_all} edge pairs connect)", []
@@ -70,13 +76,19 @@ def pair_lines(net: RoadNetwork, traces: list[np.ndarray], gt: list[list[int]]) 
 
 def main(argv: list[str]) -> int:
     prefixes = argv or [
-        str(Path(__file__).resolve().parents[2] / "shared/data/beijing-sparsetaxi-mm-groundtruth/manual_matched" / s)
+        str(
+            Path(__file__).resolve().parents[2]
+            / "shared/data/beijing-sparsetaxi-mm-groundtruth/manual_matched"
+            / s
+        )
         for s in ("beijing_set60", "beijing_set120", "beijing_set300")
     ]
     map_dir = Path(prefixes[0]).resolve().parent.parent / "map"
     t0 = time.perf_counter()
     net = read_beijing_map(map_dir)
-    print(f"network {map_dir}: {len(net)} edges, {net.node_count} nodes, loaded in {time.perf_counter() - t0:.1f} s")
+    print(
+        f"network {map_dir}: {len(net)} edges, {net.node_count} nodes, loaded in {time.perf_counter() - t0:.1f} s"
+    )
     matchers: list[Matcher] = [HMMMatcher(net), FastMMMatcher(net)]
     print(f"{'set':<16}{'matcher':<9}{'trajs':>6}{'points':>8}{'recall':>9}{'precision':>11}{'pts/s':>9}")
     for prefix in prefixes:
@@ -103,7 +115,9 @@ def main(argv: list[str]) -> int:
             rec, prec = tp / max(n_gt, 1), tp / max(n_m, 1)
             print(f"{p.name:<16}{m.name:<9}{len(used):>6}{npts:>8}{rec:>9.3f}{prec:>11.3f}{npts / dt:>9.0f}")
         if len(used) < len(trajs):
-            print(f"{'':<16}({kind}; {len(trajs) - len(used)} of {len(trajs)} trajectories had no ground-truth line)")
+            print(
+                f"{'':<16}({kind}; {len(trajs) - len(used)} of {len(trajs)} trajectories had no ground-truth line)"
+            )
     return 0
 
 

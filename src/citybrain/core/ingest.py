@@ -32,10 +32,10 @@ def gunzip(body: bytes, limit: int) -> bytes:
 
 
 def decode_body(body: bytes, content_type: str = "", content_encoding: str = "", limit: int = 1 << 30) -> DecodedBatch:
-    """JSON array or NDJSON (chosen by content type, else by the first byte), optionally gzip."""
+    """JSON array or NDJSON (by content type, else by the first byte); gzip by Content-Encoding."""
     if len(body) > limit:
         raise TooLargeError(f"body of {len(body)} bytes exceeds ingest.max_body_bytes={limit}")
-    if "gzip" in content_encoding.lower() or body[:2] == b"\x1f\x8b":
+    if "gzip" in content_encoding.lower():
         body = gunzip(body, limit)
     ctype = content_type.split(";", 1)[0].strip().lower()
     stripped = body.lstrip()
@@ -47,7 +47,16 @@ def decode_body(body: bytes, content_type: str = "", content_encoding: str = "",
         return REGISTRY.decode_ndjson(body)
     if stripped[:1] != b"[":
         raise ValidationError([Problem(0, "body", "application/json bodies must be a JSON array of events")])
-    return REGISTRY.decode_json_array(body)
+    try:
+        return REGISTRY.decode_json_array(body)
+    except ValidationError:
+        # Without a declared JSON type, a body that is no array may be NDJSON whose first line is bad.
+        if ctype == "application/json" or stripped.count(b"\n") == 0:
+            raise
+        batch = REGISTRY.decode_ndjson(body)
+        if not batch.events:
+            raise
+        return batch
 
 
 @dataclass

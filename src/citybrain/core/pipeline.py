@@ -40,6 +40,7 @@ class _Task:
     book: AlertBook
     pos: int
     kinds: tuple[type[Event], ...] = field(default=())
+    committed: bytes = b""  # the snapshot as of ``pos``: what a failed batch rolls back to
 
 
 @dataclass
@@ -74,6 +75,7 @@ class Pipeline:
                 if saved is not None:
                     task.pos = saved[0]
                     task.book = restore(proc, saved[1])
+                task.committed = snapshot(proc, task.book)
                 bus.report_position(spec.name, p, task.pos)
                 self._tasks.append(task)
         self._round = threading.Lock()  # the thread and drain() must never run a task at once
@@ -138,12 +140,18 @@ class Pipeline:
             try:
                 task.proc.process(mine, em)
             except Exception:
-                # isolate the poison event(s): rerun one by one, skipping those that fail
-                out.metrics.clear(), out.states.clear(), out.alerts.clear(), out.late.clear()
+                # isolate the poison event(s): roll back, rerun one by one, skip those that fail
+                out = Outputs()
+                task.book = restore(task.proc, task.committed)
                 for item in mine:
+                    before = snapshot(task.proc, task.book)
+                    em = Emitter(task.spec.name, task.partition, task.book, out)
+                    mark = (len(out.metrics), len(out.states), len(out.alerts), len(out.late))
                     try:
                         task.proc.process([item], em)
                     except Exception:
+                        task.book = restore(task.proc, before)
+                        del out.metrics[mark[0] :], out.states[mark[1] :], out.alerts[mark[2] :], out.late[mark[3] :]
                         self.stats.errors += 1
                         log.exception("processor %s failed on event %s; skipped", task.spec.name, item[1].id)
         self._commit(task, batch[-1][0], out)
@@ -159,9 +167,10 @@ class Pipeline:
 
     def _commit(self, task: _Task, pos: int, out: Outputs) -> None:
         t0 = time.perf_counter()
-        alerts = self.store.commit(task.spec.name, task.partition, pos, snapshot(task.proc, task.book), out)
+        blob = snapshot(task.proc, task.book)
+        alerts = self.store.commit(task.spec.name, task.partition, pos, blob, out)
         self.stats.last_commit_s = time.perf_counter() - t0
-        task.pos = pos
+        task.pos, task.committed = pos, blob
         self.bus.report_position(task.spec.name, task.partition, pos)
         if self.on_commit is not None and not out.empty():
             self.on_commit(task.spec.name, out, alerts)

@@ -15,6 +15,7 @@ sometimes negative) and is ignored; lengths are computed from the geometry.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -125,7 +126,7 @@ def _way_meta(
             raise DecodeError(f"{hpath} / {wpath.name}, line {i}: bad number") from None
         info = (f[1], f[2].strip() == "1", f[3].strip(), speed)
         present = [n for n in nodes if n >= 0]
-        for a, b in zip(present, present[1:], strict=False):
+        for a, b in itertools.pairwise(present):
             out.setdefault((a, b), info)
             out.setdefault((b, a), info)
     return out

@@ -7,6 +7,7 @@ projected into a :class:`~citybrain.geo.projection.LocalProjection`, in metres (
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -75,7 +76,9 @@ class RoadNetwork:
         seen: dict[int, int] = {}
         for i, e in enumerate(raw):
             if e.id in seen:
-                raise ConfigError(f"road network {name}: duplicate edge id {e.id} (edges {seen[e.id]} and {i})")
+                raise ConfigError(
+                    f"road network {name}: duplicate edge id {e.id} (edges {seen[e.id]} and {i})"
+                )
             if e.geometry.is_empty or len(e.geometry.coords) < 2:
                 raise ConfigError(f"road network {name}: edge {e.id} has fewer than 2 coordinates")
             seen[e.id] = i
@@ -198,7 +201,7 @@ class RoadNetwork:
         best = self._best_pair_edges()
         out: list[int] = []
         total = 0.0
-        for a, b in zip(nodes, nodes[1:], strict=False):
+        for a, b in itertools.pairwise(nodes):
             ei = best[(a, b)]
             total += float(length[ei])
             out.append(int(self.edge_ids[ei]))
@@ -233,5 +236,11 @@ class RoadNetwork:
             }
             if e.ref:
                 props["ref"] = e.ref
-            feats.append({"type": "Feature", "geometry": {"type": "LineString", "coordinates": coords}, "properties": props})
+            feats.append(
+                {
+                    "type": "Feature",
+                    "geometry": {"type": "LineString", "coordinates": coords},
+                    "properties": props,
+                }
+            )
         return {"type": "FeatureCollection", "features": feats}

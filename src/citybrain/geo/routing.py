@@ -39,9 +39,23 @@ class BoundedRouter:
         self._cache: OrderedDict[int, tuple[float, Tree]] = OrderedDict()
         self._max_cached = max_cached
         self.searches = 0
+        # The cached trees flattened into one sorted table (key = origin * n + target) so that
+        # lookups for a whole trace are a single searchsorted. Trees newer than the table are
+        # "pending" and looked up in their dicts until the next merge.
+        self._n = node_count
+        self._keys = np.zeros(0, dtype=np.int64)
+        self._vals = np.zeros(0, dtype=np.float64)
+        self._table_limit = np.full(node_count, -1.0)
+        self._pending: set[int] = set()
+        self._pending_size = 0
 
     def clear(self) -> None:
         self._cache.clear()
+        self._keys = np.zeros(0, dtype=np.int64)
+        self._vals = np.zeros(0, dtype=np.float64)
+        self._table_limit[:] = -1.0
+        self._pending.clear()
+        self._pending_size = 0
 
     def tree(self, node: int, limit: float) -> Tree:
         """(distance by node, predecessor edge by node) for all nodes within ``limit`` of ``node``."""
@@ -52,9 +66,68 @@ class BoundedRouter:
             limit = max(limit, hit[0] * 1.5)  # grow geometrically so one node is not searched often
         t = self._search(node, limit)
         self._cache[node] = (limit, t)
+        self._pending.add(node)
+        self._pending_size += len(t[0])
         if len(self._cache) > self._max_cached:
-            self._cache.popitem(last=False)
+            old, _ = self._cache.popitem(last=False)
+            self._pending.discard(old)
+            self._table_limit[old] = -1.0  # rows stay in the table but are no longer trusted
         return t
+
+    def distances(
+        self, origin: NDArray[np.intp], target: NDArray[np.intp], need: NDArray[np.float64]
+    ) -> NDArray[np.float64]:
+        """Route length origin[i] -> target[i] where it is at most need[i] (else inf), vectorised."""
+        out = np.full(len(origin), math.inf)
+        if len(origin) == 0:
+            return out
+        uniq, inv = np.unique(origin, return_inverse=True)
+        umax = np.full(len(uniq), -math.inf)
+        np.maximum.at(umax, inv, need)
+        for node, lim in zip(uniq.tolist(), umax.tolist(), strict=True):
+            if lim > 0 and self._table_limit[node] < lim:
+                self.tree(node, lim)
+        if self._pending_size > max(50_000, len(self._keys) // 4):
+            self._merge()
+        ok = (umax > 0)[inv]
+        in_table = ok & (self._table_limit[origin] >= need)
+        if in_table.any() and len(self._keys):
+            keys = origin[in_table].astype(np.int64) * self._n + target[in_table]
+            idx = np.minimum(np.searchsorted(self._keys, keys), len(self._keys) - 1)
+            hit = self._keys[idx] == keys
+            out[np.flatnonzero(in_table)[hit]] = self._vals[idx[hit]]
+        rest = np.flatnonzero(ok & ~in_table)
+        if len(rest):
+            cache = self._cache
+            inf = math.inf
+            out[rest] = [
+                cache[a][1][0].get(b, inf)
+                for a, b in zip(origin[rest].tolist(), target[rest].tolist(), strict=True)
+            ]
+        return out
+
+    def _merge(self) -> None:
+        """Fold pending trees into the sorted table."""
+        parts_k = [self._keys]
+        parts_v = [self._vals]
+        for node in self._pending:
+            hit = self._cache.get(node)
+            if hit is None:
+                continue
+            limit, (dist, _) = hit
+            tg = np.fromiter(dist.keys(), dtype=np.int64, count=len(dist))
+            parts_k.append(node * self._n + tg)
+            parts_v.append(np.fromiter(dist.values(), dtype=np.float64, count=len(dist)))
+            self._table_limit[node] = limit
+        keys = np.concatenate(parts_k)
+        vals = np.concatenate(parts_v)
+        order = np.argsort(keys, kind="stable")
+        keys, vals = keys[order], vals[order]
+        # a re-searched node appears twice; keep the later (larger-limit) row, which is a superset
+        last = np.r_[keys[1:] != keys[:-1], True]
+        self._keys, self._vals = keys[last], vals[last]
+        self._pending.clear()
+        self._pending_size = 0
 
     def _search(self, origin: int, limit: float) -> Tree:
         self.searches += 1

@@ -93,7 +93,14 @@ def check_rc_03() -> None:
 def check_rc_05() -> None:
     v = one(realtime("GB-RC-05"), "vehicle")
     assert isinstance(v, gb.VehicleData)
-    for name in ("vehicle_state", "charging_state", "running_mode", "speed_kmh", "odometer_km", "total_voltage_v"):
+    for name in (
+        "vehicle_state",
+        "charging_state",
+        "running_mode",
+        "speed_kmh",
+        "odometer_km",
+        "total_voltage_v",
+    ):
         assert getattr(v, name) is None and v.invalid[name] == "invalid"
     for name in ("total_current_a", "soc_pct", "dcdc_state", "accelerator_pedal_pct", "brake_pedal_pct"):
         assert getattr(v, name) is None and v.invalid[name] == "invalid"
@@ -189,7 +196,12 @@ def check_rc_21() -> None:
 def check_rc_23() -> None:
     msg = gb.decode_frame(frame("GB-RC-23"))
     assert isinstance(msg, gb.PlatformLogin)
-    assert (msg.time, msg.serial, msg.username, msg.password) == (T0, 2050, "HAUV4BGN6S50", "HAUV4BGN6S5002219HAU")
+    assert (msg.time, msg.serial, msg.username, msg.password) == (
+        T0,
+        2050,
+        "HAUV4BGN6S50",
+        "HAUV4BGN6S5002219HAU",
+    )
     assert msg.encryption_rule == 1  # "uncrypted"
 
 
@@ -232,7 +244,9 @@ def check_rc_33() -> None:
     assert (v.gear_valid, v.driving_force, v.braking_force, v.gear) == (True, False, True, "P")
     motors = one(msg, "drive_motors")
     assert isinstance(motors, gb.DriveMotors2025) and motors.motors is not None
-    got = [(m.number, m.state, m.controller_temp_c, m.speed_rpm, m.torque_nm, m.temp_c) for m in motors.motors]
+    got = [
+        (m.number, m.state, m.controller_temp_c, m.speed_rpm, m.torque_nm, m.temp_c) for m in motors.motors
+    ]
     assert got == [(1, 3, 31, 0, 0.0, 34), (2, 3, 33, 0, -0.5, 29)]
     # "[source: build check disabled; extra bytes preserved as unknown]": bytes after the signature
     assert one(msg, "signature") is msg.blocks[-1]
@@ -250,7 +264,14 @@ def check_rc_35() -> None:
     motors = one(msg, "drive_motors")
     assert isinstance(motors, gb.DriveMotors) and motors.motors is not None
     m = motors.motors[0]
-    assert (m.number, m.state, m.controller_temp_c, m.speed_rpm, m.torque_nm, m.temp_c) == (1, 1, 16, 857, 2.0, 21)
+    assert (m.number, m.state, m.controller_temp_c, m.speed_rpm, m.torque_nm, m.temp_c) == (
+        1,
+        1,
+        16,
+        857,
+        2.0,
+        21,
+    )
     assert (m.controller_voltage_v, m.controller_current_a) == (775.5, 2.0)
     cells = one(msg, "cell_voltages")
     assert isinstance(cells, gb.CellVoltages) and cells.subsystems is not None

@@ -49,6 +49,7 @@ from citybrain.protocols.jt808 import (
     decode_hex,
     encode_frame,
     encode_message,
+    flags,
     frame_content,
     normalise_phone,
 )
@@ -74,8 +75,9 @@ def decode(row_id: str, *, strict: bool = True) -> Message:
     return decode_frame(wire(row_id), strict=strict)
 
 
-def gmt8_ms(*parts: int) -> int:
-    return int(datetime(*parts, tzinfo=GMT8).timestamp() * 1000)
+def gmt8_ms(y: int, mo: int, d: int, h: int = 0, mi: int = 0, s: int = 0) -> int:
+    """A terminal time (GMT+8) as UTC epoch milliseconds."""
+    return int(datetime(y, mo, d, h, mi, s, tzinfo=GMT8).timestamp() * 1000)
 
 
 def sane(loc: LocationReport) -> None:
@@ -415,3 +417,32 @@ def test_decode_hex_on_rows_is_json_ready() -> None:
     assert body["lat_deg"] == 12.222222 and body["speed_kmh"] == 6.0
     assert body["time_gmt8"] == "2018-07-15 10:10:10" and body["time_utc"] == "2018-07-15T02:10:10Z"
     assert body["extras"][0] == {"id": "0x01", "name": "mileage", "mileage_km": 10.0}
+
+
+DOC = REPO_ROOT / "docs" / "protocols" / "jt808.md"
+
+
+def _keys(value: object) -> set[str]:
+    if isinstance(value, dict):
+        return set(value) | {k for v in value.values() for k in _keys(v)}
+    if isinstance(value, list):
+        return {k for v in value for k in _keys(v)}
+    return set()
+
+
+def test_every_json_field_is_documented() -> None:
+    text = DOC.read_text(encoding="utf-8")
+    keys: set[str] = set()
+    names: set[str] = set()
+    for row_id in ROWS:
+        out = decode_hex(ROWS[row_id]["hex_on_wire"], strict=False)
+        keys |= _keys(out)
+        names.add(out["name"])
+        for loc in [out["body"], *out["body"].get("items", [])]:
+            names |= set(loc.get("alarms", [])) | set(loc.get("status_flags", []))
+            names |= {e["name"] for e in loc.get("extras", [])}
+    for table in (flags.ALARM_BITS, flags.STATUS_BITS, flags.VEHICLE_SIGNAL_BITS, flags.IO_STATUS_BITS):
+        names |= set(table.values())
+    names |= set(flags.LOCATION_TYPES.values()) | set(flags.LOAD_STATES.values()) - {"reserved"}
+    missing = sorted(k for k in keys | names if f"`{k}`" not in text)
+    assert missing == []

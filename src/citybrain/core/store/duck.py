@@ -230,9 +230,9 @@ class DuckStore(Store):
         self, name: str, key: str, start: int, end: int, bucket_ms: int, agg: Agg
     ) -> list[tuple[int, float]]:
         rows = self._cur().execute(
-            f"SELECT ts - ts % ? AS b, {AGGS[agg]} FROM metrics WHERE name = ? AND key = ? AND ts >= ? AND ts < ? "
-            "GROUP BY ts - ts % ? ORDER BY b",
-            [bucket_ms, name, key, start, end, bucket_ms],
+            f"SELECT b, {AGGS[agg]} FROM (SELECT ts - ts % ? AS b, value FROM metrics "
+            "WHERE name = ? AND key = ? AND ts >= ? AND ts < ?) t GROUP BY b ORDER BY b",
+            [bucket_ms, name, key, start, end],
         ).fetchall()
         return [(int(b), float(v)) for b, v in rows]
 
@@ -347,8 +347,8 @@ class DuckStore(Store):
         col = schema.EXPORTABLE[table]
         lo = since if since is not None else -(2**62)
         hi = until if until is not None else 2**62
-        rel = self._cur().execute(f"SELECT * FROM {table} WHERE {col} >= ? AND {col} < ? ORDER BY {col}", [lo, hi])
-        arrow = rel.fetch_arrow_table()
+        sql = f"SELECT * FROM {table} WHERE {col} >= ? AND {col} < ? ORDER BY {col}"
+        arrow = self._cur().sql(sql, params=[lo, hi]).to_arrow_table()
         if fmt == "parquet":
             import pyarrow.parquet as pq
 

@@ -14,6 +14,7 @@ does a few numpy operations on k x k blocks per step.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -160,24 +161,7 @@ class HMMMatcher:
         lim = limit[step]
         rest = net.length[ea] - oa
         u, v = net.dst[ea], net.src[eb]
-        # one bounded search per distinct origin node, as far as its farthest need
-        order = np.argsort(u, kind="stable")
-        us = u[order]
-        first = np.flatnonzero(np.concatenate(([True], us[1:] != us[:-1])))
-        umax = np.maximum.reduceat((lim - rest)[order], first)
-        router = net.router
-        trees = {
-            int(node): router.tree(int(node), float(need))[0]
-            for node, need in zip(us[first].tolist(), umax.tolist(), strict=True)
-            if need > 0
-        }
-        empty: dict[int, float] = {}
-        inf = math.inf
-        nd = np.fromiter(
-            (trees.get(a, empty).get(b, inf) for a, b in zip(u.tolist(), v.tolist(), strict=True)),
-            dtype=np.float64,
-            count=total,
-        )
+        nd = net.router.distances(u, v, lim - rest)
         route = rest + nd + ob
         fwd = ob - oa
         same = (ea == eb) & (fwd >= -cfg.reverse_tolerance_m)
@@ -262,7 +246,7 @@ class HMMMatcher:
             if not js:
                 continue
             path = [e_l[js[0]]]
-            for jp, jq in zip(js, js[1:], strict=False):
+            for jp, jq in itertools.pairwise(js):
                 a, b = e_l[jp], e_l[jq]
                 if a == b and o_l[jq] - o_l[jp] >= -cfg.reverse_tolerance_m:
                     continue

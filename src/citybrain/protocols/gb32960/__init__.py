@@ -46,7 +46,7 @@ from .blocks_2025 import (
 )
 from .blocks_common import CustomBlock, ProbeTemperatures, Signature, SubsystemTemperatures
 from .decoder import decode_frame, decode_hex_frame
-from .encoder import encode
+from .encoder import encode, encode_data_unit
 from .frame import Command, Edition, Encryption, Header, ResponseFlag, bcc, build_frame, check_frame
 from .jsonview import decode_hex, message_json
 from .messages import (
@@ -136,6 +136,7 @@ __all__ = [
     "decode_hex",
     "decode_hex_frame",
     "encode",
+    "encode_data_unit",
     "message_json",
     "needs_reply",
     "reply_to",

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Literal, TypeVar
 
@@ -129,27 +128,42 @@ def put_text(out: bytearray, s: str, n: int, field: str) -> None:
     out += b.ljust(n, b"\x00")
 
 
-@dataclass(frozen=True, slots=True)
 class Field:
     """One scalar on the wire: ``value = raw / div - offset``; sentinels unless ``sentinel=False``."""
 
-    name: str
-    width: int
-    div: int = 1
-    offset: int = 0
-    sentinel: bool = True
+    __slots__ = ("div", "name", "ndigits", "offset", "sentinel", "top", "width")
+
+    def __init__(self, name: str, width: int, div: int = 1, offset: int = 0, sentinel: bool = True) -> None:
+        self.name = name
+        self.width = width
+        self.div = div
+        self.offset = offset
+        self.sentinel = sentinel
+        self.top = _MAX[width]
+        self.ndigits = len(str(div)) - 1
 
     def decode(self, raw: int, invalid: dict[str, str], key: str | None = None) -> Any:
-        top = _MAX[self.width]
-        if self.sentinel and raw >= top - 1:
-            invalid[key or self.name] = "invalid" if raw == top else "abnormal"
+        if self.sentinel and raw >= self.top - 1:
+            invalid[key or self.name] = "invalid" if raw == self.top else "abnormal"
             return None
         if self.div == 1:
             return raw - self.offset
-        return round(raw / self.div - self.offset, len(str(self.div)) - 1)
+        if not self.offset:  # IEEE division already gives the double nearest the decimal value
+            return raw / self.div
+        return round(raw / self.div - self.offset, self.ndigits)
+
+    def decode_many(self, raws: tuple[int, ...] | list[int]) -> list[Any]:
+        """Fast path for a list with no sentinel in it."""
+        off = self.offset
+        if self.div == 1:
+            return [r - off for r in raws]
+        div, nd = self.div, self.ndigits
+        if not off:
+            return [r / div for r in raws]
+        return [round(r / div - off, nd) for r in raws]
 
     def encode(self, value: Value, invalid: dict[str, str], key: str | None = None) -> int:
-        top = _MAX[self.width]
+        top = self.top
         name = key or self.name
         if value is None:
             if not self.sentinel:
@@ -190,14 +204,13 @@ class Layout:
 
 def read_values(r: Reader, count: int, f: Field, invalid: dict[str, str]) -> list[Any]:
     """``count`` scalars of one kind; a sentinel element is None with ``invalid['name[i]']``."""
-    r.need(count * f.width, f.name)
-    buf, pos, w = r.buf, r.pos, f.width
-    out: list[Any] = []
-    for i in range(count):
-        raw = int.from_bytes(buf[pos + i * w : pos + (i + 1) * w], "big")
-        out.append(f.decode(raw, invalid, f"{f.name}[{i}]"))
-    r.pos += count * w
-    return out
+    size = count * f.width
+    r.need(size, f.name)
+    raws = struct.unpack_from(f">{count}{_FMT[f.width]}", r.buf, r.pos)
+    r.pos += size
+    if not raws or not f.sentinel or max(raws) < f.top - 1:
+        return f.decode_many(raws)
+    return [f.decode(raw, invalid, f"{f.name}[{i}]") for i, raw in enumerate(raws)]
 
 
 def write_values(out: bytearray, values: list[Any], f: Field, invalid: dict[str, str]) -> None:

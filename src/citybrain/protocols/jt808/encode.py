@@ -154,7 +154,7 @@ def encode_frame(msg: Message) -> bytes:
 
 
 def split_frames(msg: Message, max_body: int = MAX_BODY) -> Iterator[bytes]:
-    """Encode a message whose body may exceed 1023 bytes as numbered packages (4.4.3.4).
+    """Encode a message whose body may exceed 1023 bytes as numbered packages (§4.4).
 
     Package ``i`` (from 1) carries serial ``header.serial + i - 1``. A body that fits is sent as
     one ordinary frame.

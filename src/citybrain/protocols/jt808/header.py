@@ -1,4 +1,4 @@
-"""JT/T 808 message header (2013 Table 2 and 2019 Table 2, section 4.4.3).
+"""JT/T 808 message header (2013 Table 2 and 2019 Table 2, §4.4).
 
 ========  ========  ====  ==============================================================
 2013 off  2019 off  size  field

@@ -22,7 +22,7 @@ from citybrain.protocols.jt808.extras import (
 )
 from citybrain.protocols.jt808.header import Header
 
-# Message ids (2013/2019 Table 3 and the per-message sections).
+# Message ids (the per-message sections of chapter 8; 2019 Annex B Table B.1).
 TERMINAL_GENERAL_RESPONSE = 0x0001
 HEARTBEAT = 0x0002
 LOGOUT = 0x0003
@@ -33,14 +33,14 @@ LOCATION_BATCH = 0x0704
 PLATFORM_GENERAL_RESPONSE = 0x8001
 REGISTER_RESPONSE = 0x8100
 
-# General-response results (8.1 / 8.2).
+# General-response results (§8.1 / §8.2).
 RESULT_OK = 0
 RESULT_FAILED = 1
 RESULT_BAD_MESSAGE = 2
 RESULT_UNSUPPORTED = 3
 RESULT_ALARM_CONFIRMED = 4  # 0x8001 only
 
-# Register-response results (8.6).
+# Register-response results (2013 §8.6).
 REGISTER_OK = 0
 REGISTER_VEHICLE_TAKEN = 1
 REGISTER_NO_SUCH_VEHICLE = 2
@@ -51,7 +51,9 @@ _T = TypeVar("_T")
 
 
 class TerminalGeneralResponse(msgspec.Struct, frozen=True):
-    """0x0001 (8.1): the terminal answers a platform message. Body: reply serial, reply id, result."""
+    """0x0001 (2013/2019 §8.1): the terminal answers a platform message.
+
+    Body: reply serial, reply id, result (0 ok, 1 failed, 2 bad message, 3 unsupported)."""
 
     MSG_ID: ClassVar[int] = TERMINAL_GENERAL_RESPONSE
     reply_serial: int
@@ -60,7 +62,7 @@ class TerminalGeneralResponse(msgspec.Struct, frozen=True):
 
 
 class PlatformGeneralResponse(msgspec.Struct, frozen=True):
-    """0x8001 (8.2): the platform answers a terminal message (result 4 = alarm confirmed)."""
+    """0x8001 (2013/2019 §8.2): the platform answers a terminal message (result 4 = alarm confirmed)."""
 
     MSG_ID: ClassVar[int] = PLATFORM_GENERAL_RESPONSE
     reply_serial: int
@@ -69,19 +71,19 @@ class PlatformGeneralResponse(msgspec.Struct, frozen=True):
 
 
 class Heartbeat(msgspec.Struct, frozen=True):
-    """0x0002 (8.3): empty body."""
+    """0x0002 (2013/2019 §8.3): empty body."""
 
     MSG_ID: ClassVar[int] = HEARTBEAT
 
 
 class Logout(msgspec.Struct, frozen=True):
-    """0x0003 (8.7, terminal deregistration): empty body."""
+    """0x0003 terminal deregistration (2013 §8.7): empty body."""
 
     MSG_ID: ClassVar[int] = LOGOUT
 
 
 class Register(msgspec.Struct, frozen=True):
-    """0x0100 (8.5). ``layout`` is the body layout: '2011' (model BYTE[8]), '2013' (maker 5,
+    """0x0100 (2013 §8.5, 2019 §8.8). ``layout`` is the body layout: '2011' (model BYTE[8]), '2013' (maker 5,
     model 20, id 7, padded at the end) or '2019' (maker 11, model 30, id 30, padded at the front).
     ``plate`` is the VIN when ``plate_color`` is 0 (vehicle without plate)."""
 
@@ -97,7 +99,7 @@ class Register(msgspec.Struct, frozen=True):
 
 
 class RegisterResponse(msgspec.Struct, frozen=True):
-    """0x8100 (8.6): reply serial, result, and the auth code (only sent when result is 0)."""
+    """0x8100 (2013 §8.6): reply serial, result, and the auth code (only sent when result is 0)."""
 
     MSG_ID: ClassVar[int] = REGISTER_RESPONSE
     reply_serial: int
@@ -106,7 +108,7 @@ class RegisterResponse(msgspec.Struct, frozen=True):
 
 
 class Authenticate(msgspec.Struct, frozen=True):
-    """0x0102 (8.8). 2013: the whole body is the auth code. 2019: code length BYTE, code,
+    """0x0102 (2013 §8.8, 2019 §8.11). 2013: the whole body is the auth code. 2019: code length BYTE, code,
     IMEI BYTE[15], software version BYTE[20]; ``imei`` is None for the 2013 body."""
 
     MSG_ID: ClassVar[int] = AUTHENTICATE
@@ -116,7 +118,7 @@ class Authenticate(msgspec.Struct, frozen=True):
 
 
 class LocationReport(msgspec.Struct, frozen=True):
-    """0x0200 (8.18) basic block and additional items.
+    """0x0200 (2013 §8.18, 2019 §8.21) basic block and additional items.
 
     ``lat``/``lon`` are degrees, negative for south/west (the wire value is unsigned; the sign
     comes from status bits 2 and 3). ``time_ms`` is UTC epoch milliseconds converted from the
@@ -184,7 +186,7 @@ class LocationReport(msgspec.Struct, frozen=True):
 
 
 class LocationBatch(msgspec.Struct, frozen=True):
-    """0x0704 (8.52): ``batch_type`` 0 = normal batch, 1 = blind-area reissue (back-dated data
+    """0x0704 batch location upload: ``batch_type`` 0 = normal batch, 1 = blind-area reissue (back-dated data
     stored while the link was down). Never treat a reissue as live data."""
 
     MSG_ID: ClassVar[int] = LOCATION_BATCH

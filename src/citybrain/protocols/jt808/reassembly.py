@@ -1,4 +1,4 @@
-"""Reassembly of split (sub-packaged) JT/T 808 messages (4.4.3.4; 2019 adds 0x0005 re-send requests).
+"""Reassembly of split (sub-packaged) JT/T 808 messages (§4.4; 2019 adds 0x0005 re-send requests).
 
 A body over 1023 bytes is sent as ``total`` packages, indexed from 1, each with its own serial.
 The packages of one message share phone, message id and total, and their serials run

@@ -1,4 +1,4 @@
-"""Which reply the platform owes a terminal message (JT/T 808-2013/2019 sections 8.2, 8.5-8.8).
+"""Which reply the platform owes a terminal message (JT/T 808-2013 §8.2, §8.5-8.8).
 
 Pure: given the decoded terminal message and what the session knows, return the reply message
 (or None). The gateway encodes it with :func:`encode_frame` and sends it.
@@ -7,7 +7,7 @@ Pure: given the decoded terminal message and what the session knows, return the 
 terminal message                platform reply
 ==============================  ====================================================
 0x0100 register                 0x8100 with the registry's result; the auth code only
-                                when the result is 0 (8.6)
+                                when the result is 0 (2013 §8.6)
 0x0102 authenticate             0x8001, result 0 if the code matches, else 1 (failed)
 0x0002 heartbeat, 0x0003        0x8001 result 0, echoing the terminal's serial and id
 logout, 0x0200 location,

@@ -1,0 +1,46 @@
+"""Shared fixtures: a platform on a temporary data folder, an API client and tokens of each scope."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from citybrain.api.app import create_app
+from citybrain.core.config import Settings, load_settings
+from citybrain.core.platform import Platform
+from citybrain.core.tokens import create_token
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return load_settings(env={"CITYBRAIN_DATA_DIR": str(tmp_path / "var")})
+
+
+@pytest.fixture
+def platform(settings: Settings) -> Iterator[Platform]:
+    p = Platform(settings)
+    yield p
+    p.stop()
+
+
+class Api:
+    def __init__(self, client: TestClient, platform: Platform) -> None:
+        self.client = client
+        self.platform = platform
+        self.tokens = {scope: create_token(platform.store, scope, [scope])[1] for scope in ("ingest", "read", "operate", "admin")}
+
+    def h(self, scope: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[scope]}"}
+
+
+@pytest.fixture
+def api(settings: Settings) -> Iterator[Api]:
+    app = create_app(settings)
+    with TestClient(app) as client:
+        yield Api(client, app.state.platform)

@@ -1,0 +1,177 @@
+"""The processing runtime with the city pulse processor, no server: exact counts, restart without
+double counting, late events recorded, alert lifecycle with flapping suppression, poison events."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from citybrain.core.config import Settings, load_settings
+from citybrain.core.events import Event
+from citybrain.core.pipeline import ProcessorSpec
+from citybrain.core.platform import Platform
+from citybrain.core.processor import Emitter, Processor
+from citybrain.core.scenes import Scene, discover
+from citybrain.core.store.base import AlertQuery
+from citybrain.scenes.pulse.events import PulseReport
+from citybrain.scenes.pulse.processors import METRIC
+
+MIN = 60_000
+T0 = 1_763_900_000_000 - 1_763_900_000_000 % MIN
+
+
+def make(tmp: Path, **scene_cfg: object) -> Platform:
+    s: Settings = load_settings(env={"CITYBRAIN_DATA_DIR": str(tmp)})
+    s.scenes["pulse"] = dict(scene_cfg)
+    s.pipeline.batch_max = 7  # small batches: many commits, many crash points
+    return Platform(s, scenes={"pulse": discover({"pulse"})["pulse"]})
+
+
+def reports(spec: Sequence[tuple[str, int, int]]) -> list[PulseReport]:
+    """(district, minute, count) -> individual events spread inside that minute."""
+    out = []
+    for d, minute, n in spec:
+        for i in range(n):
+            out.append(PulseReport(key=d, ts=T0 + minute * MIN + (i * 997) % MIN, category="hotline", id=f"{d}-{minute}-{i}"))
+    return out
+
+
+def minute_sums(p: Platform, key: str) -> dict[int, float]:
+    return {(t - T0) // MIN: v for t, v in p.store.metric_series(METRIC, key, T0, T0 + 100 * MIN, MIN, "sum")}
+
+
+def test_counts_per_district_and_minute_are_exact(tmp_path: Path) -> None:
+    p = make(tmp_path, allowed_lateness_ms=0)
+    spec = [("360102", 0, 13), ("360102", 1, 4), ("360113", 0, 9), ("360113", 2, 21)]
+    p.publish(reports(spec))
+    p.pipeline.drain()
+    assert minute_sums(p, "360102") == {0: 13, 1: 4}
+    assert minute_sums(p, "360113") == {0: 9, 2: 21}
+    state = p.store.states("pulse", "360113")[0]["data"]
+    assert state["last_minute"] == 9 and state["by_category"] == {"hotline": 30}
+    p.stop()
+
+
+def test_restart_after_a_crash_resumes_without_double_counting(tmp_path: Path) -> None:
+    spec = [("360102", m, 10 + m) for m in range(6)] + [("360111", m, 3) for m in range(6)]
+    p = make(tmp_path)
+    p.publish(reports(spec))
+    for _ in range(3):  # process a few small batches, then "crash": no clean shutdown of the pipeline
+        p.pipeline.run_once()
+    partial = sum(minute_sums(p, "360102").values())
+    assert 0 < partial < sum(10 + m for m in range(6))
+    p.store.close()  # the process dies; only what was committed survives
+
+    q = make(tmp_path)
+    q.pipeline.drain()
+    assert minute_sums(q, "360102") == {m: 10 + m for m in range(6)}
+    assert minute_sums(q, "360111") == {m: 3 for m in range(6)}
+    q.publish(reports(spec))  # the sender retries everything: duplicates are ignored
+    q.pipeline.drain()
+    assert minute_sums(q, "360102") == {m: 10 + m for m in range(6)}
+    q.stop()
+
+
+def test_late_events_are_counted_and_stored_not_dropped(tmp_path: Path) -> None:
+    p = make(tmp_path, allowed_lateness_ms=MIN)
+    p.publish(reports([("360102", 0, 2), ("360102", 5, 1)]))
+    p.pipeline.drain()
+    late = reports([("360102", 1, 3)])  # minute 1 closed once the watermark passed minute 3
+    for e in late:
+        e.id = "late-" + e.id
+    p.publish(late)
+    p.pipeline.drain()
+    assert p.store.late_count() == 3
+    assert p.pipeline.stats.late == 3
+    assert 1 not in minute_sums(p, "360102")
+    assert p.store.count_events() == 6  # raw late events are kept
+    p.stop()
+
+
+def test_surge_alert_opens_updates_and_resolves_without_flapping(tmp_path: Path) -> None:
+    p = make(tmp_path, surge_per_min=10, allowed_lateness_ms=0)
+    # minutes 0-2 surge (25/min, 40/min -> critical), minute 3 quiet, minute 4 surge again, then quiet 5-8
+    counts = {0: 25, 1: 25, 2: 40, 3: 2, 4: 25, 5: 2, 6: 2, 7: 2, 8: 2, 9: 1}
+    p.publish(reports([("360113", m, n) for m, n in counts.items()]))
+    p.pipeline.drain()
+    alerts = p.store.alerts(AlertQuery(scene="pulse"))
+    assert len(alerts) == 1, "one quiet minute inside a surge must not close and reopen the alert"
+    a = alerts[0]
+    assert a.key == "360113" and a.rule == "pulse.surge"
+    assert a.status == "resolved" and a.resolved_by == "system"
+    assert a.opened_ts == T0 + MIN  # window [0, 1 min) closes at 1 min
+    assert a.data["threshold"] == 10
+    assert a.count >= 3
+    p.stop()
+
+
+def test_alert_escalates_severity(tmp_path: Path) -> None:
+    p = make(tmp_path, surge_per_min=10, allowed_lateness_ms=0)
+    p.publish(reports([("360113", 0, 15), ("360113", 1, 35), ("360113", 2, 1)]))
+    p.pipeline.drain()
+    [a] = p.store.alerts(AlertQuery(scene="pulse"))
+    assert a.status == "open" and a.severity == "critical"
+    p.stop()
+
+
+class Boom(Event, tag="test.boom"):
+    explode: bool = False
+
+
+class BoomState(msgspec.Struct):
+    seen: int = 0
+
+
+class BoomCounter(Processor[BoomState]):
+    name = "test.boom"
+    kinds = (Boom,)
+    state_type = BoomState
+
+    def process(self, batch: Sequence[tuple[int, Event]], out: Emitter) -> None:
+        for _, ev in batch:
+            assert isinstance(ev, Boom)
+            if ev.explode:
+                raise RuntimeError("poison")
+            self.state.seen += 1
+            out.metric("test.seen", "all", 0, self.state.seen)
+
+
+def test_a_poison_event_is_skipped_and_counted_not_fatal(tmp_path: Path) -> None:
+    from citybrain.core.events import REGISTRY
+
+    REGISTRY.register(Boom)
+    scene = Scene(name="boom", title={}, description={}, events=[Boom],
+                  processors=lambda _: [ProcessorSpec(BoomCounter.name, lambda part: BoomCounter(part))])  # fmt: skip
+    s = load_settings(env={"CITYBRAIN_DATA_DIR": str(tmp_path)})
+    s.bus.partitions = 1
+    p = Platform(s, scenes={"boom": scene})
+    p.publish([Boom(key="k", ts=T0 + i, explode=(i == 3), id=f"b{i}") for i in range(6)])
+    p.pipeline.drain()
+    assert p.pipeline.stats.errors == 1
+    assert p.store.metric_series("test.seen", "all", 0, 1, 1_000, "max") == [(0, 5.0)]
+    p.stop()
+
+
+def test_partitions_cannot_shrink(tmp_path: Path) -> None:
+    p = make(tmp_path)
+    p.publish(reports([(d, 0, 1) for d in ("360102", "360103", "360104", "360111", "360112", "360113")]))
+    p.stop()
+    s = load_settings(env={"CITYBRAIN_DATA_DIR": str(tmp_path), "CITYBRAIN_BUS__PARTITIONS": "1"})
+    with pytest.raises(Exception, match="cannot shrink"):
+        Platform(s, scenes={"pulse": discover({"pulse"})["pulse"]})
+
+
+def test_simulator_is_deterministic() -> None:
+    from citybrain.scenes.pulse.sim import PulseSimConfig, PulseSimulator
+
+    a, b = PulseSimulator(PulseSimConfig(seed=3)), PulseSimulator(PulseSimConfig(seed=3))
+    ea = [e for t in range(5) for e in a.events_for(T0 + t * 1000, 1.0)]
+    eb = [e for t in range(5) for e in b.events_for(T0 + t * 1000, 1.0)]
+    assert ea == eb and len(ea) > 0
+    surge = PulseSimulator(PulseSimConfig(seed=3, surge_district="360123", surge_factor=20))
+    per = Counter(e.key for e in surge.events_for(T0 - T0 % 600_000, 60.0))
+    assert per["360123"] > per["360104"]  # the surge district dominates during a surge

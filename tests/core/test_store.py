@@ -1,0 +1,150 @@
+"""The store contract. Parametrised by backend so every store runs the same suite."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+
+from citybrain.core.bus import partition_for
+from citybrain.core.errors import ConflictError, NotFoundError, StoreError
+from citybrain.core.events import stamp
+from citybrain.core.outputs import Alert, AlertOp, MetricPoint, Outputs, StateUpdate
+from citybrain.core.scenes import discover
+from citybrain.core.store.base import AlertQuery, Store
+from citybrain.core.store.duck import DuckStore
+from citybrain.scenes.pulse.events import PulseReport
+
+discover()
+TS = 1_763_900_000_000
+BACKENDS = ["duckdb"]
+
+
+def open_backend(name: str, tmp: Path) -> Store:
+    assert name == "duckdb"
+    return DuckStore(tmp / "t.duckdb")
+
+
+@pytest.fixture(params=BACKENDS)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    s = open_backend(request.param, tmp_path)
+    yield s
+    s.close()
+
+
+def evs(n: int, start: int = 0) -> list[PulseReport]:
+    out = [PulseReport(key=f"d{i % 3}", ts=TS + i, category="x", id=f"id{i}") for i in range(start, start + n)]
+    stamp(out, TS)
+    return out
+
+
+def part(key: str) -> int:
+    return partition_for(key, 4)
+
+
+def test_append_assigns_contiguous_offsets_and_skips_duplicates(store: Store) -> None:
+    r1 = store.append_events(evs(10), part)
+    assert len(r1.accepted) == 10 and r1.duplicates == 0
+    r2 = store.append_events(evs(5, start=8) + evs(1, start=8), part)  # 2 stored before, 1 repeated inside
+    assert len(r2.accepted) == 3 and r2.duplicates == 3
+    assert store.count_events() == 13
+    for p in range(4):
+        offs = [o for o, _ in store.read_events(p, 0, 100)]
+        assert offs == list(range(1, len(offs) + 1))
+    heads = store.heads()
+    assert sum(heads.values()) == 13
+
+
+def test_read_events_round_trips_the_event(store: Store) -> None:
+    original = evs(1)[0]
+    store.append_events([original], part)
+    [(off, back)] = store.read_events(part(original.key), 0, 10)
+    assert off == 1 and back == original
+
+
+def test_commit_upserts_outputs_with_checkpoint_atomically(store: Store) -> None:
+    out = Outputs(
+        metrics=[MetricPoint("m", "k", 0, 1.0), MetricPoint("m", "k", 0, 2.0), MetricPoint("m", "k", 60_000, 5.0)],
+        states=[StateUpdate("s", "k", 1, {"a": 1}), StateUpdate("s", "k", 2, {"a": 2})],
+    )
+    store.commit("proc", 0, 7, b"state", out)
+    assert store.load_checkpoint("proc", 0) == (7, b"state")
+    assert store.metric_series("m", "k", 0, 120_000, 60_000, "sum") == [(0, 2.0), (60_000, 5.0)]
+    store.commit("proc", 0, 9, b"s2", Outputs(metrics=[MetricPoint("m", "k", 0, 3.0)]))
+    assert store.metric_series("m", "k", 0, 120_000, 120_000, "sum") == [(0, 8.0)]
+    assert store.states("s") == [{"key": "k", "ts": 2, "data": {"a": 2}}]
+    assert store.metric_keys("m") == ["k"]
+
+
+def _alert(aid: str = "a1") -> Alert:
+    return Alert(id=aid, rule="r", scene="s", key="k", dedupe_key="r:k", severity="warning", title="t",
+                 message="m", opened_ts=1, last_ts=1)  # fmt: skip
+
+
+def test_alert_lifecycle(store: Store) -> None:
+    changed = store.commit("p", 0, 1, b"", Outputs(alerts=[AlertOp("open", _alert())]))
+    assert [a.status for a in changed] == ["open"]
+    upd = _alert()
+    upd.severity, upd.last_ts, upd.count = "critical", 5, 3
+    store.commit("p", 0, 2, b"", Outputs(alerts=[AlertOp("update", upd)]))
+    a = store.alert("a1")
+    assert (a.severity, a.last_ts, a.count) == ("critical", 5, 3)
+    acked = store.transition_alert("a1", "ack", "ops (x)", "on it")
+    assert (acked.status, acked.acked_by, acked.ack_note) == ("acknowledged", "ops (x)", "on it")
+    with pytest.raises(ConflictError):
+        store.transition_alert("a1", "ack", "ops", "")
+    done = store.transition_alert("a1", "resolve", "ops", "fixed")
+    assert done.status == "resolved" and done.resolve_note == "fixed" and done.resolved_ts is not None
+    with pytest.raises(ConflictError):
+        store.transition_alert("a1", "resolve", "ops", "")
+    with pytest.raises(NotFoundError):
+        store.alert("nope")
+    assert [x.id for x in store.alerts(AlertQuery(status="resolved"))] == ["a1"]
+    assert store.alerts(AlertQuery(status="open")) == []
+
+
+def test_retention_keeps_unprocessed_events(store: Store) -> None:
+    store.append_events(evs(6), part)
+    p0 = part("d0")
+    in_p0 = [e.id for _, e in store.read_events(p0, 0, 100)]
+    store.commit("proc", p0, 1, b"", Outputs())  # processed only the first event of that partition
+    for p in range(4):
+        if p != p0:
+            store.commit("proc", p, 10**6, b"", Outputs())
+    deleted = store.apply_retention({"events": TS + 10**6})
+    remaining = [e.id for p in range(4) for _, e in store.read_events(p, 0, 100)]
+    assert remaining == in_p0[1:]  # only what partition p0 has not processed yet
+    assert deleted["events"] == 6 - len(remaining)
+    assert store.heads()[p0] == len(in_p0)  # offsets never go backwards after a purge
+
+
+def test_export_parquet_and_csv(store: Store, tmp_path: Path) -> None:
+    store.append_events(evs(20), part)
+    assert store.export("events", "parquet", str(tmp_path / "e.parquet"), TS + 5, None) == 15
+    assert pq.read_table(tmp_path / "e.parquet").num_rows == 15
+    assert store.export("events", "csv", str(tmp_path / "e.csv"), None, TS + 5) == 5
+    assert pacsv.read_csv(tmp_path / "e.csv").column("id").to_pylist() == [f"id{i}" for i in range(5)]
+    with pytest.raises(NotFoundError):
+        store.export("tokens", "csv", str(tmp_path / "t.csv"), None, None)
+
+
+def test_second_writer_gets_a_clear_error(tmp_path: Path) -> None:
+    first = DuckStore(tmp_path / "x.duckdb")
+    try:
+        import subprocess
+        import sys
+
+        code = (
+            "from citybrain.core.store.duck import DuckStore\n"
+            "from citybrain.core.errors import StoreError\n"
+            f"try:\n    DuckStore({str(tmp_path / 'x.duckdb')!r})\n"
+            "except StoreError as e:\n    print('STORE-ERROR', e)\n"
+        )
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout
+        assert "STORE-ERROR" in out and "already running" in out
+    finally:
+        first.close()
+    assert issubclass(StoreError, Exception)
