@@ -21,6 +21,7 @@ $(VENV)/.synced: $(UV) pyproject.toml uv.lock
 
 deps: $(VENV)/.synced
 	@bash scripts/apt-deps.sh
+	@if [ -f scripts/web-deps.sh ]; then bash scripts/web-deps.sh; fi
 
 run: deps
 	$(BIN)/citybrain run

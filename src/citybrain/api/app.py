@@ -12,11 +12,12 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from citybrain import __version__
+from citybrain import web
 from citybrain.api import errors, live, routes_ingest, routes_ops, routes_query
 from citybrain.api.ratelimit import RateLimiter
 from citybrain.core.config import Settings
 from citybrain.core.platform import Platform
-from citybrain.sim.base import IngestClient
+from citybrain.sim.base import IngestClient, SimContext
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,12 @@ def create_app(
                 app.include_router(scene.routes(p), prefix=f"/api/v1/scenes/{name}", tags=[f"scene: {name}"])
         p.hub.bind(asyncio.get_running_loop())
         p.start()
+        servers = []
+        for scene in p.scenes.values():
+            if scene.servers is not None:
+                for server in scene.servers(p, settings.scenes.get(scene.name, {})):
+                    await server.start()
+                    servers.append(server)
         stop = asyncio.Event()
         tasks = []
         if simulate_with_token:
@@ -55,6 +62,9 @@ def create_app(
             for t in tasks:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            for server in reversed(servers):
+                await server.stop()
+            await p.batcher.stop()
             p.stop()
 
     app = FastAPI(
@@ -68,6 +78,7 @@ def create_app(
     app.include_router(routes_query.router)
     app.include_router(routes_ops.router)
     app.include_router(live.router)
+    web.mount(app)
     return app
 
 
@@ -80,17 +91,18 @@ async def _start_simulators(p: Platform, settings: Settings, token: str, stop: a
             if cfg.get("enabled", True) is False:
                 continue
             sim = factory({k: v for k, v in cfg.items() if k != "enabled"})
-            tasks.append(asyncio.create_task(_run_sim(sim, IngestClient(base, token), stop), name=f"sim-{name}"))
+            ctx = SimContext(IngestClient(base, token), settings.server.host, settings.scenes.get(scene.name, {}))
+            tasks.append(asyncio.create_task(_run_sim(sim, ctx, stop), name=f"sim-{name}"))
             log.info("simulator %s started against %s", name, base)
     return tasks
 
 
-async def _run_sim(sim: Any, client: IngestClient, stop: asyncio.Event) -> None:
+async def _run_sim(sim: Any, ctx: SimContext, stop: asyncio.Event) -> None:
     try:
-        await sim.run(client, stop)
+        await sim.run(ctx, stop)
     except asyncio.CancelledError:
         raise
     except Exception:
         log.exception("simulator %s stopped with an error", getattr(sim, "name", sim))
     finally:
-        await client.aclose()
+        await ctx.http.aclose()

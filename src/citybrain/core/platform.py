@@ -12,6 +12,7 @@ from typing import Any
 
 import msgspec
 
+from citybrain.core.batcher import BatchPublisher
 from citybrain.core.bus import Bus, EmbeddedBus
 from citybrain.core.config import Settings
 from citybrain.core.errors import ConfigError
@@ -50,6 +51,8 @@ class Platform:
         b = settings.bus
         self.bus: Bus = EmbeddedBus(self.store, b.partitions, b.tail, b.max_lag)
         self.hub = Hub()
+        # gateways submit here: many small submissions, few durable appends, ack after durable
+        self.batcher = BatchPublisher(self.publish)
         self.counters = Counters()
         specs: list[ProcessorSpec] = []
         for scene in self.scenes.values():

@@ -32,8 +32,12 @@ class Scene:
     panel: Mapping[str, Any] = field(default_factory=dict)
     # report(store, start_ms, end_ms) -> a report section (title, rows, figures)
     report: Callable[[Any, int, int], Mapping[str, Any]] | None = None
-    # simulators by name: factory(settings section) -> an object with async run(client)
+    # simulators by name: factory(settings section) -> an object with ``async run(ctx, stop)``
+    # (see citybrain.sim.base.Simulator and SimContext)
     simulators: Mapping[str, Callable[[Mapping[str, Any]], Any]] = field(default_factory=dict)
+    # network servers the scene runs (protocol gateways, broker subscriptions):
+    # servers(platform, scene settings) -> objects with ``async start()`` and ``async stop()``
+    servers: Callable[[Any, Mapping[str, Any]], list[Any]] | None = None
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -108,6 +108,7 @@ class RoadNetwork:
         self.src: NDArray[np.intp] = np.array([self._node_index[e.source] for e in raw], dtype=np.intp)
         self.dst: NDArray[np.intp] = np.array([self._node_index[e.target] for e in raw], dtype=np.intp)
         self.tree = shapely.STRtree(self.geoms_xy)
+        self._build_segments()
         self.graph: rx.PyDiGraph[int, int] = rx.PyDiGraph(multigraph=True)
         self.graph.add_nodes_from(node_ids)
         self.graph.add_edges_from(
@@ -158,26 +159,53 @@ class RoadNetwork:
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         return self.projection.to_xy(lon, lat)
 
+    def _build_segments(self) -> None:
+        """Straight pieces of all edges, with an STRtree over them, for numpy candidate search."""
+        coords, owner = shapely.get_coordinates(self.geoms_xy, return_index=True)
+        same = owner[1:] == owner[:-1]
+        x0, y0 = coords[:-1][same, 0], coords[:-1][same, 1]
+        x1, y1 = coords[1:][same, 0], coords[1:][same, 1]
+        edge = owner[:-1][same]
+        seglen = np.hypot(x1 - x0, y1 - y0)
+        # offset of each piece's start along its edge
+        cum = np.cumsum(seglen)
+        first = np.flatnonzero(np.r_[True, edge[1:] != edge[:-1]])
+        base = np.repeat(cum[first] - seglen[first], np.diff(np.r_[first, len(edge)]))
+        self._seg = (x0, y0, x1 - x0, y1 - y0, np.maximum(seglen**2, 1e-12), edge, cum - seglen - base, seglen)
+        self._seg_tree = shapely.STRtree(shapely.box(np.minimum(x0, x1), np.minimum(y0, y1), np.maximum(x0, x1), np.maximum(y0, y1)))
+
     def candidates(
         self, x: NDArray[np.float64], y: NDArray[np.float64], radius_m: float, k: int
     ) -> Candidates:
-        """Up to ``k`` nearest edges within ``radius_m`` of each point (points in local metres)."""
-        pts = shapely.points(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))
-        pi, ei = self.tree.query(pts, predicate="dwithin", distance=radius_m)
-        if len(pi) == 0:
-            empty_i = np.zeros(0, dtype=np.intp)
-            empty_f = np.zeros(0, dtype=np.float64)
-            return Candidates(empty_i, empty_i.copy(), empty_f, empty_f.copy())
-        d = shapely.distance(pts[pi], self.geoms_xy[ei])
+        """Up to ``k`` nearest edges within ``radius_m`` of each point (points in local metres).
+
+        Search is over the edges' straight pieces: an STRtree box query, then point-to-segment
+        distance and projection in numpy; per (point, edge) the closest piece counts.
+        """
+        x = np.asarray(x, dtype=np.float64)
+        y = np.asarray(y, dtype=np.float64)
+        boxes = shapely.box(x - radius_m, y - radius_m, x + radius_m, y + radius_m)
+        pi, si = self._seg_tree.query(boxes)
+        x0, y0, dx, dy, l2, edge, off0, seglen = self._seg
+        px, py = x[pi] - x0[si], y[pi] - y0[si]
+        t = np.clip((px * dx[si] + py * dy[si]) / l2[si], 0.0, 1.0)
+        d = np.round(np.hypot(px - t * dx[si], py - t * dy[si]), 3)  # mm: exact ties at nodes
+        keep = d <= radius_m
+        pi, si, d, t = pi[keep], si[keep], d[keep], t[keep]
+        ei = edge[si]
+        # closest piece per (point, edge), then the k closest edges per point
+        order = np.lexsort((d, ei, pi))
+        pi, si, d, t, ei = pi[order], si[order], d[order], t[order], ei[order]
+        firsts = np.r_[True, (pi[1:] != pi[:-1]) | (ei[1:] != ei[:-1])] if len(pi) else np.zeros(0, bool)
+        pi, si, d, t, ei = pi[firsts], si[firsts], d[firsts], t[firsts], ei[firsts]
         order = np.lexsort((ei, d, pi))
-        pi, ei, d = pi[order], ei[order], d[order]
-        starts = np.flatnonzero(np.r_[True, pi[1:] != pi[:-1]])
-        counts = np.diff(np.r_[starts, len(pi)])
-        rank = np.arange(len(pi)) - np.repeat(starts, counts)
+        pi, si, d, t, ei = pi[order], si[order], d[order], t[order], ei[order]
+        starts = np.flatnonzero(np.r_[True, pi[1:] != pi[:-1]]) if len(pi) else np.zeros(0, np.intp)
+        rank = np.arange(len(pi)) - np.repeat(starts, np.diff(np.r_[starts, len(pi)]))
         keep = rank < k
-        pi, ei, d = pi[keep], ei[keep], d[keep]
-        off = shapely.line_locate_point(self.geoms_xy[ei], pts[pi])
-        return Candidates(pi.astype(np.intp), ei.astype(np.intp), d, np.asarray(off, dtype=np.float64))
+        pi, si, d, t, ei = pi[keep], si[keep], d[keep], t[keep], ei[keep]
+        off = np.minimum(off0[si] + t * seglen[si], self.length[ei])
+        return Candidates(pi.astype(np.intp), ei.astype(np.intp), d, off)
 
     def point_on_edge(self, edge_index: int, offset_m: float) -> tuple[float, float]:
         """WGS-84 (lon, lat) of the point ``offset_m`` metres along an edge."""

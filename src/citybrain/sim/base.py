@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import httpx
 
@@ -53,8 +54,18 @@ class IngestClient:
         await self._client.aclose()
 
 
+@dataclass
+class SimContext:
+    """What a simulator gets: the HTTP ingest client (with a token), the host the platform's
+    servers listen on, and the settings of its scene (e.g. a gateway's port)."""
+
+    http: IngestClient
+    host: str
+    scene_settings: Mapping[str, Any] = field(default_factory=dict)
+
+
 class Simulator(Protocol):
     name: str
 
-    async def run(self, client: IngestClient, stop: asyncio.Event) -> None:
-        """Send events until ``stop`` is set."""
+    async def run(self, ctx: SimContext, stop: asyncio.Event) -> None:
+        """Send events through a real ingest path until ``stop`` is set."""

@@ -83,37 +83,35 @@ class HMMMatcher:
             dt = t[q_idx] - t[p_idx]
             ok = np.isfinite(dt) & (dt > 0)
             limit = np.where(ok, np.minimum(limit, cfg.max_speed_mps * dt + 2 * cfg.radius_m), limit)
-        logt, pstart, ka, kb = self._transitions(cand, counts, starts, p_idx, q_idx, gc, limit)
-
-        # Viterbi. A step with no possible transition first tries to skip up to `max_skip`
-        # following points (outliers); only if that fails does the chain break and restart.
+        k = cfg.max_candidates
         m = len(kept)
+        pos = np.full(n, -1, dtype=np.intp)
+        pos[kept] = np.arange(m)
+        local = np.arange(len(cand)) - starts[cand.point]
+        emis_pad = np.full((m, k), _NEG)
+        emis_pad[pos[cand.point], local] = emis
+        trans = self._transitions(cand, counts, starts, p_idx, q_idx, gc, limit)
+
+        # Viterbi over k-padded layers. A step with no possible transition first tries to skip up
+        # to `max_skip` following points (outliers); only then does the chain break and restart.
         seg_first: list[int] = [0]  # positions in `kept` where a chain (re)starts
         seg_last: list[int] = []  # best final candidate of each finished chain
         back: list[NDArray[np.intp] | None] = [None] * m  # back pointers into the previous live layer
         prev_of: list[int] = [-1] * m  # previous live position in `kept` (skips leave holes)
         live = [False] * m
         live[0] = True
-        s0 = starts[kept[0]]
-        score = emis[s0 : s0 + counts[kept[0]]]
-        ka_l, kb_l, ps_l = ka.tolist(), kb.tolist(), pstart.tolist()
+        score = emis_pad[0]
+        ar = np.arange(k)
         cur = 0  # position in `kept` of the live layer that `score` belongs to
         j = 1
         while j < m:
-            if cur == j - 1:
-                a, b, p0 = ka_l[j - 1], kb_l[j - 1], ps_l[j - 1]
-                lt = logt[p0 : p0 + a * b].reshape(a, b)
-            else:
-                lt = self._one_step(cand, counts, starts, kept[cur], kept[j], x, y)
-            b = lt.shape[1]
+            lt = trans[j - 1] if cur == j - 1 else self._one_step(cand, counts, starts, kept[cur], kept[j], x, y)
             tot = score[:, None] + lt
             bp = tot.argmax(axis=0)
-            best = tot[bp, np.arange(b)]
-            q0 = starts[kept[j]]
-            eq = emis[q0 : q0 + b]
+            best = tot[bp, ar]
             if best.max() > _NEG:
                 back[j], prev_of[j], live[j] = bp, cur, True
-                score = best + eq
+                score = best + emis_pad[j]
                 cur = j
                 j += 1
             elif j - cur <= cfg.max_skip and j + 1 < m:
@@ -122,8 +120,7 @@ class HMMMatcher:
                 seg_last.append(int(np.argmax(score)))
                 cur += 1  # restart at the first point after the chain's last live one
                 seg_first.append(cur)
-                q0 = starts[kept[cur]]
-                score, live[cur] = emis[q0 : q0 + counts[kept[cur]]], True
+                score, live[cur] = emis_pad[cur], True
                 j = cur + 1
             if j % 256 == 0:
                 score = score - score.max()
@@ -141,34 +138,36 @@ class HMMMatcher:
         q_idx: NDArray[np.intp],
         gc: NDArray[np.float64],
         limit: NDArray[np.float64],
-    ) -> tuple[NDArray[np.float64], NDArray[np.intp], NDArray[np.intp], NDArray[np.intp]]:
-        """Log transition probabilities for every candidate pair of every step, flattened."""
+    ) -> NDArray[np.float64]:
+        """Log transition probabilities, (steps, k, k), -inf where impossible or padding."""
         net, cfg = self.net, self.cfg
-        c_edge, c_off = cand.edge, cand.offset
+        k = cfg.max_candidates
+        out = np.full((len(p_idx), k, k), _NEG)
         ka, kb = counts[p_idx], counts[q_idx]
         npair = ka * kb
         total = int(npair.sum())
-        pstart = np.concatenate(([0], np.cumsum(npair)[:-1])).astype(np.intp)
         if total == 0:
-            return np.zeros(0), pstart, ka, kb
+            return out
+        pstart = np.concatenate(([0], np.cumsum(npair)[:-1]))
         step = np.repeat(np.arange(len(p_idx)), npair)
         local = np.arange(total) - pstart[step]
         kbs = kb[step]
-        ia = starts[p_idx][step] + local // kbs
-        ib = starts[q_idx][step] + local % kbs
-        ea, eb = c_edge[ia], c_edge[ib]
-        oa, ob = c_off[ia], c_off[ib]
+        la, lb = local // kbs, local % kbs
+        ia = starts[p_idx][step] + la
+        ib = starts[q_idx][step] + lb
+        ea, eb = cand.edge[ia], cand.edge[ib]
+        oa, ob = cand.offset[ia], cand.offset[ib]
         lim = limit[step]
         rest = net.length[ea] - oa
-        u, v = net.dst[ea], net.src[eb]
-        nd = net.router.distances(u, v, lim - rest)
+        nd = net.router.distances(net.dst[ea], net.src[eb], lim - rest)
         route = rest + nd + ob
         fwd = ob - oa
         same = (ea == eb) & (fwd >= -cfg.reverse_tolerance_m)
         route = np.where(same, np.maximum(fwd, 0.0), route)
         logt = -np.abs(route - gc[step]) / cfg.beta_m
         logt[route > lim] = _NEG
-        return logt, pstart, ka, kb
+        out[step, la, lb] = logt
+        return out
 
     def _one_step(
         self,
@@ -185,8 +184,7 @@ class HMMMatcher:
         gc = np.array([math.hypot(x[q] - x[p], y[q] - y[p])])
         limit = np.minimum(gc * cfg.route_factor + cfg.route_slack_m, cfg.max_route_m)
         pi, qi = np.array([p]), np.array([q])
-        logt, _, ka, kb = self._transitions(cand, counts, starts, pi, qi, gc, limit)
-        return logt.reshape(int(ka[0]), int(kb[0]))
+        return self._transitions(cand, counts, starts, pi, qi, gc, limit)[0]
 
     @staticmethod
     def _backtrack(

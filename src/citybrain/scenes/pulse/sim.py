@@ -13,7 +13,7 @@ from typing import Any
 import msgspec
 
 from citybrain.scenes.pulse.events import CATEGORIES, DISTRICTS, PulseReport
-from citybrain.sim.base import IngestClient
+from citybrain.sim.base import SimContext
 
 # typical reports per minute at the daily peak, roughly by population
 BASE_PER_MIN = {
@@ -74,11 +74,11 @@ class PulseSimulator:
                 ))  # fmt: skip
         return out
 
-    async def run(self, client: IngestClient, stop: asyncio.Event) -> None:
+    async def run(self, ctx: SimContext, stop: asyncio.Event) -> None:
         while not stop.is_set():
             batch = self.events_for(time.time_ns() // 1_000_000, self.cfg.tick_s)
             if batch:
-                await client.send(batch)
+                await ctx.http.send(batch)
             try:
                 await asyncio.wait_for(stop.wait(), self.cfg.tick_s)
             except TimeoutError:
