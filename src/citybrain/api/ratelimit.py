@@ -22,9 +22,10 @@ class RateLimiter:
         with self._lock:
             level, at = self._buckets.get(who, (self.burst, now))
             level = min(self.burst, level + (now - at) * self.rate)
-            if level <= 0:  # a batch larger than the bucket may overdraw it once; then wait
+            need = min(n, self.burst)  # a batch larger than the bucket passes when it is full (overdraws)
+            if level < need:
                 self._buckets[who] = (level, now)
-                wait = -level / self.rate + 1 / self.rate
+                wait = (need - level) / self.rate
                 raise BackpressureError(
                     f"rate limit: this token is over its {self.rate:.0f} events/s allowance "
                     f"(ingest.rate_limit_eps); retry in {wait:.1f}s",
