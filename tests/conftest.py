@@ -33,7 +33,10 @@ class Api:
     def __init__(self, client: TestClient, platform: Platform) -> None:
         self.client = client
         self.platform = platform
-        self.tokens = {scope: create_token(platform.store, scope, [scope])[1] for scope in ("ingest", "read", "operate", "admin")}
+        self.tokens = {
+            scope: create_token(platform.store, scope, [scope])[1]
+            for scope in ("ingest", "read", "operate", "admin")
+        }
 
     def h(self, scope: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[scope]}"}

@@ -46,7 +46,12 @@ def catalogue_markdown() -> str:
         "",
     ]
     for name, cls in sorted(REGISTRY.kinds().items()):
-        lines += [f"## `{name}` (scene: {cls.scene})", "", (cls.__doc__ or "").strip().replace("\n    ", "\n"), ""]
+        lines += [
+            f"## `{name}` (scene: {cls.scene})",
+            "",
+            (cls.__doc__ or "").strip().replace("\n    ", "\n"),
+            "",
+        ]
         lines += ["| field | type | required | default |", "|---|---|---|---|"]
         for f in msgspec.structs.fields(cls):
             if f.name in BASE_FIELDS:

@@ -18,7 +18,9 @@ from citybrain.core.config import Settings, load_settings
 from citybrain.core.errors import CitybrainError, DecodeError
 from citybrain.core.store.base import Store
 
-app = typer.Typer(help="citybrain: an open-source City Brain", no_args_is_help=True, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="citybrain: an open-source City Brain", no_args_is_help=True, pretty_exceptions_enable=False
+)
 token_app = typer.Typer(help="API tokens", no_args_is_help=True)
 decode_app = typer.Typer(help="Decode protocol frames to JSON", no_args_is_help=True)
 docs_app = typer.Typer(help="Generated documentation", no_args_is_help=True)
@@ -60,7 +62,11 @@ def _serve(config: Path | None, simulate: bool) -> None:
     platform = Platform(settings)
     data = settings.data_path
     admin = _local_token(platform.store, data / "admin.token", "local-admin", ["admin", "ingest"])
-    sim = _local_token(platform.store, data / "simulators.token", "simulators", ["ingest"]) if simulate else None
+    sim = (
+        _local_token(platform.store, data / "simulators.token", "simulators", ["ingest"])
+        if simulate
+        else None
+    )
     url = f"http://{settings.server.host}:{settings.server.port}"
     typer.echo(f"citybrain on {url}  (API docs {url}/docs)")
     typer.echo(f"admin token (also in {data / 'admin.token'}): {admin}")
@@ -94,7 +100,9 @@ def token_create(
     store = open_store(_settings(config))
     try:
         token_id, secret = create_token(store, name, scope)
-        store.audit(time.time_ns() // 1_000_000, "cli", "token.create", token_id, {"name": name, "scopes": scope})
+        store.audit(
+            time.time_ns() // 1_000_000, "cli", "token.create", token_id, {"name": name, "scopes": scope}
+        )
     finally:
         store.close()
     typer.echo(f"token {token_id} ({', '.join(scope)}): {secret}")

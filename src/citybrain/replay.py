@@ -48,7 +48,9 @@ def _csv(path: Path, problems: list[dict[str, Any]]) -> Iterator[Line]:
             line = reader.line_num
             kind = kinds.get(row.get("kind") or "")
             if kind is None:
-                problems.append({"line": line, "field": "kind", "reason": f"unknown event kind {row.get('kind')!r}"})
+                problems.append(
+                    {"line": line, "field": "kind", "reason": f"unknown event kind {row.get('kind')!r}"}
+                )
                 continue
             fields = {k: v for k, v in row.items() if k != "kind" and v not in (None, "")}
             try:
@@ -68,7 +70,13 @@ async def replay_file(path: Path, url: str, token: str, batch: int, restart: boo
         done = saved.line if saved.size == size else 0
     local: list[dict[str, Any]] = []
     lines = _csv(path, local) if path.suffix.lower() == ".csv" else _ndjson(path)
-    summary: dict[str, Any] = {"accepted": 0, "duplicates": 0, "rejected": 0, "first_line": done + 1, "last_line": done}
+    summary: dict[str, Any] = {
+        "accepted": 0,
+        "duplicates": 0,
+        "rejected": 0,
+        "first_line": done + 1,
+        "last_line": done,
+    }
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/x-ndjson"}
     async with httpx.AsyncClient(base_url=url, headers=headers, timeout=120) as client:
         with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
@@ -81,7 +89,9 @@ async def replay_file(path: Path, url: str, token: str, batch: int, restart: boo
                 chunk.append(item)
                 if len(chunk) >= batch:
                     await _send(client, chunk, summary, progress_path, size)
-                    bar.update(task, completed=min(size, size * chunk[-1][0] // max(1, _line_count_hint(path))))
+                    bar.update(
+                        task, completed=min(size, size * chunk[-1][0] // max(1, _line_count_hint(path)))
+                    )
                     chunk = []
             if chunk:
                 await _send(client, chunk, summary, progress_path, size)
@@ -98,7 +108,9 @@ def _line_count_hint(path: Path, _cache: dict[Path, int] = {}) -> int:  # noqa: 
     return _cache[path]
 
 
-async def _send(client: httpx.AsyncClient, chunk: list[Line], summary: dict[str, Any], progress: Path, size: int) -> None:
+async def _send(
+    client: httpx.AsyncClient, chunk: list[Line], summary: dict[str, Any], progress: Path, size: int
+) -> None:
     import asyncio
 
     body = b"\n".join(raw for _, raw in chunk)
@@ -113,7 +125,9 @@ async def _send(client: httpx.AsyncClient, chunk: list[Line], summary: dict[str,
             delay = min(delay * 2, 10)
             continue
         if r.status_code not in (200, 422):
-            raise CitybrainError(f"server refused lines {chunk[0][0]}..{chunk[-1][0]}: HTTP {r.status_code} {r.text[:300]}")
+            raise CitybrainError(
+                f"server refused lines {chunk[0][0]}..{chunk[-1][0]}: HTTP {r.status_code} {r.text[:300]}"
+            )
         res = r.json()
         summary["accepted"] += res["accepted"]
         summary["duplicates"] += res["duplicates"]
@@ -121,4 +135,6 @@ async def _send(client: httpx.AsyncClient, chunk: list[Line], summary: dict[str,
         summary["last_line"] = chunk[-1][0]
         progress.write_bytes(msgspec.json.encode(Progress_(size=size, line=chunk[-1][0])))
         return
-    raise CitybrainError(f"server kept refusing lines {chunk[0][0]}..{chunk[-1][0]} (backpressure); try again later")
+    raise CitybrainError(
+        f"server kept refusing lines {chunk[0][0]}..{chunk[-1][0]} (backpressure); try again later"
+    )

@@ -8,11 +8,11 @@ import io
 import json
 
 import pyarrow.parquet as pq
-from conftest import Api
 
 from citybrain.core.events import encode_ndjson
 from citybrain.core.store.base import AlertQuery
 from citybrain.scenes.pulse.events import PulseReport
+from conftest import Api
 
 MIN = 60_000
 T0 = 1_763_900_000_000 - 1_763_900_000_000 % MIN
@@ -20,7 +20,8 @@ T0 = 1_763_900_000_000 - 1_763_900_000_000 % MIN
 
 def reports(n: int, key: str = "360102", minute: int = 0, prefix: str = "r") -> bytes:
     return encode_ndjson(
-        PulseReport(key=key, ts=T0 + minute * MIN + i, category="hotline", id=f"{prefix}{minute}-{i}") for i in range(n)
+        PulseReport(key=key, ts=T0 + minute * MIN + i, category="hotline", id=f"{prefix}{minute}-{i}")
+        for i in range(n)
     )
 
 
@@ -31,7 +32,13 @@ def test_ingest_reports_per_line_errors_and_ignores_resent_ids(api: Api) -> None
     assert r.json()["accepted"] == 3 and r.json()["rejected"] == 1
     assert r.json()["errors"] == [{"line": 4, "field": "ts", "reason": "Expected `int`, got `str`"}]
     again = api.client.post("/api/v1/events", content=reports(3), headers=api.h("ingest"))
-    assert again.json() == {"accepted": 0, "duplicates": 3, "rejected": 0, "errors": [], "errors_truncated": 0}
+    assert again.json() == {
+        "accepted": 0,
+        "duplicates": 3,
+        "rejected": 0,
+        "errors": [],
+        "errors_truncated": 0,
+    }
     assert api.platform.store.count_events() == 3
 
 
@@ -47,7 +54,10 @@ def test_ingest_json_array_and_gzip(api: Api) -> None:
 def test_ingest_error_codes(api: Api) -> None:
     post = api.client.post
     assert post("/api/v1/events", content=reports(1)).status_code == 401
-    assert post("/api/v1/events", content=reports(1), headers={"Authorization": "Bearer cb_nope"}).status_code == 401
+    assert (
+        post("/api/v1/events", content=reports(1), headers={"Authorization": "Bearer cb_nope"}).status_code
+        == 401
+    )
     forbidden = post("/api/v1/events", content=reports(1), headers=api.h("read"))
     assert forbidden.status_code == 403 and "lacks the 'ingest' scope" in forbidden.json()["message"]
     all_bad = post("/api/v1/events", content=b'{"kind":"nope","key":"a","ts":1}\n', headers=api.h("ingest"))
@@ -87,14 +97,22 @@ def test_queries_states_metrics_and_downsampling(api: Api) -> None:
     h = api.h("read")
     states = api.client.get("/api/v1/entities/pulse", headers=h).json()
     assert [s["key"] for s in states] == ["360102"]
-    assert api.client.get("/api/v1/entities/pulse/360102", headers=h).json()["data"]["by_category"] == {"hotline": 9}
+    assert api.client.get("/api/v1/entities/pulse/360102", headers=h).json()["data"]["by_category"] == {
+        "hotline": 9
+    }
     assert api.client.get("/api/v1/entities/pulse/999", headers=h).status_code == 404
     assert api.client.get("/api/v1/entities/nope", headers=h).status_code == 404
-    m = api.client.get("/api/v1/metrics/pulse.reports_per_min", params={"key": "360102", "start": T0,
-                       "end": T0 + 2 * MIN, "agg": "sum", "bucket_ms": MIN}, headers=h).json()  # fmt: skip
+    m = api.client.get(
+        "/api/v1/metrics/pulse.reports_per_min",
+        params={"key": "360102", "start": T0, "end": T0 + 2 * MIN, "agg": "sum", "bucket_ms": MIN},
+        headers=h,
+    ).json()
     assert m["points"] == [[T0, 7.0], [T0 + MIN, 2.0]]
-    coarse = api.client.get("/api/v1/metrics/pulse.reports_per_min", params={"key": "360102", "start": T0,
-                            "end": T0 + 2 * MIN, "agg": "sum", "max_points": 1}, headers=h).json()  # fmt: skip
+    coarse = api.client.get(
+        "/api/v1/metrics/pulse.reports_per_min",
+        params={"key": "360102", "start": T0, "end": T0 + 2 * MIN, "agg": "sum", "max_points": 1},
+        headers=h,
+    ).json()
     assert coarse["bucket_ms"] >= 2 * MIN and sum(v for _, v in coarse["points"]) == 9.0
     assert api.client.get("/api/v1/metrics/pulse.reports_per_min/keys", headers=h).json() == ["360102"]
     bad = api.client.get("/api/v1/metrics/x", params={"key": "k", "start": 5, "end": 1}, headers=h)
@@ -119,15 +137,30 @@ def test_alert_acknowledge_resolve_and_audit(api: Api) -> None:
     aid = _make_alert(api)
     a = api.client.get(f"/api/v1/alerts/{aid}", headers=api.h("read")).json()
     assert a["status"] == "open" and a["severity"] == "critical" and a["key"] == "360113"
-    listed = api.client.get("/api/v1/alerts", params={"status": "open", "scene": "pulse"}, headers=api.h("read"))
+    listed = api.client.get(
+        "/api/v1/alerts", params={"status": "open", "scene": "pulse"}, headers=api.h("read")
+    )
     assert [x["id"] for x in listed.json()] == [aid]
-    assert api.client.post(f"/api/v1/alerts/{aid}/ack", json={"note": "x"}, headers=api.h("read")).status_code == 403
-    acked = api.client.post(f"/api/v1/alerts/{aid}/ack", json={"note": "看到了"}, headers=api.h("operate")).json()
-    assert acked["status"] == "acknowledged" and acked["ack_note"] == "看到了" and acked["acked_by"].startswith("operate")
+    assert (
+        api.client.post(f"/api/v1/alerts/{aid}/ack", json={"note": "x"}, headers=api.h("read")).status_code
+        == 403
+    )
+    acked = api.client.post(
+        f"/api/v1/alerts/{aid}/ack", json={"note": "看到了"}, headers=api.h("operate")
+    ).json()
+    assert (
+        acked["status"] == "acknowledged"
+        and acked["ack_note"] == "看到了"
+        and acked["acked_by"].startswith("operate")
+    )
     assert api.client.post(f"/api/v1/alerts/{aid}/ack", json={}, headers=api.h("operate")).status_code == 409
-    done = api.client.post(f"/api/v1/alerts/{aid}/resolve", json={"note": "ok"}, headers=api.h("operate")).json()
+    done = api.client.post(
+        f"/api/v1/alerts/{aid}/resolve", json={"note": "ok"}, headers=api.h("operate")
+    ).json()
     assert done["status"] == "resolved"
-    assert api.client.post("/api/v1/alerts/nope/resolve", json={}, headers=api.h("operate")).status_code == 404
+    assert (
+        api.client.post("/api/v1/alerts/nope/resolve", json={}, headers=api.h("operate")).status_code == 404
+    )
     log = api.client.get("/api/v1/audit", headers=api.h("admin")).json()
     assert [(e["action"], e["target"]) for e in log][:2] == [("alert.resolve", aid), ("alert.ack", aid)]
     assert api.client.get("/api/v1/audit", headers=api.h("operate")).status_code == 403
@@ -162,8 +195,12 @@ def test_health_readiness_metrics_and_openapi(api: Api) -> None:
     api.client.post("/api/v1/events", content=reports(3), headers=api.h("ingest"))
     text = api.client.get("/metrics").text
     assert 'citybrain_ingest_events_total{result="accepted"} 3.0' in text
-    for name in ("citybrain_bus_lag_events", "citybrain_bus_queue_depth_events", "citybrain_late_events_total",
-                 "citybrain_ingest_events_per_second"):  # fmt: skip
+    for name in (
+        "citybrain_bus_lag_events",
+        "citybrain_bus_queue_depth_events",
+        "citybrain_late_events_total",
+        "citybrain_ingest_events_per_second",
+    ):
         assert name in text
     spec = api.client.get("/openapi.json").json()
     assert "/api/v1/events" in spec["paths"] and "/api/v1/scenes/pulse/summary" in spec["paths"]
@@ -171,7 +208,9 @@ def test_health_readiness_metrics_and_openapi(api: Api) -> None:
 
 
 def test_tokens_are_managed_by_admins_and_revocation_takes_effect(api: Api) -> None:
-    made = api.client.post("/api/v1/tokens", json={"name": "bureau", "scopes": ["read"]}, headers=api.h("admin")).json()
+    made = api.client.post(
+        "/api/v1/tokens", json={"name": "bureau", "scopes": ["read"]}, headers=api.h("admin")
+    ).json()
     assert made["token"].startswith("cb_")
     h = {"Authorization": f"Bearer {made['token']}"}
     assert api.client.get("/api/v1/scenes", headers=h).status_code == 200

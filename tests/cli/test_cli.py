@@ -18,20 +18,29 @@ from server import Server, free_port  # noqa: E402
 TS = 1_763_900_000_000
 
 
-def cli(*args: str, data: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def cli(
+    *args: str, data: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     import os
 
     e = {**os.environ, **(env or {})}
     if data is not None:
         e["CITYBRAIN_DATA_DIR"] = str(data)
-    return subprocess.run([sys.executable, "-c", "from citybrain.cli import main; main()", *args],
-                          capture_output=True, text=True, env=e, timeout=120)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-c", "from citybrain.cli import main; main()", *args],
+        capture_output=True,
+        text=True,
+        env=e,
+        timeout=120,
+    )
 
 
 def test_event_catalogue_is_up_to_date() -> None:
     out = cli("docs", "events")
     assert out.returncode == 0
-    assert (REPO / "docs" / "events.md").read_text() == out.stdout, "run `make docs` to regenerate docs/events.md"
+    assert (REPO / "docs" / "events.md").read_text() == out.stdout, (
+        "run `make docs` to regenerate docs/events.md"
+    )
 
 
 def test_token_create_list_revoke(tmp_path: Path) -> None:
@@ -43,12 +52,20 @@ def test_token_create_list_revoke(tmp_path: Path) -> None:
     assert cli("token", "revoke", token_id, data=tmp_path).returncode == 0
     assert "revoked" in cli("token", "list", data=tmp_path).stdout
     bad = cli("token", "create", "--name", "x", "--scope", "god", data=tmp_path)
-    assert bad.returncode == 2 and bad.stderr.startswith("error: unknown scope") and "Traceback" not in bad.stderr
+    assert (
+        bad.returncode == 2
+        and bad.stderr.startswith("error: unknown scope")
+        and "Traceback" not in bad.stderr
+    )
 
 
 def test_errors_are_one_line(tmp_path: Path) -> None:
     missing = cli("replay", str(tmp_path / "nope.ndjson"), "--token", "x")
-    assert missing.returncode == 2 and missing.stderr.strip().count("\n") == 0 and "does not exist" in missing.stderr
+    assert (
+        missing.returncode == 2
+        and missing.stderr.strip().count("\n") == 0
+        and "does not exist" in missing.stderr
+    )
     conf = tmp_path / "bad.toml"
     conf.write_text("[server]\nport = 'eighty'\n")
     bad = cli("token", "list", "--config", str(conf))
@@ -67,7 +84,11 @@ def test_decode_commands_print_json() -> None:
     jt = cli("decode", "jt808", _frame("jt808.tsv", "JT-SC-01"))  # SmallChi: 0x0001, serial 1203
     assert jt.returncode == 0
     body = json.loads(jt.stdout)
-    assert body["msg_id"] == "0x0001" and body["header"]["serial"] == 1203 and body["body"]["reply_serial"] == 1000
+    assert (
+        body["msg_id"] == "0x0001"
+        and body["header"]["serial"] == 1203
+        and body["body"]["reply_serial"] == 1000
+    )
     gb = cli("decode", "gb32960", _frame("gb32960.tsv", "GB-SS-01"))  # production capture, 2016 edition
     assert gb.returncode == 0 and json.loads(gb.stdout)["vin"] == "H3V21AA24RZ016158"
     bad = cli("decode", "jt808", "7e00zz7e")
@@ -79,8 +100,12 @@ def test_replay_is_resumable_and_export_writes_files(tmp_path: Path) -> None:
     srv.start()
     try:
         ndjson = tmp_path / "events.ndjson"
-        lines = [json.dumps({"kind": "pulse.report", "key": "360102", "ts": TS + i, "category": "hotline", "id": f"f{i}"})
-                 for i in range(250)]  # fmt: skip
+        lines = [
+            json.dumps(
+                {"kind": "pulse.report", "key": "360102", "ts": TS + i, "category": "hotline", "id": f"f{i}"}
+            )
+            for i in range(250)
+        ]
         lines.insert(100, '{"kind": "pulse.report", "key": "360102", "ts": "late"}')
         ndjson.write_text("\n".join(lines) + "\n")
         first = cli("replay", str(ndjson), "--url", srv.url, "--token", srv.token, "--batch", "100")
@@ -91,7 +116,9 @@ def test_replay_is_resumable_and_export_writes_files(tmp_path: Path) -> None:
         restart = cli("replay", str(ndjson), "--url", srv.url, "--token", srv.token, "--restart")
         assert "250 duplicates" in restart.stdout
         csv_file = tmp_path / "events.csv"
-        csv_file.write_text("kind,key,ts,category,count\npulse.report,360103,%d,parking,2\npulse.report,360103,x,parking,1\n" % TS)
+        csv_file.write_text(
+            f"kind,key,ts,category,count\npulse.report,360103,{TS},parking,2\npulse.report,360103,x,parking,1\n"
+        )
         c = cli("replay", str(csv_file), "--url", srv.url, "--token", srv.token)
         assert "1 accepted" in c.stdout and "1 rejected" in c.stdout
         with httpx.Client(base_url=srv.url, headers={"Authorization": f"Bearer {srv.token}"}) as client:

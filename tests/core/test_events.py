@@ -32,16 +32,18 @@ def test_ndjson_and_array_decode_to_the_same_events() -> None:
 
 
 def test_every_bad_line_is_reported_with_line_and_field_and_good_lines_survive() -> None:
-    body = b"\n".join([
-        json.dumps({"kind": "pulse.report", "key": "a", "ts": TS, "category": "x"}).encode(),
-        json.dumps({"kind": "pulse.report", "key": "a", "ts": "soon", "category": "x"}).encode(),
-        b"",
-        json.dumps({"kind": "nope", "key": "a", "ts": TS}).encode(),
-        json.dumps({"kind": "pulse.report", "key": "a", "ts": TS, "category": "x", "colour": 1}).encode(),
-        json.dumps({"kind": "pulse.report", "key": "a", "ts": TS // 1000, "category": "x"}).encode(),
-        b"{not json",
-        json.dumps({"kind": "pulse.report", "key": "b", "ts": TS, "category": "y", "count": 3}).encode(),
-    ])  # fmt: skip
+    body = b"\n".join(
+        [
+            json.dumps({"kind": "pulse.report", "key": "a", "ts": TS, "category": "x"}).encode(),
+            json.dumps({"kind": "pulse.report", "key": "a", "ts": "soon", "category": "x"}).encode(),
+            b"",
+            json.dumps({"kind": "nope", "key": "a", "ts": TS}).encode(),
+            json.dumps({"kind": "pulse.report", "key": "a", "ts": TS, "category": "x", "colour": 1}).encode(),
+            json.dumps({"kind": "pulse.report", "key": "a", "ts": TS // 1000, "category": "x"}).encode(),
+            b"{not json",
+            json.dumps({"kind": "pulse.report", "key": "b", "ts": TS, "category": "y", "count": 3}).encode(),
+        ]
+    )
     batch = decode_body(body)
     assert [e.key for e in batch.events] == ["a", "b"]
     got = {(p.line, p.field) for p in batch.problems}
@@ -51,7 +53,10 @@ def test_every_bad_line_is_reported_with_line_and_field_and_good_lines_survive()
 
 
 def test_json_array_errors_name_the_item() -> None:
-    body = b'[{"kind":"pulse.report","key":"a","ts":%d,"category":"x"},{"kind":"pulse.report","key":"","ts":%d,"category":"x"}]' % (TS, TS)
+    body = (
+        b'[{"kind":"pulse.report","key":"a","ts":%d,"category":"x"},{"kind":"pulse.report","key":"","ts":%d,"category":"x"}]'
+        % (TS, TS)
+    )
     batch = decode_body(body, "application/json")
     assert len(batch.events) == 1
     assert [(p.line, p.field) for p in batch.problems] == [(2, "key")]

@@ -36,7 +36,11 @@ def reports(spec: Sequence[tuple[str, int, int]]) -> list[PulseReport]:
     out = []
     for d, minute, n in spec:
         for i in range(n):
-            out.append(PulseReport(key=d, ts=T0 + minute * MIN + (i * 997) % MIN, category="hotline", id=f"{d}-{minute}-{i}"))
+            out.append(
+                PulseReport(
+                    key=d, ts=T0 + minute * MIN + (i * 997) % MIN, category="hotline", id=f"{d}-{minute}-{i}"
+                )
+            )
     return out
 
 
@@ -144,8 +148,13 @@ def test_a_poison_event_is_skipped_and_counted_not_fatal(tmp_path: Path) -> None
     from citybrain.core.events import REGISTRY
 
     REGISTRY.register(Boom)
-    scene = Scene(name="boom", title={}, description={}, events=[Boom],
-                  processors=lambda _: [ProcessorSpec(BoomCounter.name, lambda part: BoomCounter(part))])  # fmt: skip
+    scene = Scene(
+        name="boom",
+        title={},
+        description={},
+        events=[Boom],
+        processors=lambda _: [ProcessorSpec(BoomCounter.name, lambda part: BoomCounter(part))],
+    )
     s = load_settings(env={"CITYBRAIN_DATA_DIR": str(tmp_path)})
     s.bus.partitions = 1
     p = Platform(s, scenes={"boom": scene})

@@ -36,7 +36,9 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
 
 
 def evs(n: int, start: int = 0) -> list[PulseReport]:
-    out = [PulseReport(key=f"d{i % 3}", ts=TS + i, category="x", id=f"id{i}") for i in range(start, start + n)]
+    out = [
+        PulseReport(key=f"d{i % 3}", ts=TS + i, category="x", id=f"id{i}") for i in range(start, start + n)
+    ]
     stamp(out, TS)
     return out
 
@@ -67,7 +69,11 @@ def test_read_events_round_trips_the_event(store: Store) -> None:
 
 def test_commit_upserts_outputs_with_checkpoint_atomically(store: Store) -> None:
     out = Outputs(
-        metrics=[MetricPoint("m", "k", 0, 1.0), MetricPoint("m", "k", 0, 2.0), MetricPoint("m", "k", 60_000, 5.0)],
+        metrics=[
+            MetricPoint("m", "k", 0, 1.0),
+            MetricPoint("m", "k", 0, 2.0),
+            MetricPoint("m", "k", 60_000, 5.0),
+        ],
         states=[StateUpdate("s", "k", 1, {"a": 1}), StateUpdate("s", "k", 2, {"a": 2})],
     )
     store.commit("proc", 0, 7, b"state", out)

@@ -81,7 +81,11 @@ class Server:
         deadline = time.time() + timeout
         while time.time() < deadline:
             text = httpx.get(f"{self.url}/metrics", timeout=5).text
-            lags = [float(ln.rsplit(" ", 1)[1]) for ln in text.splitlines() if ln.startswith("citybrain_bus_lag_events{")]
+            lags = [
+                float(ln.rsplit(" ", 1)[1])
+                for ln in text.splitlines()
+                if ln.startswith("citybrain_bus_lag_events{")
+            ]
             if lags and max(lags) == 0:
                 return
             time.sleep(0.2)

@@ -28,10 +28,15 @@ def test_burst_gets_backpressure_bounded_memory_and_recovers(tmp_path: Path) -> 
     def client(k: int) -> None:
         nonlocal acked
         i = 0
-        with httpx.Client(base_url=srv.url, headers={"Authorization": f"Bearer {srv.token}"}, timeout=60) as c:
+        with httpx.Client(
+            base_url=srv.url, headers={"Authorization": f"Bearer {srv.token}"}, timeout=60
+        ) as c:
             while time.time() < deadline:
                 now = time.time_ns() // 1_000_000
-                evs = [PulseReport(key=CODES[j % 9], ts=now, category="parking", id=f"b{k}-{i}-{j}") for j in range(5_000)]
+                evs = [
+                    PulseReport(key=CODES[j % 9], ts=now, category="parking", id=f"b{k}-{i}-{j}")
+                    for j in range(5_000)
+                ]
                 i += 1
                 r = c.post("/api/v1/events", content=encode_ndjson(evs))
                 with lock:
@@ -53,7 +58,9 @@ def test_burst_gets_backpressure_bounded_memory_and_recovers(tmp_path: Path) -> 
     assert peak_rss < 1_500, f"peak RSS {peak_rss:.0f} MB"
     srv.wait_caught_up(timeout=180)  # full recovery: everything acknowledged gets processed
     with httpx.Client(base_url=srv.url, headers={"Authorization": f"Bearer {srv.token}"}) as c:
-        counted = sum(s["data"]["by_category"].get("parking", 0) for s in c.get("/api/v1/entities/pulse").json())
+        counted = sum(
+            s["data"]["by_category"].get("parking", 0) for s in c.get("/api/v1/entities/pulse").json()
+        )
         assert c.get("/readyz").json()["ready"] is True
     srv.stop()
     assert counted == acked

@@ -19,7 +19,10 @@ CODES = list(DISTRICTS)
 
 def batch(n: int, start: int) -> list[PulseReport]:
     now = time.time_ns() // 1_000_000
-    return [PulseReport(key=CODES[i % len(CODES)], ts=now, category="hotline", id=f"k{i}") for i in range(start, start + n)]
+    return [
+        PulseReport(key=CODES[i % len(CODES)], ts=now, category="hotline", id=f"k{i}")
+        for i in range(start, start + n)
+    ]
 
 
 def test_kill9_during_ingest_loses_and_duplicates_nothing(tmp_path: Path) -> None:
@@ -31,7 +34,9 @@ def test_kill9_during_ingest_loses_and_duplicates_nothing(tmp_path: Path) -> Non
 
     def sender(offset: int) -> None:
         i = offset
-        with httpx.Client(base_url=srv.url, headers={"Authorization": f"Bearer {srv.token}"}, timeout=10) as c:
+        with httpx.Client(
+            base_url=srv.url, headers={"Authorization": f"Bearer {srv.token}"}, timeout=10
+        ) as c:
             while not stop.is_set():
                 b = batch(500, i)
                 i += 1_000  # two senders interleave disjoint id ranges
@@ -69,7 +74,9 @@ def test_kill9_during_ingest_loses_and_duplicates_nothing(tmp_path: Path) -> Non
         stored = {r[0] for r in cur.execute("SELECT id FROM events").fetchall()}
         assert set(acked) <= stored, f"{len(set(acked) - stored)} acknowledged events lost"
         assert cur.execute("SELECT count(*) FROM events").fetchall()[0][0] == len(stored), "duplicated events"
-        counted = cur.execute("SELECT sum(value) FROM metrics WHERE name = 'pulse.reports_per_min'").fetchall()[0][0]
+        counted = cur.execute(
+            "SELECT sum(value) FROM metrics WHERE name = 'pulse.reports_per_min'"
+        ).fetchall()[0][0]
         assert counted == len(stored), "processors must count every stored event exactly once"
     finally:
         store.close()

@@ -11,8 +11,7 @@ from typing import Any
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
-from citybrain import __version__
-from citybrain import web
+from citybrain import __version__, web
 from citybrain.api import errors, live, routes_ingest, routes_ops, routes_query
 from citybrain.api.ratelimit import RateLimiter
 from citybrain.core.config import Settings
@@ -37,7 +36,7 @@ def create_app(
         app.state.token_cache = {}
         app.state.ratelimit = RateLimiter(settings.ingest.rate_limit_eps, settings.ingest.rate_burst)
         registry = CollectorRegistry()
-        registry.register(routes_ops.PlatformCollector(p))  # type: ignore[arg-type]
+        registry.register(routes_ops.PlatformCollector(p))
         app.state.prometheus = registry
         for name, scene in p.scenes.items():
             if scene.routes is not None:
@@ -82,7 +81,9 @@ def create_app(
     return app
 
 
-async def _start_simulators(p: Platform, settings: Settings, token: str, stop: asyncio.Event) -> list[asyncio.Task[None]]:
+async def _start_simulators(
+    p: Platform, settings: Settings, token: str, stop: asyncio.Event
+) -> list[asyncio.Task[None]]:
     base = f"http://{settings.server.host}:{settings.server.port}"
     tasks: list[asyncio.Task[None]] = []
     for scene in p.scenes.values():
@@ -91,7 +92,9 @@ async def _start_simulators(p: Platform, settings: Settings, token: str, stop: a
             if cfg.get("enabled", True) is False:
                 continue
             sim = factory({k: v for k, v in cfg.items() if k != "enabled"})
-            ctx = SimContext(IngestClient(base, token), settings.server.host, settings.scenes.get(scene.name, {}))
+            ctx = SimContext(
+                IngestClient(base, token), settings.server.host, settings.scenes.get(scene.name, {})
+            )
             tasks.append(asyncio.create_task(_run_sim(sim, ctx, stop), name=f"sim-{name}"))
             log.info("simulator %s started against %s", name, base)
     return tasks

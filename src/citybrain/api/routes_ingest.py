@@ -18,7 +18,8 @@ router = APIRouter(tags=["ingest"])
 _BODY_DOC: dict[str, Any] = {
     "requestBody": {
         "required": True,
-        "description": "Events as a JSON array or NDJSON (one event per line); Content-Encoding: gzip accepted. "
+        "description": "Events as a JSON array or NDJSON (one event per line); "
+        "Content-Encoding: gzip accepted. "
         "Every event has kind, key, ts (epoch ms) and the fields of its kind; see docs/events.md.",
         "content": {
             "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
@@ -56,7 +57,9 @@ async def ingest(request: Request, token: Token = Depends(require("ingest"))) ->
     )
     n = len(batch.events) + len(batch.problems)
     if n > cfg.max_events:
-        raise TooLargeError(f"{n} events in one request exceed ingest.max_events={cfg.max_events}; split the batch")
+        raise TooLargeError(
+            f"{n} events in one request exceed ingest.max_events={cfg.max_events}; split the batch"
+        )
     try:
         st.ratelimit.take(token.id, len(batch.events))
     except BackpressureError:

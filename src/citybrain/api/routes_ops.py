@@ -59,14 +59,18 @@ class PlatformCollector:
                               ("throttled", c.throttled)):  # fmt: skip
             ev.add_metric([result], value)
         yield ev
-        rate = GaugeMetricFamily("citybrain_ingest_events_per_second", "Accepted events per second, last 10 s")
+        rate = GaugeMetricFamily(
+            "citybrain_ingest_events_per_second", "Accepted events per second, last 10 s"
+        )
         rate.add_metric([], p.ingest_rate())
         yield rate
         lag = GaugeMetricFamily("citybrain_bus_lag_events", "Events not yet processed", labels=["processor"])
         for group, value in p.bus.lag().items():
             lag.add_metric([group], value)
         yield lag
-        head = GaugeMetricFamily("citybrain_bus_head_offset", "Highest offset per partition", labels=["partition"])
+        head = GaugeMetricFamily(
+            "citybrain_bus_head_offset", "Highest offset per partition", labels=["partition"]
+        )
         for part in range(p.bus.partitions):
             head.add_metric([str(part)], p.bus.head(part))
         yield head
@@ -80,7 +84,11 @@ class PlatformCollector:
             ("citybrain_pipeline_errors", s.errors, "Processor failures (event skipped or batch retried)"),
             ("citybrain_late_events", s.late, "Events later than their window's allowed lateness (stored)"),
             ("citybrain_live_messages", p.hub.published, "Messages published to the live feed"),
-            ("citybrain_live_slow_disconnects", p.hub.disconnected_slow, "Live clients dropped for being slow"),
+            (
+                "citybrain_live_slow_disconnects",
+                p.hub.disconnected_slow,
+                "Live clients dropped for being slow",
+            ),
         ):
             fam = CounterMetricFamily(name, doc)
             fam.add_metric([], value)
@@ -136,7 +144,13 @@ def new_token(request: Request, body: NewToken, token: Token = Depends(require("
 @router.get("/api/v1/tokens", summary="Tokens (never their secrets)")
 def list_tokens(request: Request, _: Token = Depends(require("admin"))) -> list[dict[str, Any]]:
     return [
-        {"id": t.id, "name": t.name, "scopes": list(t.scopes), "created_ts": t.created_ts, "revoked_ts": t.revoked_ts}
+        {
+            "id": t.id,
+            "name": t.name,
+            "scopes": list(t.scopes),
+            "created_ts": t.created_ts,
+            "revoked_ts": t.revoked_ts,
+        }
         for t in request.app.state.platform.store.tokens()
     ]
 

@@ -66,7 +66,9 @@ def metric(
     key: str,
     start: int | None = Query(None, description="epoch ms; default end - 1 h"),
     end: int | None = Query(None, description="epoch ms; default now"),
-    bucket_ms: int | None = Query(None, ge=1_000, description="bucket width; default: chosen from max_points"),
+    bucket_ms: int | None = Query(
+        None, ge=1_000, description="bucket width; default: chosen from max_points"
+    ),
     agg: Literal["avg", "min", "max", "sum", "count", "last"] = "avg",
     max_points: int = Query(1_000, ge=1, le=100_000),
     _: Token = Depends(require("read")),
@@ -108,7 +110,9 @@ class Note(BaseModel):
     note: str = Field("", max_length=2_000)
 
 
-async def _transition(request: Request, alert_id: str, action: Literal["ack", "resolve"], note: str) -> dict[str, Any]:
+async def _transition(
+    request: Request, alert_id: str, action: Literal["ack", "resolve"], note: str
+) -> dict[str, Any]:
     p = _platform(request)
     token: Token = request.state.token
     who = f"{token.name} ({token.id})"
@@ -122,7 +126,9 @@ async def _transition(request: Request, alert_id: str, action: Literal["ack", "r
 
 
 @router.post("/api/v1/alerts/{alert_id}/ack", summary="Acknowledge an alert (operate scope)")
-async def ack(request: Request, alert_id: str, body: Note, _: Token = Depends(require("operate"))) -> dict[str, Any]:
+async def ack(
+    request: Request, alert_id: str, body: Note, _: Token = Depends(require("operate"))
+) -> dict[str, Any]:
     return await _transition(request, alert_id, "ack", body.note)
 
 

@@ -92,7 +92,9 @@ class _Tail:
 
 
 class EmbeddedBus(Bus):
-    def __init__(self, store: Store, partitions: int = 4, tail: int = 65_536, max_lag: int = 1_000_000) -> None:
+    def __init__(
+        self, store: Store, partitions: int = 4, tail: int = 65_536, max_lag: int = 1_000_000
+    ) -> None:
         if partitions < 1:
             raise ConfigError(f"bus.partitions must be >= 1, got {partitions}")
         self.partitions = partitions
@@ -117,7 +119,8 @@ class EmbeddedBus(Bus):
         worst = max(self.lag().values(), default=0)
         if worst > self.max_lag:
             raise BackpressureError(
-                f"processing lags {worst} events behind ingest (limit bus.max_lag={self.max_lag}); retry later",
+                f"processing lags {worst} events behind ingest "
+                f"(limit bus.max_lag={self.max_lag}); retry later",
                 retry_after=1.0,
             )
         with self._lock:
@@ -157,7 +160,10 @@ class EmbeddedBus(Bus):
 
     def lag(self) -> dict[str, int]:
         heads = self._heads
-        return {g: sum(max(0, heads[p] - pos[p]) for p in range(self.partitions)) for g, pos in self._positions.items()}
+        return {
+            g: sum(max(0, heads[p] - pos[p]) for p in range(self.partitions))
+            for g, pos in self._positions.items()
+        }
 
     def queue_depth(self) -> int:
         return sum(len(t.items) for t in self._tails)

@@ -100,7 +100,7 @@ class EventRegistry:
             kinds = tuple(self._kinds.values())
             union: Any = kinds[0] if len(kinds) == 1 else _union(kinds)
             self._one = msgspec.json.Decoder(union)
-            self._many = msgspec.json.Decoder(list[union])  # type: ignore[valid-type]
+            self._many = msgspec.json.Decoder(list[union])
         return self._one, self._many
 
     def decode_one(self, data: bytes | str) -> Event:

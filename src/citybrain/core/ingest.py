@@ -31,7 +31,9 @@ def gunzip(body: bytes, limit: int) -> bytes:
     return out
 
 
-def decode_body(body: bytes, content_type: str = "", content_encoding: str = "", limit: int = 1 << 30) -> DecodedBatch:
+def decode_body(
+    body: bytes, content_type: str = "", content_encoding: str = "", limit: int = 1 << 30
+) -> DecodedBatch:
     """JSON array or NDJSON (by content type, else by the first byte); gzip by Content-Encoding."""
     if len(body) > limit:
         raise TooLargeError(f"body of {len(body)} bytes exceeds ingest.max_body_bytes={limit}")

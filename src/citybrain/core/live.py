@@ -7,6 +7,7 @@ than silently losing messages: it reconnects and re-reads the current state from
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fnmatch
 import threading
 from typing import Any
@@ -54,10 +55,8 @@ class Hub:
             return
         self.published += 1
         msg = {"topic": topic, "data": data}
-        try:
+        with contextlib.suppress(RuntimeError):  # the loop is closing
             loop.call_soon_threadsafe(self._deliver, topic, msg)
-        except RuntimeError:  # loop closing
-            pass
 
     def _deliver(self, topic: str, msg: dict[str, Any]) -> None:
         with self._lock:

@@ -151,7 +151,12 @@ class Pipeline:
                         task.proc.process([item], em)
                     except Exception:
                         task.book = restore(task.proc, before)
-                        del out.metrics[mark[0] :], out.states[mark[1] :], out.alerts[mark[2] :], out.late[mark[3] :]
+                        del (
+                            out.metrics[mark[0] :],
+                            out.states[mark[1] :],
+                            out.alerts[mark[2] :],
+                            out.late[mark[3] :],
+                        )
                         self.stats.errors += 1
                         log.exception("processor %s failed on event %s; skipped", task.spec.name, item[1].id)
         self._commit(task, batch[-1][0], out)

@@ -70,7 +70,9 @@ class Platform:
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> None:
         self.pipeline.start()
-        self._retention_thread = threading.Thread(target=self._retention_loop, name="citybrain-retention", daemon=True)
+        self._retention_thread = threading.Thread(
+            target=self._retention_loop, name="citybrain-retention", daemon=True
+        )
         self._retention_thread.start()
 
     def stop(self) -> None:

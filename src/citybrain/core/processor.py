@@ -168,7 +168,7 @@ class Processor(ABC, Generic[S]):
     def process(self, batch: Sequence[tuple[int, Event]], out: Emitter) -> None:
         """Handle events (offset, event) of this processor's kinds, in offset order."""
 
-    def tick(self, now_ms: int, out: Emitter) -> None:  # noqa: B027 - optional hook
+    def tick(self, now_ms: int, out: Emitter) -> None:
         """Called about once a second with wall-clock time (silence and timeout rules)."""
 
 

@@ -46,10 +46,16 @@ class Scene:
             "description": dict(self.description),
             "events": [k.kind_name() for k in self.events],
             "alert_rules": [
-                {"name": r.name, "title": r.title, "severity": r.severity, "for_ms": r.for_ms,
-                 "clear_ms": r.clear_ms, "doc": r.doc}
+                {
+                    "name": r.name,
+                    "title": r.title,
+                    "severity": r.severity,
+                    "for_ms": r.for_ms,
+                    "clear_ms": r.clear_ms,
+                    "doc": r.doc,
+                }
                 for r in self.alert_rules
-            ],  # fmt: skip
+            ],
             "panel": dict(self.panel),
             "simulators": sorted(self.simulators),
         }

@@ -45,7 +45,9 @@ def granted(token: Token) -> frozenset[str]:
 
 def authenticate(store: Store, secret: str | None, scope: str) -> Token:
     if not secret:
-        raise AuthError("no token: send 'Authorization: Bearer <token>' (create one with 'citybrain token create')")
+        raise AuthError(
+            "no token: send 'Authorization: Bearer <token>' (create one with 'citybrain token create')"
+        )
     token = store.token_by_hash(digest(secret))
     if token is None:
         raise AuthError("unknown token")

@@ -33,9 +33,14 @@ class Closed:
 def agg(acc: Acc, how: str) -> float:
     """avg | sum | count | min | max | last of an accumulator."""
     count, total, lo, hi, last = acc[0], acc[1], acc[2], acc[3], acc[4]
-    return {"count": count, "sum": total, "avg": total / count if count else 0.0, "min": lo, "max": hi, "last": last}[
-        how
-    ]
+    return {
+        "count": count,
+        "sum": total,
+        "avg": total / count if count else 0.0,
+        "min": lo,
+        "max": hi,
+        "last": last,
+    }[how]
 
 
 @dataclass(frozen=True)

@@ -98,7 +98,9 @@ class Store(ABC):
     def alert(self, alert_id: str) -> Alert: ...
 
     @abstractmethod
-    def transition_alert(self, alert_id: str, action: Literal["ack", "resolve"], who: str, note: str) -> Alert: ...
+    def transition_alert(
+        self, alert_id: str, action: Literal["ack", "resolve"], who: str, note: str
+    ) -> Alert: ...
 
     @abstractmethod
     def late_count(self) -> int: ...
@@ -126,7 +128,9 @@ class Store(ABC):
         """Delete rows older than each table's cutoff (epoch ms); events only once processed."""
 
     @abstractmethod
-    def export(self, table: str, fmt: Literal["parquet", "csv"], path: str, since: int | None, until: int | None) -> int:
+    def export(
+        self, table: str, fmt: Literal["parquet", "csv"], path: str, since: int | None, until: int | None
+    ) -> int:
         """Write a table (optionally a time range) to a file; returns the row count."""
 
     @abstractmethod

@@ -69,10 +69,14 @@ class DuckStore(Store):
         return _first(self._cur().execute(sql, params or []))
 
     def _load_heads(self) -> dict[int, int]:
-        rows = self._cur().execute(
-            "SELECT partition, max(poff) FROM (SELECT partition, poff FROM events "
-            "UNION ALL SELECT partition, poff FROM checkpoints) t GROUP BY partition"
-        ).fetchall()
+        rows = (
+            self._cur()
+            .execute(
+                "SELECT partition, max(poff) FROM (SELECT partition, poff FROM events "
+                "UNION ALL SELECT partition, poff FROM checkpoints) t GROUP BY partition"
+            )
+            .fetchall()
+        )
         return {int(p): int(o) for p, o in rows}
 
     def heads(self) -> dict[int, int]:
@@ -139,10 +143,14 @@ class DuckStore(Store):
         return {r[0] for r in rows}
 
     def read_events(self, partition: int, after: int, limit: int) -> list[tuple[int, Event]]:
-        rows = self._cur().execute(
-            "SELECT poff, payload FROM events WHERE partition = ? AND poff > ? ORDER BY poff LIMIT ?",
-            [partition, after, limit],
-        ).fetchall()
+        rows = (
+            self._cur()
+            .execute(
+                "SELECT poff, payload FROM events WHERE partition = ? AND poff > ? ORDER BY poff LIMIT ?",
+                [partition, after, limit],
+            )
+            .fetchall()
+        )
         return [(int(o), REGISTRY.decode_one(p)) for o, p in rows]
 
     def count_events(self) -> int:
@@ -152,7 +160,8 @@ class DuckStore(Store):
     # -- processor checkpoints and outputs -----------------------------------------------------
     def load_checkpoint(self, processor: str, partition: int) -> tuple[int, bytes] | None:
         row = self._one(
-            "SELECT poff, state FROM checkpoints WHERE processor = ? AND partition = ?", [processor, partition]
+            "SELECT poff, state FROM checkpoints WHERE processor = ? AND partition = ?",
+            [processor, partition],
         )
         return (int(row[0]), bytes(row[1])) if row else None
 
@@ -182,7 +191,10 @@ class DuckStore(Store):
                     cur.unregister("_s")
                 changed = self._apply_alert_ops(cur, out)
                 for le in out.late:
-                    cur.execute(schema.INSERT_LATE, [le.processor, le.partition, le.poff, le.id, le.ts, le.watermark, now])
+                    cur.execute(
+                        schema.INSERT_LATE,
+                        [le.processor, le.partition, le.poff, le.id, le.ts, le.watermark, now],
+                    )
                 cur.execute(schema.UPSERT_CHECKPOINT, [processor, partition, poff, state, now])
                 cur.execute("COMMIT")
             except duckdb.Error as err:
@@ -202,7 +214,10 @@ class DuckStore(Store):
                     [a.severity, a.title, a.message, _JSON.encode(a.data).decode(), a.last_ts, a.count, a.id],
                 )
             else:
-                cur.execute(schema.RESOLVE_ALERT, [a.resolved_by or "system", a.resolved_ts, a.resolve_note, a.last_ts, a.id])
+                cur.execute(
+                    schema.RESOLVE_ALERT,
+                    [a.resolved_by or "system", a.resolved_ts, a.resolve_note, a.last_ts, a.id],
+                )
             ids.append(a.id)
         if not ids:
             return []
@@ -223,21 +238,30 @@ class DuckStore(Store):
         return [{"key": k, "ts": int(t), "data": _DICT.decode(d)} for k, t, d in rows]
 
     def metric_keys(self, name: str) -> list[str]:
-        rows = self._cur().execute("SELECT DISTINCT key FROM metrics WHERE name = ? ORDER BY key", [name]).fetchall()
+        rows = (
+            self._cur()
+            .execute("SELECT DISTINCT key FROM metrics WHERE name = ? ORDER BY key", [name])
+            .fetchall()
+        )
         return [r[0] for r in rows]
 
     def metric_series(
         self, name: str, key: str, start: int, end: int, bucket_ms: int, agg: Agg
     ) -> list[tuple[int, float]]:
-        rows = self._cur().execute(
-            f"SELECT b, {AGGS[agg]} FROM (SELECT ts - ts % ? AS b, value FROM metrics "
-            "WHERE name = ? AND key = ? AND ts >= ? AND ts < ?) t GROUP BY b ORDER BY b",
-            [bucket_ms, name, key, start, end],
-        ).fetchall()
+        rows = (
+            self._cur()
+            .execute(
+                f"SELECT b, {AGGS[agg]} FROM (SELECT ts - ts % ? AS b, value FROM metrics "
+                "WHERE name = ? AND key = ? AND ts >= ? AND ts < ?) t GROUP BY b ORDER BY b",
+                [bucket_ms, name, key, start, end],
+            )
+            .fetchall()
+        )
         return [(int(b), float(v)) for b, v in rows]
 
     def alerts(self, q: AlertQuery) -> list[Alert]:
-        where, params = ["1 = 1"], []
+        where: list[str] = ["1 = 1"]
+        params: list[Any] = []
         for col, val in (("status", q.status), ("severity", q.severity), ("scene", q.scene), ("key", q.key)):
             if val is not None:
                 where.append(f"{col} = ?")
@@ -245,10 +269,15 @@ class DuckStore(Store):
         if q.since is not None:
             where.append("last_ts >= ?")
             params.append(q.since)
-        rows = self._cur().execute(
-            f"SELECT {schema.ALERT_COLUMNS} FROM alerts WHERE {' AND '.join(where)} ORDER BY opened_ts DESC, id LIMIT ?",
-            [*params, q.limit],
-        ).fetchall()
+        rows = (
+            self._cur()
+            .execute(
+                f"SELECT {schema.ALERT_COLUMNS} FROM alerts WHERE {' AND '.join(where)} "
+                "ORDER BY opened_ts DESC, id LIMIT ?",
+                [*params, q.limit],
+            )
+            .fetchall()
+        )
         return [alert_from_row(r) for r in rows]
 
     def alert(self, alert_id: str) -> Alert:
@@ -257,7 +286,9 @@ class DuckStore(Store):
             raise NotFoundError(f"alert {alert_id!r} does not exist")
         return alert_from_row(row)
 
-    def transition_alert(self, alert_id: str, action: Literal["ack", "resolve"], who: str, note: str) -> Alert:
+    def transition_alert(
+        self, alert_id: str, action: Literal["ack", "resolve"], who: str, note: str
+    ) -> Alert:
         with self._wlock:
             current = self.alert(alert_id)
             now = now_ms()
@@ -267,7 +298,8 @@ class DuckStore(Store):
                 if current.status == "acknowledged":
                     raise ConflictError(f"alert {alert_id!r} is already acknowledged by {current.acked_by}")
                 self._cur().execute(
-                    "UPDATE alerts SET status = 'acknowledged', acked_by = ?, acked_ts = ?, ack_note = ? WHERE id = ?",
+                    "UPDATE alerts SET status = 'acknowledged', acked_by = ?, acked_ts = ?, ack_note = ? "
+                    "WHERE id = ?",
                     [who, now, note, alert_id],
                 )
             else:
@@ -282,7 +314,8 @@ class DuckStore(Store):
     def add_token(self, token_id: str, name: str, scopes: Sequence[str], digest: str, now: int) -> None:
         with self._wlock:
             self._cur().execute(
-                "INSERT INTO tokens VALUES (?, ?, ?, ?, ?, NULL)", [token_id, name, ",".join(scopes), digest, now]
+                "INSERT INTO tokens VALUES (?, ?, ?, ?, ?, NULL)",
+                [token_id, name, ",".join(scopes), digest, now],
             )
 
     def token_by_hash(self, digest: str) -> Token | None:
@@ -292,9 +325,11 @@ class DuckStore(Store):
         return _token(row) if row else None
 
     def tokens(self) -> list[Token]:
-        rows = self._cur().execute(
-            "SELECT id, name, scopes, created_ts, revoked_ts FROM tokens ORDER BY created_ts"
-        ).fetchall()
+        rows = (
+            self._cur()
+            .execute("SELECT id, name, scopes, created_ts, revoked_ts FROM tokens ORDER BY created_ts")
+            .fetchall()
+        )
         return [_token(r) for r in rows]
 
     def revoke_token(self, token_id: str, now: int) -> None:
@@ -306,13 +341,16 @@ class DuckStore(Store):
     def audit(self, ts: int, actor: str, action: str, target: str, detail: dict[str, Any]) -> None:
         with self._wlock:
             self._cur().execute(
-                "INSERT INTO audit VALUES (?, ?, ?, ?, ?)", [ts, actor, action, target, _JSON.encode(detail).decode()]
+                "INSERT INTO audit VALUES (?, ?, ?, ?, ?)",
+                [ts, actor, action, target, _JSON.encode(detail).decode()],
             )
 
     def audit_log(self, limit: int = 200) -> list[dict[str, Any]]:
-        rows = self._cur().execute(
-            "SELECT ts, actor, action, target, detail FROM audit ORDER BY ts DESC LIMIT ?", [limit]
-        ).fetchall()
+        rows = (
+            self._cur()
+            .execute("SELECT ts, actor, action, target, detail FROM audit ORDER BY ts DESC LIMIT ?", [limit])
+            .fetchall()
+        )
         return [
             {"ts": int(t), "actor": a, "action": act, "target": tg, "detail": _DICT.decode(d)}
             for t, a, act, tg, d in rows
@@ -343,7 +381,9 @@ class DuckStore(Store):
         self, table: str, fmt: Literal["parquet", "csv"], path: str, since: int | None, until: int | None
     ) -> int:
         if table not in schema.EXPORTABLE:
-            raise NotFoundError(f"table {table!r} cannot be exported; choose one of {sorted(schema.EXPORTABLE)}")
+            raise NotFoundError(
+                f"table {table!r} cannot be exported; choose one of {sorted(schema.EXPORTABLE)}"
+            )
         col = schema.EXPORTABLE[table]
         lo = since if since is not None else -(2**62)
         hi = until if until is not None else 2**62

@@ -53,7 +53,9 @@ UPSERT_CHECKPOINT = (
     "INSERT INTO checkpoints VALUES (?, ?, ?, ?, ?) ON CONFLICT (processor, partition) "
     "DO UPDATE SET poff = excluded.poff, state = excluded.state, updated_ts = excluded.updated_ts"
 )
-INSERT_ALERT = f"INSERT INTO alerts ({ALERT_COLUMNS}) VALUES ({', '.join('?' * 19)}) ON CONFLICT (id) DO NOTHING"
+INSERT_ALERT = (
+    f"INSERT INTO alerts ({ALERT_COLUMNS}) VALUES ({', '.join('?' * 19)}) ON CONFLICT (id) DO NOTHING"
+)
 UPDATE_ALERT = (
     "UPDATE alerts SET severity = ?, title = ?, message = ?, data = ?, last_ts = ?, count = ? "
     "WHERE id = ? AND status <> 'resolved'"

@@ -16,7 +16,9 @@ def report(store: Store, start: int, end: int) -> dict[str, Any]:
         series = store.metric_series(METRIC, code, start, end, span, "sum")
         total = sum(v for _, v in series)
         peak = store.metric_series(METRIC, code, start, end, span, "max")
-        rows.append({"district": code, "name": names, "reports": total, "peak_per_min": peak[0][1] if peak else 0.0})
+        rows.append(
+            {"district": code, "name": names, "reports": total, "peak_per_min": peak[0][1] if peak else 0.0}
+        )
     alerts = [a for a in store.alerts(AlertQuery(scene="pulse", limit=10_000)) if start <= a.opened_ts < end]
     return {
         "title": {"zh-CN": "城市脉搏", "en": "City pulse"},

@@ -4,6 +4,7 @@ recurring surge in one district, sent once a second over HTTP."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import random
 import time
@@ -79,10 +80,8 @@ class PulseSimulator:
             batch = self.events_for(time.time_ns() // 1_000_000, self.cfg.tick_s)
             if batch:
                 await ctx.http.send(batch)
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.cfg.tick_s)
-            except TimeoutError:
-                pass
 
 
 def simulator(settings: Mapping[str, Any]) -> PulseSimulator:
