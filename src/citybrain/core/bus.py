@@ -32,7 +32,7 @@ class Bus(ABC):
     partitions: int
 
     @abstractmethod
-    def publish(self, events: Sequence[Event]) -> AppendResult:
+    def publish(self, events: Sequence[Event], raw: Sequence[bytes] | None = None) -> AppendResult:
         """Make events durable and visible to consumers; raise BackpressureError when saturated."""
 
     @abstractmethod
@@ -109,13 +109,19 @@ class EmbeddedBus(Bus):
         self._heads = [heads.get(p, 0) for p in range(partitions)]
         self._tails = [_Tail(tail, self._heads[p] + 1) for p in range(partitions)]
         self._positions: dict[str, list[int]] = {}
+        self._part_cache: dict[str, int] = {}
         self._cond = threading.Condition()
         self._lock = threading.Lock()  # orders append + tail update so offsets reach the tail in order
 
     def _partition_of(self, key: str) -> int:
-        return partition_for(key, self.partitions)
+        p = self._part_cache.get(key)
+        if p is None:
+            if len(self._part_cache) > 1_000_000:
+                self._part_cache.clear()
+            p = self._part_cache[key] = partition_for(key, self.partitions)
+        return p
 
-    def publish(self, events: Sequence[Event]) -> AppendResult:
+    def publish(self, events: Sequence[Event], raw: Sequence[bytes] | None = None) -> AppendResult:
         worst = max(self.lag().values(), default=0)
         if worst > self.max_lag:
             raise BackpressureError(
@@ -124,7 +130,7 @@ class EmbeddedBus(Bus):
                 retry_after=1.0,
             )
         with self._lock:
-            result = self._store.append_events(events, self._partition_of)
+            result = self._store.append_events(events, self._partition_of, raw)
             if not result.accepted:
                 return result
             per: dict[int, list[tuple[int, Event]]] = {}

@@ -22,9 +22,30 @@ class ServerSettings(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class BusSettings(msgspec.Struct, forbid_unknown_fields=True):
+    backend: str = "embedded"  # embedded (in-process, log in the store) | nats (JetStream, scale-out)
     partitions: int = 4
     tail: int = 65_536  # events kept in memory per partition for live consumers
     max_lag: int = 2_000_000  # ingest answers 429 while a consumer lags more than this
+
+
+class PostgresSettings(msgspec.Struct, forbid_unknown_fields=True):
+    """Used when ``store = "postgres"``: the shared store of a scaled-out city."""
+
+    dsn: str = "postgresql://postgres@127.0.0.1:5432/postgres"
+    schema: str = "citybrain"  # every table lives in this schema (created if missing)
+
+
+class NatsSettings(msgspec.Struct, forbid_unknown_fields=True):
+    """Used when ``bus.backend = "nats"``. Partition N is stream ``<stream>_P<N>``, subject ``<subject>.p<N>``."""
+
+    url: str = "nats://127.0.0.1:4222"  # comma-separated for a cluster
+    stream: str = "CITYBRAIN"
+    subject: str = "citybrain.events"
+    replicas: int = 1  # 3 on a 3-node cluster
+    max_events_per_msg: int = 500  # events batched into one JetStream message
+    max_pending_msgs: int = 20_000  # per partition not yet in the store; beyond it publishers get 429
+    lease_ttl_s: float = 3.0  # a killed worker's partitions are taken over after about this long
+    worker_id: str = ""  # default: host-pid
 
 
 class IngestSettings(msgspec.Struct, forbid_unknown_fields=True):
@@ -52,9 +73,12 @@ class RetentionSettings(msgspec.Struct, forbid_unknown_fields=True):
 
 class Settings(msgspec.Struct, forbid_unknown_fields=True):
     data_dir: str = "var"
-    store: str = "duckdb"
+    store: str = "duckdb"  # duckdb (embedded, one process) | postgres (shared, scale-out)
+    role: str = "all"  # all | api | gateway | worker (api/gateway publish only; workers process)
     server: ServerSettings = msgspec.field(default_factory=ServerSettings)
     bus: BusSettings = msgspec.field(default_factory=BusSettings)
+    postgres: PostgresSettings = msgspec.field(default_factory=PostgresSettings)
+    nats: NatsSettings = msgspec.field(default_factory=NatsSettings)
     ingest: IngestSettings = msgspec.field(default_factory=IngestSettings)
     pipeline: PipelineSettings = msgspec.field(default_factory=PipelineSettings)
     retention: RetentionSettings = msgspec.field(default_factory=RetentionSettings)

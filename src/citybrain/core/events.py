@@ -44,6 +44,15 @@ class Event(msgspec.Struct, kw_only=True, tag_field="kind", forbid_unknown_field
         return tag if isinstance(tag, str) else cls.__name__
 
 
+def kind_of(ev: Event, _cache: dict[type, str] = {}) -> str:  # noqa: B006 - a per-class memo
+    """The event's kind (its tag); cached per class since it is read for every stored event."""
+    cls = type(ev)
+    name = _cache.get(cls)
+    if name is None:
+        name = _cache[cls] = cls.kind_name()
+    return name
+
+
 E = TypeVar("E", bound=type[Event])
 
 _FIELD_RE = re.compile(r"at `\$(?:\[\d+\])?\.?([^`]*)`")
@@ -68,6 +77,9 @@ class DecodedBatch:
     events: list[Event] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     lines: int = 0
+    # the validated JSON of each event as received (same order as ``events``), when known:
+    # stored as the payload as it came, instead of re-encoding it
+    raw: list[bytes] | None = None
 
 
 class EventRegistry:
@@ -112,7 +124,8 @@ class EventRegistry:
         """A JSON array of events; problems name the 1-based array item as the line."""
         one, many = self._decoders()
         try:
-            return DecodedBatch(events=many.decode(body), lines=-1)
+            events = many.decode(body)
+            return DecodedBatch(events=events, lines=len(events))
         except msgspec.DecodeError:
             pass
         try:
@@ -125,8 +138,9 @@ class EventRegistry:
         """Newline-delimited JSON; blank lines are skipped; line numbers are 1-based."""
         one, many = self._decoders()
         numbered = [(n, ln) for n, ln in enumerate(body.split(b"\n"), start=1) if ln.strip()]
+        lines = [ln for _, ln in numbered]
         try:
-            return DecodedBatch(events=many.decode(b"[" + b",".join(ln for _, ln in numbered) + b"]"))
+            return DecodedBatch(events=many.decode(b"[" + b",".join(lines) + b"]"), lines=len(lines), raw=lines)
         except msgspec.DecodeError:
             return self._decode_items(one, numbered)
 
@@ -134,13 +148,16 @@ class EventRegistry:
     def _decode_items(
         one: msgspec.json.Decoder[Any], items: Iterable[tuple[int, bytes | msgspec.Raw]]
     ) -> DecodedBatch:
-        out = DecodedBatch()
+        out = DecodedBatch(raw=[])
+        assert out.raw is not None
         for line, raw in items:
             out.lines += 1
             try:
                 out.events.append(one.decode(raw))
             except msgspec.DecodeError as err:
                 out.problems.append(_problem(line, err))
+            else:
+                out.raw.append(bytes(raw))
         return out
 
 

@@ -84,14 +84,16 @@ class Platform:
     # -- ingest ---------------------------------------------------------------------------------
     def ingest(self, batch: DecodedBatch) -> IngestResult:
         """Stamp and publish the valid events; durable when this returns."""
-        return self.publish(batch.events, problems=batch.problems)
+        return self.publish(batch.events, problems=batch.problems, raw=batch.raw)
 
-    def publish(self, events: list[Event], problems: Iterable[Any] = ()) -> IngestResult:
+    def publish(
+        self, events: list[Event], problems: Iterable[Any] = (), raw: list[bytes] | None = None
+    ) -> IngestResult:
         res = IngestResult(errors=list(problems))
         res.rejected = len(res.errors)
         if events:
             stamp(events, now_ms())
-            appended = self.bus.publish(events)
+            appended = self.bus.publish(events, raw)
             res.accepted, res.duplicates = len(appended.accepted), appended.duplicates
         c = self.counters
         now = time.monotonic()

@@ -62,8 +62,9 @@ class Windows:
 
     def starts(self, ts: int) -> range:
         """Start times of every window containing ``ts``."""
-        last = ts - ts % self.step
-        return range(last - self.size_ms + self.step, last + 1, self.step)
+        step = self.step_ms or self.size_ms
+        last = ts - ts % step
+        return range(last - self.size_ms + step, last + 1, step)
 
     def is_closed(self, st: WindowState, start: int) -> bool:
         return st.watermark >= start + self.size_ms + self.allowed_lateness_ms

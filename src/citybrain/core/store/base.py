@@ -63,8 +63,13 @@ class Store(ABC):
         """Highest offset per partition ever written (0 where none)."""
 
     @abstractmethod
-    def append_events(self, events: Sequence[Event], partition_of: Callable[[str], int]) -> AppendResult:
-        """Store new events durably (skipping ids already stored); return their offsets."""
+    def append_events(
+        self, events: Sequence[Event], partition_of: Callable[[str], int], raw: Sequence[bytes] | None = None
+    ) -> AppendResult:
+        """Store new events durably (skipping ids already stored); return their offsets.
+
+        ``raw``: each event's validated JSON as received, stored as its payload (else it is encoded).
+        """
 
     @abstractmethod
     def read_events(self, partition: int, after: int, limit: int) -> list[tuple[int, Event]]:

@@ -17,7 +17,7 @@ import msgspec
 import pyarrow as pa
 
 from citybrain.core.errors import ConflictError, NotFoundError, StoreError
-from citybrain.core.events import REGISTRY, Event
+from citybrain.core.events import REGISTRY, Event, kind_of
 from citybrain.core.outputs import Alert, Outputs
 from citybrain.core.store import schema
 from citybrain.core.store.base import AGGS, Agg, AlertQuery, AppendResult, Store, Token, alert_from_row
@@ -39,7 +39,7 @@ def now_ms() -> int:
 
 
 class DuckStore(Store):
-    def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
+    def __init__(self, path: str | Path, *, read_only: bool = False, checkpoint_mb: int = 64) -> None:
         self.path = str(path)
         try:
             self._con = duckdb.connect(self.path, read_only=read_only)
@@ -52,6 +52,8 @@ class DuckStore(Store):
         self._local = threading.local()
         if not read_only:
             with self._wlock:
+                # fewer, larger checkpoints: DuckDB compresses on checkpoint, the main cost of ingest
+                self._con.execute(f"SET checkpoint_threshold = '{checkpoint_mb}MB'")
                 for ddl in schema.TABLES.values():
                     self._con.execute(ddl)
         self._heads = self._load_heads()
@@ -83,17 +85,20 @@ class DuckStore(Store):
         return dict(self._heads)
 
     # -- the event log -------------------------------------------------------------------------
-    def append_events(self, events: Sequence[Event], partition_of: Callable[[str], int]) -> AppendResult:
-        unique: dict[str, Event] = {}
-        for ev in events:
-            unique.setdefault(ev.id, ev)
+    def append_events(
+        self, events: Sequence[Event], partition_of: Callable[[str], int], raw: Sequence[bytes] | None = None
+    ) -> AppendResult:
+        unique: dict[str, int] = {}
+        for i, ev in enumerate(events):
+            unique.setdefault(ev.id, i)
         result = AppendResult(duplicates=len(events) - len(unique))
         if not unique:
             return result
         with self._wlock:
             cur = self._cur()
-            seen = self._stored_ids(cur, list(unique.values()))
-            fresh = [ev for i, ev in unique.items() if i not in seen]
+            seen = self._stored_ids(cur, [events[i] for i in unique.values()])
+            picked = [i for eid, i in unique.items() if eid not in seen]
+            fresh = [events[i] for i in picked]
             result.duplicates += len(unique) - len(fresh)
             if not fresh:
                 return result
@@ -108,12 +113,12 @@ class DuckStore(Store):
                 [
                     pa.array(parts, pa.int32()), pa.array(offs, pa.int64()),
                     pa.array([e.id for e in fresh], pa.string()),
-                    pa.array([e.kind_name() for e in fresh], pa.string()),
+                    pa.array([kind_of(e) for e in fresh], pa.string()),
                     pa.array([e.key for e in fresh], pa.string()),
                     pa.array([e.source for e in fresh], pa.string()),
                     pa.array([e.ts for e in fresh], pa.int64()),
                     pa.array([e.ingest_ts for e in fresh], pa.int64()),
-                    pa.array([_JSON.encode(e).decode() for e in fresh], pa.string()),
+                    _payloads(fresh, picked, raw),
                 ],
                 schema=EVENT_SCHEMA,
             )  # fmt: skip
@@ -143,15 +148,16 @@ class DuckStore(Store):
         return {r[0] for r in rows}
 
     def read_events(self, partition: int, after: int, limit: int) -> list[tuple[int, Event]]:
-        rows = (
-            self._cur()
-            .execute(
-                "SELECT poff, payload FROM events WHERE partition = ? AND poff > ? ORDER BY poff LIMIT ?",
-                [partition, after, limit],
-            )
-            .fetchall()
-        )
-        return [(int(o), REGISTRY.decode_one(p)) for o, p in rows]
+        rows = self._cur().execute(
+            "SELECT poff, id, ingest_ts, payload FROM events WHERE partition = ? AND poff > ? ORDER BY poff LIMIT ?",
+            [partition, after, limit],
+        ).fetchall()
+        out: list[tuple[int, Event]] = []
+        for off, eid, ingest_ts, payload in rows:
+            ev = REGISTRY.decode_one(payload)
+            ev.id, ev.ingest_ts = eid, int(ingest_ts)
+            out.append((int(off), ev))
+        return out
 
     def count_events(self) -> int:
         row = self._one("SELECT count(*) FROM events")
@@ -402,6 +408,13 @@ class DuckStore(Store):
     def close(self) -> None:
         with self._wlock:
             self._con.close()
+
+
+def _payloads(fresh: list[Event], picked: list[int], raw: Sequence[bytes] | None) -> pa.Array:
+    """The events' JSON: as received where known (already validated), else encoded."""
+    if raw is not None and len(raw) > max(picked, default=-1):
+        return pa.array([raw[i] for i in picked], pa.binary()).cast(pa.string())
+    return pa.array([_JSON.encode(e) for e in fresh], pa.binary()).cast(pa.string())
 
 
 def _first(rel: duckdb.DuckDBPyConnection) -> Any:

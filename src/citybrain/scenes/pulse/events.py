@@ -17,9 +17,21 @@ class PulseReport(Event, tag="pulse.report"):
     scene: ClassVar[str] = "pulse"
     category: Annotated[str, msgspec.Meta(min_length=1, max_length=64, description="kind of report")]
     count: Annotated[int, msgspec.Meta(ge=1, le=1_000_000, description="reports represented")] = 1
+    address: Annotated[str, msgspec.Meta(max_length=256, description="where, as reported")] = ""
 
 
 CATEGORIES = ("hotline", "parking", "clinic", "traffic", "welfare")
+# Real Nanchang streets, for the simulator's addresses.
+STREETS = (
+    "八一大道",
+    "红谷中大道",
+    "阳明路",
+    "北京西路",
+    "井冈山大道",
+    "洪都中大道",
+    "丰和中大道",
+    "昌北大道",
+)
 
 # Nanchang's districts and counties (administrative division codes, 2019 boundaries).
 DISTRICTS: dict[str, dict[str, str]] = {

@@ -13,7 +13,7 @@ from typing import Any
 
 import msgspec
 
-from citybrain.scenes.pulse.events import CATEGORIES, DISTRICTS, PulseReport
+from citybrain.scenes.pulse.events import CATEGORIES, DISTRICTS, STREETS, PulseReport
 from citybrain.sim.base import SimContext
 
 # typical reports per minute at the daily peak, roughly by population
@@ -72,6 +72,7 @@ class PulseSimulator:
                 out.append(PulseReport(
                     key=code, ts=ts_ms - self.rng.randrange(0, int(seconds * 1000)), source="sim.pulse",
                     id=f"sim-pulse-{c.seed}-{self.seq}", category=self.rng.choice(CATEGORIES),
+                    address=f"{DISTRICTS[code]['zh-CN']}{self.rng.choice(STREETS)}{self.rng.randint(1, 999)}号",
                 ))  # fmt: skip
         return out
 
