@@ -13,11 +13,11 @@ import uvicorn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from citybrain.api.app import create_app  # noqa: E402
-from citybrain.core.config import load_settings  # noqa: E402
-from citybrain.core.platform import Platform  # noqa: E402
-from citybrain.core.scenes import discover  # noqa: E402
-from citybrain.core.tokens import create_token  # noqa: E402
+from citybrain.api.app import create_app
+from citybrain.core.config import load_settings
+from citybrain.core.platform import Platform
+from citybrain.core.scenes import discover
+from citybrain.core.tokens import create_token
 
 
 def main() -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import httpx
 import websockets
+
 from _harness import ServerProc, machine_facts
 
 
@@ -52,7 +53,9 @@ async def run(rate: int, seconds: float) -> None:
                 hot = f"hot-{n}"
                 lines = [f'{{"kind":"bench.reading","key":"s{(n * per_tick + i) % 5000}","ts":{now_ms},'
                          f'"id":"r{n}-{i}","value":{i % 90}}}' for i in range(per_tick - 1)]  # fmt: skip
-                lines.append(f'{{"kind":"bench.reading","key":"{hot}","ts":{now_ms},"id":"h{n}","value":500}}')
+                lines.append(
+                    f'{{"kind":"bench.reading","key":"{hot}","ts":{now_ms},"id":"h{n}","value":500}}'
+                )
                 sent[hot] = time.perf_counter()
                 r = await client.post("/api/v1/events", content="\n".join(lines))
                 r.raise_for_status()

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+
 from _harness import ServerProc, machine_facts
 
 DISTRICTS = ["360102", "360103", "360104", "360111", "360112", "360113", "360121", "360123", "360124"]
@@ -27,9 +28,9 @@ ADDR = "南昌市东湖区八一大道{n}号省政府东侧人行道 井盖缺�
 
 def body(start: int, n: int, ts: int) -> bytes:
     lines = [
-        '{"kind":"pulse.report","key":"%s","ts":%d,"source":"12345-hotline/nanchang/intake-gw-03",'
-        '"id":"%s","category":"hotline","count":1,"address":"%s"}'
-        % (DISTRICTS[i % 9], ts + i % 1000, uuid.UUID(int=i).hex, ADDR.format(n=i % 997))
+        f'{{"kind":"pulse.report","key":"{DISTRICTS[i % 9]}","ts":{ts + i % 1000},'
+        f'"source":"12345-hotline/nanchang/intake-gw-03","id":"{uuid.UUID(int=i).hex}",'
+        f'"category":"hotline","count":1,"address":"{ADDR.format(n=i % 997)}"}}'
         for i in range(start, start + n)
     ]
     return ("\n".join(lines)).encode()
@@ -115,7 +116,7 @@ def main() -> None:
         print(f"ratio HTTP ingest / raw DuckDB append: {rate / raw_rate:.2f}")
         print(f"server CPU: {cpu / dt:.2f} cores busy on average")
         print(f"server peak RSS (VmHWM): {hwm:,.0f} MB (sampled max {peak_rss:,.0f} MB)")
-        print(f"targets: >= 200,000 events/s; peak RSS < 1,500 MB")
+        print("targets: >= 200,000 events/s; peak RSS < 1,500 MB")
 
 
 if __name__ == "__main__":

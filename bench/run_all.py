@@ -1,6 +1,6 @@
 """`make bench`: run every benchmark script in turn and print its figures (nothing asserts time).
 
-    python bench/run_all.py [name ...]
+python bench/run_all.py [name ...]
 """
 
 from __future__ import annotations
