@@ -229,3 +229,17 @@ def test_export_endpoint(api: Api) -> None:
     csv_ = api.client.get("/api/v1/export/events", params={"format": "csv"}, headers=api.h("read"))
     assert csv_.text.count("\n") == 5
     assert api.client.get("/api/v1/export/audit", headers=api.h("read")).status_code == 403
+
+
+def test_report_assembles_scene_sections(api: Api) -> None:
+    api.client.post("/api/v1/events", content=reports(6) + reports(4, minute=1), headers=api.h("ingest"))
+    api.platform.pipeline.drain()
+    r = api.client.get(
+        "/api/v1/report", params={"start": T0, "end": T0 + 10 * MIN}, headers=api.h("read")
+    ).json()
+    pulse = r["sections"]["pulse"]
+    assert pulse["figures"]["reports"] == 10
+    row = next(x for x in pulse["rows"] if x["district"] == "360102")
+    assert row["reports"] == 10 and row["peak_per_min"] == 6
+    bad = api.client.get("/api/v1/report", params={"start": 10, "end": 5}, headers=api.h("read"))
+    assert bad.status_code == 422

@@ -137,3 +137,21 @@ async def resolve(
     request: Request, alert_id: str, body: Note, _: Token = Depends(require("operate"))
 ) -> dict[str, Any]:
     return await _transition(request, alert_id, "resolve", body.note)
+
+
+@router.get("/api/v1/report", summary="Every scene's report section for a period (default: the last 30 days)")
+def report(
+    request: Request,
+    start: int | None = Query(None, description="epoch ms"),
+    end: int | None = Query(None, description="epoch ms; default now"),
+    _: Token = Depends(require("read")),
+) -> dict[str, Any]:
+    end = end if end is not None else time.time_ns() // 1_000_000
+    start = start if start is not None else end - 30 * 86_400_000
+    if start >= end:
+        raise ValidationError([Problem(0, "start", f"start ({start}) must be before end ({end})")])
+    p = _platform(request)
+    sections = {
+        name: dict(s.report(p.store, start, end)) for name, s in p.scenes.items() if s.report is not None
+    }
+    return {"start": start, "end": end, "sections": sections}
