@@ -184,3 +184,59 @@ def test_simulator_is_deterministic() -> None:
     surge = PulseSimulator(PulseSimConfig(seed=3, surge_district="360123", surge_factor=20))
     per = Counter(e.key for e in surge.events_for(T0 - T0 % 600_000, 60.0))
     assert per["360123"] > per["360104"]  # the surge district dominates during a surge
+
+
+class Hop(Event, tag="test.hop"):
+    """A first-stage event; its processor re-keys it to a second stage."""
+
+    target: str
+
+
+class Landed(Event, tag="test.landed"):
+    origin: str
+
+
+class Rekey(Processor[BoomState]):
+    name = "test.rekey"
+    kinds = (Hop,)
+    state_type = BoomState
+
+    def process(self, batch: Sequence[tuple[int, Event]], out: Emitter) -> None:
+        for _, ev in batch:
+            assert isinstance(ev, Hop)
+            out.event(Landed(key=ev.target, ts=ev.ts, origin=ev.key, id=f"landed-{ev.id}"))
+
+
+class Tally(Processor[BoomState]):
+    name = "test.tally"
+    kinds = (Landed,)
+    state_type = BoomState
+
+    def process(self, batch: Sequence[tuple[int, Event]], out: Emitter) -> None:
+        for _, ev in batch:
+            self.state.seen += 1
+            out.metric("test.landed", ev.key, 0, self.state.seen)
+
+
+def test_derived_events_feed_a_second_stage_exactly_once(tmp_path: Path) -> None:
+    from citybrain.core.events import REGISTRY
+
+    REGISTRY.register(Hop)
+    REGISTRY.register(Landed)
+    scene = Scene(name="hop", title={}, description={}, events=[Hop, Landed],
+                  processors=lambda _: [ProcessorSpec(Rekey.name, lambda part: Rekey(part)),
+                                        ProcessorSpec(Tally.name, lambda part: Tally(part))])  # fmt: skip
+    s = load_settings(env={"CITYBRAIN_DATA_DIR": str(tmp_path)})
+    s.pipeline.batch_max = 3
+    p = Platform(s, scenes={"hop": scene})
+    p.publish(
+        [Hop(key=f"v{i}", ts=T0 + i, target="seg-a" if i % 3 else "seg-b", id=f"h{i}") for i in range(30)]
+    )
+    for _ in range(4):
+        p.pipeline.run_once()
+    p.store.close()  # crash part-way through both stages
+    q = Platform(s, scenes={"hop": scene})
+    q.pipeline.drain()
+    totals = {k: q.store.metric_series("test.landed", k, 0, 1, 1_000, "max") for k in ("seg-a", "seg-b")}
+    assert totals == {"seg-a": [(0, 20.0)], "seg-b": [(0, 10.0)]}
+    q.stop()

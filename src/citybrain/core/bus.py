@@ -32,8 +32,14 @@ class Bus(ABC):
     partitions: int
 
     @abstractmethod
-    def publish(self, events: Sequence[Event], raw: Sequence[bytes] | None = None) -> AppendResult:
-        """Make events durable and visible to consumers; raise BackpressureError when saturated."""
+    def publish(
+        self, events: Sequence[Event], raw: Sequence[bytes] | None = None, *, internal: bool = False
+    ) -> AppendResult:
+        """Make events durable and visible to consumers; raise BackpressureError when saturated.
+
+        ``internal``: derived events from the pipeline itself, never refused for backpressure
+        (refusing them would stall the very consumer whose lag caused it).
+        """
 
     @abstractmethod
     def fetch(self, partition: int, after: int, limit: int, timeout: float = 0.0) -> list[tuple[int, Event]]:
@@ -121,8 +127,10 @@ class EmbeddedBus(Bus):
             p = self._part_cache[key] = partition_for(key, self.partitions)
         return p
 
-    def publish(self, events: Sequence[Event], raw: Sequence[bytes] | None = None) -> AppendResult:
-        worst = max(self.lag().values(), default=0)
+    def publish(
+        self, events: Sequence[Event], raw: Sequence[bytes] | None = None, *, internal: bool = False
+    ) -> AppendResult:
+        worst = 0 if internal else max(self.lag().values(), default=0)
         if worst > self.max_lag:
             raise BackpressureError(
                 f"processing lags {worst} events behind ingest "

@@ -78,6 +78,8 @@ class Outputs(msgspec.Struct):
     states: list[StateUpdate] = msgspec.field(default_factory=list)
     alerts: list[AlertOp] = msgspec.field(default_factory=list)
     late: list[LateEvent] = msgspec.field(default_factory=list)
+    # derived events for a next stage (e.g. per-vehicle traversals re-keyed by road segment)
+    events: list[Any] = msgspec.field(default_factory=list)
 
     def empty(self) -> bool:
-        return not (self.metrics or self.states or self.alerts or self.late)
+        return not (self.metrics or self.states or self.alerts or self.late or self.events)

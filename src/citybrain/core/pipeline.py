@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from citybrain.core.bus import Bus
-from citybrain.core.events import Event
+from citybrain.core.events import Event, stamp
 from citybrain.core.outputs import Alert, Outputs
 from citybrain.core.processor import AlertBook, Emitter, Processor, restore, snapshot
 from citybrain.core.store.base import Store
@@ -171,6 +171,9 @@ class Pipeline:
             self._commit(task, task.pos, out)
 
     def _commit(self, task: _Task, pos: int, out: Outputs) -> None:
+        if out.events:  # durable before the commit that consumes their cause (see Emitter.event)
+            stamp(out.events, int(time.time() * 1000))
+            self.bus.publish(out.events, internal=True)
         t0 = time.perf_counter()
         blob = snapshot(task.proc, task.book)
         alerts = self.store.commit(task.spec.name, task.partition, pos, blob, out)

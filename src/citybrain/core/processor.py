@@ -79,6 +79,15 @@ class Emitter:
     def state(self, scene: str, key: str, ts: int, data: dict[str, Any]) -> None:
         self.out.states.append(StateUpdate(scene, key, ts, data))
 
+    def event(self, ev: Event) -> None:
+        """Publish a derived event to the bus (re-keyed for a next stage).
+
+        Its id must be deterministic (leave it empty for a content hash, or derive it from the
+        input): derived events are published before the batch commits, so a crash in between
+        re-derives the same ids on replay and the store skips them as duplicates.
+        """
+        self.out.events.append(ev)
+
     def late(self, poff: int, ev: Event, watermark: int) -> None:
         self.out.late.append(LateEvent(self.processor, self.partition, poff, ev.id, ev.ts, watermark))
 
