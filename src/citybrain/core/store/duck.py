@@ -148,10 +148,15 @@ class DuckStore(Store):
         return {r[0] for r in rows}
 
     def read_events(self, partition: int, after: int, limit: int) -> list[tuple[int, Event]]:
-        rows = self._cur().execute(
-            "SELECT poff, id, ingest_ts, payload FROM events WHERE partition = ? AND poff > ? ORDER BY poff LIMIT ?",
-            [partition, after, limit],
-        ).fetchall()
+        rows = (
+            self._cur()
+            .execute(
+                "SELECT poff, id, ingest_ts, payload FROM events "
+                "WHERE partition = ? AND poff > ? ORDER BY poff LIMIT ?",
+                [partition, after, limit],
+            )
+            .fetchall()
+        )
         out: list[tuple[int, Event]] = []
         for off, eid, ingest_ts, payload in rows:
             ev = REGISTRY.decode_one(payload)
