@@ -140,7 +140,9 @@ class EventRegistry:
         numbered = [(n, ln) for n, ln in enumerate(body.split(b"\n"), start=1) if ln.strip()]
         lines = [ln for _, ln in numbered]
         try:
-            return DecodedBatch(events=many.decode(b"[" + b",".join(lines) + b"]"), lines=len(lines), raw=lines)
+            return DecodedBatch(
+                events=many.decode(b"[" + b",".join(lines) + b"]"), lines=len(lines), raw=lines
+            )
         except msgspec.DecodeError:
             return self._decode_items(one, numbered)
 

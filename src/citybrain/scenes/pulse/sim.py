@@ -72,7 +72,8 @@ class PulseSimulator:
                 out.append(PulseReport(
                     key=code, ts=ts_ms - self.rng.randrange(0, int(seconds * 1000)), source="sim.pulse",
                     id=f"sim-pulse-{c.seed}-{self.seq}", category=self.rng.choice(CATEGORIES),
-                    address=f"{DISTRICTS[code]['zh-CN']}{self.rng.choice(STREETS)}{self.rng.randint(1, 999)}号",
+                    address=f"{DISTRICTS[code]['zh-CN']}{self.rng.choice(STREETS)}"
+                    f"{self.rng.randint(1, 999)}号",
                 ))  # fmt: skip
         return out
 
