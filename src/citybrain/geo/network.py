@@ -171,8 +171,20 @@ class RoadNetwork:
         cum = np.cumsum(seglen)
         first = np.flatnonzero(np.r_[True, edge[1:] != edge[:-1]])
         base = np.repeat(cum[first] - seglen[first], np.diff(np.r_[first, len(edge)]))
-        self._seg = (x0, y0, x1 - x0, y1 - y0, np.maximum(seglen**2, 1e-12), edge, cum - seglen - base, seglen)
-        self._seg_tree = shapely.STRtree(shapely.box(np.minimum(x0, x1), np.minimum(y0, y1), np.maximum(x0, x1), np.maximum(y0, y1)))
+        self._multi_piece = bool(len(edge) > len(first))
+        self._seg = (
+            x0,
+            y0,
+            x1 - x0,
+            y1 - y0,
+            np.maximum(seglen**2, 1e-12),
+            edge,
+            cum - seglen - base,
+            seglen,
+        )
+        self._seg_tree = shapely.STRtree(
+            shapely.box(np.minimum(x0, x1), np.minimum(y0, y1), np.maximum(x0, x1), np.maximum(y0, y1))
+        )
 
     def candidates(
         self, x: NDArray[np.float64], y: NDArray[np.float64], radius_m: float, k: int
@@ -193,17 +205,18 @@ class RoadNetwork:
         keep = d <= radius_m
         pi, si, d, t = pi[keep], si[keep], d[keep], t[keep]
         ei = edge[si]
-        # closest piece per (point, edge), then the k closest edges per point
-        order = np.lexsort((d, ei, pi))
-        pi, si, d, t, ei = pi[order], si[order], d[order], t[order], ei[order]
-        firsts = np.r_[True, (pi[1:] != pi[:-1]) | (ei[1:] != ei[:-1])] if len(pi) else np.zeros(0, bool)
-        pi, si, d, t, ei = pi[firsts], si[firsts], d[firsts], t[firsts], ei[firsts]
-        order = np.lexsort((ei, d, pi))
-        pi, si, d, t, ei = pi[order], si[order], d[order], t[order], ei[order]
-        starts = np.flatnonzero(np.r_[True, pi[1:] != pi[:-1]]) if len(pi) else np.zeros(0, np.intp)
-        rank = np.arange(len(pi)) - np.repeat(starts, np.diff(np.r_[starts, len(pi)]))
-        keep = rank < k
-        pi, si, d, t, ei = pi[keep], si[keep], d[keep], t[keep], ei[keep]
+        if self._multi_piece:  # closest piece per (point, edge)
+            o = np.lexsort((d, ei, pi))
+            po, eo = pi[o], ei[o]
+            sel = o[np.r_[True, (po[1:] != po[:-1]) | (eo[1:] != eo[:-1])]] if len(o) else o
+            pi, si, d, t, ei = pi[sel], si[sel], d[sel], t[sel], ei[sel]
+        # then the k closest edges per point (ties by edge index, so results are reproducible)
+        o = np.lexsort((ei, d, pi))
+        po = pi[o]
+        grp = np.flatnonzero(np.r_[True, po[1:] != po[:-1]]) if len(o) else np.zeros(0, np.intp)
+        rank = np.arange(len(o)) - np.repeat(grp, np.diff(np.r_[grp, len(o)]))
+        o = o[rank < k]
+        pi, si, d, t, ei = pi[o], si[o], d[o], t[o], ei[o]
         off = np.minimum(off0[si] + t * seglen[si], self.length[ei])
         return Candidates(pi.astype(np.intp), ei.astype(np.intp), d, off)
 
@@ -271,4 +284,4 @@ class RoadNetwork:
                     "properties": props,
                 }
             )
-        return {"type": "FeatureCollection", "features": feats}
+        return {"type": "FeatureCollection", "citybrain:directed": True, "features": feats}

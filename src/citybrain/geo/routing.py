@@ -81,17 +81,20 @@ class BoundedRouter:
         out = np.full(len(origin), math.inf)
         if len(origin) == 0:
             return out
-        uniq, inv = np.unique(origin, return_inverse=True)
-        umax = np.full(len(uniq), -math.inf)
-        np.maximum.at(umax, inv, need)
-        for node, lim in zip(uniq.tolist(), umax.tolist(), strict=True):
-            if lim > 0 and self._table_limit[node] < lim:
+        ok = need > 0
+        miss = ok & (self._table_limit[origin] < need)
+        if miss.any():
+            o, nm = origin[miss], need[miss]
+            order = np.argsort(o, kind="stable")
+            so = o[order]
+            first = np.flatnonzero(np.r_[True, so[1:] != so[:-1]])
+            umax = np.maximum.reduceat(nm[order], first)
+            for node, lim in zip(so[first].tolist(), umax.tolist(), strict=True):
                 self.tree(node, lim)
-        if self._pending_size > max(50_000, len(self._keys) // 4):
-            self._merge()
-        ok = (umax > 0)[inv]
+            if self._pending_size > max(50_000, len(self._keys) // 4):
+                self._merge()
         in_table = ok & (self._table_limit[origin] >= need)
-        if in_table.any() and len(self._keys):
+        if len(self._keys) and in_table.any():
             keys = origin[in_table].astype(np.int64) * self._n + target[in_table]
             idx = np.minimum(np.searchsorted(self._keys, keys), len(self._keys) - 1)
             hit = self._keys[idx] == keys
@@ -105,6 +108,11 @@ class BoundedRouter:
                 for a, b in zip(origin[rest].tolist(), target[rest].tolist(), strict=True)
             ]
         return out
+
+    def compact(self) -> None:
+        """Fold every cached tree into the lookup table now (e.g. after a warm-up pass)."""
+        if self._pending:
+            self._merge()
 
     def _merge(self) -> None:
         """Fold pending trees into the sorted table."""

@@ -14,6 +14,7 @@ Field conventions understood (first match wins):
 from __future__ import annotations
 
 import codecs
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +67,14 @@ def _records(base: Path) -> tuple[list[str], list[Any], list[list[Any]]]:
     last: Exception | None = None
     for enc in _encodings(base):
         try:
-            with shapefile.Reader(str(base), encoding=enc, encodingErrors="strict") as r:
+            with warnings.catch_warnings():
+                # we choose the encoding (from the .cpg or by trying); pyshp's own .cpg check only
+                # complains that e.g. "936" is spelled differently from "gbk"
+                warnings.filterwarnings(
+                    "ignore", message="(Specified encoding|Empty .cpg)", category=UserWarning
+                )
+                r = shapefile.Reader(str(base), encoding=enc, encodingErrors="strict")
+            with r:
                 if r.shapeType not in (shapefile.POLYLINE, shapefile.POLYLINEZ, shapefile.POLYLINEM):
                     raise ConfigError(f"{base}.shp: shape type {r.shapeTypeName}, expected polylines")
                 fields = [f[0] for f in r.fields[1:]]
@@ -75,7 +83,7 @@ def _records(base: Path) -> tuple[list[str], list[Any], list[list[Any]]]:
                     try:
                         shapes.append(sr.shape)
                         recs.append(list(sr.record))
-                    except UnicodeDecodeError:
+                    except (UnicodeDecodeError, shapefile.ShapefileException):
                         raise
                     except Exception as exc:
                         raise DecodeError(f"{base}.dbf: record {i}: {exc}") from None
@@ -84,8 +92,12 @@ def _records(base: Path) -> tuple[list[str], list[Any], list[list[Any]]]:
             last = exc
             continue
         except shapefile.ShapefileException as exc:
+            if "decode" in str(exc).lower():  # pyshp 3 reports text decoding failures this way
+                last = exc
+                continue
             raise DecodeError(f"{base}: {exc}") from None
-    raise DecodeError(f"{base}.dbf: attribute text is neither UTF-8 nor GBK ({last})")
+    tried = " / ".join(_encodings(base))
+    raise DecodeError(f"{base}.dbf: attribute text does not decode as {tried} ({str(last)[:120]})")
 
 
 def read_shapefile(path: str | Path) -> RoadNetwork:
@@ -131,9 +143,9 @@ def read_shapefile(path: str | Path) -> RoadNetwork:
                 s, t = int(get(rec, "u")), int(get(rec, "v"))
                 oneway = _direction(get(rec, "oneway"), 0) != 0
                 eid = int(get(rec, "fid") if get(rec, "fid") is not None else i)
-                edges.append(
-                    Edge(eid, s, t, LineString(coords), -1.0, cls, oneway, name, speed, f"{base.name}:{i}")
-                )
+                osmid = get(rec, "osmid")
+                ref = f"osm:way/{osmid}" if osmid is not None else f"{base.name}:{i}"
+                edges.append(Edge(eid, s, t, LineString(coords), -1.0, cls, oneway, name, speed, ref))
                 continue
             src, dst = get(rec, "from_node", "source", "snode"), get(rec, "to_node", "target", "enode")
             s = int(src) if src is not None else node_at(coords[0])

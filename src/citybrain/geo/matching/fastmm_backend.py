@@ -110,6 +110,13 @@ class FastMMMatcher:
                                 float(cand.y),
                             )
                         )
+            # same rule as our HMM: a trace starting at an edge's very end (or ending at an edge's
+            # very start) has not travelled that edge
+            segs = sub.segments
+            if len(path) > 1 and segs[0].p0.offset_from_start_of_edge >= net.length[path[0]] - 1.0:
+                path.pop(0)
+            if len(path) > 1 and segs[-1].p1.offset_from_start_of_edge <= 1.0:
+                path.pop()
             segments.append(
                 MatchedSegment(int(sub.start_index), int(sub.end_index), [int(ids[e]) for e in path])
             )

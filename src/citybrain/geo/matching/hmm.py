@@ -14,16 +14,15 @@ does a few numpy operations on k x k blocks per step.
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import shapely
 from numpy.typing import NDArray
 
-from citybrain.geo.matching.base import MatchedSegment, MatchResult, PointMatch, as_trace
+from citybrain.geo.matching.assemble import assemble
+from citybrain.geo.matching.base import MatchResult, as_trace
 from citybrain.geo.network import Candidates, RoadNetwork
 
 __all__ = ["HMMConfig", "HMMMatcher"]
@@ -63,6 +62,14 @@ class HMMMatcher:
         x, y = self.net.to_xy(arr[:, 1], arr[:, 2])
         return self.match_xy(x, y, arr[:, 0])
 
+    def match_many(
+        self, traces: Sequence[Sequence[Sequence[float]] | NDArray[np.float64]]
+    ) -> list[MatchResult]:
+        """Match several traces; same results as :meth:`match` on each, much faster in bulk."""
+        from citybrain.geo.matching.batch import match_many
+
+        return match_many(self, traces)
+
     def match_xy(
         self, x: NDArray[np.float64], y: NDArray[np.float64], t: NDArray[np.float64] | None = None
     ) -> MatchResult:
@@ -91,9 +98,28 @@ class HMMMatcher:
         emis_pad = np.full((m, k), _NEG)
         emis_pad[pos[cand.point], local] = emis
         trans = self._transitions(cand, counts, starts, p_idx, q_idx, gc, limit)
+        rows, placed, seg_of = self._decode(cand, counts, starts, kept, emis_pad, trans, x, y)
+        return assemble(self.net, self.cfg, cand, rows, placed, seg_of, x, y)
 
-        # Viterbi over k-padded layers. A step with no possible transition first tries to skip up
-        # to `max_skip` following points (outliers); only then does the chain break and restart.
+    def _decode(
+        self,
+        cand: Candidates,
+        counts: NDArray[np.intp],
+        starts: NDArray[np.intp],
+        kept: NDArray[np.intp],
+        emis_pad: NDArray[np.float64],
+        trans: NDArray[np.float64],
+        x: NDArray[np.float64],
+        y: NDArray[np.float64],
+    ) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.intp]]:
+        """Viterbi over k-padded layers; returns (candidate row, point index, chain) per placed point.
+
+        ``kept``: points with candidates (indices into x/y); ``trans[j - 1]``: block kept[j-1] -> kept[j].
+        A step with no possible transition first tries to skip up to ``max_skip`` following points
+        (outliers); only then does the chain break and restart.
+        """
+        cfg = self.cfg
+        m, k = len(kept), cfg.max_candidates
         seg_first: list[int] = [0]  # positions in `kept` where a chain (re)starts
         seg_last: list[int] = []  # best final candidate of each finished chain
         back: list[NDArray[np.intp] | None] = [None] * m  # back pointers into the previous live layer
@@ -105,7 +131,11 @@ class HMMMatcher:
         cur = 0  # position in `kept` of the live layer that `score` belongs to
         j = 1
         while j < m:
-            lt = trans[j - 1] if cur == j - 1 else self._one_step(cand, counts, starts, kept[cur], kept[j], x, y)
+            lt = (
+                trans[j - 1]
+                if cur == j - 1
+                else self._one_step(cand, counts, starts, kept[cur], kept[j], x, y)
+            )
             tot = score[:, None] + lt
             bp = tot.argmax(axis=0)
             best = tot[bp, ar]
@@ -126,7 +156,9 @@ class HMMMatcher:
                 score = score - score.max()
         seg_last.append(int(np.argmax(score)))
         chosen = self._backtrack(back, prev_of, live, seg_first, seg_last)
-        return self._assemble(cand, starts, kept, chosen, live, seg_first, x, y)
+        pos = np.flatnonzero(np.asarray(live, dtype=bool))
+        seg_of = np.searchsorted(np.asarray(seg_first), pos, side="right") - 1
+        return starts[kept[pos]] + chosen[pos], kept[pos], seg_of
 
     # ------------------------------------------------------------------------------------------
     def _transitions(
@@ -184,7 +216,8 @@ class HMMMatcher:
         gc = np.array([math.hypot(x[q] - x[p], y[q] - y[p])])
         limit = np.minimum(gc * cfg.route_factor + cfg.route_slack_m, cfg.max_route_m)
         pi, qi = np.array([p]), np.array([q])
-        return self._transitions(cand, counts, starts, pi, qi, gc, limit)[0]
+        block: NDArray[np.float64] = self._transitions(cand, counts, starts, pi, qi, gc, limit)[0]
+        return block
 
     @staticmethod
     def _backtrack(
@@ -210,59 +243,3 @@ class HMMMatcher:
                 cur = int(bp[cur])
                 j = prev_of[j]
         return chosen
-
-    def _assemble(
-        self,
-        cand: Candidates,
-        starts: NDArray[np.intp],
-        kept: NDArray[np.intp],
-        chosen: NDArray[np.intp],
-        live: list[bool],
-        seg_first: list[int],
-        x: NDArray[np.float64],
-        y: NDArray[np.float64],
-    ) -> MatchResult:
-        net, cfg = self.net, self.cfg
-        n = len(x)
-        pos = np.flatnonzero(np.asarray(live, dtype=bool))
-        row = starts[kept[pos]] + chosen[pos]
-        e_sel, o_sel, d_sel = cand.edge[row], cand.offset[row], cand.distance[row]
-        pts = shapely.line_interpolate_point(net.geoms_xy[e_sel], o_sel)
-        lon, lat = net.projection.to_lonlat(shapely.get_x(pts), shapely.get_y(pts))
-        points: list[PointMatch | None] = [None] * n
-        ids = net.edge_ids
-        e_l, o_l, d_l = e_sel.tolist(), o_sel.tolist(), d_sel.tolist()
-        pt_l = kept[pos].tolist()
-        for j, i in enumerate(pt_l):
-            points[i] = PointMatch(int(ids[e_l[j]]), o_l[j], d_l[j], float(lon[j]), float(lat[j]))
-        segments: list[MatchedSegment] = []
-        seg_of = np.searchsorted(np.asarray(seg_first), pos, side="right") - 1
-        dst, src, length = net.dst, net.src, net.length
-        eps = 1.0
-        for si in range(len(seg_first)):
-            js = np.flatnonzero(seg_of == si).tolist()
-            if not js:
-                continue
-            path = [e_l[js[0]]]
-            for jp, jq in itertools.pairwise(js):
-                a, b = e_l[jp], e_l[jq]
-                if a == b and o_l[jq] - o_l[jp] >= -cfg.reverse_tolerance_m:
-                    continue
-                gc = math.hypot(x[pt_l[jq]] - x[pt_l[jp]], y[pt_l[jq]] - y[pt_l[jp]])
-                lim = min(gc * cfg.route_factor + cfg.route_slack_m, cfg.max_route_m)
-                link = net.router.path_edges(int(dst[a]), int(src[b]), lim)
-                if link:
-                    path.extend(link)
-                path.append(b)
-            dedup = [path[0]]
-            for e in path[1:]:
-                if e != dedup[-1]:
-                    dedup.append(e)
-            # A trace that starts exactly at an edge's end (or ends at an edge's start) has not
-            # travelled that edge; drop it so the path begins/ends at the node.
-            if len(dedup) > 1 and o_l[js[0]] >= length[dedup[0]] - eps:
-                dedup.pop(0)
-            if len(dedup) > 1 and o_l[js[-1]] <= eps and e_l[js[-1]] == dedup[-1]:
-                dedup.pop()
-            segments.append(MatchedSegment(pt_l[js[0]], pt_l[js[-1]], [int(ids[e]) for e in dedup]))
-        return MatchResult(points, segments)
