@@ -14,12 +14,14 @@ from citybrain.core.platform import Platform
 from citybrain.core.tokens import create_token
 
 REPO = Path(__file__).resolve().parents[1]
+GATEWAY_PORTS = {"CITYBRAIN_SCENES__NEV__GATEWAY__PORT": "0"}  # also used by tests starting servers
 SHARED = REPO.parent / "shared"
 
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return load_settings(env={"CITYBRAIN_DATA_DIR": str(tmp_path / "var")})
+    # port 0: every test's gateways listen on free ports, so tests never clash
+    return load_settings(env={"CITYBRAIN_DATA_DIR": str(tmp_path / "var"), **GATEWAY_PORTS})
 
 
 @pytest.fixture

@@ -125,7 +125,8 @@ def test_queries_states_metrics_and_downsampling(api: Api) -> None:
 def _make_alert(api: Api) -> str:
     api.platform.settings.scenes["pulse"] = {"surge_per_min": 5}
     for task in api.platform.pipeline._tasks:
-        task.proc.cfg.surge_per_min = 5
+        if task.spec.name == "pulse.rates":
+            task.proc.cfg.surge_per_min = 5
     body = reports(20, key="360113") + reports(1, key="360113", minute=5)
     api.client.post("/api/v1/events", content=body, headers=api.h("ingest"))
     api.platform.pipeline.drain()

@@ -24,7 +24,13 @@ class Server:
     def __init__(self, data: Path, port: int, **env: str) -> None:
         self.data, self.port = data, port
         self.url = f"http://127.0.0.1:{port}"
-        self.env = {**os.environ, "CITYBRAIN_DATA_DIR": str(data), "CITYBRAIN_SERVER__PORT": str(port), **env}
+        self.env = {
+            **os.environ,
+            "CITYBRAIN_DATA_DIR": str(data),
+            "CITYBRAIN_SERVER__PORT": str(port),
+            "CITYBRAIN_SCENES__NEV__GATEWAY__PORT": "0",  # gateways on free ports: tests never clash
+            **env,
+        }
         self.proc: subprocess.Popen[bytes] | None = None
         self._log: BinaryIO | None = None
 

@@ -49,6 +49,7 @@ def create_app(
                 for server in scene.servers(p, settings.scenes.get(scene.name, {})):
                     await server.start()
                     servers.append(server)
+        p.servers = servers
         stop = asyncio.Event()
         tasks = []
         if simulate_with_token:
@@ -93,7 +94,10 @@ async def _start_simulators(
                 continue
             sim = factory({k: v for k, v in cfg.items() if k != "enabled"})
             ctx = SimContext(
-                IngestClient(base, token), settings.server.host, settings.scenes.get(scene.name, {})
+                IngestClient(base, token),
+                settings.server.host,
+                settings.scenes.get(scene.name, {}),
+                p.servers,
             )
             tasks.append(asyncio.create_task(_run_sim(sim, ctx, stop), name=f"sim-{name}"))
             log.info("simulator %s started against %s", name, base)

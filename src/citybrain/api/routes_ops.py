@@ -93,6 +93,15 @@ class PlatformCollector:
             fam = CounterMetricFamily(name, doc)
             fam.add_metric([], value)
             yield fam
+        gw = GaugeMetricFamily(
+            "citybrain_gateway", "Gateway figures (counts and connections)", labels=["server", "figure"]
+        )
+        for server in p.servers:
+            counters = server.counters() if hasattr(server, "counters") else {}
+            for name, value in counters.items():
+                if isinstance(value, int | float):
+                    gw.add_metric([type(server).__name__, name], value)
+        yield gw
         subs = GaugeMetricFamily("citybrain_live_subscribers", "Open live-feed connections")
         subs.add_metric([], p.hub.subscribers())
         yield subs

@@ -7,7 +7,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import msgspec
@@ -37,10 +37,45 @@ class Counters(msgspec.Struct):
 
 
 def open_store(settings: Settings) -> Store:
+    if settings.store == "postgres":
+        from citybrain.core.store.postgres import PostgresStore
+
+        return PostgresStore(settings.postgres.dsn, settings.postgres.schema)
     if settings.store != "duckdb":
-        raise ConfigError(f"store {settings.store!r} is not available; this build supports 'duckdb'")
+        raise ConfigError(f"store {settings.store!r} is not available; choose 'duckdb' or 'postgres'")
     settings.data_path.mkdir(parents=True, exist_ok=True)
     return DuckStore(settings.data_path / "citybrain.duckdb")
+
+
+ROLES = ("all", "api", "gateway", "worker")
+
+
+def open_bus(settings: Settings, store: Store, pipeline: Callable[[], Pipeline | None]) -> Bus:
+    """The embedded bus (one process does everything), or JetStream for a scaled-out city where
+    ``role`` says what this process does: workers own partitions and process them; api and gateway
+    nodes only publish. ``pipeline`` gives the bus the pipeline once it exists (to reload tasks of
+    partitions a worker takes over)."""
+    b = settings.bus
+    if settings.role not in ROLES:
+        raise ConfigError(f"role {settings.role!r} is unknown; choose one of {', '.join(ROLES)}")
+    if b.backend == "embedded":
+        if settings.role != "all":
+            raise ConfigError(
+                f"role {settings.role!r} needs bus.backend 'nats'; the embedded bus runs everything"
+            )
+        return EmbeddedBus(store, b.partitions, b.tail, b.max_lag)
+    if b.backend == "nats":
+        from citybrain.core.bus_nats import JetStreamBus
+        from citybrain.core.store.postgres import PostgresStore
+
+        if not isinstance(store, PostgresStore):
+            raise ConfigError("bus.backend 'nats' needs store 'postgres' (workers on several hosts share it)")
+        consume = settings.role in ("all", "worker")
+        nats = settings.nats
+        return JetStreamBus(
+            store, nats, b.partitions, tail=b.tail, max_lag=b.max_lag, consume=consume, pipeline=pipeline
+        )
+    raise ConfigError(f"bus.backend {b.backend!r} is unknown; choose 'embedded' or 'nats'")
 
 
 class Platform:
@@ -48,8 +83,7 @@ class Platform:
         self.settings = settings
         self.scenes = discover() if scenes is None else scenes
         self.store = open_store(settings)
-        b = settings.bus
-        self.bus: Bus = EmbeddedBus(self.store, b.partitions, b.tail, b.max_lag)
+        self.bus: Bus = open_bus(settings, self.store, lambda: getattr(self, "pipeline", None))
         self.hub = Hub()
         # gateways submit here: many small submissions, few durable appends, ack after durable
         self.batcher = BatchPublisher(self.publish)
@@ -65,6 +99,7 @@ class Platform:
         self._retention_stop = threading.Event()
         self._retention_thread: threading.Thread | None = None
         self.started_at = time.time()
+        self.servers: list[Any] = []  # the scenes' running network servers (gateways), set by the app
         self._rate_samples: deque[tuple[float, int]] = deque(maxlen=64)
 
     # -- lifecycle ----------------------------------------------------------------------------

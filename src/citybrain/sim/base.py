@@ -62,6 +62,14 @@ class SimContext:
     http: IngestClient
     host: str
     scene_settings: Mapping[str, Any] = field(default_factory=dict)
+    servers: Sequence[Any] = ()  # the platform's running servers (gateways, brokers)
+
+    def port_of(self, server_name: str, default: int) -> int:
+        """The port a running server (by its ``name``) listens on: right even when configured as 0."""
+        for server in self.servers:
+            if getattr(server, "name", None) == server_name:
+                return int(server.port)
+        return default
 
 
 class Simulator(Protocol):

@@ -89,3 +89,23 @@ def test_random_bytes_around_frames(chunks: list[bytes], cut: int) -> None:
                 gb.decode_frame(item.data)
     # the real frames after the junk are always recovered
     assert frames_of(out)[-1] == REALTIME
+
+
+def _heartbeat_with_bcc(target: int) -> bytes:
+    """A 2016 heartbeat whose check byte is ``target`` (chosen through the VIN's last byte)."""
+    head, tail = bytes([0x07, 0xFE]) + b"LTEST00000000000", bytes([0x01, 0x00, 0x00])
+    x = 0
+    for b in head + tail:
+        x ^= b
+    body = head + bytes([x ^ target]) + tail
+    return b"##" + body + bytes([target])
+
+
+def test_a_check_byte_that_looks_like_a_start_is_not_garbage() -> None:
+    # regression: a frame ending in 0x23 ('#') or 0x24 ('$') left that byte behind as "garbage"
+    for target in (0x23, 0x24):
+        hb = _heartbeat_with_bcc(target)
+        sp = gb.FrameSplitter()
+        out = sp.feed(hb) + sp.feed(hb)
+        assert frames_of(out) == [hb, hb]
+        assert not [i for i in out if isinstance(i, gb.BadBytes)]

@@ -8,6 +8,7 @@ with the reason kept in the owner's ``invalid`` dict, so the exact bytes can be 
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
@@ -142,6 +143,11 @@ class Field:
         self.top = _MAX[width]
         self.ndigits = len(str(div)) - 1
 
+    def replace(self, **changes: Any) -> Field:
+        """A copy with some of ``width``, ``div``, ``offset``, ``sentinel`` changed."""
+        kw = {"width": self.width, "div": self.div, "offset": self.offset, "sentinel": self.sentinel}
+        return Field(self.name, **{**kw, **changes})
+
     def decode(self, raw: int, invalid: dict[str, str], key: str | None = None) -> Any:
         if self.sentinel and raw >= self.top - 1:
             invalid[key or self.name] = "invalid" if raw == self.top else "abnormal"
@@ -186,6 +192,13 @@ class Layout:
         self.names = tuple(f.name for f in fields)
         self.st = struct.Struct(">" + "".join(_FMT[f.width] for f in fields))
         self.size = self.st.size
+
+    def derive(self, *, drop: tuple[str, ...] = (), **changes: dict[str, Any]) -> Layout:
+        """This table as another edition has it: ``drop`` fields left out, others re-scaled/resized."""
+        unknown = (set(drop) | set(changes)) - set(self.names)
+        if unknown:
+            raise ValueError(f"derive: no field(s) {sorted(unknown)}")
+        return Layout(*(f.replace(**changes.get(f.name, {})) for f in self.fields if f.name not in drop))
 
     def read(self, r: Reader, invalid: dict[str, str]) -> list[Any]:
         r.need(self.size, self.fields[0].name if self.size else "")
@@ -238,6 +251,65 @@ def write_count(
     if len(items) > top - 2:
         raise EncodeError(f"gb32960: {name} has {len(items)} items, at most {top - 2} fit")
     out += len(items).to_bytes(width, "big")
+
+
+class ListOf:
+    """A counted run of one scalar: count (``width`` bytes, sentinel = no list) then the values."""
+
+    __slots__ = ("field", "name", "width")
+
+    def __init__(self, width: int, field: Field) -> None:
+        self.width = width
+        self.field = field
+        self.name = field.name
+
+    def read(self, r: Reader, invalid: dict[str, str]) -> list[Any] | None:
+        n = read_count(r, self.width, self.name, invalid)
+        return None if n is None else read_values(r, n, self.field, invalid)
+
+    def write(self, out: bytearray, values: list[Any] | None, invalid: dict[str, str]) -> None:
+        write_count(out, self.width, values, self.name, invalid)
+        write_values(out, values or [], self.field, invalid)
+
+
+class Record:
+    """A dataclass on the wire: fixed layouts and counted lists, in the dataclass's field order.
+
+    The dataclass takes its wire fields positionally, then ``invalid`` (sentinel reasons).
+    """
+
+    __slots__ = ("cls", "layout", "parts")
+
+    def __init__(self, cls: type[Any], *parts: Layout | ListOf) -> None:
+        self.cls = cls
+        self.parts = parts
+        wire = [n for p in parts for n in (p.names if isinstance(p, Layout) else (p.name,))]
+        declared = [f.name for f in dataclasses.fields(cls) if f.name != "invalid"]
+        if wire != declared:  # the tables and the dataclasses must not drift apart
+            raise TypeError(
+                f"{getattr(cls, '__name__', cls)}: wire fields {wire} != dataclass fields {declared}"
+            )
+        # one fixed layout (most blocks and list entries): a single struct call, no loop
+        self.layout = parts[0] if len(parts) == 1 and isinstance(parts[0], Layout) else None
+
+    def decode(self, r: Reader) -> Any:
+        inv: dict[str, str] = {}
+        if self.layout is not None:
+            return self.cls(*self.layout.read(r, inv), invalid=inv)
+        args: list[Any] = []
+        for p in self.parts:
+            if isinstance(p, ListOf):
+                args.append(p.read(r, inv))
+            else:
+                args += p.read(r, inv)
+        return self.cls(*args, invalid=inv)
+
+    def encode(self, obj: Any, out: bytearray) -> None:
+        for p in self.parts:
+            if isinstance(p, Layout):
+                p.write(out, obj)
+            else:
+                p.write(out, getattr(obj, p.name), obj.invalid)
 
 
 def make(cls: Callable[..., T], args: list[Any], invalid: dict[str, str]) -> T:

@@ -7,10 +7,10 @@ Type ids: 0x01 vehicle, 0x02 drive motors, 0x03 fuel cell, 0x04 engine, 0x05 loc
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from ._codec import Field, Layout, Reader, make, read_count, read_values, write_count, write_values
-from .blocks_common import BlockCodec, fixed_codec, gear_name
+from ._codec import Field, Layout, ListOf, Record
+from .blocks_common import GearByte, extremes_layout, fixed_codec, list_codec, record_codec
 
 # ---- 0x01 whole vehicle, 20 bytes (Table 9 / B.4) --------------------------------------------------
 
@@ -34,7 +34,7 @@ VEHICLE = Layout(
 
 
 @dataclass(slots=True)
-class VehicleData:
+class VehicleData(GearByte):
     NAME: ClassVar[str] = "vehicle"
     vehicle_state: int | None
     charging_state: int | None
@@ -50,18 +50,6 @@ class VehicleData:
     accelerator_pedal_pct: int | None
     brake_pedal_pct: int | None  # 101 (0x65) = braking, no travel value available
     invalid: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def gear(self) -> str:
-        return gear_name(self.gear_raw)
-
-    @property
-    def braking_force(self) -> bool:
-        return bool(self.gear_raw & 0x10)
-
-    @property
-    def driving_force(self) -> bool:
-        return bool(self.gear_raw & 0x20)
 
 
 # ---- 0x02 drive motors, count + 12 bytes each (Tables 10/11) -------------------------------------
@@ -98,28 +86,6 @@ class DriveMotors:
     invalid: dict[str, str] = field(default_factory=dict)
 
 
-def motors_codec(container: type[Any], entry: type[Any], layout: Layout) -> BlockCodec:
-    """Count BYTE then fixed entries; shared by both editions (entry layout differs)."""
-
-    def decode(r: Reader) -> Any:
-        invalid: dict[str, str] = {}
-        n = read_count(r, 1, "motors", invalid)
-        motors: list[Any] | None = None
-        if n is not None:
-            motors = []
-            for _ in range(n):
-                inv: dict[str, str] = {}
-                motors.append(entry(*layout.read(r, inv), invalid=inv))
-        return container(motors, invalid)
-
-    def encode(b: Any, out: bytearray) -> None:
-        write_count(out, 1, b.motors, "motors", b.invalid)
-        for m in b.motors or ():
-            layout.write(out, m)
-
-    return BlockCodec(container, decode, encode)
-
-
 # ---- 0x03 fuel cell (Table 12) ---------------------------------------------------------------------
 
 FUEL_HEAD = Layout(
@@ -127,7 +93,7 @@ FUEL_HEAD = Layout(
     Field("current_a", 2, div=10),  # no offset in 2016 Table 12
     Field("h2_consumption_kg_per_100km", 2, div=100),
 )
-FUEL_PROBE = Field("probe_temperatures_c", 1, offset=40)
+FUEL_PROBES = ListOf(2, Field("probe_temperatures_c", 1, offset=40))
 FUEL_TAIL = Layout(
     Field("h2_max_temp_c", 2, div=10, offset=40),
     Field("h2_max_temp_probe", 1),
@@ -154,21 +120,6 @@ class FuelCell:
     h2_max_pressure_sensor: int | None
     dcdc_state: int | None
     invalid: dict[str, str] = field(default_factory=dict)
-
-
-def decode_fuel_cell(r: Reader) -> FuelCell:
-    inv: dict[str, str] = {}
-    head = FUEL_HEAD.read(r, inv)
-    n = read_count(r, 2, "probe_temperatures_c", inv)
-    probes = None if n is None else read_values(r, n, FUEL_PROBE, inv)
-    return make(FuelCell, [*head, probes, *FUEL_TAIL.read(r, inv)], inv)
-
-
-def encode_fuel_cell(b: FuelCell, out: bytearray) -> None:
-    FUEL_HEAD.write(out, b)
-    write_count(out, 2, b.probe_temperatures_c, "probe_temperatures_c", b.invalid)
-    write_values(out, b.probe_temperatures_c or [], FUEL_PROBE, b.invalid)
-    FUEL_TAIL.write(out, b)
 
 
 # ---- 0x04 engine, 5 bytes (Table 13) -----------------------------------------------------------------
@@ -232,20 +183,7 @@ class Location(LonLat):
 
 # ---- 0x06 extremes, 14 bytes (Table 16) ------------------------------------------------------------
 
-EXTREMES = Layout(
-    Field("max_voltage_subsystem", 1),
-    Field("max_voltage_cell", 1),
-    Field("max_cell_voltage_v", 2, div=1000),
-    Field("min_voltage_subsystem", 1),
-    Field("min_voltage_cell", 1),
-    Field("min_cell_voltage_v", 2, div=1000),
-    Field("max_temp_subsystem", 1),
-    Field("max_temp_probe", 1),
-    Field("max_temp_c", 1, offset=40),
-    Field("min_temp_subsystem", 1),
-    Field("min_temp_probe", 1),
-    Field("min_temp_c", 1, offset=40),
-)
+EXTREMES = extremes_layout("subsystem", 1)
 
 
 @dataclass(slots=True)
@@ -275,7 +213,7 @@ RESS_HEAD = Layout(
     Field("cell_total", 2),
     Field("first_cell", 2),  # 1-based; packs over 200 cells are split across frames
 )
-CELL_V = Field("cell_voltages_v", 2, div=1000)
+CELL_VOLTAGES = ListOf(1, Field("cell_voltages_v", 2, div=1000))
 
 
 @dataclass(slots=True)
@@ -296,33 +234,12 @@ class CellVoltages:
     invalid: dict[str, str] = field(default_factory=dict)
 
 
-def decode_cell_voltages(r: Reader) -> CellVoltages:
-    invalid: dict[str, str] = {}
-    n = read_count(r, 1, "subsystems", invalid)
-    subs = None
-    if n is not None:
-        subs = []
-        for _ in range(n):
-            inv: dict[str, str] = {}
-            head = RESS_HEAD.read(r, inv)
-            m = read_count(r, 1, "cell_voltages_v", inv)
-            cells = None if m is None else read_values(r, m, CELL_V, inv)
-            subs.append(make(SubsystemVoltages, [*head, cells], inv))
-    return CellVoltages(subs, invalid)
-
-
-def encode_cell_voltages(b: CellVoltages, out: bytearray) -> None:
-    write_count(out, 1, b.subsystems, "subsystems", b.invalid)
-    for s in b.subsystems or ():
-        RESS_HEAD.write(out, s)
-        write_count(out, 1, s.cell_voltages_v, "cell_voltages_v", s.invalid)
-        write_values(out, s.cell_voltages_v or [], CELL_V, s.invalid)
-
-
 VEHICLE_CODEC = fixed_codec(VehicleData, VEHICLE)
-MOTORS_CODEC = motors_codec(DriveMotors, DriveMotor, MOTOR)
-FUEL_CELL_CODEC = BlockCodec(FuelCell, decode_fuel_cell, encode_fuel_cell)
+MOTORS_CODEC = list_codec(DriveMotors, "motors", 1, Record(DriveMotor, MOTOR))
+FUEL_CELL_CODEC = record_codec(FuelCell, FUEL_HEAD, FUEL_PROBES, FUEL_TAIL)
 ENGINE_CODEC = fixed_codec(Engine, ENGINE)
 LOCATION_CODEC = fixed_codec(Location, LOCATION)
 EXTREMES_CODEC = fixed_codec(Extremes, EXTREMES)
-CELL_VOLTAGES_CODEC = BlockCodec(CellVoltages, decode_cell_voltages, encode_cell_voltages)
+CELL_VOLTAGES_CODEC = list_codec(
+    CellVoltages, "subsystems", 1, Record(SubsystemVoltages, RESS_HEAD, CELL_VOLTAGES)
+)

@@ -12,27 +12,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from ._codec import Field, Layout, Reader, make, read_count, read_values, write_count, write_values
-from .blocks_2016 import LonLat, motors_codec
-from .blocks_common import TEMP_C, BlockCodec, fixed_codec, gear_name
+from . import blocks_2016 as b16
+from ._codec import Field, Layout, ListOf, Record
+from .blocks_common import TEMP_C, GearByte, extremes_layout, fixed_codec, list_codec, record_codec
 
-VEHICLE = Layout(
-    Field("vehicle_state", 1),
-    Field("charging_state", 1),
-    Field("running_mode", 1),
-    Field("speed_kmh", 2, div=10),
-    Field("odometer_km", 4, div=10),
-    Field("total_voltage_v", 2, div=10),
-    Field("total_current_a", 2, div=10, offset=3000),  # 2025: offset 3000 A
-    Field("soc_pct", 1),
-    Field("dcdc_state", 1),
-    Field("gear_raw", 1, sentinel=False),  # bit 7 set = gear position invalid
-    Field("insulation_kohm", 2),  # 2025 gives insulation sentinels
+# 2025 edition of the 2016 tables: what changed is data, the reader/writer is the same.
+VEHICLE = b16.VEHICLE.derive(
+    total_current_a={"offset": 3000},  # 2025: offset 3000 A
+    insulation_kohm={"sentinel": True},  # 2025 gives insulation sentinels
+    drop=("accelerator_pedal_pct", "brake_pedal_pct"),  # no pedal bytes: 18 bytes
 )
 
 
 @dataclass(slots=True)
-class VehicleData2025:
+class VehicleData2025(GearByte):
     NAME: ClassVar[str] = "vehicle"
     vehicle_state: int | None
     charging_state: int | None
@@ -48,29 +41,15 @@ class VehicleData2025:
     invalid: dict[str, str] = field(default_factory=dict)
 
     @property
-    def gear(self) -> str:
-        return gear_name(self.gear_raw)
-
-    @property
     def gear_valid(self) -> bool:
+        """2025: gear byte bit 7 set = gear position invalid."""
         return not self.gear_raw & 0x80
 
-    @property
-    def braking_force(self) -> bool:
-        return bool(self.gear_raw & 0x10)
 
-    @property
-    def driving_force(self) -> bool:
-        return bool(self.gear_raw & 0x20)
-
-
-MOTOR = Layout(
-    Field("number", 1),
-    Field("state", 1),
-    Field("controller_temp_c", 1, offset=40),
-    Field("speed_rpm", 2, offset=32000),  # 2025: offset 32000 r/min
-    Field("torque_nm", 4, div=10, offset=20000),  # 2025: DWORD, offset 20000 N·m
-    Field("temp_c", 1, offset=40),
+MOTOR = b16.MOTOR.derive(
+    speed_rpm={"offset": 32000},  # 2025: offset 32000 r/min
+    torque_nm={"width": 4, "offset": 20000},  # 2025: DWORD, offset 20000 N·m
+    drop=("controller_voltage_v", "controller_current_a"),  # 10 bytes each
 )
 
 
@@ -139,7 +118,7 @@ LOCATION = Layout(
 
 
 @dataclass(slots=True)
-class Location2025(LonLat):
+class Location2025(b16.LonLat):
     NAME: ClassVar[str] = "location"
     status: int
     coordinate_system: int | None
@@ -155,7 +134,7 @@ PACK_HEAD = Layout(
     Field("voltage_v", 2, div=10),
     Field("current_a", 2, div=10, offset=3000),
 )
-CELL_V = Field("cell_voltages_v", 2, div=1000)
+CELL_VOLTAGES = ListOf(2, Field("cell_voltages_v", 2, div=1000))
 
 
 @dataclass(slots=True)
@@ -174,29 +153,6 @@ class CellVoltages2025:
     invalid: dict[str, str] = field(default_factory=dict)
 
 
-def decode_cell_voltages(r: Reader) -> CellVoltages2025:
-    invalid: dict[str, str] = {}
-    n = read_count(r, 1, "packs", invalid)
-    packs = None
-    if n is not None:
-        packs = []
-        for _ in range(n):
-            inv: dict[str, str] = {}
-            head = PACK_HEAD.read(r, inv)
-            m = read_count(r, 2, "cell_voltages_v", inv)
-            cells = None if m is None else read_values(r, m, CELL_V, inv)
-            packs.append(make(PackVoltages, [*head, cells], inv))
-    return CellVoltages2025(packs, invalid)
-
-
-def encode_cell_voltages(b: CellVoltages2025, out: bytearray) -> None:
-    write_count(out, 1, b.packs, "packs", b.invalid)
-    for p in b.packs or ():
-        PACK_HEAD.write(out, p)
-        write_count(out, 2, p.cell_voltages_v, "cell_voltages_v", p.invalid)
-        write_values(out, p.cell_voltages_v or [], CELL_V, p.invalid)
-
-
 # ---- 0x30 fuel-cell stacks ------------------------------------------------------------------------
 
 STACK_HEAD = Layout(
@@ -207,7 +163,7 @@ STACK_HEAD = Layout(
     Field("air_inlet_pressure_kpa", 2, div=10, offset=100),
     Field("air_inlet_temp_c", 1, offset=40),
 )
-COOLANT_T = Field("coolant_temperatures_c", 1, offset=40)
+COOLANT_TEMPERATURES = ListOf(2, Field("coolant_temperatures_c", 1, offset=40))
 
 
 @dataclass(slots=True)
@@ -229,29 +185,6 @@ class FuelCellStacks:
     invalid: dict[str, str] = field(default_factory=dict)
 
 
-def decode_stacks(r: Reader) -> FuelCellStacks:
-    invalid: dict[str, str] = {}
-    n = read_count(r, 1, "stacks", invalid)
-    stacks = None
-    if n is not None:
-        stacks = []
-        for _ in range(n):
-            inv: dict[str, str] = {}
-            head = STACK_HEAD.read(r, inv)
-            m = read_count(r, 2, "coolant_temperatures_c", inv)
-            temps = None if m is None else read_values(r, m, COOLANT_T, inv)
-            stacks.append(make(FuelCellStack, [*head, temps], inv))
-    return FuelCellStacks(stacks, invalid)
-
-
-def encode_stacks(b: FuelCellStacks, out: bytearray) -> None:
-    write_count(out, 1, b.stacks, "stacks", b.invalid)
-    for s in b.stacks or ():
-        STACK_HEAD.write(out, s)
-        write_count(out, 2, s.coolant_temperatures_c, "coolant_temperatures_c", s.invalid)
-        write_values(out, s.coolant_temperatures_c or [], COOLANT_T, s.invalid)
-
-
 # ---- 0x31 super-capacitor -------------------------------------------------------------------------
 
 SUPERCAP_HEAD = Layout(
@@ -259,7 +192,6 @@ SUPERCAP_HEAD = Layout(
     Field("voltage_v", 2, div=10),
     Field("current_a", 2, div=10, offset=3000),
 )
-SUPERCAP_V = Field("cell_voltages_v", 2, div=1000)
 
 
 @dataclass(slots=True)
@@ -273,40 +205,9 @@ class SuperCapacitor:
     invalid: dict[str, str] = field(default_factory=dict)
 
 
-def decode_supercap(r: Reader) -> SuperCapacitor:
-    inv: dict[str, str] = {}
-    head = SUPERCAP_HEAD.read(r, inv)
-    m = read_count(r, 2, "cell_voltages_v", inv)
-    cells = None if m is None else read_values(r, m, SUPERCAP_V, inv)
-    n = read_count(r, 2, "temperatures_c", inv)
-    temps = None if n is None else read_values(r, n, TEMP_C, inv)
-    return make(SuperCapacitor, [*head, cells, temps], inv)
-
-
-def encode_supercap(b: SuperCapacitor, out: bytearray) -> None:
-    SUPERCAP_HEAD.write(out, b)
-    write_count(out, 2, b.cell_voltages_v, "cell_voltages_v", b.invalid)
-    write_values(out, b.cell_voltages_v or [], SUPERCAP_V, b.invalid)
-    write_count(out, 2, b.temperatures_c, "temperatures_c", b.invalid)
-    write_values(out, b.temperatures_c or [], TEMP_C, b.invalid)
-
-
 # ---- 0x32 super-capacitor extremes (cell/probe numbers are WORDs here) ------------------------------
 
-SUPERCAP_EXTREMES = Layout(
-    Field("max_voltage_system", 1),
-    Field("max_voltage_cell", 2),
-    Field("max_cell_voltage_v", 2, div=1000),
-    Field("min_voltage_system", 1),
-    Field("min_voltage_cell", 2),
-    Field("min_cell_voltage_v", 2, div=1000),
-    Field("max_temp_system", 1),
-    Field("max_temp_probe", 2),
-    Field("max_temp_c", 1, offset=40),
-    Field("min_temp_system", 1),
-    Field("min_temp_probe", 2),
-    Field("min_temp_c", 1, offset=40),
-)
+SUPERCAP_EXTREMES = extremes_layout("system", 2)  # cell/probe numbers are WORDs here
 
 
 @dataclass(slots=True)
@@ -328,11 +229,13 @@ class SuperCapacitorExtremes:
 
 
 VEHICLE_CODEC = fixed_codec(VehicleData2025, VEHICLE)
-MOTORS_CODEC = motors_codec(DriveMotors2025, DriveMotor2025, MOTOR)
+MOTORS_CODEC = list_codec(DriveMotors2025, "motors", 1, Record(DriveMotor2025, MOTOR))
 FUEL_CELL_CODEC = fixed_codec(FuelCell2025, FUEL_CELL)
 ENGINE_CODEC = fixed_codec(Engine2025, ENGINE)
 LOCATION_CODEC = fixed_codec(Location2025, LOCATION)
-CELL_VOLTAGES_CODEC = BlockCodec(CellVoltages2025, decode_cell_voltages, encode_cell_voltages)
-STACKS_CODEC = BlockCodec(FuelCellStacks, decode_stacks, encode_stacks)
-SUPERCAP_CODEC = BlockCodec(SuperCapacitor, decode_supercap, encode_supercap)
+CELL_VOLTAGES_CODEC = list_codec(CellVoltages2025, "packs", 1, Record(PackVoltages, PACK_HEAD, CELL_VOLTAGES))
+STACKS_CODEC = list_codec(
+    FuelCellStacks, "stacks", 1, Record(FuelCellStack, STACK_HEAD, COOLANT_TEMPERATURES)
+)
+SUPERCAP_CODEC = record_codec(SuperCapacitor, SUPERCAP_HEAD, CELL_VOLTAGES, ListOf(2, TEMP_C))
 SUPERCAP_EXTREMES_CODEC = fixed_codec(SuperCapacitorExtremes, SUPERCAP_EXTREMES)

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from ._codec import EncodeError, Field, Layout, Reader, read_count, read_values, write_count, write_values
+from ._codec import EncodeError, Field, Layout, ListOf, Reader, Record, read_count, write_count
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,17 +20,33 @@ class BlockCodec:
     encode: Callable[[Any, bytearray], None]
 
 
+def record_codec(cls: type[Any], *parts: Layout | ListOf) -> BlockCodec:
+    """Codec for a block made of fixed layouts and counted lists, in the dataclass's field order."""
+    rec = Record(cls, *parts)
+    return BlockCodec(cls, rec.decode, rec.encode)
+
+
 def fixed_codec(cls: type[Any], layout: Layout) -> BlockCodec:
     """Codec for a block made only of the fields in ``layout``, in the dataclass's field order."""
+    return record_codec(cls, layout)
+
+
+def list_codec(container: type[Any], name: str, width: int, entry: Record) -> BlockCodec:
+    """A count (``width`` bytes) then that many ``entry`` records; ``container(items, invalid)``."""
 
     def decode(r: Reader) -> Any:
         invalid: dict[str, str] = {}
-        return cls(*layout.read(r, invalid), invalid=invalid)
+        n = read_count(r, width, name, invalid)
+        decode_entry = entry.decode
+        return container(None if n is None else [decode_entry(r) for _ in range(n)], invalid)
 
     def encode(b: Any, out: bytearray) -> None:
-        layout.write(out, b)
+        items = getattr(b, name)
+        write_count(out, width, items, name, b.invalid)
+        for item in items or ():
+            entry.encode(item, out)
 
-    return BlockCodec(cls, decode, encode)
+    return BlockCodec(container, decode, encode)
 
 
 # ---- probe temperatures: 2016 0x09 (Tables B.7/B.8), 2025 0x08 (same layout) -------------------
@@ -55,30 +71,8 @@ class ProbeTemperatures:
     invalid: dict[str, str] = field(default_factory=dict)
 
 
-def decode_temperatures(r: Reader) -> ProbeTemperatures:
-    invalid: dict[str, str] = {}
-    n = read_count(r, 1, "subsystems", invalid)
-    subs: list[SubsystemTemperatures] | None = None
-    if n is not None:
-        subs = []
-        for _ in range(n):
-            inv: dict[str, str] = {}
-            no = SUBSYSTEM.decode(r.u8("subsystem"), inv)
-            count = read_count(r, 2, "temperatures_c", inv)
-            temps = None if count is None else read_values(r, count, TEMP_C, inv)
-            subs.append(SubsystemTemperatures(no, temps, inv))
-    return ProbeTemperatures(subs, invalid)
-
-
-def encode_temperatures(b: ProbeTemperatures, out: bytearray) -> None:
-    write_count(out, 1, b.subsystems, "subsystems", b.invalid)
-    for s in b.subsystems or ():
-        out.append(SUBSYSTEM.encode(s.subsystem, s.invalid))
-        write_count(out, 2, s.temperatures_c, "temperatures_c", s.invalid)
-        write_values(out, s.temperatures_c or [], TEMP_C, s.invalid)
-
-
-TEMPERATURES = BlockCodec(ProbeTemperatures, decode_temperatures, encode_temperatures)
+SUBSYSTEM_TEMPERATURES = Record(SubsystemTemperatures, Layout(SUBSYSTEM), ListOf(2, TEMP_C))
+TEMPERATURES = list_codec(ProbeTemperatures, "subsystems", 1, SUBSYSTEM_TEMPERATURES)
 
 
 # ---- user-defined 0x80-0xFE: length WORD + data (Table 19) ---------------------------------------
@@ -145,3 +139,42 @@ GEAR_NAMES = {0: "N", **{i: str(i) for i in range(1, 7)}, 13: "R", 14: "D", 15: 
 
 def gear_name(raw: int) -> str:
     return GEAR_NAMES.get(raw & 0x0F, f"reserved({raw & 0x0F})")
+
+
+class GearByte:
+    """The vehicle block's gear byte: bits 0-3 gear, bit 4 braking force, bit 5 driving force."""
+
+    __slots__ = ()
+    gear_raw: int
+
+    @property
+    def gear(self) -> str:
+        return gear_name(self.gear_raw)
+
+    @property
+    def braking_force(self) -> bool:
+        return bool(self.gear_raw & 0x10)
+
+    @property
+    def driving_force(self) -> bool:
+        return bool(self.gear_raw & 0x20)
+
+
+# ---- extremes (2016 0x06 Table 16; 2025 0x32 for super-capacitors) ------------------------------
+
+
+def extremes_layout(group: str, index_width: int) -> Layout:
+    """Highest then lowest cell voltage, then highest then lowest probe temperature: each as
+    group number BYTE (``max_voltage_<group>``), cell/probe number (``index_width``), value."""
+    return Layout(
+        *(
+            f
+            for extreme, index, value in (
+                ("max_voltage", "cell", Field("max_cell_voltage_v", 2, div=1000)),
+                ("min_voltage", "cell", Field("min_cell_voltage_v", 2, div=1000)),
+                ("max_temp", "probe", Field("max_temp_c", 1, offset=40)),
+                ("min_temp", "probe", Field("min_temp_c", 1, offset=40)),
+            )
+            for f in (Field(f"{extreme}_{group}", 1), Field(f"{extreme}_{index}", index_width), value)
+        )
+    )

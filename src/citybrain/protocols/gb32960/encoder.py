@@ -5,29 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from . import messages as msgs
 from ._codec import EncodeError, put_text, put_time, put_uint
 from .blocks_common import encode_signature
 from .frame import build_frame
-from .messages import (
-    Ack,
-    Activation,
-    ActivationResponse,
-    Heartbeat,
-    KeyExchange,
-    Message,
-    PlatformLogin,
-    PlatformLogout,
-    RawMessage,
-    RealtimeReport,
-    TimeCalibration,
-    VehicleLogin,
-    VehicleLogin2025,
-    VehicleLogout,
-)
 from .realtime import RealtimeBody, encode_realtime
 
 
-def _login(m: VehicleLogin, out: bytearray) -> None:
+def _login(m: msgs.VehicleLogin, out: bytearray) -> None:
     put_time(out, m.time)
     put_uint(out, 2, m.serial, "serial")
     put_text(out, m.iccid, 20, "iccid")
@@ -39,7 +24,7 @@ def _login(m: VehicleLogin, out: bytearray) -> None:
         put_text(out, code, m.code_length, "ress_codes")
 
 
-def _login_2025(m: VehicleLogin2025, out: bytearray) -> None:
+def _login_2025(m: msgs.VehicleLogin2025, out: bytearray) -> None:
     put_time(out, m.time)
     put_uint(out, 2, m.serial, "serial")
     put_text(out, m.iccid, 20, "iccid")
@@ -52,16 +37,16 @@ def _login_2025(m: VehicleLogin2025, out: bytearray) -> None:
         put_text(out, code, 24, "pack_codes")
 
 
-def _realtime(m: RealtimeReport, out: bytearray) -> None:
+def _realtime(m: msgs.RealtimeReport, out: bytearray) -> None:
     encode_realtime(RealtimeBody(m.time, m.blocks, m.unparsed), m.header.edition, out)
 
 
-def _serial_message(m: VehicleLogout | PlatformLogout, out: bytearray) -> None:
+def _serial_message(m: msgs.VehicleLogout | msgs.PlatformLogout, out: bytearray) -> None:
     put_time(out, m.time)
     put_uint(out, 2, m.serial, "serial")
 
 
-def _platform_login(m: PlatformLogin, out: bytearray) -> None:
+def _platform_login(m: msgs.PlatformLogin, out: bytearray) -> None:
     put_time(out, m.time)
     put_uint(out, 2, m.serial, "serial")
     put_text(out, m.username, 12, "username")
@@ -69,12 +54,12 @@ def _platform_login(m: PlatformLogin, out: bytearray) -> None:
     put_uint(out, 1, m.encryption_rule, "encryption_rule")
 
 
-def _optional_time(m: Heartbeat | TimeCalibration | Ack, out: bytearray) -> None:
+def _optional_time(m: msgs.Heartbeat | msgs.TimeCalibration | msgs.Ack, out: bytearray) -> None:
     if m.time is not None:
         put_time(out, m.time)
 
 
-def _activation(m: Activation, out: bytearray) -> None:
+def _activation(m: msgs.Activation, out: bytearray) -> None:
     put_time(out, m.time)
     put_text(out, m.chip_id, 16, "chip_id")
     put_uint(out, 2, len(m.public_key), "public_key_length")
@@ -83,12 +68,12 @@ def _activation(m: Activation, out: bytearray) -> None:
     encode_signature(m.signature, out)
 
 
-def _activation_response(m: ActivationResponse, out: bytearray) -> None:
+def _activation_response(m: msgs.ActivationResponse, out: bytearray) -> None:
     put_uint(out, 1, m.result, "result")
     put_uint(out, 1, m.info, "info")
 
 
-def _key_exchange(m: KeyExchange, out: bytearray) -> None:
+def _key_exchange(m: msgs.KeyExchange, out: bytearray) -> None:
     put_uint(out, 1, m.algorithm, "algorithm")
     put_uint(out, 2, len(m.key), "key_length")
     out += m.key
@@ -96,34 +81,34 @@ def _key_exchange(m: KeyExchange, out: bytearray) -> None:
     put_time(out, m.valid_to, "valid_to")
 
 
-def _raw(m: RawMessage, out: bytearray) -> None:
+def _raw(m: msgs.RawMessage, out: bytearray) -> None:
     out += m.data
 
 
 ENCODERS: dict[type, Callable[[Any, bytearray], None]] = {
-    VehicleLogin: _login,
-    VehicleLogin2025: _login_2025,
-    RealtimeReport: _realtime,
-    VehicleLogout: _serial_message,
-    PlatformLogin: _platform_login,
-    PlatformLogout: _serial_message,
-    Heartbeat: _optional_time,
-    TimeCalibration: _optional_time,
-    Ack: _optional_time,
-    Activation: _activation,
-    ActivationResponse: _activation_response,
-    KeyExchange: _key_exchange,
-    RawMessage: _raw,
+    msgs.VehicleLogin: _login,
+    msgs.VehicleLogin2025: _login_2025,
+    msgs.RealtimeReport: _realtime,
+    msgs.VehicleLogout: _serial_message,
+    msgs.PlatformLogin: _platform_login,
+    msgs.PlatformLogout: _serial_message,
+    msgs.Heartbeat: _optional_time,
+    msgs.TimeCalibration: _optional_time,
+    msgs.Ack: _optional_time,
+    msgs.Activation: _activation,
+    msgs.ActivationResponse: _activation_response,
+    msgs.KeyExchange: _key_exchange,
+    msgs.RawMessage: _raw,
 }
 
 
-def encode_data_unit(msg: Message) -> bytes:
+def encode_data_unit(msg: msgs.Message) -> bytes:
     out = bytearray()
     ENCODERS[type(msg)](msg, out)
     return bytes(out)
 
 
-def encode(msg: Message) -> bytes:
+def encode(msg: msgs.Message) -> bytes:
     """The complete frame for ``msg`` (start bytes, header, data unit, BCC).
 
     Raises :class:`EncodeError` when a value cannot be represented on the wire.

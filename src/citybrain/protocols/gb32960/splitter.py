@@ -63,7 +63,7 @@ class FrameSplitter:
             start = _find_start(b, pos)
             if start < 0:
                 # keep a trailing '#'/'$' that may be the first half of a start marker
-                keep = len(b) - 1 if b and b[-1] in (0x23, 0x24) else len(b)
+                keep = len(b) - 1 if len(b) > pos and b[-1] in (0x23, 0x24) else len(b)
                 if keep > pos and garbage_from < 0:
                     garbage_from = pos
                 pos = keep

@@ -16,33 +16,11 @@ import struct
 from collections.abc import Callable
 
 from citybrain.core.errors import DecodeError
+from citybrain.protocols.jt808 import messages as msgs
 from citybrain.protocols.jt808.extras import decode_extras
 from citybrain.protocols.jt808.fields import bcd_time_to_ms, decode_text
 from citybrain.protocols.jt808.framing import strip_delimiters, unescape, xor_check
 from citybrain.protocols.jt808.header import Header, parse_header
-from citybrain.protocols.jt808.messages import (
-    AUTHENTICATE,
-    HEARTBEAT,
-    LOCATION_BATCH,
-    LOCATION_REPORT,
-    LOGOUT,
-    PLATFORM_GENERAL_RESPONSE,
-    REGISTER,
-    REGISTER_RESPONSE,
-    TERMINAL_GENERAL_RESPONSE,
-    Authenticate,
-    Body,
-    Heartbeat,
-    LocationBatch,
-    LocationReport,
-    Logout,
-    Message,
-    PlatformGeneralResponse,
-    RawBody,
-    Register,
-    RegisterResponse,
-    TerminalGeneralResponse,
-)
 
 _BASIC = struct.Struct(">IIIIHHH6s")  # 28-byte basic location block
 _HHB = struct.Struct(">HHB")
@@ -50,10 +28,10 @@ _HB = struct.Struct(">HB")
 _H = struct.Struct(">H")
 _HH = struct.Struct(">HH")
 
-Handler = Callable[[bytes, Header, list[str]], Body]
+Handler = Callable[[bytes, Header, list[str]], msgs.Body]
 
 
-def parse_location(body: bytes, quirks: list[str], where: str = "msg 0x0200") -> LocationReport:
+def parse_location(body: bytes, quirks: list[str], where: str = "msg 0x0200") -> msgs.LocationReport:
     """A 0x0200 body (also each 0x0704 item): 28-byte basic block, then additional items."""
     if len(body) < 28:
         raise DecodeError(f"jt808 {where}: {len(body)} bytes, the basic location block needs 28")
@@ -61,7 +39,7 @@ def parse_location(body: bytes, quirks: list[str], where: str = "msg 0x0200") ->
     time_ms = bcd_time_to_ms(bcd)
     if time_ms is None:
         quirks.append(f"invalid_time:{bcd.hex()}")
-    return LocationReport(
+    return msgs.LocationReport(
         alarm=alarm,
         status=status,
         lat=-lat / 1e6 if status & 4 else lat / 1e6,
@@ -74,16 +52,16 @@ def parse_location(body: bytes, quirks: list[str], where: str = "msg 0x0200") ->
     )
 
 
-def _location(body: bytes, header: Header, quirks: list[str]) -> Body:
+def _location(body: bytes, header: Header, quirks: list[str]) -> msgs.Body:
     return parse_location(body, quirks)
 
 
-def _batch(body: bytes, header: Header, quirks: list[str]) -> Body:
+def _batch(body: bytes, header: Header, quirks: list[str]) -> msgs.Body:
     n = len(body)
     if n < 3:
         raise DecodeError(f"jt808 msg 0x0704: {n} bytes, needs item count WORD and type BYTE")
     count, batch_type = _HB.unpack_from(body, 0)
-    items: list[LocationReport] = []
+    items: list[msgs.LocationReport] = []
     pos = 3
     while pos < n:
         if pos + 2 > n:
@@ -100,7 +78,7 @@ def _batch(body: bytes, header: Header, quirks: list[str]) -> Body:
         pos += length
     if count != len(items):
         quirks.append(f"batch_count_mismatch:declared={count},actual={len(items)}")
-    return LocationBatch(batch_type=batch_type, items=tuple(items))
+    return msgs.LocationBatch(batch_type=batch_type, items=tuple(items))
 
 
 def _general(body: bytes, header: Header, quirks: list[str]) -> tuple[int, int, int]:
@@ -114,16 +92,16 @@ def _general(body: bytes, header: Header, quirks: list[str]) -> tuple[int, int, 
     return serial, msg_id, result
 
 
-def _terminal_response(body: bytes, header: Header, quirks: list[str]) -> Body:
-    return TerminalGeneralResponse(*_general(body, header, quirks))
+def _terminal_response(body: bytes, header: Header, quirks: list[str]) -> msgs.Body:
+    return msgs.TerminalGeneralResponse(*_general(body, header, quirks))
 
 
-def _platform_response(body: bytes, header: Header, quirks: list[str]) -> Body:
-    return PlatformGeneralResponse(*_general(body, header, quirks))
+def _platform_response(body: bytes, header: Header, quirks: list[str]) -> msgs.Body:
+    return msgs.PlatformGeneralResponse(*_general(body, header, quirks))
 
 
-def _empty(kind: type[Heartbeat] | type[Logout]) -> Handler:
-    def handler(body: bytes, header: Header, quirks: list[str]) -> Body:
+def _empty(kind: type[msgs.Heartbeat] | type[msgs.Logout]) -> Handler:
+    def handler(body: bytes, header: Header, quirks: list[str]) -> msgs.Body:
         if body:
             quirks.append(f"trailing_bytes:{len(body)}")
         return kind()
@@ -150,7 +128,7 @@ def _register_layout(body: bytes, header: Header, quirks: list[str]) -> str:
     raise DecodeError(f"jt808 msg 0x0100: {n} bytes, shorter than the 25-byte 2011 register body")
 
 
-def _register(body: bytes, header: Header, quirks: list[str]) -> Body:
+def _register(body: bytes, header: Header, quirks: list[str]) -> msgs.Body:
     layout = _register_layout(body, header, quirks)
     w_maker, w_model, w_id = _REGISTER_WIDTHS[layout]
     province, city = _HH.unpack_from(body, 0)
@@ -163,63 +141,63 @@ def _register(body: bytes, header: Header, quirks: list[str]) -> Body:
     pos += w_id
     color = body[pos]
     plate = decode_text(body[pos + 1 :], "plate", quirks)
-    return Register(province, city, maker, model, term_id, color, plate, layout)
+    return msgs.Register(province, city, maker, model, term_id, color, plate, layout)
 
 
-def _register_response(body: bytes, header: Header, quirks: list[str]) -> Body:
+def _register_response(body: bytes, header: Header, quirks: list[str]) -> msgs.Body:
     if len(body) < 3:
         raise DecodeError(f"jt808 msg 0x8100: {len(body)} bytes, needs reply serial and result (3)")
     serial, result = _HB.unpack_from(body, 0)
     code = decode_text(body[3:], "auth_code", quirks) if len(body) > 3 else None
-    return RegisterResponse(serial, result, code)
+    return msgs.RegisterResponse(serial, result, code)
 
 
-def _authenticate(body: bytes, header: Header, quirks: list[str]) -> Body:
+def _authenticate(body: bytes, header: Header, quirks: list[str]) -> msgs.Body:
     n = len(body)
     if (header.is_2019 or header.version_flag) and n >= 36 and body[0] == n - 36:
         k = body[0]
-        return Authenticate(
+        return msgs.Authenticate(
             auth_code=decode_text(body[1 : 1 + k], "auth_code", quirks),
             imei=decode_text(body[1 + k : 16 + k], "imei", quirks),
             software_version=decode_text(body[16 + k : 36 + k], "software_version", quirks),
         )
     if header.is_2019:
         quirks.append("authenticate_2013_body_with_2019_header")
-    return Authenticate(auth_code=decode_text(body, "auth_code", quirks))
+    return msgs.Authenticate(auth_code=decode_text(body, "auth_code", quirks))
 
 
 BODY_DECODERS: dict[int, Handler] = {
-    TERMINAL_GENERAL_RESPONSE: _terminal_response,
-    HEARTBEAT: _empty(Heartbeat),
-    LOGOUT: _empty(Logout),
-    REGISTER: _register,
-    AUTHENTICATE: _authenticate,
-    LOCATION_REPORT: _location,
-    LOCATION_BATCH: _batch,
-    PLATFORM_GENERAL_RESPONSE: _platform_response,
-    REGISTER_RESPONSE: _register_response,
+    msgs.TERMINAL_GENERAL_RESPONSE: _terminal_response,
+    msgs.HEARTBEAT: _empty(msgs.Heartbeat),
+    msgs.LOGOUT: _empty(msgs.Logout),
+    msgs.REGISTER: _register,
+    msgs.AUTHENTICATE: _authenticate,
+    msgs.LOCATION_REPORT: _location,
+    msgs.LOCATION_BATCH: _batch,
+    msgs.PLATFORM_GENERAL_RESPONSE: _platform_response,
+    msgs.REGISTER_RESPONSE: _register_response,
 }
 
 
-def decode_body(header: Header, body: bytes, quirks: list[str]) -> Body:
+def decode_body(header: Header, body: bytes, quirks: list[str]) -> msgs.Body:
     """Dispatch a complete (not fragmented, not encrypted) body by message id."""
     if header.is_fragment or header.encryption:
-        return RawBody(body)
+        return msgs.RawBody(body)
     handler = BODY_DECODERS.get(header.msg_id)
     if handler is None:
-        return RawBody(body)
+        return msgs.RawBody(body)
     try:
         return handler(body, header, quirks)
     except (struct.error, IndexError, ValueError) as exc:  # a field cut short or out of range
         raise DecodeError(f"jt808 msg 0x{header.msg_id:04X} body ({len(body)} bytes): {exc}") from exc
 
 
-def decode_message(content: bytes, *, strict: bool = True, quirks: list[str] | None = None) -> Message:
+def decode_message(content: bytes, *, strict: bool = True, quirks: list[str] | None = None) -> msgs.Message:
     """Decode an un-escaped message: header + body, without the check byte or delimiters."""
     q: list[str] = [] if quirks is None else quirks
     header, start, end = parse_header(content, strict, q)
     body = decode_body(header, content[start:end], q)
-    return Message(header, body, tuple(q))
+    return msgs.Message(header, body, tuple(q))
 
 
 def frame_content(frame: bytes, *, strict: bool = True, quirks: list[str] | None = None) -> bytes:
@@ -251,7 +229,7 @@ def frame_content(frame: bytes, *, strict: bool = True, quirks: list[str] | None
     return content
 
 
-def decode_frame(frame: bytes, *, strict: bool = True) -> Message:
+def decode_frame(frame: bytes, *, strict: bool = True) -> msgs.Message:
     """Decode one wire frame, as returned by :class:`FrameSplitter` (or with its delimiters)."""
     quirks: list[str] = []
     content = frame_content(frame, strict=strict, quirks=quirks)

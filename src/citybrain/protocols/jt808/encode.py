@@ -9,24 +9,11 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterator
 
+from citybrain.protocols.jt808 import messages as msgs
 from citybrain.protocols.jt808.extras import encode_extras
 from citybrain.protocols.jt808.fields import EncodeError, encode_text, fixed_text, ms_to_bcd_time
 from citybrain.protocols.jt808.framing import wrap
 from citybrain.protocols.jt808.header import MAX_BODY, Header, encode_header
-from citybrain.protocols.jt808.messages import (
-    Authenticate,
-    Body,
-    Heartbeat,
-    LocationBatch,
-    LocationReport,
-    Logout,
-    Message,
-    PlatformGeneralResponse,
-    RawBody,
-    Register,
-    RegisterResponse,
-    TerminalGeneralResponse,
-)
 
 _BASIC = struct.Struct(">IIIIHHH")
 _HHB = struct.Struct(">HHB")
@@ -37,7 +24,7 @@ _H = struct.Struct(">H")
 _REGISTER_WIDTHS = {"2011": (5, 8, 7), "2013": (5, 20, 7), "2019": (11, 30, 30)}
 
 
-def _status_with_hemisphere(loc: LocationReport) -> int:
+def _status_with_hemisphere(loc: msgs.LocationReport) -> int:
     """The sign of lat/lon decides status bits 2/3; at exactly 0 the given bit is kept."""
     status = loc.status
     if loc.lat < 0:
@@ -51,7 +38,7 @@ def _status_with_hemisphere(loc: LocationReport) -> int:
     return status
 
 
-def encode_location(loc: LocationReport) -> bytes:
+def encode_location(loc: msgs.LocationReport) -> bytes:
     """A 0x0200 body (also used for each 0x0704 item)."""
     try:
         basic = _BASIC.pack(
@@ -68,7 +55,7 @@ def encode_location(loc: LocationReport) -> bytes:
     return basic + ms_to_bcd_time(loc.time_ms) + encode_extras(loc.extras)
 
 
-def _batch(b: LocationBatch) -> bytes:
+def _batch(b: msgs.LocationBatch) -> bytes:
     parts = [_HB.pack(len(b.items), b.batch_type)]
     for item in b.items:
         raw = encode_location(item)
@@ -77,7 +64,7 @@ def _batch(b: LocationBatch) -> bytes:
     return b"".join(parts)
 
 
-def _register(r: Register) -> bytes:
+def _register(r: msgs.Register) -> bytes:
     widths = _REGISTER_WIDTHS.get(r.layout)
     if widths is None:
         raise EncodeError(f"jt808 register layout {r.layout!r} is not one of 2011, 2013, 2019")
@@ -92,7 +79,7 @@ def _register(r: Register) -> bytes:
     )
 
 
-def _authenticate(a: Authenticate) -> bytes:
+def _authenticate(a: msgs.Authenticate) -> bytes:
     code = encode_text(a.auth_code)
     if a.imei is None:
         return code
@@ -106,33 +93,33 @@ def _authenticate(a: Authenticate) -> bytes:
     )
 
 
-def encode_body(body: Body) -> bytes:
+def encode_body(body: msgs.Body) -> bytes:
     """Body struct -> body bytes."""
     try:
         match body:
-            case LocationReport():
+            case msgs.LocationReport():
                 return encode_location(body)
-            case TerminalGeneralResponse() | PlatformGeneralResponse():
+            case msgs.TerminalGeneralResponse() | msgs.PlatformGeneralResponse():
                 return _HHB.pack(body.reply_serial, body.reply_msg_id, body.result)
-            case Heartbeat() | Logout():
+            case msgs.Heartbeat() | msgs.Logout():
                 return b""
-            case LocationBatch():
+            case msgs.LocationBatch():
                 return _batch(body)
-            case Register():
+            case msgs.Register():
                 return _register(body)
-            case RegisterResponse():
+            case msgs.RegisterResponse():
                 code = b"" if body.auth_code is None else encode_text(body.auth_code)
                 return _HB.pack(body.reply_serial, body.result) + code
-            case Authenticate():
+            case msgs.Authenticate():
                 return _authenticate(body)
-            case RawBody():
+            case msgs.RawBody():
                 return body.data
     except struct.error as exc:
         raise EncodeError(f"jt808 {type(body).__name__} field out of range: {exc}") from exc
     raise EncodeError(f"jt808 cannot encode body of type {type(body).__name__}")
 
 
-def _check_id(msg: Message) -> None:
+def _check_id(msg: msgs.Message) -> None:
     expected = getattr(msg.body, "MSG_ID", None)
     if expected is not None and expected != msg.header.msg_id:
         raise EncodeError(
@@ -141,19 +128,19 @@ def _check_id(msg: Message) -> None:
         )
 
 
-def encode_message(msg: Message) -> bytes:
+def encode_message(msg: msgs.Message) -> bytes:
     """Message -> header + body bytes (un-escaped, no check code, no delimiters)."""
     _check_id(msg)
     body = encode_body(msg.body)
     return encode_header(msg.header, len(body)) + body
 
 
-def encode_frame(msg: Message) -> bytes:
+def encode_frame(msg: msgs.Message) -> bytes:
     """Message -> wire frame: ``7E escaped(header + body + check) 7E``."""
     return wrap(encode_message(msg))
 
 
-def split_frames(msg: Message, max_body: int = MAX_BODY) -> Iterator[bytes]:
+def split_frames(msg: msgs.Message, max_body: int = MAX_BODY) -> Iterator[bytes]:
     """Encode a message whose body may exceed 1023 bytes as numbered packages (§4.4).
 
     Package ``i`` (from 1) carries serial ``header.serial + i - 1``. A body that fits is sent as

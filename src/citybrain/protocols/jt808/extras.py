@@ -13,18 +13,11 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
-from typing import ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import msgspec
 
 from citybrain.protocols.jt808.fields import EncodeError
-
-_I = struct.Struct(">I")
-_H = struct.Struct(">H")
-_HH = struct.Struct(">HH")
-_BI = struct.Struct(">BI")
-_BIB = struct.Struct(">BIB")
-_IHB = struct.Struct(">IHB")
 
 
 class Mileage(msgspec.Struct, frozen=True):
@@ -151,42 +144,76 @@ ExtraItem = (
 )
 
 
+class ItemSpec(NamedTuple):
+    """How one known item id sits on the wire and, for plain items, in the JSON view."""
+
+    cls: Callable[..., ExtraItem]
+    name: str  # JSON "name"
+    wire: struct.Struct  # the value's layout
+    fields: tuple[str, ...]  # attributes in wire order
+    scale: int = 1  # a single scaled field: raw = round(value * scale)
+    json: tuple[tuple[str, str], ...] = ()  # (attribute, JSON key with unit); () = its own view
+    lengths: tuple[int, ...] = ()  # allowed value lengths when not just ``wire.size``
+
+
+def _spec(cls: Callable[..., ExtraItem], name: str, fmt: str, *fields: str, **more: Any) -> ItemSpec:
+    return ItemSpec(cls, name, struct.Struct(fmt), fields, **more)
+
+
+#: Table 27: item id -> value layout, scale and JSON key (the key carries the unit).
+ITEMS: dict[int, ItemSpec] = {
+    0x01: _spec(Mileage, "mileage", ">I", "km", scale=10, json=(("km", "mileage_km"),)),
+    0x02: _spec(Fuel, "fuel", ">H", "litres", scale=10, json=(("litres", "fuel_l"),)),
+    0x03: _spec(
+        RecorderSpeed, "recorder_speed", ">H", "kmh", scale=10, json=(("kmh", "recorder_speed_kmh"),)
+    ),
+    0x04: _spec(AlarmEventId, "alarm_event_id", ">H", "event_id", json=(("event_id", "alarm_event_id"),)),
+    0x11: _spec(Overspeed, "overspeed", ">BI", "location_type", "area_id", lengths=(1, 5)),  # 1: type 0
+    0x12: _spec(AreaInOut, "area_in_out", ">BIB", "location_type", "area_id", "direction"),
+    0x13: _spec(RoadSectionTime, "road_section_time", ">IHB", "section_id", "drive_time_s", "result"),
+    0x25: _spec(VehicleSignals, "vehicle_signals", ">I", "bits"),
+    0x2A: _spec(IoStatus, "io_status", ">H", "bits"),
+    # a big-endian DWORD: the high word (AD1, bits 16-31) comes first
+    0x2B: _spec(Analog, "analog", ">HH", "ad1", "ad0", json=(("ad0", "ad0"), ("ad1", "ad1"))),
+    0x30: _spec(SignalStrength, "signal_strength", ">B", "value", json=(("value", "signal_strength"),)),
+    0x31: _spec(Satellites, "satellites", ">B", "count", json=(("count", "satellites"),)),
+}
+BY_CLASS: dict[object, ItemSpec] = {spec.cls: spec for spec in ITEMS.values()}
+
+
 def _overspeed(v: bytes) -> ExtraItem:
-    if len(v) == 1:
-        return Overspeed(v[0])
-    t, area = _BI.unpack(v)
-    return Overspeed(t, area)
-
-
-def _road_section(v: bytes) -> ExtraItem:
-    sid, secs, result = _IHB.unpack(v)
-    return RoadSectionTime(sid, secs, result)
+    return Overspeed(v[0]) if len(v) == 1 else Overspeed(*_OVERSPEED.unpack(v))
 
 
 def _analog(v: bytes) -> ExtraItem:
-    ad1, ad0 = _HH.unpack(v)  # big-endian DWORD: the high word (bits 16-31) comes first
+    ad1, ad0 = _ANALOG.unpack(v)
     return Analog(ad0=ad0, ad1=ad1)
 
 
-def _area(v: bytes) -> ExtraItem:
-    t, area, direction = _BIB.unpack(v)
-    return AreaInOut(t, area, direction)
+_OVERSPEED, _ANALOG = ITEMS[0x11].wire, ITEMS[0x2B].wire
+_SPECIAL_DECODERS = {0x11: _overspeed, 0x2B: _analog}  # optional area id; words high first
+
+
+def _decoder(spec: ItemSpec) -> Callable[[bytes], ExtraItem]:
+    """One specialised function per item, built once: this runs for every item of every 0x0200."""
+    cls, unpack, scale = spec.cls, spec.wire.unpack, spec.scale
+    if scale != 1:
+        return lambda v: cls(unpack(v)[0] / scale)
+    if spec.wire.format == ">B":
+        return lambda v: cls(v[0])
+    if len(spec.fields) == 1:
+        return lambda v: cls(unpack(v)[0])
+    if spec.fields != getattr(cls, "__struct_fields__", None):
+        raise TypeError(
+            f"{spec.name}: wire order {spec.fields} differs from the class: needs its own decoder"
+        )
+    return lambda v: cls(*unpack(v))
 
 
 # id -> (allowed lengths, decoder)
 _DECODERS: dict[int, tuple[tuple[int, ...], Callable[[bytes], ExtraItem]]] = {
-    0x01: ((4,), lambda v: Mileage(_I.unpack(v)[0] / 10)),
-    0x02: ((2,), lambda v: Fuel(_H.unpack(v)[0] / 10)),
-    0x03: ((2,), lambda v: RecorderSpeed(_H.unpack(v)[0] / 10)),
-    0x04: ((2,), lambda v: AlarmEventId(_H.unpack(v)[0])),
-    0x11: ((1, 5), _overspeed),
-    0x12: ((6,), _area),
-    0x13: ((7,), _road_section),
-    0x25: ((4,), lambda v: VehicleSignals(_I.unpack(v)[0])),
-    0x2A: ((2,), lambda v: IoStatus(_H.unpack(v)[0])),
-    0x2B: ((4,), _analog),
-    0x30: ((1,), lambda v: SignalStrength(v[0])),
-    0x31: ((1,), lambda v: Satellites(v[0])),
+    item_id: (spec.lengths or (spec.wire.size,), _SPECIAL_DECODERS.get(item_id) or _decoder(spec))
+    for item_id, spec in ITEMS.items()
 }
 
 
@@ -227,38 +254,21 @@ def _scaled(value: float, scale: int, fmt: struct.Struct, field: str) -> bytes:
 
 def encode_item(item: ExtraItem) -> bytes:
     """One item -> ``id, length, value`` bytes."""
-    value: bytes
     match item:
-        case Mileage(km=km):
-            value = _scaled(km, 10, _I, "mileage_km")
-        case Fuel(litres=litres):
-            value = _scaled(litres, 10, _H, "fuel_l")
-        case RecorderSpeed(kmh=kmh):
-            value = _scaled(kmh, 10, _H, "recorder_speed_kmh")
-        case AlarmEventId(event_id=eid):
-            value = _H.pack(eid)
-        case Overspeed(location_type=t, area_id=area):
-            value = bytes((t,)) if area is None else _BI.pack(t, area)
-        case AreaInOut(location_type=t, area_id=area, direction=d):
-            value = _BIB.pack(t, area, d)
-        case RoadSectionTime(section_id=sid, drive_time_s=secs, result=r):
-            value = _IHB.pack(sid, secs, r)
-        case VehicleSignals(bits=bits):
-            value = _I.pack(bits)
-        case IoStatus(bits=bits):
-            value = _H.pack(bits)
-        case Analog(ad0=ad0, ad1=ad1):
-            value = _HH.pack(ad1, ad0)
-        case SignalStrength(value=v):
-            value = bytes((v,))
-        case Satellites(count=c):
-            value = bytes((c,))
         case RawItem(item_id=iid, data=data):
             if len(data) > 255:
                 raise EncodeError(f"jt808 extra item 0x{iid:02X}: {len(data)} bytes, at most 255")
             return bytes((iid, len(data))) + data
         case TruncatedItem(item_id=iid, declared_length=dl, data=data):
             return bytes((iid,)) if dl is None else bytes((iid, dl)) + data
+        case Overspeed(location_type=t, area_id=None):
+            return bytes((item.ID, 1, t))
+    spec = BY_CLASS[type(item)]
+    if spec.scale != 1:
+        name, key = spec.json[0]
+        value = _scaled(getattr(item, name), spec.scale, spec.wire, key)
+    else:
+        value = spec.wire.pack(*(getattr(item, f) for f in spec.fields))
     return bytes((item.ID, len(value))) + value
 
 

@@ -11,41 +11,22 @@ from typing import Any
 
 from citybrain.core.errors import DecodeError
 from citybrain.protocols.jt808 import flags
+from citybrain.protocols.jt808 import messages as msgs
 from citybrain.protocols.jt808.decode import decode_frame
 from citybrain.protocols.jt808.extras import (
-    AlarmEventId,
-    Analog,
+    ITEMS,
     AreaInOut,
     ExtraItem,
-    Fuel,
     IoStatus,
-    Mileage,
     Overspeed,
     RawItem,
-    RecorderSpeed,
     RoadSectionTime,
-    Satellites,
-    SignalStrength,
     TruncatedItem,
     VehicleSignals,
 )
 from citybrain.protocols.jt808.fields import gmt8_text, normalise_phone, utc_text
 from citybrain.protocols.jt808.framing import FrameSplitter
 from citybrain.protocols.jt808.header import ENCRYPTION_NAMES, Header
-from citybrain.protocols.jt808.messages import (
-    Authenticate,
-    Body,
-    Heartbeat,
-    LocationBatch,
-    LocationReport,
-    Logout,
-    Message,
-    PlatformGeneralResponse,
-    RawBody,
-    Register,
-    RegisterResponse,
-    TerminalGeneralResponse,
-)
 
 GENERAL_RESULTS = {0: "ok", 1: "failed", 2: "bad_message", 3: "unsupported", 4: "alarm_confirmed"}
 REGISTER_RESULTS = {
@@ -76,16 +57,16 @@ def header_json(h: Header) -> dict[str, Any]:
     }
 
 
+#: Plain items, viewed straight from the extras table: class -> (hex id, spec).
+_PLAIN_ITEMS = {spec.cls: (_hex_id(item_id, 2), spec) for item_id, spec in ITEMS.items() if spec.json}
+
+
 def extra_json(item: ExtraItem) -> dict[str, Any]:
+    plain = _PLAIN_ITEMS.get(type(item))
+    if plain is not None:
+        hex_id, spec = plain
+        return {"id": hex_id, "name": spec.name} | {key: getattr(item, name) for name, key in spec.json}
     match item:
-        case Mileage(km=km):
-            return {"id": "0x01", "name": "mileage", "mileage_km": km}
-        case Fuel(litres=litres):
-            return {"id": "0x02", "name": "fuel", "fuel_l": litres}
-        case RecorderSpeed(kmh=kmh):
-            return {"id": "0x03", "name": "recorder_speed", "recorder_speed_kmh": kmh}
-        case AlarmEventId(event_id=eid):
-            return {"id": "0x04", "name": "alarm_event_id", "alarm_event_id": eid}
         case Overspeed(location_type=t, area_id=area):
             return {
                 "id": "0x11",
@@ -123,12 +104,6 @@ def extra_json(item: ExtraItem) -> dict[str, Any]:
                 "io_raw": _hex_id(bits),
                 "io": flags.bit_names(bits, flags.IO_STATUS_BITS),
             }
-        case Analog(ad0=ad0, ad1=ad1):
-            return {"id": "0x2B", "name": "analog", "ad0": ad0, "ad1": ad1}
-        case SignalStrength(value=v):
-            return {"id": "0x30", "name": "signal_strength", "signal_strength": v}
-        case Satellites(count=c):
-            return {"id": "0x31", "name": "satellites", "satellites": c}
         case RawItem(item_id=iid, data=data):
             return {"id": _hex_id(iid, 2), "name": "raw", "length_bytes": len(data), "hex": data.hex()}
         case TruncatedItem(item_id=iid, declared_length=dl, data=data):
@@ -141,7 +116,7 @@ def extra_json(item: ExtraItem) -> dict[str, Any]:
     raise TypeError(f"unknown extra item {item!r}")  # pragma: no cover - the union is exhaustive
 
 
-def location_json(loc: LocationReport) -> dict[str, Any]:
+def location_json(loc: msgs.LocationReport) -> dict[str, Any]:
     return {
         "alarm_raw": _hex_id(loc.alarm, 8),
         "alarms": loc.alarms,
@@ -162,27 +137,27 @@ def location_json(loc: LocationReport) -> dict[str, Any]:
     }
 
 
-def body_json(body: Body) -> dict[str, Any]:
+def body_json(body: msgs.Body) -> dict[str, Any]:
     match body:
-        case LocationReport():
+        case msgs.LocationReport():
             return location_json(body)
-        case LocationBatch(batch_type=t, items=items):
+        case msgs.LocationBatch(batch_type=t, items=items):
             return {
                 "batch_type": t,
                 "reissue": body.reissue,
                 "count": len(items),
                 "items": [location_json(i) for i in items],
             }
-        case TerminalGeneralResponse() | PlatformGeneralResponse():
+        case msgs.TerminalGeneralResponse() | msgs.PlatformGeneralResponse():
             return {
                 "reply_serial": body.reply_serial,
                 "reply_msg_id": _hex_id(body.reply_msg_id),
                 "result": body.result,
                 "result_name": GENERAL_RESULTS.get(body.result, f"reserved_{body.result}"),
             }
-        case Heartbeat() | Logout():
+        case msgs.Heartbeat() | msgs.Logout():
             return {}
-        case Register():
+        case msgs.Register():
             return {
                 "layout": body.layout,
                 "province_id": body.province,
@@ -193,25 +168,25 @@ def body_json(body: Body) -> dict[str, Any]:
                 "plate_color": body.plate_color,
                 "plate": body.plate,
             }
-        case RegisterResponse():
+        case msgs.RegisterResponse():
             return {
                 "reply_serial": body.reply_serial,
                 "result": body.result,
                 "result_name": REGISTER_RESULTS.get(body.result, f"reserved_{body.result}"),
                 "auth_code": body.auth_code,
             }
-        case Authenticate():
+        case msgs.Authenticate():
             return {
                 "auth_code": body.auth_code,
                 "imei": body.imei,
                 "software_version": body.software_version,
             }
-        case RawBody(data=data):
+        case msgs.RawBody(data=data):
             return {"length_bytes": len(data), "hex": data.hex()}
     raise TypeError(f"unknown body {body!r}")  # pragma: no cover - the union is exhaustive
 
 
-def to_json(msg: Message) -> dict[str, Any]:
+def to_json(msg: msgs.Message) -> dict[str, Any]:
     """A decoded message as a JSON-ready dict."""
     return {
         "protocol": "jt808",

@@ -1,0 +1,316 @@
+"""A generic asyncio TCP server for byte-stream device protocols (GB/T 32960, JT/T 808, ...).
+
+The server knows nothing about any protocol. Each accepted connection gets a :class:`Session`
+from the factory; the server calls ``session.feed(chunk)`` with every chunk read and writes the
+replies it returns. Before writing, when the session says ``needs_flush``, the server awaits
+``session.flush()``: that is where a gateway makes its events durable (``platform.batcher.submit``),
+so a reply that means "acknowledged" is only sent once the data cannot be lost. Reading from that
+connection pauses meanwhile, which is also the backpressure a slow store puts on a chatty device.
+
+A bad frame is the session's business: it calls :meth:`Connection.bad_frame`, which logs the hex,
+counts it and moves on; the connection stays open. A session that raises is logged and counted
+and the connection stays open too; only a failed ``flush`` closes it (nothing was acknowledged, so
+the device reconnects and resends what it buffered). Connections are plain ``asyncio.Protocol``
+objects (no task per idle connection), and one sweeper closes idle ones, so tens of thousands of
+quiet vehicles cost little.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Protocol, cast
+
+log = logging.getLogger(__name__)
+
+HEX_LOG_LIMIT = 2048  # bytes of a bad frame shown in the log; the count says how many were cut
+
+
+class Session(Protocol):
+    """One connection's protocol state. ``feed`` is synchronous and cheap; the hooks are async."""
+
+    @property
+    def needs_flush(self) -> bool:
+        """True when ``flush`` must run before the replies of the last ``feed`` are written."""
+        ...
+
+    def feed(self, data: bytes) -> Sequence[bytes]:
+        """Take a chunk of the stream; return the replies to write (possibly none)."""
+        ...
+
+    async def flush(self) -> None:
+        """Make what ``feed`` produced durable; raising closes the connection unanswered."""
+        ...
+
+    async def closed(self, reason: str) -> None:
+        """The connection ended (peer closed, idle, server stop, error, or ``Connection.close``)."""
+        ...
+
+
+@dataclass
+class TcpStats:
+    """Counters of one server, cumulative since it started (read them for /metrics)."""
+
+    connections_open: int = 0
+    connections_total: int = 0
+    connections_refused: int = 0  # beyond max_connections
+    closed_idle: int = 0
+    bytes_in: int = 0
+    bytes_out: int = 0
+    frames: int = 0  # good frames, counted by the session via Connection.frame_ok
+    bad_frames: int = 0
+    session_errors: int = 0  # feed() raised: a bug, logged with the traceback
+    flush_errors: int = 0  # flush() raised: the connection was closed, nothing acknowledged
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+class Connection:
+    """What a session sees of its connection: peer, counters, bad-frame logging, writes, close."""
+
+    def __init__(self, server: TcpServer, transport: asyncio.Transport) -> None:
+        self.server = server
+        self.transport = transport
+        peer = transport.get_extra_info("peername")
+        self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        self.opened = time.monotonic()
+        self.last_rx = self.opened
+        self.close_reason = ""
+
+    def frame_ok(self, n: int = 1) -> None:
+        self.server.stats.frames += n
+
+    def bad_frame(self, data: bytes, reason: str) -> None:
+        """Log a dropped frame with its hex and count it; the connection carries on."""
+        self.server.stats.bad_frames += 1
+        cut = len(data) - HEX_LOG_LIMIT
+        more = f" (+{cut} bytes not shown)" if cut > 0 else ""
+        log.warning(
+            "%s: bad frame from %s dropped (%s, %d bytes): %s%s",
+            self.server.name, self.peer, reason, len(data), data[:HEX_LOG_LIMIT].hex(), more,
+        )  # fmt: skip
+
+    def write(self, data: bytes) -> None:
+        """Send bytes now (replies are written by the server; this is for device-bound commands)."""
+        if not self.transport.is_closing():
+            self.transport.write(data)
+            self.server.stats.bytes_out += len(data)
+
+    def close(self, reason: str) -> None:
+        """Close after the pending writes (e.g. the same VIN connected again elsewhere)."""
+        if not self.close_reason:
+            self.close_reason = reason
+        self.transport.close()
+
+    @property
+    def is_closing(self) -> bool:
+        return self.transport.is_closing()
+
+
+SessionFactory = Callable[[Connection], Session]
+
+
+class _Handler(asyncio.BufferedProtocol):
+    """A buffered protocol reading into the server's one shared buffer: the loop runs callbacks
+    one at a time and the bytes are copied out before the next read, so 20,000 connections do
+    not hold 20,000 read buffers, and ``read_size`` really bounds a read."""
+
+    def __init__(self, server: TcpServer) -> None:
+        self.server = server
+        self.conn: Connection | None = None
+        self.session: Session | None = None
+        self.pending: bytearray = bytearray()  # bytes read while a flush was running
+        self.flushing: asyncio.Task[None] | None = None
+
+    # -- asyncio callbacks ---------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # a stream transport, though not always an asyncio.Transport instance (uvloop's is its own)
+        transport = cast(asyncio.Transport, transport)
+        srv = self.server
+        if len(srv.handlers) >= srv.max_connections or srv.stopping:
+            srv.stats.connections_refused += 1
+            transport.abort()
+            return
+        self.conn = Connection(srv, transport)
+        try:
+            self.session = srv.factory(self.conn)
+        except Exception:
+            srv.stats.session_errors += 1
+            log.exception("%s: session factory failed for %s", srv.name, self.conn.peer)
+            transport.abort()
+            return
+        srv.handlers.add(self)
+        srv.stats.connections_open = len(srv.handlers)
+        srv.stats.connections_total += 1
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self.server.read_buffer
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.data_received(bytes(self.server.read_buffer[:nbytes]))
+
+    def data_received(self, data: bytes) -> None:
+        conn = self.conn
+        if conn is None or self.session is None:
+            return
+        conn.last_rx = time.monotonic()
+        self.server.stats.bytes_in += len(data)
+        if self.flushing is not None:  # keep order: this chunk waits for the running flush
+            self.pending += data
+            return
+        self._feed(data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        srv = self.server
+        if self.conn is None or self not in srv.handlers:
+            return
+        srv.handlers.discard(self)
+        srv.stats.connections_open = len(srv.handlers)
+        reason = self.conn.close_reason or ("peer closed" if exc is None else f"error: {exc}")
+        if self.session is not None:
+            task = asyncio.get_running_loop().create_task(self._closed(self.session, reason))
+            srv.closing_tasks.add(task)
+            task.add_done_callback(srv.closing_tasks.discard)
+
+    # -- feeding -------------------------------------------------------------------------------
+    def _feed(self, data: bytes) -> None:
+        assert self.conn is not None and self.session is not None
+        try:
+            replies = self.session.feed(data)
+        except Exception:
+            self.server.stats.session_errors += 1
+            log.exception("%s: session for %s failed on %d bytes: %s", self.server.name, self.conn.peer,
+                          len(data), data[:HEX_LOG_LIMIT].hex())  # fmt: skip
+            return
+        if self.session.needs_flush:
+            self.conn.transport.pause_reading()
+            self.flushing = asyncio.get_running_loop().create_task(self._flush_then_reply(replies))
+        else:
+            self._reply(replies)
+
+    async def _flush_then_reply(self, replies: Sequence[bytes]) -> None:
+        assert self.conn is not None and self.session is not None
+        try:
+            await self.session.flush()
+        except Exception as err:
+            self.server.stats.flush_errors += 1
+            log.error("%s: could not make data from %s durable (%s); closing unanswered",
+                      self.server.name, self.conn.peer, err)  # fmt: skip
+            self.flushing = None
+            self.conn.close(f"flush failed: {err}")
+            return
+        self.flushing = None
+        self._reply(replies)
+        if self.conn.transport.is_closing():
+            return
+        self.conn.transport.resume_reading()
+        if self.pending:
+            data, self.pending = bytes(self.pending), bytearray()
+            self._feed(data)
+
+    def _reply(self, replies: Sequence[bytes]) -> None:
+        assert self.conn is not None
+        for r in replies:
+            self.conn.write(r)
+
+    async def _closed(self, session: Session, reason: str) -> None:
+        try:
+            await session.closed(reason)
+        except Exception:
+            self.server.stats.session_errors += 1
+            log.exception("%s: session close hook failed", self.server.name)
+
+
+class TcpServer:
+    """``await start()`` binds (port 0 picks a free one: read ``port``); ``await stop()`` closes.
+
+    ``idle_timeout`` closes connections that sent nothing for that many seconds (0 = never);
+    ``max_connections`` refuses (and counts) connections beyond it; ``read_size`` bounds a read.
+    """
+
+    def __init__(
+        self,
+        factory: SessionFactory,
+        *,
+        name: str = "tcp",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        max_connections: int = 50_000,
+        idle_timeout: float = 180.0,
+        read_size: int = 65_536,
+        backlog: int = 4_096,
+    ) -> None:
+        self.factory = factory
+        self.name, self.host, self.port = name, host, port
+        self.max_connections, self.idle_timeout = max_connections, idle_timeout
+        self.read_size, self.backlog = read_size, backlog
+        self.stats = TcpStats()
+        self.read_buffer = memoryview(bytearray(read_size))
+        self.handlers: set[_Handler] = set()
+        self.closing_tasks: set[asyncio.Task[None]] = set()
+        self.stopping = False
+        self._server: asyncio.Server | None = None
+        self._sweeper: asyncio.Task[None] | None = None
+
+    @property
+    def connections(self) -> list[Connection]:
+        return [h.conn for h in self.handlers if h.conn is not None]
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.stopping = False
+        self._server = await loop.create_server(
+            lambda: _Handler(self), self.host, self.port, backlog=self.backlog, reuse_address=True
+        )
+        sock = self._server.sockets[0]
+        self.port = int(sock.getsockname()[1])
+        if self.idle_timeout > 0:
+            self._sweeper = loop.create_task(self._sweep(), name=f"{self.name}-idle-sweeper")
+        log.info("%s listening on %s:%d", self.name, self.host, self.port)
+
+    async def _sweep(self) -> None:
+        every = min(5.0, max(0.05, self.idle_timeout / 4))
+        while True:
+            await asyncio.sleep(every)
+            cutoff = time.monotonic() - self.idle_timeout
+            for h in list(self.handlers):
+                if h.conn is not None and h.conn.last_rx < cutoff and h.flushing is None:
+                    self.stats.closed_idle += 1
+                    h.conn.close(f"idle for more than {self.idle_timeout:g}s")
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop accepting, let running flushes finish (up to ``grace`` s), close every connection."""
+        self.stopping = True
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+            self._sweeper = None
+        if self._server is not None:
+            self._server.close()
+        flushing = [h.flushing for h in self.handlers if h.flushing is not None]
+        if flushing:
+            await asyncio.wait(flushing, timeout=grace)
+        for h in list(self.handlers):
+            if h.conn is not None:
+                h.conn.close("server stopping")
+        # connection_lost runs on the next loop iterations; then the close hooks
+        for _ in range(100):
+            if not self.handlers:
+                break
+            await asyncio.sleep(0.01)
+        for h in list(self.handlers):  # transports that did not close in time
+            if h.conn is not None:
+                h.conn.transport.abort()
+        await asyncio.sleep(0)
+        if self.closing_tasks:
+            await asyncio.wait(list(self.closing_tasks), timeout=grace)
+        if self._server is not None:
+            await self._server.wait_closed()
+            self._server = None
+        log.info("%s stopped", self.name)

@@ -1,0 +1,36 @@
+"""The NEV section of the periodic report: the fleet now, by model, and the period's alarms."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from citybrain.core.store.base import AlertQuery, Store
+from citybrain.scenes.nev.config import NevConfig
+from citybrain.scenes.nev.summary import summarise
+
+
+def report(store: Store, start: int, end: int, cfg: NevConfig | None = None) -> dict[str, Any]:
+    cfg = cfg or NevConfig()
+    fleet = summarise([s["data"] for s in store.states("nev", limit=1_000_000)], cfg)
+    alerts = [a for a in store.alerts(AlertQuery(scene="nev", limit=100_000)) if start <= a.opened_ts < end]
+    by_rule = Counter(a.rule for a in alerts)
+    rows = [
+        {"model": r["model"], "name": r["name"], "vehicles": r["total"], "in_alarm": r["in_alarm"],
+         "level_3": r["level_3"]}
+        for r in fleet["by_model"]
+    ]  # fmt: skip
+    return {
+        "title": {"zh-CN": "新能源汽车监控", "en": "New-energy vehicle monitoring"},
+        "columns": ["model", "name", "vehicles", "in_alarm", "level_3"],
+        "rows": rows,
+        "figures": {
+            "vehicles": fleet["total"],
+            "online_now": fleet["online"],
+            "alerts": len(alerts),
+            "vehicle_alarms": by_rule.get("nev.vehicle_alarm", 0),
+            "early_warnings": sum(n for rule, n in by_rule.items() if rule != "nev.vehicle_alarm"),
+            "critical": sum(1 for a in alerts if a.severity == "critical"),
+            "alerts_by_rule": dict(sorted(by_rule.items())),
+        },
+    }
