@@ -47,7 +47,17 @@ def create_app(
         for scene in p.scenes.values():
             if scene.servers is not None:
                 for server in scene.servers(p, settings.scenes.get(scene.name, {})):
-                    await server.start()
+                    try:
+                        await server.start()
+                    except OSError as err:
+                        name = getattr(server, "name", server)
+                        where = f"{getattr(server, 'host', '?')}:{getattr(server, 'port', '?')}"
+                        log.error(
+                            "scene %s: %s cannot listen on %s: %s (change its port in the scene settings)",
+                            scene.name, name, where, err.strerror or err,
+                        )  # fmt: skip
+                        p.stop()
+                        raise
                     servers.append(server)
         p.servers = servers
         stop = asyncio.Event()
