@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["ingest", "alert_latency", "jt808_decode", "gb32960_decode", "nev_gateway", "mapmatch_speed",
+ORDER = ["ingest", "alert_latency", "jt808_decode", "gb32960_decode", "gb32960_peer", "nev_gateway", "mapmatch_speed",
          "mapmatch_accuracy", "scaleout", "dashboard"]  # fmt: skip
 
 
