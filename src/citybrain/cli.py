@@ -50,13 +50,15 @@ def _local_token(store: Store, path: Path, name: str, scopes: list[str]) -> str:
     return secret
 
 
-def _serve(config: Path | None, simulate: bool) -> None:
+def _serve(config: Path | None, simulate: bool, role: str | None = None) -> None:
     import uvicorn
 
     from citybrain.api.app import create_app
     from citybrain.core.platform import Platform
 
     settings = _settings(config)
+    if role is not None:
+        settings.role = role  # api|gateway|worker need bus.backend = "nats" (checked when the bus opens)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     platform = Platform(settings)
@@ -82,9 +84,15 @@ def run(config: ConfigOpt = None) -> None:
 
 
 @app.command()
-def serve(config: ConfigOpt = None) -> None:
+def serve(
+    config: ConfigOpt = None,
+    role: Annotated[
+        str | None,
+        typer.Option(help="all (default), api, gateway or worker; scale-out roles need bus.backend=nats"),
+    ] = None,
+) -> None:
     """Start the platform without simulators."""
-    _serve(config, simulate=False)
+    _serve(config, simulate=False, role=role)
 
 
 @token_app.command("create")

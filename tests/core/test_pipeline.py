@@ -240,3 +240,24 @@ def test_derived_events_feed_a_second_stage_exactly_once(tmp_path: Path) -> None
     totals = {k: q.store.metric_series("test.landed", k, 0, 1, 1_000, "max") for k in ("seg-a", "seg-b")}
     assert totals == {"seg-a": [(0, 20.0)], "seg-b": [(0, 10.0)]}
     q.stop()
+
+
+def test_a_failed_commit_rolls_state_back_so_the_retry_counts_once(tmp_path: Path) -> None:
+    p = make(tmp_path, allowed_lateness_ms=0)
+    p.publish(reports([("360102", 0, 5), ("360102", 1, 1)]))
+    real_commit = p.store.commit
+    calls = {"n": 0}
+
+    def flaky(*args: object, **kw: object) -> object:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("connection lost")
+        return real_commit(*args, **kw)  # type: ignore[arg-type]
+
+    p.store.commit = flaky  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        p.pipeline.run_once()
+    p.pipeline.drain()
+    assert minute_sums(p, "360102") == {0: 5, 1: 1}
+    assert p.store.states("pulse", "360102")[0]["data"]["by_category"] == {"hotline": 6}
+    p.stop()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,23 +19,57 @@ from citybrain.core.outputs import Alert, AlertOp, MetricPoint, Outputs, StateUp
 from citybrain.core.scenes import discover
 from citybrain.core.store.base import AlertQuery, Store
 from citybrain.core.store.duck import DuckStore
+from citybrain.core.store.postgres import PostgresStore
 from citybrain.scenes.pulse.events import PulseReport
 
 discover()
 TS = 1_763_900_000_000
-BACKENDS = ["duckdb"]
+BACKENDS = ["duckdb", "postgres"]
+# The loopback server of this machine kind (trust auth); CITYBRAIN_TEST_PG_DSN points elsewhere.
+PG_DSN = os.environ.get("CITYBRAIN_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def _postgres_up() -> None:
+    """Start the machine's PostgreSQL when it is down; fail loudly (never skip) when it can't be."""
+    import psycopg
+
+    for attempt in range(2):
+        try:
+            psycopg.connect(PG_DSN, connect_timeout=3).close()
+            return
+        except psycopg.OperationalError as err:
+            if attempt:
+                pytest.fail(f"PostgreSQL at {PG_DSN} is down and could not be started: {err}")
+        versions = os.listdir("/etc/postgresql") if os.path.isdir("/etc/postgresql") else []
+        for v in versions:
+            subprocess.run(
+                ["pg_ctlcluster", "--skip-systemctl-redirect", v, "main", "start"], timeout=60, check=False
+            )
+        subprocess.run(["pg_isready", "-h", "127.0.0.1", "-t", "30"], timeout=40, check=False)
 
 
 def open_backend(name: str, tmp: Path) -> Store:
-    assert name == "duckdb"
-    return DuckStore(tmp / "t.duckdb")
+    if name == "duckdb":
+        return DuckStore(tmp / "t.duckdb")
+    assert name == "postgres"
+    _postgres_up()
+    return PostgresStore(PG_DSN, f"t_{uuid.uuid4().hex[:12]}")  # a fresh schema per test
+
+
+def close_backend(s: Store) -> None:
+    s.close()
+    if isinstance(s, PostgresStore):
+        import psycopg
+
+        with psycopg.connect(s.dsn, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{s.schema}" CASCADE')
 
 
 @pytest.fixture(params=BACKENDS)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     s = open_backend(request.param, tmp_path)
     yield s
-    s.close()
+    close_backend(s)
 
 
 def evs(n: int, start: int = 0) -> list[PulseReport]:

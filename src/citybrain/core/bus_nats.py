@@ -31,6 +31,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, TypeVar
@@ -39,6 +40,7 @@ import msgspec
 import nats
 import nats.errors
 import nats.js.errors
+from nats.aio.client import Client as NATS
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 
 from citybrain.core.bus import Bus, _Tail, partition_for
@@ -73,6 +75,17 @@ class EventLoopThread:
     def close(self) -> None:
         if self.loop.is_closed():
             return
+
+        async def cancel_rest() -> None:  # e.g. a pull in flight: end it here, not in a closed loop
+            rest = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for t in rest:
+                t.cancel()
+            await asyncio.gather(*rest, return_exceptions=True)
+
+        try:
+            self.run(cancel_rest(), timeout=5)
+        except Exception as err:  # closing anyway
+            log.debug("cancelling NATS tasks: %s", err)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(10)
         self.loop.close()
@@ -96,6 +109,8 @@ class JetStreamBus(Bus):
         self.settings = settings
         self.max_lag = max_lag
         self.store = store
+        # every process on this bus commits only partitions it owns (an API node: none)
+        store.enable_fencing()
         self.worker_id = settings.worker_id or f"{socket.gethostname()}-{os.getpid()}"
         self.io = EventLoopThread("citybrain-nats")
         self._closed = False
@@ -115,7 +130,9 @@ class JetStreamBus(Bus):
         self.events_per_msg = float(settings.max_events_per_msg)  # running mean, seen here; for ``$bus`` lag
         self._cond = threading.Condition()
         self._stop = threading.Event()
-        self._monitor = threading.Thread(target=self._monitor_loop, name="citybrain-nats-monitor", daemon=True)
+        self._monitor = threading.Thread(
+            target=self._monitor_loop, name="citybrain-nats-monitor", daemon=True
+        )
         self._monitor.start()
         self.worker: Any = None
         if consume:
@@ -124,12 +141,13 @@ class JetStreamBus(Bus):
             self.worker = PartitionWorker(self, pipeline)
 
     # -- connection and layout -----------------------------------------------------------------
-    async def _connect(self) -> nats.NATS:
+    async def _connect(self) -> NATS:
         async def on_error(err: Exception) -> None:
             log.warning("NATS: %s", err)
 
         async def on_disconnect() -> None:
-            log.warning("NATS: disconnected; reconnecting")
+            if not self._closed:
+                log.warning("NATS: disconnected; reconnecting")
 
         async def on_reconnect() -> None:
             log.info("NATS: reconnected")
@@ -169,14 +187,31 @@ class JetStreamBus(Bus):
                 await self.js.update_stream(cfg)  # settings changed (e.g. the bound): apply them
 
     # -- publishing ----------------------------------------------------------------------------
-    def publish(self, events: Sequence[Event], raw: Sequence[bytes] | None = None) -> AppendResult:
-        """Durable in JetStream when this returns. ``raw`` is not used: the stamped events are sent."""
-        worst = max(self._cluster_lag.values(), default=0)
+    def publish(
+        self, events: Sequence[Event], raw: Sequence[bytes] | None = None, *, internal: bool = False
+    ) -> AppendResult:
+        """Durable in JetStream when this returns. ``raw`` is not used: the stamped events are sent.
+        ``internal`` (events derived by the pipeline) skips the lag check and waits out a full bus:
+        the raw sink drains it independently of the processors."""
+        worst = 0 if internal else max(self._cluster_lag.values(), default=0)
         if worst > self.max_lag:
             raise BackpressureError(
-                f"processing lags {worst} events behind ingest (limit bus.max_lag={self.max_lag}); retry later",
+                f"processing lags {worst} events behind ingest (limit bus.max_lag={self.max_lag}); "
+                "retry later",
                 retry_after=1.0,
             )
+        if not internal:
+            return self._publish(events)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                return self._publish(events)
+            except BackpressureError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+
+    def _publish(self, events: Sequence[Event]) -> AppendResult:
         unique: dict[str, Event] = {}
         for ev in events:
             unique.setdefault(ev.id, ev)

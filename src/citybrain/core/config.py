@@ -36,7 +36,8 @@ class PostgresSettings(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class NatsSettings(msgspec.Struct, forbid_unknown_fields=True):
-    """Used when ``bus.backend = "nats"``. Partition N is stream ``<stream>_P<N>``, subject ``<subject>.p<N>``."""
+    """Used when ``bus.backend = "nats"``: partition N is stream ``<stream>_P<N>``, subject
+    ``<subject>.p<N>``."""
 
     url: str = "nats://127.0.0.1:4222"  # comma-separated for a cluster
     stream: str = "CITYBRAIN"

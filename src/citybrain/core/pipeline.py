@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,17 +71,36 @@ class Pipeline:
             for p in range(bus.partitions):
                 proc = spec.factory(p)
                 task = _Task(spec, p, proc, AlertBook(), 0, tuple(proc.kinds))
-                saved = store.load_checkpoint(spec.name, p)
-                if saved is not None:
-                    task.pos = saved[0]
-                    task.book = restore(proc, saved[1])
-                task.committed = snapshot(proc, task.book)
-                bus.report_position(spec.name, p, task.pos)
+                self._load(task, fresh=False)
                 self._tasks.append(task)
         self._round = threading.Lock()  # the thread and drain() must never run a task at once
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._next_tick = 0.0
+
+    def _load(self, task: _Task, fresh: bool = True) -> None:
+        """The task's last checkpoint (offset, state, alert book), on a new processor if ``fresh``."""
+        if fresh:
+            task.proc = task.spec.factory(task.partition)
+        task.book, task.pos = AlertBook(), 0
+        saved = self.store.load_checkpoint(task.spec.name, task.partition)
+        if saved is not None:
+            task.pos = saved[0]
+            task.book = restore(task.proc, saved[1])
+        task.committed = snapshot(task.proc, task.book)
+        self.bus.report_position(task.spec.name, task.partition, task.pos)
+
+    def reload(self, partitions: Iterable[int]) -> None:
+        """Restart the tasks of ``partitions`` from their checkpoints, between two rounds.
+
+        For a scaled-out worker that just took a partition over: its tasks hold stale state and
+        must continue from what the previous owner committed.
+        """
+        wanted = set(partitions)
+        with self._round:
+            for task in self._tasks:
+                if task.partition in wanted:
+                    self._load(task)
 
     # -- running --------------------------------------------------------------------------------
     def start(self) -> None:
@@ -176,7 +195,12 @@ class Pipeline:
             self.bus.publish(out.events, internal=True)
         t0 = time.perf_counter()
         blob = snapshot(task.proc, task.book)
-        alerts = self.store.commit(task.spec.name, task.partition, pos, blob, out)
+        try:
+            alerts = self.store.commit(task.spec.name, task.partition, pos, blob, out)
+        except Exception:
+            # nothing was committed: the batch will be retried from the committed state
+            task.book = restore(task.proc, task.committed)
+            raise
         self.stats.last_commit_s = time.perf_counter() - t0
         task.pos, task.committed = pos, blob
         self.bus.report_position(task.spec.name, task.partition, pos)

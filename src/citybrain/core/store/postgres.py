@@ -101,7 +101,7 @@ class PostgresStore(PgQueries):
                     autocommit=True,
                     connect_timeout=self._connect_timeout,
                     options=f"-c search_path={self.schema}",
-                    application_name="citybrain",
+                    application_name=f"citybrain:{self.schema}",  # lets operators (and tests) find them
                 )
             except psycopg.OperationalError as err:
                 reason = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
@@ -278,10 +278,16 @@ class PostgresStore(PgQueries):
 
     def read_events(self, partition: int, after: int, limit: int) -> list[tuple[int, Event]]:
         rows = self._rows(
-            "SELECT poff, payload FROM events WHERE partition = ? AND poff > ? ORDER BY poff LIMIT ?",
+            "SELECT poff, id, ingest_ts, payload FROM events WHERE partition = ? AND poff > ? "
+            "ORDER BY poff LIMIT ?",
             [partition, after, limit],
         )
-        return [(int(o), REGISTRY.decode_one(p)) for o, p in rows]
+        out: list[tuple[int, Event]] = []
+        for off, eid, ingest_ts, payload in rows:
+            ev = REGISTRY.decode_one(payload)  # a payload stored as received may lack id/ingest time
+            ev.id, ev.ingest_ts = eid, int(ingest_ts)
+            out.append((int(off), ev))
+        return out
 
     def sink_positions(self) -> dict[int, int]:
         """How far the raw sink has copied each bus partition (the bus's own sequence numbers)."""
