@@ -1,9 +1,20 @@
-"""The command-centre dashboard, served by the platform (issue 5 builds it out)."""
+"""The command-centre dashboard, served by the platform.
+
+``/`` is the page, ``/static/...`` its own modules, styles and message catalogues (in this
+package), ``/vendor/<package>/...`` the few browser files it takes from npm packages installed
+under ``web/node_modules`` (``make deps``; nothing from npm is committed), and
+``/api/v1/session`` tells the page which scopes its token has. No build step: the page uses an
+import map, and everything is same-origin so the screen works with no network at all.
+"""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
+from citybrain.web import serving, session
+
 
 def mount(app: FastAPI) -> None:
     """Attach the dashboard's routes and static files to the API application."""
+    app.include_router(session.router)
+    app.include_router(serving.router())

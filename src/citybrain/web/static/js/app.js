@@ -1,0 +1,27 @@
+// The signed-in screen: everything built from GET /api/v1/scenes, then the live feed.
+import { api } from "./api.js";
+import * as alerts from "./alerts.js";
+import * as drill from "./drill.js";
+import * as header from "./header.js";
+import * as live from "./live.js";
+import * as map from "./map.js";
+import { buildHeadline, buildPanels } from "./panels.js";
+import * as replay from "./replay.js";
+
+export async function start(session) {
+  const scenes = await api("/api/v1/scenes");
+  const $ = (id) => document.getElementById(id);
+  header.init($("headline"), $("clock"), $("conn"));
+  buildHeadline(scenes, $("headline"));
+  buildPanels(scenes, $("panels-left"), $("panels-right"));
+  drill.init($("drill"));
+  replay.init($("mode"));
+  live.connect();
+  await Promise.all([
+    alerts.init($("alerts"), scenes, session.scopes),
+    map.init($("map"), map.collectLayers(scenes), (desc, key, props) => drill.open(desc, key, props)),
+  ]);
+  // test and benchmark hooks; the token is deliberately not among them
+  window.citybrain = { feed: live.feed, liveStats: live.stats, mapStats: map.stats, layers: map.layers, merge: map.merge, getMap: map.getMap, ready: true };
+  document.body.dataset.ready = "1";
+}
