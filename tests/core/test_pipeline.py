@@ -261,3 +261,12 @@ def test_a_failed_commit_rolls_state_back_so_the_retry_counts_once(tmp_path: Pat
     assert minute_sums(p, "360102") == {0: 5, 1: 1}
     assert p.store.states("pulse", "360102")[0]["data"]["by_category"] == {"hotline": 6}
     p.stop()
+
+
+def test_last_minute_shows_the_previous_minute_before_its_window_closes(tmp_path: Path) -> None:
+    p = make(tmp_path)  # default allowed lateness: minute 0 stays open while minute 1 runs
+    p.publish(reports([("360104", 0, 8), ("360104", 1, 2)]))
+    p.pipeline.drain()
+    assert p.store.states("pulse", "360104")[0]["data"]["last_minute"] == 8
+    assert p.store.alerts(AlertQuery(scene="pulse")) == []  # alerts still judge closed windows only
+    p.stop()

@@ -85,9 +85,12 @@ class PulseRates(Processor[PulseState]):
         st = self.state
         current = st.windows.open.get(key, {})
         latest = max(current) if current else 0
+        # the minute before the current one, while still open to late events; else the last closed
+        previous = current.get(latest - MINUTE)
+        last_minute = agg(previous, "sum") if previous is not None else st.last_minute.get(key, 0.0)
         out.state("pulse", key, st.windows.watermark, {
             "name": DISTRICTS.get(key, {"zh-CN": key, "en": key}),
-            "last_minute": st.last_minute.get(key, 0.0),
+            "last_minute": last_minute,
             "current_minute": agg(current[latest], "sum") if current else 0.0,
             "current_minute_start": latest,
             "by_category": st.categories.get(key, {}),
