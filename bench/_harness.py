@@ -43,7 +43,8 @@ class ServerProc:
             **os.environ,
             "CITYBRAIN_DATA_DIR": str(data),
             "CITYBRAIN_SERVER__PORT": str(self.port),
-            "CITYBRAIN_SCENES__NEV__GATEWAY__PORT": "0",  # gateways on free ports
+            "CITYBRAIN_SCENES__NEV__GATEWAY__PORT": "0",
+            "CITYBRAIN_SCENES__TRAFFIC__GATEWAY__PORT": "0",  # gateways on free ports
             **env,
         }
         self.scenes = scenes

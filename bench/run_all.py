@@ -10,8 +10,20 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["ingest", "alert_latency", "jt808_decode", "gb32960_decode", "gb32960_peer", "nev_gateway", "mapmatch_speed",
-         "mapmatch_accuracy", "scaleout", "dashboard"]  # fmt: skip
+ORDER = [
+    "ingest",
+    "alert_latency",
+    "jt808_decode",
+    "gb32960_decode",
+    "gb32960_peer",
+    "nev_gateway",
+    "traffic_gateway",
+    "mapmatch_speed",
+    "mapmatch_accuracy",
+    "factory_mqtt",
+    "scaleout",
+    "dashboard",
+]
 
 
 def main() -> int:

@@ -14,7 +14,10 @@ from citybrain.core.platform import Platform
 from citybrain.core.tokens import create_token
 
 REPO = Path(__file__).resolve().parents[1]
-GATEWAY_PORTS = {"CITYBRAIN_SCENES__NEV__GATEWAY__PORT": "0"}  # also used by tests starting servers
+GATEWAY_PORTS = {
+    "CITYBRAIN_SCENES__NEV__GATEWAY__PORT": "0",
+    "CITYBRAIN_SCENES__TRAFFIC__GATEWAY__PORT": "0",
+}  # also used by tests starting servers
 SHARED = REPO.parent / "shared"
 
 

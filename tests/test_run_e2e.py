@@ -31,7 +31,8 @@ def test_scenes_are_found_through_their_entry_points() -> None:
 def test_run_shows_live_numbers_in_api_and_websocket(tmp_path: Path) -> None:
     port = free_port()
     env = {**os.environ, "CITYBRAIN_DATA_DIR": str(tmp_path / "var"), "CITYBRAIN_SERVER__PORT": str(port),
-           "CITYBRAIN_SCENES__NEV__GATEWAY__PORT": "0"}  # fmt: skip
+           "CITYBRAIN_SCENES__NEV__GATEWAY__PORT": "0",
+           "CITYBRAIN_SCENES__TRAFFIC__GATEWAY__PORT": "0"}  # fmt: skip
     log = (tmp_path / "run.log").open("wb")
     proc = subprocess.Popen([sys.executable, "-c", "from citybrain.cli import main; main()", "run"], env=env,
                             stdout=log, stderr=subprocess.STDOUT)  # fmt: skip

@@ -17,6 +17,7 @@ import typer
 from citybrain.core.config import Settings, load_settings
 from citybrain.core.errors import CitybrainError, DecodeError
 from citybrain.core.store.base import Store
+from citybrain.scenes.traffic import cli as traffic_cli
 
 app = typer.Typer(
     help="citybrain: an open-source City Brain", no_args_is_help=True, pretty_exceptions_enable=False
@@ -27,6 +28,7 @@ docs_app = typer.Typer(help="Generated documentation", no_args_is_help=True)
 app.add_typer(token_app, name="token")
 app.add_typer(decode_app, name="decode")
 app.add_typer(docs_app, name="docs")
+app.add_typer(traffic_cli.app, name="traffic")
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="settings TOML (or CITYBRAIN_CONFIG)")]
 

@@ -28,7 +28,8 @@ class Server:
             **os.environ,
             "CITYBRAIN_DATA_DIR": str(data),
             "CITYBRAIN_SERVER__PORT": str(port),
-            "CITYBRAIN_SCENES__NEV__GATEWAY__PORT": "0",  # gateways on free ports: tests never clash
+            "CITYBRAIN_SCENES__NEV__GATEWAY__PORT": "0",
+            "CITYBRAIN_SCENES__TRAFFIC__GATEWAY__PORT": "0",  # gateways on free ports: tests never clash
             **env,
         }
         self.proc: subprocess.Popen[bytes] | None = None

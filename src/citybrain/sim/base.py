@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import httpx
+import msgspec
 
 from citybrain.core.events import Event, encode_ndjson
 
@@ -49,6 +50,12 @@ class IngestClient:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
         raise RuntimeError("unreachable")
+
+    async def post(self, path: str, payload: Any) -> httpx.Response:
+        """POST a JSON body to another route of the platform (e.g. a scene's own feed) with the token."""
+        return await self._client.post(
+            path, content=msgspec.json.encode(payload), headers={"Content-Type": "application/json"}
+        )
 
     async def aclose(self) -> None:
         await self._client.aclose()

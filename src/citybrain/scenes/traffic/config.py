@@ -1,0 +1,150 @@
+"""The traffic scene's settings (``[scenes.traffic]``), with defaults and the reason for each.
+
+Level thresholds and their sources are documented in docs/scenes/traffic.md; every one of them is
+configuration, not code, because the published band values disagree (see that page).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from citybrain.core.errors import ConfigError
+
+REPO_DATA = Path(__file__).resolve().parents[4] / "data"
+DEFAULT_NETWORK = REPO_DATA / "networks" / "stockholm.geojson"
+DEFAULT_AREAS = REPO_DATA / "hotspots" / "stockholm.json"
+
+# Delay-index band presets: index at which slow, congested and severe begin.
+INDEX_PRESETS: dict[str, tuple[float, float, float]] = {
+    # Amap 拥堵延时指数 bands as quoted by coreui.cn (1.0-1.5 畅通, 1.5-2.0 缓行, 2.0-4.0 拥堵, >=4 严重)
+    "amap": (1.5, 2.0, 4.0),
+    # the "city bands" widely repeated in Chinese media; no primary source found, so not the default
+    "city": (1.5, 1.8, 2.0),
+}
+
+
+class GatewayConfig(msgspec.Struct, forbid_unknown_fields=True):
+    enabled: bool = True
+    host: str = "127.0.0.1"  # "0.0.0.0" to accept terminals from other machines
+    port: int = 8808
+    max_connections: int = 50_000
+    # terminals send a heartbeat every 60 s by default (0x8103 param 0x0001); three missed = dead
+    idle_timeout_s: float = 200.0
+    read_size: int = 65_536
+    # the auth code is an HMAC of the terminal's identity under this secret: a restarted (or a
+    # second) gateway recognises codes it issued without any shared table. Change it in production.
+    auth_secret: str = "citybrain-demo-secret"
+    require_auth: bool = True  # locations from a terminal that has not authenticated are refused
+    accept_unknown: bool = True  # register terminals not listed in ``terminals``
+    # vehicle type by registration plate colour (JT/T 697.7: 1 blue, 2 yellow, 3 black, 4 white, 9 other)
+    # yellow plates are large vehicles: in a city's probe fleet, buses
+    type_by_plate_color: dict[str, str] = msgspec.field(default_factory=lambda: {"2": "bus"})
+    default_type: str = "taxi"
+    # per terminal phone: {"vehicle_id": ..., "type": ...}; overrides what registration says
+    terminals: dict[str, dict[str, str]] = msgspec.field(default_factory=dict)
+    max_clock_ahead_s: int = 600  # a fix further ahead of the platform clock is a broken RTC: dropped
+
+
+class LevelConfig(msgspec.Struct, forbid_unknown_fields=True):
+    method: str = "index"  # "index" (delay-index bands) or "speed_bands" (by road class, km/h)
+    preset: str = "amap"  # for method "index" unless ``index`` is given
+    index: list[float] = msgspec.field(default_factory=list)  # [slow, congested, severe] from
+    # GB/T 33171-2016-style speed bands (km/h, [smooth above, slow above, congested above]; at or
+    # below the last: severe), as tabulated in hanspub 6-1700079; 畅通 and 基本畅通 both count as smooth
+    speed_bands: dict[str, list[float]] = msgspec.field(
+        default_factory=lambda: {
+            "expressway": [50.0, 35.0, 20.0],
+            "arterial": [30.0, 20.0, 15.0],
+            "collector": [25.0, 15.0, 10.0],
+            "local": [25.0, 15.0, 10.0],
+        }
+    )
+
+    def index_bands(self) -> tuple[float, float, float]:
+        if self.index:
+            if len(self.index) != 3 or not self.index[0] < self.index[1] < self.index[2]:
+                raise ConfigError(f"scenes.traffic.levels.index must be 3 rising values, got {self.index}")
+            return (self.index[0], self.index[1], self.index[2])
+        try:
+            return INDEX_PRESETS[self.preset]
+        except KeyError:
+            raise ConfigError(
+                f"scenes.traffic.levels.preset {self.preset!r} is unknown; one of {sorted(INDEX_PRESETS)}"
+            ) from None
+
+
+class MatchConfig(msgspec.Struct, forbid_unknown_fields=True):
+    window_points: int = 8  # recent points re-matched per vehicle (online, sliding)
+    confirm_points: int = 1  # a segment's exit must be followed by this many points before it counts
+    max_gap_s: float = 120.0  # a longer silence starts a new trace
+    max_speed_kmh: float = 150.0  # a faster traversal is a matching artefact: dropped
+    min_travel_s: float = 0.5
+    vehicle_state_every_ms: int = 5_000  # vehicle map positions, at most this often per vehicle
+    source_seen_every_ms: int = 5_000
+
+
+class SegmentConfig(msgspec.Struct, forbid_unknown_fields=True):
+    min_samples_1m: int = 3  # fewer traversals in a window: "no data", never a guess
+    min_samples_5m: int = 3
+    allowed_lateness_ms: int = 30_000  # traversals arrive one report interval after their exit
+    idle_close_ms: int = 90_000  # no traversals for this long: event time moves on with the clock
+    # free flow = p-th percentile of off-peak traversal speeds once min_samples were seen (FHWA UCR)
+    freeflow_percentile: float = 85.0
+    freeflow_min_samples: int = 30
+    # off-peak hours, China time, [start, end): outside the 07-09 and 17-19 peaks and their shoulders
+    offpeak_hours: list[list[int]] = msgspec.field(default_factory=lambda: [[0, 6], [10, 16], [20, 24]])
+    flow_half_life_h: float = 168.0  # flow weight: decayed traversal count, one-week half-life
+    # sudden collapse: the minute's speed under this share of the recent baseline (and of free flow)
+    collapse_ratio: float = 0.4
+    collapse_baseline_minutes: int = 5
+    collapse_min_baseline: int = 2  # minutes with data needed in the baseline
+
+
+class AreaConfig(msgspec.Struct, forbid_unknown_fields=True):
+    min_segments: int = 1  # segments with data needed for an area index
+    hotspot_min_coverage: float = 0.2  # share of a hotspot's length with data needed
+    finalize_after_ms: int = 120_000  # a minute is final this long after its start is passed
+    congested_minutes: int = 5  # hotspot alert: congested or worse this many final minutes in a row
+    history_minutes: int = 60
+    trend_minutes: int = 5  # trend compares with the final minute this many minutes earlier
+    trend_delta: float = 0.1
+
+
+class SourceConfig(msgspec.Struct, forbid_unknown_fields=True):
+    silent_after_s: float = 120.0
+
+
+class TrafficConfig(msgspec.Struct, forbid_unknown_fields=True):
+    network: str = ""  # GeoJSON / OSM XML / shapefile; default: the demo network
+    areas: str = ""  # districts + hotspots JSON; default: the demo list
+    gateway: GatewayConfig = msgspec.field(default_factory=GatewayConfig)
+    levels: LevelConfig = msgspec.field(default_factory=LevelConfig)
+    matching: MatchConfig = msgspec.field(default_factory=MatchConfig)
+    segments: SegmentConfig = msgspec.field(default_factory=SegmentConfig)
+    area: AreaConfig = msgspec.field(default_factory=AreaConfig)
+    sources: SourceConfig = msgspec.field(default_factory=SourceConfig)
+
+    @property
+    def network_path(self) -> Path:
+        return Path(self.network) if self.network else DEFAULT_NETWORK
+
+    @property
+    def areas_path(self) -> Path:
+        return Path(self.areas) if self.areas else DEFAULT_AREAS
+
+
+def load_config(settings: Mapping[str, Any]) -> TrafficConfig:
+    try:
+        cfg = msgspec.convert(dict(settings), TrafficConfig, strict=False)
+    except msgspec.ValidationError as err:
+        raise ConfigError(f"invalid [scenes.traffic] settings: {err}") from err
+    cfg.levels.index_bands()  # fail at start, not at the first closed window
+    if cfg.levels.method not in ("index", "speed_bands"):
+        raise ConfigError(
+            f"scenes.traffic.levels.method must be 'index' or 'speed_bands', got {cfg.levels.method!r}"
+        )
+    return cfg
