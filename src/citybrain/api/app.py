@@ -115,11 +115,17 @@ async def _start_simulators(
 
 
 async def _run_sim(sim: Any, ctx: SimContext, stop: asyncio.Event) -> None:
+    """Run a simulator until stopped; one that fails is logged and restarted after a pause."""
+    name = getattr(sim, "name", sim)
     try:
-        await sim.run(ctx, stop)
-    except asyncio.CancelledError:
-        raise
-    except Exception:
-        log.exception("simulator %s stopped with an error", getattr(sim, "name", sim))
+        while not stop.is_set():
+            try:
+                await sim.run(ctx, stop)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("simulator %s stopped with an error; restarting in 5 s", name)
+            with contextlib.suppress(TimeoutError):  # never a tight loop, whatever run() did
+                await asyncio.wait_for(stop.wait(), 5)
     finally:
         await ctx.http.aclose()

@@ -29,33 +29,39 @@ class IngestClient:
         )
         self.sent = 0
 
-    async def send(self, events: Sequence[Event], attempts: int = 8) -> dict[str, object]:
-        body = encode_ndjson(events)
+    async def send(self, events: Sequence[Event]) -> dict[str, object]:
+        """Send events to the ingest API; returns its answer once they are durable."""
+        r = await self.post_bytes("/api/v1/events", encode_ndjson(events), "application/x-ndjson")
+        self.sent += len(events)
+        result: dict[str, object] = r.json()
+        return result
+
+    async def post(self, path: str, payload: Any) -> httpx.Response:
+        """POST a JSON body to another route of the platform (e.g. a scene's own feed)."""
+        return await self.post_bytes(path, msgspec.json.encode(payload), "application/json")
+
+    async def post_bytes(
+        self, path: str, body: bytes, content_type: str, attempts: int = 8
+    ) -> httpx.Response:
+        """POST with the token; retries transport errors (e.g. a keep-alive connection the server
+        just closed), 429 and 5xx with backoff, honouring Retry-After; raises on other answers."""
         delay = 0.2
         for attempt in range(attempts):
             try:
-                r = await self._client.post("/api/v1/events", content=body)
+                r = await self._client.post(path, content=body, headers={"Content-Type": content_type})
             except httpx.TransportError as err:
                 if attempt == attempts - 1:
                     raise
-                log.warning("ingest unreachable (%s); retrying in %.1fs", err, delay)
+                log.warning("%s unreachable (%s); retrying in %.1fs", path, err, delay)
             else:
                 if r.status_code < 300:
-                    self.sent += len(events)
-                    result: dict[str, object] = r.json()
-                    return result
+                    return r
                 if r.status_code not in (429, 500, 502, 503, 504) or attempt == attempts - 1:
-                    raise RuntimeError(f"ingest refused the batch: HTTP {r.status_code} {r.text[:300]}")
+                    raise RuntimeError(f"{path} refused the request: HTTP {r.status_code} {r.text[:300]}")
                 delay = float(r.headers.get("Retry-After", delay))
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
         raise RuntimeError("unreachable")
-
-    async def post(self, path: str, payload: Any) -> httpx.Response:
-        """POST a JSON body to another route of the platform (e.g. a scene's own feed) with the token."""
-        return await self._client.post(
-            path, content=msgspec.json.encode(payload), headers={"Content-Type": "application/json"}
-        )
 
     async def aclose(self) -> None:
         await self._client.aclose()
