@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 import platform
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import httpx
+
+from citybrain.testing import free_port, server_ports_env
 
 HERE = Path(__file__).resolve().parent
 
@@ -26,12 +27,6 @@ def machine_facts() -> str:
             f"Python {platform.python_version()}, DuckDB {duckdb.__version__}")  # fmt: skip
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class ServerProc:
     """``bench/_serve.py`` in a child process: the platform with the scenes a benchmark asks for."""
 
@@ -43,8 +38,7 @@ class ServerProc:
             **os.environ,
             "CITYBRAIN_DATA_DIR": str(data),
             "CITYBRAIN_SERVER__PORT": str(self.port),
-            "CITYBRAIN_SCENES__NEV__GATEWAY__PORT": "0",
-            "CITYBRAIN_SCENES__TRAFFIC__GATEWAY__PORT": "0",  # gateways on free ports
+            **server_ports_env(),
             **env,
         }
         self.scenes = scenes

@@ -12,19 +12,16 @@ from citybrain.api.app import create_app
 from citybrain.core.config import Settings, load_settings
 from citybrain.core.platform import Platform
 from citybrain.core.tokens import create_token
+from citybrain.testing import server_ports_env
 
 REPO = Path(__file__).resolve().parents[1]
-GATEWAY_PORTS = {
-    "CITYBRAIN_SCENES__NEV__GATEWAY__PORT": "0",
-    "CITYBRAIN_SCENES__TRAFFIC__GATEWAY__PORT": "0",
-}  # also used by tests starting servers
 SHARED = REPO.parent / "shared"
 
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     # port 0: every test's gateways listen on free ports, so tests never clash
-    return load_settings(env={"CITYBRAIN_DATA_DIR": str(tmp_path / "var"), **GATEWAY_PORTS})
+    return load_settings(env={"CITYBRAIN_DATA_DIR": str(tmp_path / "var"), **server_ports_env()})
 
 
 @pytest.fixture

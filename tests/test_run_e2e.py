@@ -14,10 +14,8 @@ from pathlib import Path
 import httpx
 from websockets.sync.client import connect
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "reliability"))
-from server import free_port
-
 from citybrain.core.scenes import ENTRY_POINT_GROUP, discover
+from citybrain.testing import free_port, server_ports_env
 
 
 def test_scenes_are_found_through_their_entry_points() -> None:
@@ -31,8 +29,7 @@ def test_scenes_are_found_through_their_entry_points() -> None:
 def test_run_shows_live_numbers_in_api_and_websocket(tmp_path: Path) -> None:
     port = free_port()
     env = {**os.environ, "CITYBRAIN_DATA_DIR": str(tmp_path / "var"), "CITYBRAIN_SERVER__PORT": str(port),
-           "CITYBRAIN_SCENES__NEV__GATEWAY__PORT": "0",
-           "CITYBRAIN_SCENES__TRAFFIC__GATEWAY__PORT": "0"}  # fmt: skip
+           **server_ports_env()}  # fmt: skip
     log = (tmp_path / "run.log").open("wb")
     proc = subprocess.Popen([sys.executable, "-c", "from citybrain.cli import main; main()", "run"], env=env,
                             stdout=log, stderr=subprocess.STDOUT)  # fmt: skip

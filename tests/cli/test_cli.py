@@ -13,7 +13,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "reliability"))
-from server import Server, free_port  # noqa: E402
+from server import Server  # noqa: E402
+
+from citybrain.testing import free_port  # noqa: E402
 
 TS = 1_763_900_000_000
 

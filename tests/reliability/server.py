@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,11 +12,7 @@ from typing import BinaryIO
 
 import httpx
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from citybrain.testing import server_ports_env
 
 
 class Server:
@@ -28,8 +23,7 @@ class Server:
             **os.environ,
             "CITYBRAIN_DATA_DIR": str(data),
             "CITYBRAIN_SERVER__PORT": str(port),
-            "CITYBRAIN_SCENES__NEV__GATEWAY__PORT": "0",
-            "CITYBRAIN_SCENES__TRAFFIC__GATEWAY__PORT": "0",  # gateways on free ports: tests never clash
+            **server_ports_env(),
             **env,
         }
         self.proc: subprocess.Popen[bytes] | None = None

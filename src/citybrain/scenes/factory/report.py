@@ -1,0 +1,56 @@
+"""The factory section of the periodic report: per plant, OEE and output of the period, the
+share of connected plants, and alerts by rule."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from citybrain.core.store.base import AlertQuery, Store
+from citybrain.scenes.factory.district import TARGET_SHARE
+from citybrain.scenes.factory.oee import combine
+from citybrain.scenes.factory.plant import PlantBook
+from citybrain.scenes.factory.query import HOUR, oee_parts
+
+
+def report(store: Store, book: PlantBook, start: int, end: int) -> dict[str, Any]:
+    rows = []
+    for site in book.sites():
+        parts = oee_parts(store, book, site.id, start, end, "day")
+        total = combine(o for (_, lv, _), o in parts.items() if lv == "site")
+        output = 0.0
+        for ref in book.machines():
+            if ref.site.id == site.id and ref.machine.output:
+                output += sum(
+                    v for _, v in store.metric_series("factory.good_hour", ref.key, start, end, HOUR, "sum")
+                )
+        rows.append(
+            {
+                "site": site.id,
+                "name": site.name,
+                "industry": site.industry,
+                "oee": total.oee,
+                "availability": total.availability,
+                "performance": total.performance,
+                "quality": total.quality,
+                "output": output,
+                "reporting": total.pbt_s > 0,
+            }
+        )
+    alerts = [
+        a for a in store.alerts(AlertQuery(scene="factory", limit=10_000)) if start <= a.opened_ts < end
+    ]
+    reporting = sum(1 for r in rows if r["reporting"])
+    return {
+        "title": {"zh-CN": "智能工厂", "en": "Smart factories"},
+        "columns": ["site", "name", "industry", "oee", "availability", "performance", "quality", "output"],
+        "rows": rows,
+        "figures": {
+            "plants": len(rows),
+            "plants_reporting": reporting,
+            "share_reporting": reporting / len(rows) if rows else None,
+            "target_share": TARGET_SHARE,
+            "output": sum(r["output"] for r in rows),
+            "alerts": dict(Counter(a.rule for a in alerts)),
+        },
+    }

@@ -1,0 +1,331 @@
+"""The factory simulator: the knitting plant and the parts maker publish JSON over MQTT, the yarn
+mill is a Sparkplug B edge node (``yarnmill/ym-01`` with devices ``spin-01``, ``spin-02``,
+``wind-01``). Shifts and planned stops follow the plant model; stations stop at random (minor and
+long stops), make rejects with reasons, and one humidity sensor drifts. Genealogy records link
+pallets -> bundles -> yarn lots -> fibre lots across the two textile plants.
+
+``messages(now_ms)`` is deterministic for a seed and a sequence of times; ``run`` publishes them to
+the scene's broker (the embedded one unless ``scenes.factory.ingest.mqtt.url`` is set).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import aiomqtt
+import msgspec
+
+from citybrain.gateways.mqtt import parse_url
+from citybrain.scenes.factory import sparkplug as spb
+from citybrain.scenes.factory.ingest import ingest_settings
+from citybrain.scenes.factory.plant import book_for
+from citybrain.scenes.factory.sim_plant import Station, apply_counts, build_stations
+from citybrain.sim.base import SimContext
+
+log = logging.getLogger(__name__)
+OPERATORS = ("张伟", "李娜", "王芳", "刘洋", "陈静", "杨磊")
+
+
+class FactorySimConfig(msgspec.Struct, forbid_unknown_fields=True):
+    seed: int = 11
+    tick_s: float = 1.0
+    sites: list[str] = msgspec.field(default_factory=lambda: ["knit-01", "yarn-01", "parts-01"])
+    group: str = "yarnmill"
+    node: str = "ym-01"
+    spb_site: str = "yarn-01"
+    bundle_size: int = 100  # garments per traced bundle
+    pallet_bundles: int = 5
+    yarn_lot_cones: int = 40
+
+
+@dataclass(frozen=True)
+class Out:
+    topic: str
+    payload: bytes
+    qos: int = 1
+    retain: bool = False
+
+
+class EdgeNode:
+    """A Sparkplug B edge node: bdSeq per connection, seq per message, aliases bound at birth."""
+
+    def __init__(self, group: str, node: str, devices: list[Station]) -> None:
+        self.group, self.node = group, node
+        self.devices = {st.ref.machine.source.rsplit("/", 1)[-1]: st for st in devices}
+        self.bd_seq = -1
+        self.seq = 0
+        self.aliases: dict[str, dict[str, int]] = {}
+        alias = 1
+        for dev, st in self.devices.items():
+            self.aliases[dev] = {}
+            for tag in st.ref.machine.tags:
+                self.aliases[dev][tag] = alias
+                alias += 1
+        self.last: dict[str, dict[str, Any]] = {}
+        self.rebirth_requested = False
+
+    def _topic(self, mtype: str, device: str = "") -> str:
+        return spb.topic_for(spb.SpbTopic(self.group, mtype, self.node, device))  # type: ignore[arg-type]
+
+    def connect(self) -> tuple[str, bytes]:
+        """A new MQTT session: the next bdSeq and the NDEATH that goes into the Will."""
+        self.bd_seq = (self.bd_seq + 1) % 256
+        death = spb.Payload(metrics=[spb.Metric(name="bdSeq", datatype=spb.INT64, value=self.bd_seq)])
+        return self._topic("NDEATH"), spb.encode_payload(death)
+
+    def _next(self) -> int:
+        self.seq = (self.seq + 1) % 256
+        return self.seq
+
+    @staticmethod
+    def _metric(name: str, alias: int | None, value: Any, with_name: bool) -> spb.Metric:
+        dt = spb.STRING if isinstance(value, str) else spb.BOOLEAN if isinstance(value, bool) else spb.DOUBLE
+        if isinstance(value, float) and value.is_integer() and "Production" in name:
+            dt, value = spb.UINT64, int(value)
+        return spb.Metric(name=name if with_name else "", alias=alias, datatype=dt, value=value)
+
+    def births(self, now: int, values: dict[str, dict[str, Any]]) -> list[Out]:
+        self.seq = 0
+        self.rebirth_requested = False
+        nb = spb.Payload(
+            timestamp=now,
+            seq=0,
+            metrics=[
+                spb.Metric(name="bdSeq", datatype=spb.INT64, value=self.bd_seq),
+                spb.Metric(name="Node Control/Rebirth", datatype=spb.BOOLEAN, value=False),
+                spb.Metric(name="Properties/Firmware", datatype=spb.STRING, value="citybrain-sim 1.0"),
+            ],
+        )
+        out = [Out(self._topic("NBIRTH"), spb.encode_payload(nb), 0)]
+        for dev, vals in values.items():
+            metrics = [self._metric(n, self.aliases[dev][n], v, True) for n, v in vals.items()]
+            p = spb.Payload(timestamp=now, seq=self._next(), metrics=metrics)
+            out.append(Out(self._topic("DBIRTH", dev), spb.encode_payload(p), 0))
+            self.last[dev] = dict(vals)
+        return out
+
+    def data(self, now: int, dev: str, vals: dict[str, Any]) -> Out | None:
+        """DDATA with the metrics that changed (report by exception), by alias only."""
+        prev = self.last.setdefault(dev, {})
+        changed = {n: v for n, v in vals.items() if prev.get(n) != v}
+        if not changed:
+            return None
+        prev.update(changed)
+        metrics = [self._metric(n, self.aliases[dev][n], v, False) for n, v in changed.items()]
+        p = spb.Payload(timestamp=now, seq=self._next(), metrics=metrics)
+        return Out(self._topic("DDATA", dev), spb.encode_payload(p), 0)
+
+    def command(self, payload: bytes) -> None:
+        p = spb.decode_payload(payload)
+        if any(m.name == "Node Control/Rebirth" and m.value is True for m in p.metrics):
+            self.rebirth_requested = True
+
+
+class FactorySimulator:
+    name = "factory"
+
+    def __init__(self, cfg: FactorySimConfig, settings: Mapping[str, Any] | None = None) -> None:
+        self.cfg = cfg
+        self._build(settings or {})
+
+    def _build(self, settings: Mapping[str, Any]) -> None:
+        cfg = self.cfg
+        self.plants_file = settings.get("plants_file")
+        self.rng = random.Random(cfg.seed)
+        self.book = book_for(settings)
+        self.stations = build_stations(self.book, cfg.sites, self.rng)
+        spb_st = [
+            s
+            for s in self.stations
+            if s.ref.site.id == cfg.spb_site and s.ref.machine.source.startswith("spb:")
+        ]
+        self.node = EdgeNode(cfg.group, cfg.node, spb_st)
+        self.trace_n = 0
+        self.bundle: dict[str, int] = {}  # site -> pieces since the last bundle
+        self.bundles: list[str] = []
+        self.yarn_lot = f"YL-{cfg.seed}-0"
+        self.cones = 0
+
+    def _operator(self, now: int) -> str:
+        return OPERATORS[(now // 43_200_000) % len(OPERATORS)]
+
+    def _values(self, st: Station, now: int) -> dict[str, Any]:
+        vals: dict[str, Any] = dict(st.counters)
+        for tag, spec in st.ref.machine.tags.items():
+            if spec.role == "state":
+                vals[tag] = st.state
+        for name, pv in st.model.pvs.items():
+            vals[name] = round(pv.value(self.rng, now), 3)
+        return vals
+
+    def spb_values(self, now: int) -> dict[str, dict[str, Any]]:
+        return {dev: self._values(st, now) for dev, st in self.node.devices.items()}
+
+    def messages(self, now: int) -> list[Out]:
+        out: list[Out] = []
+        spb_devs = {id(s) for s in self.node.devices.values()}
+        for st in self.stations:
+            made, rejects = st.step(self.rng, now)
+            apply_counts(st, made, rejects)
+            r = st.ref
+            vals = self._values(st, now)
+            if id(st) in spb_devs:
+                dev = r.machine.source.rsplit("/", 1)[-1]
+                msg = self.node.data(now, dev, vals)
+                if msg is not None:
+                    out.append(msg)
+            else:
+                base = f"factory/{r.site.id}/{r.line.id}/{r.machine.id}"
+                out.append(Out(f"{base}/telemetry", msgspec.json.encode({"ts": now, **vals})))
+            for reason, n in sorted(rejects.items()):
+                base = f"factory/{r.site.id}/{r.line.id}/{r.machine.id}"
+                out.append(
+                    Out(f"{base}/reject", msgspec.json.encode({"reason": reason, "count": n, "ts": now}))
+                )
+            out.extend(self._traces(st, made - sum(rejects.values()), now, vals))
+        return out
+
+    def _trace(self, site: str, unit: str, now: int, **fields: Any) -> Out:
+        body = {"unit": unit, "ts": now, "operator": self._operator(now), **fields}
+        return Out(f"factory/{site}/trace", msgspec.json.encode(body))
+
+    def _traces(self, st: Station, good: int, now: int, vals: dict[str, Any]) -> list[Out]:
+        r, c = st.ref, self.cfg
+        out: list[Out] = []
+        if r.key == "yarn-01/wind-01" and good > 0:
+            self.cones += good
+            if self.cones >= c.yarn_lot_cones:
+                self.cones = 0
+                self.trace_n += 1
+                fibre = f"CF-{now // 14_400_000}"
+                lot = f"YL-{c.seed}-{self.trace_n}"
+                out.append(
+                    self._trace(
+                        r.site.id,
+                        lot,
+                        now,
+                        kind_of_unit="lot",
+                        line=r.line.id,
+                        machine="wind-01",
+                        start_ts=now - 120_000,
+                        params={"tension_cN": vals.get("Process/Tension", 0.0)},
+                        inputs=[
+                            {"lot": fibre, "material": "精梳棉 combed cotton", "qty": 250.0, "unit": "kg"}
+                        ],
+                    )
+                )
+                self.yarn_lot = lot
+        elif r.key == "knit-01/ironing" and good > 0:
+            self.bundle[r.site.id] = self.bundle.get(r.site.id, 0) + good
+            if self.bundle[r.site.id] >= c.bundle_size:
+                self.bundle[r.site.id] = 0
+                self.trace_n += 1
+                unit = f"KB-{c.seed}-{self.trace_n}"
+                self.bundles.append(unit)
+                out.append(
+                    self._trace(
+                        r.site.id,
+                        unit,
+                        now,
+                        kind_of_unit="bundle",
+                        line=r.line.id,
+                        machine="ironing",
+                        start_ts=now - 80_000,
+                        params={
+                            "temp_c": round(float(vals.get("temp_dc", 0)) / 10, 1),
+                            "steam_bar": vals.get("steam_bar", 0.0),
+                        },
+                        inputs=[
+                            {
+                                "lot": self.yarn_lot,
+                                "material": "32S 棉纱 cotton yarn",
+                                "qty": 25.0,
+                                "unit": "kg",
+                            }
+                        ],
+                    )
+                )
+                if len(self.bundles) >= c.pallet_bundles:
+                    self.trace_n += 1
+                    pallet = f"PL-{c.seed}-{self.trace_n}"
+                    out.append(
+                        self._trace(
+                            r.site.id,
+                            pallet,
+                            now,
+                            kind_of_unit="pallet",
+                            line=r.line.id,
+                            machine="palletizing",
+                            inputs=[{"lot": b} for b in self.bundles],
+                        )
+                    )
+                    self.bundles = []
+        return out
+
+    # -- MQTT -------------------------------------------------------------------------------------
+    @staticmethod
+    def broker(ctx: SimContext) -> tuple[str, int]:
+        mq = ingest_settings(ctx.scene_settings).mqtt
+        return parse_url(mq.url) if mq.url else (ctx.host, mq.embedded_port)
+
+    async def run(self, ctx: SimContext, stop: asyncio.Event) -> None:
+        if ctx.scene_settings.get("plants_file") != self.plants_file:
+            self._build(ctx.scene_settings)  # the scene's own plant model, not the demo default
+        host, port = self.broker(ctx)
+        delay = 0.5
+        while not stop.is_set():
+            try:
+                await self._session(host, port, stop)
+                delay = 0.5
+            except aiomqtt.MqttError as err:
+                log.warning("factory simulator: broker %s:%s unavailable (%s); retrying", host, port, err)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+            delay = min(delay * 2, 10.0)
+
+    async def _session(self, host: str, port: int, stop: asyncio.Event) -> None:
+        will_topic, will_payload = self.node.connect()
+        will = aiomqtt.Will(will_topic, will_payload, 1, False)
+        ncmd = spb.topic_for(spb.SpbTopic(self.cfg.group, "NCMD", self.cfg.node))
+        async with (
+            aiomqtt.Client(host, port, identifier=f"sim-factory-{self.cfg.seed}") as jc,
+            aiomqtt.Client(host, port, identifier=f"sim-{self.cfg.node}-{self.cfg.seed}", will=will) as sc,
+        ):
+            await sc.subscribe(ncmd, qos=0)
+            listen = asyncio.create_task(self._commands(sc))
+            try:
+                for o in self.node.births(
+                    time.time_ns() // 1_000_000, self.spb_values(time.time_ns() // 1_000_000)
+                ):
+                    await sc.publish(o.topic, o.payload, qos=o.qos)
+                while not stop.is_set():
+                    now = time.time_ns() // 1_000_000
+                    if self.node.rebirth_requested:
+                        for o in self.node.births(now, self.spb_values(now)):
+                            await sc.publish(o.topic, o.payload, qos=o.qos)
+                    for o in self.messages(now):
+                        client = sc if o.topic.startswith("spBv1.0/") else jc
+                        await client.publish(o.topic, o.payload, qos=o.qos, retain=o.retain)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), self.cfg.tick_s)
+            finally:
+                listen.cancel()
+                with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
+                    await listen
+
+    async def _commands(self, client: aiomqtt.Client) -> None:
+        async for m in client.messages:
+            if isinstance(m.payload, bytes | bytearray):
+                with contextlib.suppress(Exception):  # a bad command must not stop the edge node
+                    self.node.command(bytes(m.payload))
+
+
+def simulator(settings: Mapping[str, Any]) -> FactorySimulator:
+    return FactorySimulator(msgspec.convert(dict(settings), FactorySimConfig))
