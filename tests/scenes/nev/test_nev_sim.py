@@ -15,7 +15,7 @@ from citybrain.scenes.nev.convert import report_event
 from citybrain.scenes.nev.events import NevLogin, NevLogout, NevReport
 from citybrain.scenes.nev.gateway import Gb32960Gateway
 from citybrain.scenes.nev.sim import NevSimConfig, simulator
-from citybrain.scenes.nev.simvehicle import VirtualVehicle
+from citybrain.scenes.nev.simvehicle import DEMO_AREA, VirtualVehicle
 from citybrain.sim.base import IngestClient, SimContext
 
 
@@ -48,11 +48,22 @@ def test_frames_decode_for_both_editions_and_the_bus_pack_is_split() -> None:
                 ev = report_event(msg, "t", reassembler)
                 if msg.find("vehicle"):
                     assert ev.soc_pct is not None and 0 <= ev.soc_pct <= 100 and ev.lon is not None
-                    assert 115.6 < ev.lon < 116.2 and 28.4 < (ev.lat or 0) < 28.9
+                    lon0, lat0, lon1, lat1 = DEMO_AREA  # the demo road network's box by default
+                    assert lon0 <= ev.lon <= lon1 and lat0 <= (ev.lat or 0) <= lat1
                 elif v.model.prefix == "LCBBS3":  # the 40 cells after the first 200
                     assert ev.max_cell_v is not None and i > 0
         assert len(reassembler) == 0  # every split pack completed
     assert editions["2016"] > 100 and editions["2025"] > 100
+
+
+def test_the_fleet_stays_in_its_configured_area() -> None:
+    area = (115.70, 28.50, 116.10, 28.85)  # e.g. Nanchang instead of the demo network's box
+    sim = simulator({"seed": 4, "vehicles": 5, "area": list(area)})
+    assert sim.cfg.area == area
+    for v in sim.vehicles:
+        for i in range(2_000):
+            v.step(T0 + i * 10_000)
+            assert area[0] <= v.lon <= area[2] and area[1] <= v.lat <= area[3]
 
 
 def test_some_vehicles_raise_alarms_over_a_simulated_day() -> None:

@@ -10,6 +10,15 @@ BASE = "/api/v1/scenes/nev"
 PANEL: dict[str, Any] = {
     "id": "nev",
     "title": {"zh-CN": "新能源汽车监控", "en": "New-energy vehicle monitoring"},
+    "headline": [
+        {
+            "kind": "figure",
+            "label": {"zh-CN": "在线车辆", "en": "Vehicles online"},
+            "api": f"{BASE}/summary",
+            "field": "online",
+            "live": "state.nev",
+        },
+    ],
     "widgets": [
         {
             "kind": "figures",
@@ -25,7 +34,7 @@ PANEL: dict[str, Any] = {
         },
         {
             "kind": "map",
-            "label": {"zh-CN": "车辆分布", "en": "Vehicles"},
+            "label": {"zh-CN": "新能源车辆", "en": "New-energy vehicles"},
             "api": f"{BASE}/vehicles?status=online&limit=10000",
             "items": "items",
             "lon": "lon",

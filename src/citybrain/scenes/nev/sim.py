@@ -16,7 +16,7 @@ import msgspec
 
 from citybrain.protocols import gb32960 as gb
 from citybrain.protocols.gb32960.frame import HEADER_SIZE
-from citybrain.scenes.nev.simvehicle import VirtualVehicle
+from citybrain.scenes.nev.simvehicle import DEMO_AREA, VirtualVehicle
 from citybrain.sim.base import SimContext
 
 log = logging.getLogger(__name__)
@@ -31,6 +31,10 @@ class NevSimConfig(msgspec.Struct, forbid_unknown_fields=True):
     link_drop: float = 0.002
     drop_s: float = 45.0
     reply_timeout_s: float = 10.0
+    # where the vehicles are placed and drive: [lon_min, lat_min, lon_max, lat_max] (WGS-84). The
+    # default is the demo road network's bounding box (data/networks/stockholm.geojson), so the
+    # fleet shares the map with the traffic scene's congestion; docs/scenes/nev.md says why.
+    area: tuple[float, float, float, float] = DEMO_AREA
 
 
 def now_ms() -> int:
@@ -42,7 +46,7 @@ class FleetSimulator:
 
     def __init__(self, cfg: NevSimConfig) -> None:
         self.cfg = cfg
-        self.vehicles = [VirtualVehicle(cfg.seed, i) for i in range(cfg.vehicles)]
+        self.vehicles = [VirtualVehicle(cfg.seed, i, area=cfg.area) for i in range(cfg.vehicles)]
         self.sent = 0
         self.replies: dict[int, int] = {}  # response flag -> count
 

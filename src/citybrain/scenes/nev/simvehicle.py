@@ -33,9 +33,11 @@ MODELS = (
     Model("LCBBS3", 240, 48, 280.0, 1.10, 30.0, 3.25),
     Model("LCBLG4", 120, 24, 100.0, 0.25, 40.0, 3.25),
 )
-# Nanchang: where the fleet lives, and the box it turns back at
-CENTRE = (115.892, 28.676)
-BOX = (115.70, 28.50, 116.10, 28.85)
+# Where the fleet lives and turns back at (lon_min, lat_min, lon_max, lat_max). The default is the
+# bounding box of the demo road network (data/networks/stockholm.geojson, the traffic scene's
+# default), so the NEV fleet drives on the same map as the live congestion; see docs/scenes/nev.md.
+Area = tuple[float, float, float, float]
+DEMO_AREA: Area = (18.0296, 59.3348, 18.0732, 59.3525)
 
 # general alarm bits a fault episode may set (Table 18), with the level they usually carry
 FAULTS = ((1, "battery_high_temperature"), (4, "soc_low"), (10, "cell_poor_consistency"), (11, "insulation"),
@@ -48,8 +50,18 @@ def bjt(ts_ms: int) -> datetime:
 
 class VirtualVehicle:
     def __init__(
-        self, seed: int, index: int, edition: gb.Edition | None = None, model: Model | None = None
+        self,
+        seed: int,
+        index: int,
+        edition: gb.Edition | None = None,
+        model: Model | None = None,
+        area: Area = DEMO_AREA,
     ) -> None:
+        if not (area[0] < area[2] and area[1] < area[3]):
+            raise ValueError(f"area must be (lon_min, lat_min, lon_max, lat_max), got {area}")
+        self.area = area
+        # km per degree of longitude at the area's latitude (111.32 km at the equator)
+        self.km_per_deg_lon = 111.32 * math.cos(math.radians((area[1] + area[3]) / 2))
         self.rng = random.Random(f"citybrain-nev:{seed}:{index}")
         rng = self.rng
         self.model = model or MODELS[index % len(MODELS)]
@@ -62,8 +74,8 @@ class VirtualVehicle:
         self.edition: gb.Edition = edition
         self.vin = f"{self.model.prefix}{'AB'[edition == '2025']}{seed % 100:02d}{index:08d}"[:17]
         self.iccid = f"8986{seed % 1000:03d}{index:013d}"[:20]
-        self.lon = CENTRE[0] + rng.uniform(-0.12, 0.12)
-        self.lat = CENTRE[1] + rng.uniform(-0.1, 0.1)
+        self.lon = area[0] + (area[2] - area[0]) * rng.uniform(0.05, 0.95)
+        self.lat = area[1] + (area[3] - area[1]) * rng.uniform(0.05, 0.95)
         self.heading = rng.uniform(0, 2 * math.pi)
         self.speed = 0.0
         self.soc = rng.uniform(35, 95)
@@ -100,12 +112,13 @@ class VirtualVehicle:
             self.speed = max(0.0, min(120.0, self.speed + (target - self.speed) * 0.5))
             km = self.speed * dt / 3600
             self.heading += rng.gauss(0, 0.25)
-            self.lon += km * math.sin(self.heading) / 97.8  # km per degree of longitude at 28.7° N
+            self.lon += km * math.sin(self.heading) / self.km_per_deg_lon
             self.lat += km * math.cos(self.heading) / 111.0
-            if not (BOX[0] < self.lon < BOX[2] and BOX[1] < self.lat < BOX[3]):
+            box = self.area
+            if not (box[0] < self.lon < box[2] and box[1] < self.lat < box[3]):
                 self.heading += math.pi
-                self.lon = min(max(self.lon, BOX[0]), BOX[2])
-                self.lat = min(max(self.lat, BOX[1]), BOX[3])
+                self.lon = min(max(self.lon, box[0]), box[2])
+                self.lat = min(max(self.lat, box[1]), box[3])
             self.odometer += km
             self.soc = max(0.0, self.soc - 100 * km * m.kwh_per_km / m.capacity_kwh)
             heat = 6 + self.speed / 10

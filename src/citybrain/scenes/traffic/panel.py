@@ -18,6 +18,20 @@ LEVEL_COLORS = [
 PANEL: dict[str, Any] = {
     "id": "traffic",
     "title": {"zh-CN": "交通态势", "en": "Traffic"},
+    # the headline scene: first in the header and at the top of the left column
+    "order": 0,
+    "column": "left",
+    "headline": [
+        {
+            "kind": "figure",
+            "label": {"zh-CN": "城市拥堵指数", "en": "City congestion index"},
+            "api": f"{BASE}/summary",
+            "field": "city_index",
+            "digits": 2,
+            "status": {"field": "city_level", "categories": LEVEL_COLORS},
+            "live": "state.traffic.area",
+        },
+    ],
     "map_layers": [
         {
             "id": "traffic.segments",
@@ -28,6 +42,34 @@ PANEL: dict[str, Any] = {
             "key": "key",
             "color": {"by": "level", "categories": LEVEL_COLORS, "default": "#4f6177"},
             "size": 3,
+            "drill": {
+                "title": "name",
+                "detail": f"{BASE}/segments/{{key}}",
+                "fields": [
+                    {"field": "name", "label": {"zh-CN": "道路", "en": "road"}},
+                    {
+                        "field": "level",
+                        "label": {"zh-CN": "拥堵等级", "en": "level"},
+                        "categories": LEVEL_COLORS,
+                    },
+                    {"field": "index", "label": {"zh-CN": "拥堵延时指数", "en": "delay index"}, "digits": 2},
+                    {"field": "speed_kmh", "label": {"zh-CN": "车速", "en": "speed"}, "unit": "km/h"},
+                    {
+                        "field": "freeflow_kmh",
+                        "label": {"zh-CN": "自由流车速", "en": "free flow"},
+                        "unit": "km/h",
+                    },
+                    {"field": "samples", "label": {"zh-CN": "样本数", "en": "samples"}},
+                ],
+                "metrics": [
+                    {
+                        "metric": "traffic.segment.index",
+                        "label": {"zh-CN": "路段拥堵延时指数", "en": "Segment delay index"},
+                        "key": "{key}",
+                        "agg": "avg",
+                    }
+                ],
+            },
         },
         {
             "id": "traffic.vehicles",
@@ -72,14 +114,40 @@ PANEL: dict[str, Any] = {
                 "hotspots_congested": {"zh-CN": "拥堵热点", "en": "congested hotspots"},
                 "open_alerts": {"zh-CN": "预警", "en": "open alerts"},
             },
+            "digits": {"city_index": 2},
+            "live": "state.traffic.area",
+        },
+        {
+            "kind": "share",
+            "label": {"zh-CN": "路段拥堵等级", "en": "Segments by level"},
+            "api": f"{BASE}/summary",
+            "field": "segments_by_level",
+            "categories": LEVEL_COLORS,
             "live": "state.traffic.area",
         },
         {
             "kind": "table",
             "label": {"zh-CN": "拥堵热点", "en": "Hotspots"},
             "api": f"{BASE}/hotspots",
-            "columns": ["name", "index", "level", "trend", "speed_kmh"],
+            "columns": [
+                {"field": "name", "label": {"zh-CN": "热点", "en": "hotspot"}},
+                {"field": "index", "label": {"zh-CN": "指数", "en": "index"}, "digits": 2},
+                {"field": "level", "label": {"zh-CN": "等级", "en": "level"}, "categories": LEVEL_COLORS},
+                {"field": "trend", "label": {"zh-CN": "趋势", "en": "trend"}},
+                {"field": "speed_kmh", "label": {"zh-CN": "车速", "en": "km/h"}, "digits": 0},
+            ],
+            "limit": 8,
             "click": f"{BASE}/hotspots/{{id}}",
+            "live": "state.traffic.area",
+        },
+        {
+            "kind": "bar",
+            "label": {"zh-CN": "当前最拥堵道路(延时指数)", "en": "Most congested roads now (delay index)"},
+            "api": f"{BASE}/areas?kind=road",
+            "x": "name",
+            "y": "index",
+            "sort": "-index",
+            "limit": 6,
             "live": "state.traffic.area",
         },
         {
@@ -91,8 +159,11 @@ PANEL: dict[str, Any] = {
         },
         {
             "kind": "bar",
-            "label": {"zh-CN": "今日最拥堵道路", "en": "Most congested roads today"},
-            "api": f"{BASE}/top-roads",
+            "label": {
+                "zh-CN": "今日最拥堵道路(06-22 时平均指数)",
+                "en": "Most congested roads today (mean index 06-22)",
+            },
+            "api": f"{BASE}/top-roads?limit=6",
             "items": "roads",
             "x": "name",
             "y": "mean_index",

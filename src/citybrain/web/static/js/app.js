@@ -11,8 +11,8 @@ import * as replay from "./replay.js";
 export async function start(session) {
   const scenes = await api("/api/v1/scenes");
   const $ = (id) => document.getElementById(id);
+  buildHeadline(scenes, $("headline"));  // scenes' figures first, then open alerts by severity
   header.init($("headline"), $("clock"), $("conn"));
-  buildHeadline(scenes, $("headline"));
   buildPanels(scenes, $("panels-left"), $("panels-right"));
   drill.init($("drill"));
   replay.init($("mode"));

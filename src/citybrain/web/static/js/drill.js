@@ -3,9 +3,10 @@
 // `drill` descriptor (docs/dashboard.md); nothing here knows about a particular scene.
 import { api } from "./api.js";
 import { axis, baseOption, chart } from "./charts.js";
-import { fmtNum, fmtTime, loc, t } from "./i18n.js";
+import { axisTimeFormatter, fmtNum, fmtTime, loc, minIntervalFor, t } from "./i18n.js";
 import { getMap } from "./map.js";
 import { el, expand, pick } from "./util.js";
+import { valueLabel } from "./widgets.js";
 
 const RANGES = { "1h": 3_600_000, "24h": 86_400_000, "7d": 604_800_000 };
 let node;
@@ -60,7 +61,7 @@ async function details(drill, vars, props) {
   const fields = drill.fields || Object.keys(props || {}).filter((k) => typeof props[k] !== "object").map((k) => ({ field: k, label: k }));
   return el("table", { class: "grid detail" }, fields.map((f) => {
     const v = pick(merged, f.field) ?? pick(merged.data, f.field);
-    const shown = typeof v === "number" ? `${fmtNum(v, f.digits)}${f.unit ? ` ${loc(f.unit)}` : ""}` : Array.isArray(v) ? v.map(loc).join("、") : loc(v) || "—";
+    const shown = typeof v === "number" ? `${fmtNum(v, f.digits)}${f.unit ? ` ${loc(f.unit)}` : ""}` : Array.isArray(v) ? v.map(loc).join("、") : valueLabel(f.field, v, f.categories);
     return el("tr", { dataset: { field: f.field } }, el("th", {}, loc(f.label)), el("td", { class: typeof v === "number" ? "n" : "" }, shown));
   }));
 }
@@ -94,7 +95,7 @@ function history(m, key) {
       : t("drill.no_data");
     c.setOption(baseOption({
       tooltip: { trigger: "axis", valueFormatter: (v) => fmtNum(v) },
-      xAxis: axis({ type: "time", axisLabel: { color: "#8fb0d0", splitNumber: 4, hideOverlap: true, formatter: (v) => (span > RANGES["24h"] ? fmtTime(v, true).slice(0, 10) : fmtTime(v).slice(0, 5)) } }),
+      xAxis: axis({ type: "time", axisLabel: { color: "#8fb0d0", splitNumber: 4, hideOverlap: true, formatter: axisTimeFormatter(span) }, minInterval: minIntervalFor(span) }),
       yAxis: axis({ type: "value" }),
       series: [{ type: "line", showSymbol: false, areaStyle: { opacity: 0.15 }, data: res.points }],
     }), true);

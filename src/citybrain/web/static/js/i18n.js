@@ -28,6 +28,14 @@ export function t(key, params = {}) {
   return text.replace(/\{(\w+)\}/g, (_, name) => (name in params ? String(params[name]) : `{${name}}`));
 }
 
+/** Whether the current (or the first) catalogue has a key. */
+export function has(key) {
+  return key in (catalogues[locale] || {}) || key in (catalogues[LOCALES[0]] || {});
+}
+
+/** A catalogue string if the key exists, else the fallback. */
+export const tOr = (key, fallback, params) => (has(key) ? t(key, params) : fallback);
+
 /** A scene label: {"zh-CN": ..., "en": ...} or a plain string. */
 export function loc(value) {
   if (value == null) return "";
@@ -53,6 +61,37 @@ export function fmtTime(ms, withDate = false) {
     ? { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false }
     : { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false };
   return new Intl.DateTimeFormat(locale, opts).format(new Date(ms));
+}
+
+const axisFormats = new Map();
+function fmtParts(ms, opts) {
+  const k = JSON.stringify(opts);
+  if (!axisFormats.has(k) || axisFormats.get(k).locale !== locale) {
+    axisFormats.set(k, { locale, f: new Intl.DateTimeFormat(locale, { hour12: false, ...opts }) });
+  }
+  return axisFormats.get(k).f.format(new Date(ms));
+}
+
+/**
+ * Labels for a time axis spanning `spanMs`: seconds for spans up to two minutes (or a tick that is
+ * not on a whole minute), hours:minutes up to a day and a half, then the date (and the time when
+ * the tick is not at midnight). Use with `minIntervalFor(span)` so ticks never repeat a label.
+ */
+export function axisTimeFormatter(spanMs) {
+  return (v) => {
+    const d = new Date(v);
+    const onMinute = d.getSeconds() === 0 && d.getMilliseconds() === 0;
+    if (spanMs < 2 * 60_000 || !onMinute) return fmtParts(v, { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+    if (spanMs <= 36 * 3_600_000) return fmtParts(v, { hour: "2-digit", minute: "2-digit" });
+    if (d.getHours() === 0 && d.getMinutes() === 0) return fmtParts(v, { month: "2-digit", day: "2-digit" });
+    return fmtParts(v, { month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" });
+  };
+}
+
+/** The smallest tick step for a time axis spanning `spanMs` (a whole minute beyond 2 minutes). */
+export function minIntervalFor(spanMs) {
+  if (spanMs > 36 * 3_600_000) return 3_600_000;
+  return spanMs >= 2 * 60_000 ? 60_000 : 1_000;
 }
 
 export function fmtClock(ms) {

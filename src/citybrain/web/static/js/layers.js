@@ -1,5 +1,5 @@
 // Turning a scene's map-layer descriptor (docs/dashboard.md) into MapLibre layers and styles.
-import { loc } from "./i18n.js";
+import { loc, t, tOr } from "./i18n.js";
 
 export const DEFAULT_COLOR = "#35c7ff";
 
@@ -25,8 +25,11 @@ export function colorExpr(color) {
 export function legendEntries(desc) {
   const c = desc.color;
   if (!c || typeof c === "string") return [[typeof c === "string" ? c : DEFAULT_COLOR, loc(desc.title)]];
-  if (c.categories) return c.categories.map((x) => [x.color, loc(x.label) || String(x.value)]);
-  if (c.stops) return c.stops.map(([v, col]) => [col, `${loc(c.label) || c.by} ${v}`]);
+  // labels: the descriptor's, else the message catalogue's "<by>.<value>" (e.g. alarm_level.2),
+  // else "<name of the property> <value>" with the name from the catalogue's "field.<by>"
+  const named = (v, label) => loc(label) || tOr(`${c.by}.${v}`, `${loc(c.label) || tOr(`field.${c.by}`, t("legend.value"))} ${v}`);
+  if (c.categories) return c.categories.map((x) => [x.color, named(x.value, x.label)]);
+  if (c.stops) return c.stops.map(([v, col, label]) => [col, named(v, label)]);
   return [];
 }
 

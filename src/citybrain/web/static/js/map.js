@@ -11,6 +11,7 @@ import { el, expand, pick, throttle } from "./util.js";
 
 const FLUSH_MS = 250;
 const CENTRE = [115.89, 28.68];  // the seed city; the view fits the data once it has some
+const LEVEL_RAMP = ["#34d399", "#f5c542", "#ff8a3d", "#ff4d5e"];
 export const layers = new Map();  // id -> {desc, features: Map(key -> feature), flush}
 export const stats = { flushes: 0, lastFlushMs: 0 };
 let map;
@@ -33,7 +34,8 @@ export function collectLayers(scenes) {
       if (w.kind !== "map") continue;
       out.push({ scene: s.name, id: `${s.name}.map${i}`, title: w.label || s.title, geometry: w.geometry || "vehicle",
         source: w.api, items: w.items, lon: w.lon, lat: w.lat, key: w.id || "key", live: w.live, heading: w.heading,
-        color: w.color || (w.color_by ? { by: w.color_by, stops: [[0, "#34d399"], [1, "#f5c542"], [2, "#ff8a3d"], [3, "#ff4d5e"]] } : undefined),
+        // levels 0-3 (GB/T 32960 alarm levels); legend labels come from the catalogue (<color_by>.<n>)
+        color: w.color || (w.color_by ? { by: w.color_by, categories: LEVEL_RAMP.map((color, value) => ({ value, color })), default: LEVEL_RAMP[3] } : undefined),
         drill: w.drill || { title: w.id, detail: w.click || detail?.api } });
     }
   }
@@ -56,7 +58,8 @@ export async function init(container, descs, pick) {
   buildLegend();
   onLocale(() => { buildSwitches(); buildLegend(); });
   live.onReconnect(() => { for (const l of layers.values()) load(l).catch(() => {}); });
-  await Promise.all([...layers.values()].map((l) => load(l).catch((err) => console.warn(`layer ${l.desc.id}: ${err.message}`))));
+  await Promise.all([...layers.values()].map((l) => load(l, undefined, false).catch((err) => console.warn(`layer ${l.desc.id}: ${err.message}`))));
+  fit();
   return map;
 }
 
@@ -90,7 +93,7 @@ function addLayer(desc) {
   if (desc.live) live.on(desc.live, (rows) => merge(layer, rows));
 }
 
-async function load(layer, url = layer.desc.source) {
+async function load(layer, url = layer.desc.source, mayFit = true) {
   if (!url) return;
   const res = await api(url);
   const fc = res?.type === "FeatureCollection" ? res : toFeatures(layer.desc, res);
@@ -102,7 +105,7 @@ async function load(layer, url = layer.desc.source) {
     layer.features.set(k, f);
   }
   flush(layer);
-  if (!fitted && layer.features.size) fit();
+  if (mayFit && !fitted && layer.features.size) fit();
 }
 
 /** A list API (objects with lon/lat fields) read as point features. */
@@ -152,13 +155,19 @@ function flush(layer) {
   stats.lastFlushMs = performance.now() - t0;
 }
 
+/**
+ * The first view: the road-segment (line) layers when a scene provides one with features — traffic
+ * is the headline, and other layers' features may lie elsewhere — else every layer's features.
+ */
 function fit() {
   const b = new maplibregl.LngLatBounds();
   let n = 0;
   const add = (c) => { if (typeof c[0] === "number") { b.extend(c); n += 1; } else c.forEach(add); };
-  for (const l of layers.values()) for (const f of l.features.values()) if (f.geometry) add(f.geometry.coordinates);
+  const filled = [...layers.values()].filter((l) => l.features.size);
+  const roads = filled.filter((l) => l.desc.geometry === "line");
+  for (const l of roads.length ? roads : filled) for (const f of l.features.values()) if (f.geometry) add(f.geometry.coordinates);
   if (n) {
-    map.fitBounds(b, { padding: 40, duration: 0, maxZoom: 14 });
+    map.fitBounds(b, { padding: 40, duration: 0, maxZoom: 16 });
     fitted = true;
   }
 }

@@ -1,10 +1,30 @@
 // One generic mechanism for every scene widget. A widget descriptor (see docs/dashboard.md) names
 // its kind, a label, where its data comes from (api + field, or metric) and the live topic that
-// tells it something changed. Kinds: figure, bar, pie, table, timeseries.
+// tells it something changed. Kinds: figure, figures, share, bar, pie, table, timeseries.
 import { api } from "./api.js";
 import { axis, baseOption, chart } from "./charts.js";
-import { fmtNum, fmtTime, loc, t } from "./i18n.js";
+import { axisTimeFormatter, fmtNum, fmtTime, loc, minIntervalFor, t, tOr } from "./i18n.js";
 import { el, pick, throttle } from "./util.js";
+
+const lastPart = (path) => String(path || "").split(".").pop();
+
+/**
+ * How a categorical value is shown: the descriptor's category label ({value, color, label}) if
+ * one matches, else the catalogue's "<field>.<value>" (severity.major, status.open, trend.rising),
+ * else the value itself (or a {locale: text} label).
+ */
+export function valueLabel(field, v, categories) {
+  if (v == null || v === "") return "—";
+  const c = categories?.find((x) => String(x.value) === String(v));
+  if (c?.label) return loc(c.label);
+  if (typeof v === "object") return loc(v);
+  if (typeof v === "boolean") return tOr(`${lastPart(field)}.${v}`, t(`value.${v}`));
+  return tOr(`${lastPart(field)}.${v}`, String(v));
+}
+
+/** A column or field heading: the descriptor's label, else the catalogue's "field.<name>". */
+export const fieldLabel = (field, label) => (label ? loc(label) : tOr(`field.${lastPart(field)}`, String(field)));
+const isTimeField = (field) => /(^|_)ts$/.test(lastPart(field));
 
 const REFRESH_MS = 500;
 
@@ -20,6 +40,13 @@ class Widget {
   relabel() {
     this.labelNode.textContent = loc(this.desc.label);
     if (this.data !== undefined) this.render();
+  }
+  /** A "no data" note over the widget while its API returns nothing to show. */
+  empty(yes) {
+    let note = this.node.querySelector(":scope > .empty-note");
+    if (yes && !note) this.node.append(note = el("div", { class: "empty-note" }));
+    if (note) note.textContent = yes ? t("figure.no_data") : "";
+    note?.toggleAttribute("hidden", !yes);
   }
   failed(err) {
     this.node.title = `${t("widget.error")}: ${err.message}`;
@@ -46,17 +73,73 @@ class Widget {
   render() {}
 }
 
+/**
+ * One number (or label). `status: {field, categories}` adds a coloured badge beside it, e.g. the
+ * congestion level next to the city index; a null value shows the catalogue's "no data".
+ */
 class Figure extends Widget {
   constructor(desc) {
     super(desc);
+    this.node.dataset.field = desc.field || "";
     this.valueNode = el("span", { class: "value num" }, "—");
-    this.node.append(el("div", {}, this.valueNode, desc.unit ? el("span", { class: "unit" }, loc(desc.unit)) : null));
+    this.unitNode = desc.unit ? el("span", { class: "unit" }, loc(desc.unit)) : null;
+    this.statusNode = desc.status ? el("span", { class: "status-badge", dataset: { field: desc.status.field } }) : null;
+    this.node.append(el("div", {}, this.valueNode, this.unitNode, this.statusNode));
+  }
+  relabel() {
+    if (this.unitNode) this.unitNode.textContent = loc(this.desc.unit);
+    super.relabel();
   }
   render() {
     const v = pick(this.data, this.desc.field);
-    this.valueNode.textContent = typeof v === "number" ? fmtNum(v, this.desc.digits) : loc(v) || "—";
+    const empty = v == null || v === "";
+    this.valueNode.textContent = typeof v === "number" ? fmtNum(v, this.desc.digits) : empty ? "—" : valueLabel(this.desc.field, v, this.desc.categories);
+    this.valueNode.title = empty ? t("figure.no_data") : "";
+    this.valueNode.classList.toggle("empty", empty);
+    this.node.dataset.value = empty ? "" : String(v);
+    if (this.statusNode) {
+      const st = this.desc.status;
+      const sv = pick(this.data, st.field);
+      const c = st.categories?.find((x) => String(x.value) === String(sv));
+      this.statusNode.textContent = sv == null ? "" : valueLabel(st.field, sv, st.categories);
+      this.statusNode.style.background = c?.color || "";
+      this.statusNode.dataset.value = sv == null ? "" : String(sv);
+      this.statusNode.hidden = sv == null;
+    }
   }
 }
+
+/**
+ * Shares of a whole as one segmented bar with a counted legend: `field` picks an object
+ * {category: count} (or rows with `x`/`y`), `categories` give order, colour and label.
+ */
+class Share extends Widget {
+  constructor(desc) {
+    super(desc);
+    this.bar = el("div", { class: "share-bar" });
+    this.legend = el("div", { class: "share-legend" });
+    this.node.append(this.bar, this.legend);
+  }
+  entries() {
+    const raw = pick(this.data, this.desc.field);
+    const counts = new Map();
+    if (Array.isArray(raw)) for (const r of raw) counts.set(String(pick(r, this.desc.x || "key")), Number(pick(r, this.desc.y || "value")) || 0);
+    else for (const [k, v] of Object.entries(raw || {})) counts.set(k, Number(v) || 0);
+    const cats = this.desc.categories || [...counts.keys()].map((value) => ({ value }));
+    return cats.map((c, i) => ({ ...c, color: c.color || PALETTE_FALLBACK[i % PALETTE_FALLBACK.length], count: counts.get(String(c.value)) || 0 }));
+  }
+  render() {
+    const rows = this.entries();
+    const total = rows.reduce((a, r) => a + r.count, 0);
+    this.bar.replaceChildren(...rows.filter((r) => r.count > 0).map((r) => el("span", {
+      style: `width:${(100 * r.count) / total}%;background:${r.color}`, title: `${valueLabel(this.desc.field, r.value, this.desc.categories)} ${fmtNum(r.count)}`,
+    })));
+    this.legend.replaceChildren(...rows.map((r) => el("span", { class: "row", dataset: { value: String(r.value) } },
+      el("span", { class: "sw", style: `background:${r.color}` }), `${valueLabel(this.desc.field, r.value, this.desc.categories)} `,
+      el("b", { class: "num" }, fmtNum(r.count)))));
+  }
+}
+const PALETTE_FALLBACK = ["#35c7ff", "#34d399", "#f5c542", "#ff8a3d", "#ff4d5e", "#b28dff"];
 
 /** Several figures from one API object: fields = {field: label}. */
 class Figures extends Widget {
@@ -66,13 +149,23 @@ class Figures extends Widget {
     for (const [field, label] of Object.entries(this.desc.fields || {})) {
       const v = pick(this.data, field);
       box.append(el("div", { class: "fig", dataset: { field } }, el("span", { class: "wlabel" }, loc(label)),
-        el("span", { class: "value num" }, typeof v === "number" ? fmtNum(v) : loc(v) || "—")));
+        el("span", { class: "value num" }, typeof v === "number" ? fmtNum(v, this.desc.digits?.[field]) : valueLabel(field, v))));
     }
     this.node.append(box);
   }
 }
 
-const rowsOf = (desc, data) => (Array.isArray(data) ? data : pick(data, desc.rows || desc.items || "rows") || []);
+/** The rows of a list widget; `sort: "field"` or `"-field"` (descending) orders them, nulls last. */
+const rowsOf = (desc, data) => {
+  const raw = Array.isArray(data) ? data : pick(data, desc.rows || desc.items || "rows") || [];
+  const rows = Array.isArray(raw) ? raw : Object.entries(raw).map(([key, value]) => ({ key, value }));
+  if (!desc.sort) return rows;
+  const desc_ = desc.sort.startsWith("-");
+  const field = desc_ ? desc.sort.slice(1) : desc.sort;
+  const val = (r) => pick(r, field);
+  return [...rows].filter((r) => val(r) != null).sort((a, b) => (val(a) < val(b) ? -1 : val(a) > val(b) ? 1 : 0) * (desc_ ? -1 : 1))
+    .concat(rows.filter((r) => val(r) == null));
+};
 
 class Bar extends Widget {
   constructor(desc) {
@@ -82,19 +175,21 @@ class Bar extends Widget {
     this.node.append(this.plotNode);
   }
   rows(y = this.desc.y) {
-    return rowsOf(this.desc, this.data).map((r) => [loc(pick(r, this.desc.x)), Number(pick(r, y)) || 0]);
+    return rowsOf(this.desc, this.data).slice(0, this.desc.limit || 1000)
+      .map((r) => [valueLabel(this.desc.x, pick(r, this.desc.x), this.desc.categories), Number(pick(r, y)) || 0]);
   }
   render() {
     this.chart ??= chart(this.plotNode);
     const ys = Array.isArray(this.desc.y) ? this.desc.y : [this.desc.y];
     const rows = this.rows(ys[0]);
+    this.empty(!rows.length);
     this.chart.setOption(baseOption({
-      grid: { left: 8, right: 12, top: 8, bottom: 4, containLabel: true },
+      grid: { left: 8, right: 12, top: ys.length > 1 ? 26 : 8, bottom: 4, containLabel: true },
       tooltip: { trigger: "axis", valueFormatter: (v) => fmtNum(v) },
       xAxis: axis({ type: "value" }),
       yAxis: axis({ type: "category", data: rows.map((r) => r[0]), inverse: true }),
       legend: { show: ys.length > 1, textStyle: { color: "#8fb0d0" }, top: 0 },
-      series: ys.map((y) => ({ type: "bar", name: y, data: this.rows(y).map((r) => r[1]), barMaxWidth: 12, itemStyle: { borderRadius: 3 },
+      series: ys.map((y) => ({ type: "bar", name: fieldLabel(y, this.desc.y_labels?.[y]), data: this.rows(y).map((r) => r[1]), barMaxWidth: 12, itemStyle: { borderRadius: 3 },
         label: { show: ys.length === 1, position: "right", color: "#d8e6f5", formatter: (p) => fmtNum(p.value) } })),
     }), true);
   }
@@ -114,11 +209,17 @@ class Pie extends Bar {
 class Table extends Widget {
   render() {
     const rows = rowsOf(this.desc, this.data);
-    const cols = (this.desc.columns || Object.keys(rows[0] || {})).map((c) => (typeof c === "string" ? { field: c, label: c } : c));
-    const head = el("tr", {}, cols.map((c) => el("th", {}, loc(c.label))));
+    this.empty(!rows.length);
+    const cols = (this.desc.columns || Object.keys(rows[0] || {})).map((c) => (typeof c === "string" ? { field: c } : c));
+    const head = el("tr", {}, cols.map((c) => el("th", { class: c.digits != null ? "n" : null }, fieldLabel(c.field, c.label))));
     const body = rows.slice(0, this.desc.limit || 20).map((r) => el("tr", {}, cols.map((c) => {
       const v = pick(r, c.field);
-      return typeof v === "number" ? el("td", { class: "n" }, fmtNum(v, c.digits)) : el("td", {}, loc(v));
+      if (typeof v === "number" && isTimeField(c.field)) return el("td", { class: "n" }, fmtTime(v));
+      if (typeof v === "number") return el("td", { class: "n" }, fmtNum(v, c.digits));
+      const cat = c.categories?.find((x) => String(x.value) === String(v));
+      const td = el("td", { dataset: { value: v == null || typeof v === "object" ? "" : String(v) } }, valueLabel(c.field, v, c.categories));
+      if (cat?.color) td.append(el("span", { class: "dot", style: `background:${cat.color}` }));
+      return td;
     })));
     this.node.querySelector("table")?.remove();
     this.node.append(el("table", { class: "grid" }, el("thead", {}, head), el("tbody", {}, body)));
@@ -180,10 +281,16 @@ class Timeseries extends Widget {
       name: loc(names[key]) || key, type: "line", showSymbol: false, smooth: true, lineStyle: { width: 1.5 },
       data: [...pts].filter(([ts]) => this.cursor == null || ts <= this.cursor).sort((a, b) => a[0] - b[0]),
     }));
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (const s of series) for (const [ts] of s.data) { if (ts < lo) lo = ts; if (ts > hi) hi = ts; }
+    const span = hi > lo ? hi - lo : 60_000;
     this.chart.setOption(baseOption({
+      grid: { left: 8, right: 28, top: 24, bottom: 4, containLabel: true },  // room for the last time label
       legend: { show: series.length > 1 && series.length <= 6, textStyle: { color: "#8fb0d0" }, top: 0 },
       tooltip: { trigger: "axis", valueFormatter: (v) => fmtNum(v) },
-      xAxis: axis({ type: "time", splitNumber: 4, axisLabel: { color: "#8fb0d0", hideOverlap: true, formatter: (v) => fmtTime(v).slice(0, 5) } }),
+      xAxis: axis({ type: "time", splitNumber: 4, minInterval: minIntervalFor(span),
+        axisLabel: { color: "#8fb0d0", hideOverlap: true, formatter: axisTimeFormatter(span) } }),
       yAxis: axis({ type: "value" }),
       series,
     }), true);
@@ -213,7 +320,7 @@ class Unknown extends Widget {
   }
 }
 
-const KINDS = { figure: Figure, figures: Figures, bar: Bar, pie: Pie, table: Table, timeseries: Timeseries };
+const KINDS = { figure: Figure, figures: Figures, share: Share, bar: Bar, pie: Pie, table: Table, timeseries: Timeseries };
 // Kinds that are not drawn in a panel card: a "map" widget becomes a map layer (see map.js) and a
 // "detail" widget is the drill-down of that layer.
 export const NOT_IN_CARD = new Set(["map", "detail"]);
