@@ -141,13 +141,10 @@ class EmbeddedBus(Bus):
             result = self._store.append_events(events, self._partition_of, raw)
             if not result.accepted:
                 return result
-            per: dict[int, list[tuple[int, Event]]] = {}
-            for p, off, ev in result.accepted:
-                per.setdefault(p, []).append((off, ev))
             with self._cond:
-                for p, items in per.items():
-                    self._tails[p].extend(items[0][0], [ev for _, ev in items])
-                    self._heads[p] = items[-1][0]
+                for p, (first, evs) in result.by_partition().items():
+                    self._tails[p].extend(first, evs)
+                    self._heads[p] = first + len(evs) - 1
                 self._cond.notify_all()
         return result
 

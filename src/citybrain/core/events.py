@@ -137,13 +137,15 @@ class EventRegistry:
     def decode_ndjson(self, body: bytes) -> DecodedBatch:
         """Newline-delimited JSON; blank lines are skipped; line numbers are 1-based."""
         one, many = self._decoders()
-        numbered = [(n, ln) for n, ln in enumerate(body.split(b"\n"), start=1) if ln.strip()]
-        lines = [ln for _, ln in numbered]
-        try:
+        lines = body.split(b"\n")
+        if lines and not lines[-1].strip():
+            lines.pop()  # the usual final newline
+        try:  # fast path: every line is an event (a blank line in the middle fails it too)
             return DecodedBatch(
                 events=many.decode(b"[" + b",".join(lines) + b"]"), lines=len(lines), raw=lines
             )
         except msgspec.DecodeError:
+            numbered = [(n, ln) for n, ln in enumerate(lines, start=1) if ln.strip()]
             return self._decode_items(one, numbered)
 
     @staticmethod

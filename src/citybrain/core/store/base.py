@@ -34,6 +34,15 @@ class AppendResult:
 
     accepted: list[tuple[int, int, Event]] = field(default_factory=list)
     duplicates: int = 0
+    # the same events by partition: first offset and the events in offset order (a store that
+    # assigns offsets fills it as it goes; else it is derived from ``accepted``)
+    groups: dict[int, tuple[int, list[Event]]] = field(default_factory=dict)
+
+    def by_partition(self) -> dict[int, tuple[int, list[Event]]]:
+        if not self.groups:
+            for p, off, ev in self.accepted:
+                self.groups.setdefault(p, (off, []))[1].append(ev)
+        return self.groups
 
 
 @dataclass(frozen=True)

@@ -105,10 +105,16 @@ class DuckStore(Store):
             parts = [partition_of(ev.key) for ev in fresh]
             offs: list[int] = []
             heads = self._heads
-            for p in parts:
+            groups = result.groups
+            for p, ev in zip(parts, fresh, strict=True):
                 o = heads.get(p, 0) + 1
                 heads[p] = o
                 offs.append(o)
+                g = groups.get(p)
+                if g is None:
+                    groups[p] = (o, [ev])
+                else:
+                    g[1].append(ev)
             table = pa.Table.from_arrays(
                 [
                     pa.array(parts, pa.int32()), pa.array(offs, pa.int64()),
