@@ -159,7 +159,9 @@ def main() -> None:
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
 
-    run = platform_server.start(Path(tempfile.mkdtemp(prefix="cb-bench-")) / "var", [scene_fixture.scene])
+    run = platform_server.start(
+        Path(tempfile.mkdtemp(prefix="cb-bench-")) / "var", [scene_fixture.scene], installed={"pulse"}
+    )
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)

@@ -28,6 +28,7 @@ from citybrain.core.events import REGISTRY
 from citybrain.core.outputs import Outputs
 from citybrain.core.platform import Platform
 from citybrain.core.processor import AlertBook, Emitter, snapshot
+from citybrain.scenes.factory import scene as factory_scene
 from citybrain.scenes.factory.events import FactoryTags
 from citybrain.scenes.factory.ingest import FactoryMqttServer
 from citybrain.scenes.factory.plant import (
@@ -92,16 +93,16 @@ def machines_site(site: str, lines: int, per_line: int) -> SiteSpec:
     )
 
 
-def platform(tmp: Path, book_sites: list[SiteSpec], **scene: object) -> Platform:
+def platform(tmp: Path, book_sites: list[SiteSpec], **scene_settings: object) -> Platform:
     import msgspec
 
     plants = tmp / f"plants-{uuid.uuid4().hex[:6]}.json"
     plants.write_bytes(msgspec.json.encode({"sites": [msgspec.to_builtins(s) for s in book_sites]}))
     s = load_settings(env={"CITYBRAIN_DATA_DIR": str(tmp / f"var-{uuid.uuid4().hex[:6]}")})
-    s.scenes["factory"] = {"plants_file": str(plants), **scene}
-    for k in scene.events:
+    s.scenes["factory"] = {"plants_file": str(plants), **scene_settings}
+    for k in factory_scene.events:
         REGISTRY.register(k)
-    return Platform(s, scenes={"factory": scene})
+    return Platform(s, scenes={"factory": factory_scene})
 
 
 def bench_mqtt(tmp: Path, n: int, port: int, label: str) -> None:

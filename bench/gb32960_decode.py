@@ -6,7 +6,6 @@ importable it is not benchmarked yet (its API was not evaluated); a note is prin
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import platform
 import time
@@ -90,10 +89,7 @@ def main() -> None:
     print(
         f"gb32960 splitter, 2016 frames in 4 KiB reads: {split_rate(full_2016(), 0.8):,.0f} frames/s per core"
     )
-    if importlib.util.find_spec("gb32960") is not None:
-        print("note: PyPI 'gb32960' is importable but has no comparison here yet (API not evaluated)")
-    else:
-        print("note: no PyPI GB/T 32960 parser importable here (checked 'gb32960'); no peer ratio")
+    print("peer comparison (rtm-con, on the same real frames): bench/gb32960_peer.py")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,6 @@ its simulators, for the browser tests and bench/dashboard.py."""
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Mapping
@@ -20,13 +19,7 @@ from citybrain.core.events import REGISTRY
 from citybrain.core.platform import Platform
 from citybrain.core.scenes import Scene, discover
 from citybrain.core.tokens import create_token
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+from citybrain.testing import free_port, server_ports_env
 
 
 @dataclass
@@ -42,6 +35,14 @@ class Running:
         self.thread.join(timeout=20)
 
 
+def _merge(into: dict[str, Any], more: Mapping[str, Any]) -> None:
+    for k, v in more.items():
+        if isinstance(v, Mapping) and isinstance(into.get(k), dict):
+            _merge(into[k], v)
+        else:
+            into[k] = v
+
+
 def start(
     data_dir: Path,
     extra_scenes: list[Scene] = (),  # type: ignore[assignment]
@@ -52,8 +53,10 @@ def start(
 ) -> Running:
     """``installed``: which installed scenes to load besides ``extra_scenes`` (default: all)."""
     port = free_port()
-    settings = load_settings(env={"CITYBRAIN_DATA_DIR": str(data_dir), "CITYBRAIN_SERVER__PORT": str(port)})
-    settings.scenes.update(scene_settings or {})
+    env = {"CITYBRAIN_DATA_DIR": str(data_dir), "CITYBRAIN_SERVER__PORT": str(port), **server_ports_env()}
+    settings = load_settings(env=env)
+    for name, section in (scene_settings or {}).items():  # merged: keep the free server ports
+        _merge(settings.scenes.setdefault(name, {}), section)
     settings.simulators.update(simulators or {})
     scenes = discover(installed)
     for s in extra_scenes:
