@@ -268,8 +268,7 @@ class DuckStore(Store):
         rows = (
             self._cur()
             .execute(
-                f"SELECT b, {AGGS[agg]} FROM (SELECT ts - ts % ? AS b, value FROM metrics "
-                "WHERE name = ? AND key = ? AND ts >= ? AND ts < ?) t GROUP BY b ORDER BY b",
+                schema.METRIC_SERIES.format(agg=AGGS[agg]),
                 [bucket_ms, name, key, start, end],
             )
             .fetchall()
@@ -277,25 +276,8 @@ class DuckStore(Store):
         return [(int(b), float(v)) for b, v in rows]
 
     def alerts(self, q: AlertQuery) -> list[Alert]:
-        where: list[str] = ["1 = 1"]
-        params: list[Any] = []
-        for col, val in (("status", q.status), ("severity", q.severity), ("scene", q.scene), ("key", q.key)):
-            if val is not None:
-                where.append(f"{col} = ?")
-                params.append(val)
-        if q.since is not None:
-            where.append("last_ts >= ?")
-            params.append(q.since)
-        rows = (
-            self._cur()
-            .execute(
-                f"SELECT {schema.ALERT_COLUMNS} FROM alerts WHERE {' AND '.join(where)} "
-                "ORDER BY opened_ts DESC, id LIMIT ?",
-                [*params, q.limit],
-            )
-            .fetchall()
-        )
-        return [alert_from_row(r) for r in rows]
+        sql, params = schema.alerts_query(q.status, q.severity, q.scene, q.key, q.since, q.limit)
+        return [alert_from_row(r) for r in self._cur().execute(sql, params).fetchall()]
 
     def alert(self, alert_id: str) -> Alert:
         row = self._one(f"SELECT {schema.ALERT_COLUMNS} FROM alerts WHERE id = ?", [alert_id])

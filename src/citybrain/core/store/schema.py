@@ -75,3 +75,32 @@ EXPORTABLE: dict[str, str] = {
     "late_events": "ts",
     "audit": "ts",
 }
+
+METRIC_SERIES = (
+    "SELECT b, {agg} FROM (SELECT ts - ts % ? AS b, value FROM metrics "
+    "WHERE name = ? AND key = ? AND ts >= ? AND ts < ?) t GROUP BY b ORDER BY b"
+)
+
+
+def alerts_query(
+    status: str | None,
+    severity: str | None,
+    scene: str | None,
+    key: str | None,
+    since: int | None,
+    limit: int,
+) -> tuple[str, list[object]]:
+    """The filtered alert listing, newest first: SQL and its parameters."""
+    where: list[str] = ["1 = 1"]
+    params: list[object] = []
+    for col, val in (("status", status), ("severity", severity), ("scene", scene), ("key", key)):
+        if val is not None:
+            where.append(f"{col} = ?")
+            params.append(val)
+    if since is not None:
+        where.append("last_ts >= ?")
+        params.append(since)
+    sql = (
+        f"SELECT {ALERT_COLUMNS} FROM alerts WHERE {' AND '.join(where)} ORDER BY opened_ts DESC, id LIMIT ?"
+    )
+    return sql, [*params, limit]
