@@ -37,8 +37,7 @@ def readyz(request: Request) -> JSONResponse:
         checks["store"] = "ok"
     except Exception as err:  # report, don't raise: this is a probe
         checks["store"] = f"failed: {err}"
-    thread = p.pipeline._thread
-    checks["pipeline"] = "ok" if thread is not None and thread.is_alive() else "not running"
+    checks["pipeline"] = "ok" if p.pipeline.running else "not running"
     worst = max(p.bus.lag().values(), default=0)
     checks["lag"] = "ok" if worst <= p.settings.bus.max_lag else f"{worst} events behind"
     ready = all(v == "ok" for v in checks.values())

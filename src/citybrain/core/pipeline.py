@@ -107,6 +107,10 @@ class Pipeline:
         self._thread = threading.Thread(target=self._run, name="citybrain-pipeline", daemon=True)
         self._thread.start()
 
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
         if self._thread is not None:
