@@ -118,6 +118,7 @@ async def _run_sim(sim: Any, ctx: SimContext, stop: asyncio.Event) -> None:
     """Run a simulator until stopped; one that fails is logged and restarted after a pause."""
     name = getattr(sim, "name", sim)
     try:
+        await ctx.http.wait_ready()
         while not stop.is_set():
             try:
                 await sim.run(ctx, stop)

@@ -63,6 +63,19 @@ class IngestClient:
             delay = min(delay * 2, 5.0)
         raise RuntimeError("unreachable")
 
+    async def wait_ready(self, timeout: float = 60.0) -> None:
+        """Wait until the platform answers /healthz (simulators start with the app, before it listens)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            try:
+                if (await self._client.get("/healthz")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if asyncio.get_running_loop().time() > deadline:
+                return  # let the simulator's own retries report what is wrong
+            await asyncio.sleep(0.1)
+
     async def aclose(self) -> None:
         await self._client.aclose()
 
