@@ -62,7 +62,8 @@ def _serve(config: Path | None, simulate: bool, role: str | None = None) -> None
     if role is not None:
         settings.role = role  # api|gateway|worker need bus.backend = "nats" (checked when the bus opens)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    for noisy in ("httpx", "amqtt", "transitions"):  # per-request / per-state-change chatter
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     platform = Platform(settings)
     data = settings.data_path
     admin = _local_token(platform.store, data / "admin.token", "local-admin", ["admin", "ingest"])
