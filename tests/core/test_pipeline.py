@@ -270,3 +270,38 @@ def test_last_minute_shows_the_previous_minute_before_its_window_closes(tmp_path
     assert p.store.states("pulse", "360104")[0]["data"]["last_minute"] == 8
     assert p.store.alerts(AlertQuery(scene="pulse")) == []  # alerts still judge closed windows only
     p.stop()
+
+
+def test_batches_without_a_tasks_kinds_cost_no_transaction(tmp_path: Path) -> None:
+    from collections import Counter
+
+    from citybrain.core.events import REGISTRY
+
+    for kind in (Hop, Landed, Boom):
+        if kind.kind_name() not in REGISTRY.kinds():
+            REGISTRY.register(kind)
+    scene = Scene(name="mix", title={}, description={}, events=[Hop, Landed, Boom],
+                  processors=lambda _: [ProcessorSpec(BoomCounter.name, lambda part: BoomCounter(part)),
+                                        ProcessorSpec(Tally.name, lambda part: Tally(part))])  # fmt: skip
+    s = load_settings(env={"CITYBRAIN_DATA_DIR": str(tmp_path)})
+    s.bus.partitions, s.pipeline.batch_max = 1, 2
+    p = Platform(s, scenes={"mix": scene})
+    commits: Counter[str] = Counter()
+    real = p.store.commit
+
+    def counting(name: str, *args: object) -> object:
+        commits[name] += 1
+        return real(name, *args)  # type: ignore[arg-type]
+
+    p.store.commit = counting  # type: ignore[method-assign,assignment]
+    p.publish([Landed(key="seg", ts=T0 + i, origin="v", id=f"l{i}") for i in range(20)])
+    p.pipeline.drain()
+    assert commits["test.tally"] == 10  # every batch of its own kind commits
+    assert commits["test.boom"] <= 1  # other kinds: at most the periodic checkpoint
+    assert p.pipeline.positions()[("test.boom", 0)] == 20  # yet it has read past them
+    p.store.close()
+    q = Platform(s, scenes={"mix": scene})  # restart: re-reading the other kinds changes nothing
+    q.pipeline.drain()
+    assert q.store.metric_series("test.landed", "seg", 0, 1, 1_000, "max") == [(0, 20.0)]
+    assert q.store.metric_series("test.seen", "all", 0, 1, 1_000, "max") == []
+    q.stop()

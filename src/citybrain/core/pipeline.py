@@ -25,6 +25,11 @@ log = logging.getLogger(__name__)
 
 OnCommit = Callable[[str, Outputs, list[Alert]], None]
 
+# A batch with none of a task's event kinds changes nothing, so it is not worth a transaction; its
+# offset is checkpointed at most this often. After a crash the task re-reads at most that much of
+# other kinds' events, which it ignores again: no effect is repeated.
+IDLE_CHECKPOINT_S = 5.0
+
 
 @dataclass(frozen=True)
 class ProcessorSpec:
@@ -41,6 +46,7 @@ class _Task:
     pos: int
     kinds: tuple[type[Event], ...] = field(default=())
     committed: bytes = b""  # the snapshot as of ``pos``: what a failed batch rolls back to
+    committed_at: float = 0.0  # monotonic time of the last commit
 
 
 @dataclass
@@ -169,7 +175,13 @@ class Pipeline:
                 for item in mine:
                     before = snapshot(task.proc, task.book)
                     em = Emitter(task.spec.name, task.partition, task.book, out)
-                    mark = (len(out.metrics), len(out.states), len(out.alerts), len(out.late))
+                    mark = (
+                        len(out.metrics),
+                        len(out.states),
+                        len(out.alerts),
+                        len(out.late),
+                        len(out.events),
+                    )
                     try:
                         task.proc.process([item], em)
                     except Exception:
@@ -179,10 +191,15 @@ class Pipeline:
                             out.states[mark[1] :],
                             out.alerts[mark[2] :],
                             out.late[mark[3] :],
+                            out.events[mark[4] :],
                         )
                         self.stats.errors += 1
                         log.exception("processor %s failed on event %s; skipped", task.spec.name, item[1].id)
-        self._commit(task, batch[-1][0], out)
+        if mine or not out.empty() or time.monotonic() - task.committed_at >= IDLE_CHECKPOINT_S:
+            self._commit(task, batch[-1][0], out)
+        else:  # nothing of this task's kinds: move on without a transaction (see IDLE_CHECKPOINT_S)
+            task.pos = batch[-1][0]
+            self.bus.report_position(task.spec.name, task.partition, task.pos)
         self.stats.batches += 1
         self.stats.events += len(batch)
         self.stats.late += len(out.late)
@@ -206,7 +223,7 @@ class Pipeline:
             task.book = restore(task.proc, task.committed)
             raise
         self.stats.last_commit_s = time.perf_counter() - t0
-        task.pos, task.committed = pos, blob
+        task.pos, task.committed, task.committed_at = pos, blob, time.monotonic()
         self.bus.report_position(task.spec.name, task.partition, pos)
         if self.on_commit is not None and not out.empty():
             self.on_commit(task.spec.name, out, alerts)
