@@ -54,7 +54,9 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[platform_serve
     run.stop()
 
 
-@pytest.fixture(scope="session")
+# module scope: Playwright's sync API keeps an event loop running on this thread while it is
+# open, which would break asyncio.run() in any test collected after the browser tests
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
