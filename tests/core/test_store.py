@@ -191,3 +191,14 @@ def test_second_writer_gets_a_clear_error(tmp_path: Path) -> None:
     finally:
         first.close()
     assert issubclass(StoreError, Exception)
+
+
+def test_find_events_by_kind_key_time_and_text(store: Store) -> None:
+    store.append_events(evs(12), part)
+    found = store.find_events(["pulse.report"], keys=["d1"], start=TS + 2, end=TS + 10)
+    assert [e.id for e in found] == ["id4", "id7"]  # d1 = i % 3 == 1, oldest first
+    assert found[0].ingest_ts == TS
+    assert [e.id for e in store.find_events(["pulse.report"], contains='"id11"')] == ["id11"]
+    assert store.find_events(["pulse.report"], keys=[]) == []
+    assert store.find_events(["other.kind"]) == []
+    assert len(store.find_events(["pulse.report"], limit=5)) == 5

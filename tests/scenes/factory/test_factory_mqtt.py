@@ -30,7 +30,6 @@ from citybrain.core.events import Event
 from citybrain.core.platform import Platform
 from citybrain.scenes.factory.events import FactoryReject, FactoryTags, FactoryTrace
 from citybrain.scenes.factory.ingest import FactoryMqttServer
-from citybrain.scenes.factory.storeq import find_events
 
 J = msgspec.json.encode
 
@@ -44,7 +43,7 @@ async def until(cond: Callable[[], bool], timeout: float = 15.0) -> None:
 
 
 def stored(p: Platform, kinds: list[str]) -> list[Event]:
-    return find_events(p.store, kinds)
+    return p.store.find_events(kinds)
 
 
 def test_json_round_trip_through_mosquitto(tmp_path: Path) -> None:

@@ -231,9 +231,8 @@ def test_alias_tables_survive_a_host_restart(tmp_path: Path) -> None:
         p.publish(births)
         sent: list[str] = []
         second = SparkplugHost(book, lambda topic, *a: sent.append(topic))
-        from citybrain.scenes.factory.storeq import find_events
 
-        second.restore(find_events(p.store, ["factory.spb_birth"]))
+        second.restore(p.store.find_events(["factory.spb_birth"]))
         data = _p(42, spb.Metric(alias=4, datatype=spb.DOUBLE, value=62.0))
         (ev,) = second.handle(Incoming(f"spBv1.0/{grp}/DDATA/n1/c", data, 1, False, now))
         assert isinstance(ev, FactoryTags) and ev.values == {"Humidity": 62.0}

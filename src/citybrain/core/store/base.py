@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from citybrain.core.events import Event
+from citybrain.core.events import REGISTRY, Event
 from citybrain.core.outputs import Alert, Outputs
 
 Agg = Literal["avg", "min", "max", "sum", "count", "last"]
@@ -85,6 +85,20 @@ class Store(ABC):
         """Events of one partition with offset > ``after``, in offset order."""
 
     @abstractmethod
+    def find_events(
+        self,
+        kinds: Sequence[str],
+        *,
+        keys: Sequence[str] | None = None,
+        start: int | None = None,
+        end: int | None = None,
+        contains: str | None = None,
+        limit: int = 100_000,
+    ) -> list[Event]:
+        """Stored events of ``kinds`` (of ``keys``, in ``[start, end)``, whose JSON contains the
+        text ``contains``), oldest first: for scenes that look back (genealogy, replay)."""
+
+    @abstractmethod
     def count_events(self) -> int: ...
 
     @abstractmethod
@@ -152,6 +166,13 @@ class Store(ABC):
 
 
 _ALERT_DEC = msgspec.json.Decoder(dict[str, Any])
+
+
+def event_from_row(eid: str, ingest_ts: int, payload: str) -> Event:
+    """A stored event: its JSON as received (which may lack the id and ingest time) + columns."""
+    ev = REGISTRY.decode_one(payload)
+    ev.id, ev.ingest_ts = eid, int(ingest_ts)
+    return ev
 
 
 def alert_from_row(row: Sequence[Any]) -> Alert:

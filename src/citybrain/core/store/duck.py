@@ -17,10 +17,19 @@ import msgspec
 import pyarrow as pa
 
 from citybrain.core.errors import ConflictError, NotFoundError, StoreError
-from citybrain.core.events import REGISTRY, Event, kind_of
+from citybrain.core.events import Event, kind_of
 from citybrain.core.outputs import Alert, Outputs
 from citybrain.core.store import schema
-from citybrain.core.store.base import AGGS, Agg, AlertQuery, AppendResult, Store, Token, alert_from_row
+from citybrain.core.store.base import (
+    AGGS,
+    Agg,
+    AlertQuery,
+    AppendResult,
+    Store,
+    Token,
+    alert_from_row,
+    event_from_row,
+)
 
 _JSON = msgspec.json.Encoder()
 _DICT = msgspec.json.Decoder(dict[str, Any])
@@ -163,12 +172,20 @@ class DuckStore(Store):
             )
             .fetchall()
         )
-        out: list[tuple[int, Event]] = []
-        for off, eid, ingest_ts, payload in rows:
-            ev = REGISTRY.decode_one(payload)
-            ev.id, ev.ingest_ts = eid, int(ingest_ts)
-            out.append((int(off), ev))
-        return out
+        return [(int(off), event_from_row(eid, ingest_ts, payload)) for off, eid, ingest_ts, payload in rows]
+
+    def find_events(
+        self,
+        kinds: Sequence[str],
+        *,
+        keys: Sequence[str] | None = None,
+        start: int | None = None,
+        end: int | None = None,
+        contains: str | None = None,
+        limit: int = 100_000,
+    ) -> list[Event]:
+        sql, params = schema.find_events_query(kinds, keys, start, end, contains, limit)
+        return [event_from_row(*row) for row in self._cur().execute(sql, params).fetchall()]
 
     def count_events(self) -> int:
         row = self._one("SELECT count(*) FROM events")

@@ -30,10 +30,10 @@ import msgspec
 import psycopg
 
 from citybrain.core.errors import StoreError
-from citybrain.core.events import REGISTRY, Event, kind_of
+from citybrain.core.events import Event, kind_of
 from citybrain.core.outputs import Alert, Outputs
 from citybrain.core.store import schema
-from citybrain.core.store.base import AppendResult
+from citybrain.core.store.base import AppendResult, event_from_row
 from citybrain.core.store.pg_queries import PgQueries, pg
 
 log = logging.getLogger(__name__)
@@ -282,12 +282,20 @@ class PostgresStore(PgQueries):
             "ORDER BY poff LIMIT ?",
             [partition, after, limit],
         )
-        out: list[tuple[int, Event]] = []
-        for off, eid, ingest_ts, payload in rows:
-            ev = REGISTRY.decode_one(payload)  # a payload stored as received may lack id/ingest time
-            ev.id, ev.ingest_ts = eid, int(ingest_ts)
-            out.append((int(off), ev))
-        return out
+        return [(int(off), event_from_row(eid, ingest_ts, payload)) for off, eid, ingest_ts, payload in rows]
+
+    def find_events(
+        self,
+        kinds: Sequence[str],
+        *,
+        keys: Sequence[str] | None = None,
+        start: int | None = None,
+        end: int | None = None,
+        contains: str | None = None,
+        limit: int = 100_000,
+    ) -> list[Event]:
+        sql, params = schema.find_events_query(kinds, keys, start, end, contains, limit)
+        return [event_from_row(*row) for row in self._rows(sql, params)]
 
     def sink_positions(self) -> dict[int, int]:
         """How far the raw sink has copied each bus partition (the bus's own sequence numbers)."""

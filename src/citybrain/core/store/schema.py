@@ -4,6 +4,8 @@ Times are BIGINT epoch milliseconds (portable, and DuckDB's TIMESTAMPTZ fetch ne
 bucketing is ``ts - ts % bucket``. Placeholders are ``?``; the PostgreSQL store rewrites them.
 """
 
+from collections.abc import Sequence
+
 TABLES: dict[str, str] = {
     "events": """CREATE TABLE IF NOT EXISTS events (
         partition INTEGER NOT NULL, poff BIGINT NOT NULL, id VARCHAR NOT NULL, kind VARCHAR NOT NULL,
@@ -103,4 +105,32 @@ def alerts_query(
     sql = (
         f"SELECT {ALERT_COLUMNS} FROM alerts WHERE {' AND '.join(where)} ORDER BY opened_ts DESC, id LIMIT ?"
     )
+    return sql, [*params, limit]
+
+
+def find_events_query(
+    kinds: Sequence[str],
+    keys: Sequence[str] | None,
+    start: int | None,
+    end: int | None,
+    contains: str | None,
+    limit: int,
+) -> tuple[str, list[object]]:
+    """Raw events by kind (and key, time range, payload text), oldest first: SQL and parameters."""
+    where = [f"kind IN ({', '.join('?' * len(kinds))})"]
+    params: list[object] = list(kinds)
+    if keys is not None:
+        where.append(f"key IN ({', '.join('?' * len(keys))})" if keys else "1 = 0")
+        params.extend(keys)
+    if start is not None:
+        where.append("ts >= ?")
+        params.append(start)
+    if end is not None:
+        where.append("ts < ?")
+        params.append(end)
+    if contains is not None:
+        where.append("payload LIKE ?")
+        # "_" stays a one-character wildcard: a false match is possible, so callers check the events
+        params.append("%" + contains.replace("%", "") + "%")
+    sql = f"SELECT id, ingest_ts, payload FROM events WHERE {' AND '.join(where)} ORDER BY ts, id LIMIT ?"
     return sql, [*params, limit]

@@ -19,11 +19,10 @@ import msgspec
 from citybrain.core.errors import NotFoundError
 from citybrain.core.store.base import Store
 from citybrain.scenes.factory.events import FactoryTrace
-from citybrain.scenes.factory.storeq import find_events
 
 
 def _steps(store: Store, unit: str) -> list[FactoryTrace]:
-    return [e for e in find_events(store, ["factory.trace"], keys=[unit]) if isinstance(e, FactoryTrace)]
+    return [e for e in store.find_events(["factory.trace"], keys=[unit]) if isinstance(e, FactoryTrace)]
 
 
 def _step(ev: FactoryTrace) -> dict[str, Any]:
@@ -67,7 +66,7 @@ def backward(store: Store, unit: str, depth: int = 10) -> dict[str, Any]:
 
 
 def consumers(store: Store, lot: str) -> list[FactoryTrace]:
-    found = find_events(store, ["factory.trace"], contains=lot)
+    found = store.find_events(["factory.trace"], contains=lot)
     return [e for e in found if isinstance(e, FactoryTrace) and any(i.lot == lot for i in e.inputs)]
 
 

@@ -32,7 +32,6 @@ from citybrain.gateways.mqtt import (
     message_id,
     topic_matches,
 )
-from citybrain.scenes.factory import storeq
 from citybrain.scenes.factory.events import FactoryReject, FactoryTags, FactoryTrace, MaterialInput
 from citybrain.scenes.factory.plant import PlantBook, book_for
 from citybrain.scenes.factory.spb_host import SparkplugHost
@@ -228,7 +227,7 @@ class FactoryMqttServer:
             await self.broker.start()
         if self.host is not None and self.platform is not None:
             try:
-                self.host.restore(storeq.find_events(self.platform.store, ["factory.spb_birth"]))
+                self.host.restore(self.platform.store.find_events(["factory.spb_birth"]))
             except Exception:  # a host without history still works: it asks for rebirths
                 log.exception("could not restore Sparkplug births from the store")
         await self.subscriber.start()

@@ -19,9 +19,9 @@ import msgspec
 
 from citybrain.core.errors import ConfigError, NotFoundError
 from citybrain.core.events import Event
+from citybrain.core.store.base import Store
 from citybrain.scenes.factory.events import FactoryLink, FactoryReject, FactoryTags
 from citybrain.scenes.factory.plant import PlantBook
-from citybrain.scenes.factory.storeq import find_events
 
 FRAME_S = 0.1
 MAX_SPAN_MS = 6 * 3_600_000
@@ -88,7 +88,8 @@ class Replayer:
         if not keys:
             raise NotFoundError(f"line {site}/{line} is not in the plant model")
         kinds = ["factory.tags", "factory.link", "factory.reject"]
-        return find_events(self.platform.store, kinds, keys=keys, start=start, end=end, limit=2_000_000)
+        store: Store = self.platform.store
+        return store.find_events(kinds, keys=keys, start=start, end=end, limit=2_000_000)
 
     def start(
         self, site: str, line: str, start: int, minutes: float = 60, speed: float = 1.0
