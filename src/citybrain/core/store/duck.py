@@ -378,18 +378,9 @@ class DuckStore(Store):
         with self._wlock:
             cur = self._cur()
             for table, cutoff in cutoffs.items():
-                col = schema.EXPORTABLE[table]
-                guard = ""
-                if table == "events":
-                    # never delete what some processor has not yet consumed
-                    guard = (
-                        " AND poff <= coalesce((SELECT min(c.poff) FROM checkpoints c "
-                        "WHERE c.partition = events.partition), 0)"
-                    )
-                if table == "alerts":
-                    guard = " AND status = 'resolved'"
-                row = _first(cur.execute(f"SELECT count(*) FROM {table} WHERE {col} < ?{guard}", [cutoff]))
-                cur.execute(f"DELETE FROM {table} WHERE {col} < ?{guard}", [cutoff])
+                where = schema.retention_where(table)
+                row = _first(cur.execute(f"SELECT count(*) FROM {table} WHERE {where}", [cutoff]))
+                cur.execute(f"DELETE FROM {table} WHERE {where}", [cutoff])
                 deleted[table] = int(row[0]) if row else 0
         return deleted
 

@@ -184,17 +184,9 @@ class PgQueries(Store):
     def apply_retention(self, cutoffs: dict[str, int]) -> dict[str, int]:
         deleted: dict[str, int] = {}
         for table, cutoff in cutoffs.items():
-            col = schema.EXPORTABLE[table]
-            guard = ""
-            if table == "events":
-                # never delete what some processor has not yet consumed
-                guard = (
-                    " AND poff <= coalesce((SELECT min(c.poff) FROM checkpoints c "
-                    "WHERE c.partition = events.partition), 0)"
-                )
-            if table == "alerts":
-                guard = " AND status = 'resolved'"
-            deleted[table] = self._write(f"DELETE FROM {table} WHERE {col} < ?{guard}", [cutoff])
+            deleted[table] = self._write(
+                f"DELETE FROM {table} WHERE {schema.retention_where(table)}", [cutoff]
+            )
         if "events" in cutoffs:
             self._drop_empty_days(cutoffs["events"])
         return deleted

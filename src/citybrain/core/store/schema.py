@@ -134,3 +134,17 @@ def find_events_query(
         params.append("%" + contains.replace("%", "") + "%")
     sql = f"SELECT id, ingest_ts, payload FROM events WHERE {' AND '.join(where)} ORDER BY ts, id LIMIT ?"
     return sql, [*params, limit]
+
+
+# What retention may delete besides age: never events some processor has not consumed yet, and
+# only alerts that are resolved.
+RETENTION_GUARDS: dict[str, str] = {
+    "events": " AND poff <= coalesce((SELECT min(c.poff) FROM checkpoints c "
+    "WHERE c.partition = events.partition), 0)",
+    "alerts": " AND status = 'resolved'",
+}
+
+
+def retention_where(table: str) -> str:
+    """The WHERE clause (one ``?``: the cutoff, epoch ms) of rows retention deletes from ``table``."""
+    return f"{EXPORTABLE[table]} < ?{RETENTION_GUARDS.get(table, '')}"
