@@ -88,16 +88,17 @@ class Screen:
         return path
 
 
-@pytest.fixture
-def screen(browser: Any, running: platform_server.Running) -> Iterator[Screen]:
+def open_screen(browser: Any, url: str) -> Iterator[Screen]:
+    """A 1920x1080 zh-CN page on ``url`` that fails the test on console errors or on any request
+    leaving the machine (use with ``yield from`` in a fixture)."""
     context = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="zh-CN")
     page = context.new_page()
-    s = Screen(page, running.url)
+    s = Screen(page, url)
     page.on("console", lambda m: s.errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: s.errors.append(str(e)))
 
     def guard(route: Any) -> None:
-        if route.request.url.startswith((running.url, "blob:", "data:")):
+        if route.request.url.startswith((url, "blob:", "data:")):
             route.continue_()
         else:
             s.outside.append(route.request.url)
@@ -108,3 +109,8 @@ def screen(browser: Any, running: platform_server.Running) -> Iterator[Screen]:
     context.close()
     assert not s.outside, f"the page tried to leave the machine: {s.outside}"
     assert not s.errors, f"console errors: {s.errors}"
+
+
+@pytest.fixture
+def screen(browser: Any, running: platform_server.Running) -> Iterator[Screen]:
+    yield from open_screen(browser, running.url)

@@ -12,7 +12,7 @@ from typing import Any
 import platform_server
 import pytest
 
-from conftest import Screen
+from conftest import Screen, open_screen
 
 SCENES = ("pulse", "nev", "traffic")
 # the demo road network's box (data/networks/stockholm.geojson), where the NEV simulator drives
@@ -34,24 +34,7 @@ def real(tmp_path_factory: pytest.TempPathFactory) -> Iterator[platform_server.R
 
 @pytest.fixture
 def page_of(browser: Any, real: platform_server.Running) -> Iterator[Screen]:
-    context = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="zh-CN")
-    page = context.new_page()
-    s = Screen(page, real.url)
-    page.on("console", lambda m: s.errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: s.errors.append(str(e)))
-
-    def guard(route: Any) -> None:
-        if route.request.url.startswith((real.url, "blob:", "data:")):
-            route.continue_()
-        else:
-            s.outside.append(route.request.url)
-            route.abort()
-
-    context.route("**/*", guard)
-    yield s
-    context.close()
-    assert not s.outside, f"the page tried to leave the machine: {s.outside}"
-    assert not s.errors, f"console errors: {s.errors}"
+    yield from open_screen(browser, real.url)
 
 
 def _box(page: Any, selector: str) -> dict[str, float]:

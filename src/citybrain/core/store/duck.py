@@ -387,13 +387,7 @@ class DuckStore(Store):
     def export(
         self, table: str, fmt: Literal["parquet", "csv"], path: str, since: int | None, until: int | None
     ) -> int:
-        if table not in schema.EXPORTABLE:
-            raise NotFoundError(
-                f"table {table!r} cannot be exported; choose one of {sorted(schema.EXPORTABLE)}"
-            )
-        col = schema.EXPORTABLE[table]
-        lo = since if since is not None else -(2**62)
-        hi = until if until is not None else 2**62
+        col, lo, hi = schema.export_range(table, since, until)
         sql = f"SELECT * FROM {table} WHERE {col} >= ? AND {col} < ? ORDER BY {col}"
         arrow = self._cur().sql(sql, params=[lo, hi]).to_arrow_table()
         if fmt == "parquet":

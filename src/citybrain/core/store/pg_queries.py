@@ -210,13 +210,7 @@ class PgQueries(Store):
     def _export(
         self, table: str, fmt: Literal["parquet", "csv"], path: str, since: int | None, until: int | None
     ) -> int:
-        if table not in schema.EXPORTABLE:
-            raise NotFoundError(
-                f"table {table!r} cannot be exported; choose one of {sorted(schema.EXPORTABLE)}"
-            )
-        col = schema.EXPORTABLE[table]
-        lo = since if since is not None else -(2**62)
-        hi = until if until is not None else 2**62
+        col, lo, hi = schema.export_range(table, since, until)
         query = f"COPY (SELECT * FROM {table} WHERE {col} >= {int(lo)} AND {col} < {int(hi)} ORDER BY {col}) "
         query += "TO STDOUT (FORMAT csv, HEADER true)"
         if fmt == "csv":

@@ -148,3 +148,14 @@ RETENTION_GUARDS: dict[str, str] = {
 def retention_where(table: str) -> str:
     """The WHERE clause (one ``?``: the cutoff, epoch ms) of rows retention deletes from ``table``."""
     return f"{EXPORTABLE[table]} < ?{RETENTION_GUARDS.get(table, '')}"
+
+
+def export_range(table: str, since: int | None, until: int | None) -> tuple[str, int, int]:
+    """An exportable table's time column and the range to export (open ends become far bounds)."""
+    if table not in EXPORTABLE:
+        from citybrain.core.errors import NotFoundError
+
+        raise NotFoundError(f"table {table!r} cannot be exported; choose one of {sorted(EXPORTABLE)}")
+    lo = since if since is not None else -(2**62)
+    hi = until if until is not None else 2**62
+    return EXPORTABLE[table], lo, hi
