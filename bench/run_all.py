@@ -18,6 +18,7 @@ ORDER = [
     "gb32960_peer",
     "nev_gateway",
     "traffic_gateway",
+    "gateway_flood",
     "mapmatch_speed",
     "mapmatch_accuracy",
     "factory_mqtt",

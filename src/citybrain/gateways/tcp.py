@@ -8,11 +8,18 @@ so a reply that means "acknowledged" is only sent once the data cannot be lost. 
 connection pauses meanwhile, which is also the backpressure a slow store puts on a chatty device.
 
 A bad frame is the session's business: it calls :meth:`Connection.bad_frame`, which logs the hex,
-counts it and moves on; the connection stays open. A session that raises is logged and counted
-and the connection stays open too; only a failed ``flush`` closes it (nothing was acknowledged, so
-the device reconnects and resends what it buffered). Connections are plain ``asyncio.Protocol``
-objects (no task per idle connection), and one sweeper closes idle ones, so tens of thousands of
-quiet vehicles cost little.
+counts it and moves on; the connection stays open. The hex lines are rate-limited per server (one
+client's garbage once wrote 40 MB of log in 6 s): beyond ``bad_frame_logs_per_s`` they are only
+counted, and one summary line says how many were not shown. A connection that sends more than
+``max_garbage_bytes`` without a single good frame in between is closed (it is not a device).
+A session that raises is logged and counted and the connection stays open too; only a failed
+``flush`` closes it (nothing was acknowledged, so the device reconnects and resends what it
+buffered). Connections are plain ``asyncio.Protocol`` objects (no task per idle connection), and
+one sweeper closes idle ones, so tens of thousands of quiet vehicles cost little.
+
+One event loop also serves the HTTP API, so the work per callback is bounded: a read is at most
+``read_size`` bytes, bytes that arrive while a flush runs (reading is paused, so at most what was
+already in flight) are capped at ``max_pending_bytes`` and fed back one read's worth per callback.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from typing import Protocol, cast
 log = logging.getLogger(__name__)
 
 HEX_LOG_LIMIT = 2048  # bytes of a bad frame shown in the log; the count says how many were cut
+BAD_FRAME_LOG_WINDOW = 1.0  # seconds over which ``bad_frame_logs_per_s`` hex lines may be written
 
 
 class Session(Protocol):
@@ -63,6 +71,10 @@ class TcpStats:
     bytes_out: int = 0
     frames: int = 0  # good frames, counted by the session via Connection.frame_ok
     bad_frames: int = 0
+    bad_bytes: int = 0  # bytes of those bad frames (garbage between frames included)
+    bad_frames_not_logged: int = 0  # beyond the log rate limit: counted, summed up, hex not shown
+    closed_garbage: int = 0  # sent more than max_garbage_bytes without a good frame
+    closed_overflow: int = 0  # more than max_pending_bytes arrived while reading was paused
     session_errors: int = 0  # feed() raised: a bug, logged with the traceback
     flush_errors: int = 0  # flush() raised: the connection was closed, nothing acknowledged
 
@@ -81,13 +93,21 @@ class Connection:
         self.opened = time.monotonic()
         self.last_rx = self.opened
         self.close_reason = ""
+        self.good_frames = 0
+        self.unframed_bytes = 0  # bytes fed since the last good frame
 
     def frame_ok(self, n: int = 1) -> None:
         self.server.stats.frames += n
+        self.good_frames += n
 
     def bad_frame(self, data: bytes, reason: str) -> None:
-        """Log a dropped frame with its hex and count it; the connection carries on."""
-        self.server.stats.bad_frames += 1
+        """Count a dropped frame and log its hex (rate-limited per server); the connection carries on."""
+        stats = self.server.stats
+        stats.bad_frames += 1
+        stats.bad_bytes += len(data)
+        if not self.server.bad_frame_log.admit():
+            stats.bad_frames_not_logged += 1
+            return
         cut = len(data) - HEX_LOG_LIMIT
         more = f" (+{cut} bytes not shown)" if cut > 0 else ""
         log.warning(
@@ -115,6 +135,43 @@ class Connection:
 SessionFactory = Callable[[Connection], Session]
 
 
+class _BadFrameLog:
+    """At most ``per_window`` hex lines per window for one server; the rest are counted, and one
+    line at the end of the window says how many were not shown."""
+
+    def __init__(self, server: TcpServer, per_window: int) -> None:
+        self.server, self.per_window = server, per_window
+        self.window_start = -BAD_FRAME_LOG_WINDOW
+        self.logged = self.hidden = 0
+        self.summary: asyncio.TimerHandle | None = None
+
+    def admit(self) -> bool:
+        now = time.monotonic()
+        if now - self.window_start >= BAD_FRAME_LOG_WINDOW:
+            self.flush()
+            self.window_start, self.logged = now, 0
+        if self.logged < self.per_window:
+            self.logged += 1
+            return True
+        self.hidden += 1
+        if self.summary is None:
+            with contextlib.suppress(RuntimeError):  # no running loop: the next admit sums up
+                delay = self.window_start + BAD_FRAME_LOG_WINDOW - now
+                self.summary = asyncio.get_running_loop().call_later(delay, self.flush)
+        return False
+
+    def flush(self) -> None:
+        if self.summary is not None:
+            self.summary.cancel()
+            self.summary = None
+        if self.hidden:
+            srv = self.server
+            log.warning("%s: suppressed %d bad frames in the last %gs (%d bad frames, %d bad bytes in all)",
+                        srv.name, self.hidden, BAD_FRAME_LOG_WINDOW, srv.stats.bad_frames,
+                        srv.stats.bad_bytes)  # fmt: skip
+            self.hidden = 0
+
+
 class _Handler(asyncio.BufferedProtocol):
     """A buffered protocol reading into the server's one shared buffer: the loop runs callbacks
     one at a time and the bytes are copied out before the next read, so 20,000 connections do
@@ -124,7 +181,7 @@ class _Handler(asyncio.BufferedProtocol):
         self.server = server
         self.conn: Connection | None = None
         self.session: Session | None = None
-        self.pending: bytearray = bytearray()  # bytes read while a flush was running
+        self.pending: bytearray = bytearray()  # bytes read while reading was paused, not yet fed
         self.flushing: asyncio.Task[None] | None = None
 
     # -- asyncio callbacks ---------------------------------------------------------------------
@@ -156,12 +213,19 @@ class _Handler(asyncio.BufferedProtocol):
 
     def data_received(self, data: bytes) -> None:
         conn = self.conn
-        if conn is None or self.session is None:
+        if conn is None or self.session is None or conn.is_closing:  # closing: what follows is moot
             return
         conn.last_rx = time.monotonic()
-        self.server.stats.bytes_in += len(data)
-        if self.flushing is not None:  # keep order: this chunk waits for the running flush
+        srv = self.server
+        srv.stats.bytes_in += len(data)
+        if self.flushing is not None or self.pending:  # keep order: wait for the flush, then the rest
             self.pending += data
+            if len(self.pending) > srv.max_pending_bytes:  # reading is paused: a transport that
+                srv.stats.closed_overflow += 1  # ignores that must not grow memory either
+                self.pending = bytearray()
+                log.warning("%s: closing %s: more than %d bytes arrived while reading was paused",
+                            srv.name, conn.peer, srv.max_pending_bytes)  # fmt: skip
+                conn.close(f"more than {srv.max_pending_bytes} bytes while paused")
             return
         self._feed(data)
 
@@ -179,16 +243,26 @@ class _Handler(asyncio.BufferedProtocol):
 
     # -- feeding -------------------------------------------------------------------------------
     def _feed(self, data: bytes) -> None:
-        assert self.conn is not None and self.session is not None
+        conn, srv = self.conn, self.server
+        assert conn is not None and self.session is not None
+        good_before = conn.good_frames
         try:
             replies = self.session.feed(data)
         except Exception:
-            self.server.stats.session_errors += 1
-            log.exception("%s: session for %s failed on %d bytes: %s", self.server.name, self.conn.peer,
+            srv.stats.session_errors += 1
+            log.exception("%s: session for %s failed on %d bytes: %s", srv.name, conn.peer,
                           len(data), data[:HEX_LOG_LIMIT].hex())  # fmt: skip
+            replies = ()
+        conn.unframed_bytes = conn.unframed_bytes + len(data) if conn.good_frames == good_before else 0
+        if 0 < srv.max_garbage_bytes < conn.unframed_bytes and not conn.is_closing:
+            srv.stats.closed_garbage += 1
+            cap = srv.max_garbage_bytes
+            reason = f"{conn.unframed_bytes} bytes without a good frame (max_garbage_bytes {cap})"
+            log.warning("%s: closing %s: %s", srv.name, conn.peer, reason)
+            conn.close(reason)
             return
         if self.session.needs_flush:
-            self.conn.transport.pause_reading()
+            conn.transport.pause_reading()
             self.flushing = asyncio.get_running_loop().create_task(self._flush_then_reply(replies))
         else:
             self._reply(replies)
@@ -206,12 +280,24 @@ class _Handler(asyncio.BufferedProtocol):
             return
         self.flushing = None
         self._reply(replies)
-        if self.conn.transport.is_closing():
+        self._drain()
+
+    def _drain(self) -> None:
+        """Feed what arrived during the flush, one read's worth per loop callback, then read on."""
+        conn = self.conn
+        if conn is None or conn.is_closing or self.flushing is not None:
             return
-        self.conn.transport.resume_reading()
         if self.pending:
-            data, self.pending = bytes(self.pending), bytearray()
+            step = self.server.read_size
+            data = bytes(self.pending[:step])
+            del self.pending[:step]
             self._feed(data)
+            if conn.is_closing or self.flushing is not None:
+                return
+        if self.pending:
+            asyncio.get_running_loop().call_soon(self._drain)
+        else:
+            conn.transport.resume_reading()
 
     def _reply(self, replies: Sequence[bytes]) -> None:
         assert self.conn is not None
@@ -231,6 +317,9 @@ class TcpServer:
 
     ``idle_timeout`` closes connections that sent nothing for that many seconds (0 = never);
     ``max_connections`` refuses (and counts) connections beyond it; ``read_size`` bounds a read.
+    ``max_garbage_bytes`` closes a connection that sent that many bytes without a good frame
+    (0 = never); ``bad_frame_logs_per_s`` bounds the hex lines logged per second for the server;
+    ``max_pending_bytes`` (default: four reads) bounds what a connection may hold while paused.
     """
 
     def __init__(
@@ -244,12 +333,18 @@ class TcpServer:
         idle_timeout: float = 180.0,
         read_size: int = 65_536,
         backlog: int = 4_096,
+        max_garbage_bytes: int = 1 << 20,
+        bad_frame_logs_per_s: int = 10,
+        max_pending_bytes: int = 0,
     ) -> None:
         self.factory = factory
         self.name, self.host, self.port = name, host, port
         self.max_connections, self.idle_timeout = max_connections, idle_timeout
         self.read_size, self.backlog = read_size, backlog
+        self.max_garbage_bytes = max_garbage_bytes
+        self.max_pending_bytes = max_pending_bytes or 4 * read_size
         self.stats = TcpStats()
+        self.bad_frame_log = _BadFrameLog(self, bad_frame_logs_per_s)
         self.read_buffer = memoryview(bytearray(read_size))
         self.handlers: set[_Handler] = set()
         self.closing_tasks: set[asyncio.Task[None]] = set()
@@ -313,4 +408,5 @@ class TcpServer:
         if self._server is not None:
             await self._server.wait_closed()
             self._server = None
+        self.bad_frame_log.flush()
         log.info("%s stopped", self.name)

@@ -100,7 +100,9 @@ class FrameSplitter:
 
     def __init__(self, max_frame: int = DEFAULT_MAX_FRAME) -> None:
         self.max_frame = max_frame
-        self._buf = b""
+        # A bytearray grown in place: each feed searches and copies only the new bytes, so a peer
+        # sending one byte at a time costs O(1) per byte, not a re-copy of the whole tail.
+        self._buf = bytearray()
         self._open = False  # True once a 0x7E was seen: _buf holds what followed it
         self.dropped_bytes = 0
 
@@ -118,22 +120,24 @@ class FrameSplitter:
             self.dropped_bytes += i
             data = data[i + 1 :]
             self._open = True
-        buf = self._buf + data if self._buf else data
-        if FLAG not in buf:
-            frames: list[bytes] = []
-            rest = buf
+        frames: list[bytes] = []
+        last = data.rfind(FLAG)
+        if last < 0:
+            self._buf += data
         else:
-            parts = buf.split(_FLAG_B)
-            rest = parts.pop()
+            parts = data[:last].split(_FLAG_B)
+            if self._buf:
+                self._buf += parts[0]
+                parts[0] = bytes(self._buf)
             frames = [p for p in parts if p]
-        if len(rest) > self.max_frame:
-            self.dropped_bytes += len(rest)
-            rest = b""
+            self._buf = bytearray(data[last + 1 :])
+        if len(self._buf) > self.max_frame:
+            self.dropped_bytes += len(self._buf)
+            self._buf = bytearray()
             self._open = False  # resynchronise on the next delimiter
-        self._buf = bytes(rest)
         return frames
 
     def reset(self) -> None:
         """Forget any partial frame (e.g. after the connection was re-established)."""
-        self._buf = b""
+        self._buf = bytearray()
         self._open = False
