@@ -77,7 +77,13 @@ def _serve(config: Path | None, simulate: bool, role: str | None = None) -> None
     typer.echo(f"admin token (also in {data / 'admin.token'}): {admin}")
     typer.echo(f"scenes: {', '.join(platform.scenes)}; simulators {'on' if simulate else 'off'}")
     application = create_app(settings, platform, simulate_with_token=sim)
-    uvicorn.run(application, host=settings.server.host, port=settings.server.port, log_level="warning")
+    uvicorn.run(
+        application,
+        host=settings.server.host,
+        port=settings.server.port,
+        log_level="warning",
+        ws_max_size=settings.server.ws_max_bytes,  # one live-feed message is parsed whole
+    )
 
 
 @app.command()

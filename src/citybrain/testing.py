@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, TypeVar
+
+from citybrain.gateways.tcp import TcpServer
+
+if TYPE_CHECKING:
+    from citybrain.core.platform import Platform
 
 
 def free_port() -> int:
@@ -19,3 +27,23 @@ def server_ports_env() -> dict[str, str]:
         "CITYBRAIN_SCENES__TRAFFIC__GATEWAY__PORT": "0",
         "CITYBRAIN_SCENES__FACTORY__INGEST__MQTT__EMBEDDED_PORT": str(free_port()),
     }
+
+
+G = TypeVar("G", bound=TcpServer)
+
+
+def run_gateway(
+    platform: Platform, gateway: G, main: Callable[[G], Awaitable[None]], timeout: float = 20
+) -> None:
+    """Start ``gateway`` (a TCP server of the platform), run ``main(gateway)`` within ``timeout``
+    seconds, then stop the gateway and the platform's batcher: one test over real sockets."""
+
+    async def go() -> None:
+        await gateway.start()
+        try:
+            await asyncio.wait_for(main(gateway), timeout)
+        finally:
+            await gateway.stop()
+            await platform.batcher.stop()
+
+    asyncio.run(go())

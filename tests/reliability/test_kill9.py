@@ -72,7 +72,8 @@ def test_kill9_during_ingest_loses_and_duplicates_nothing(tmp_path: Path) -> Non
     store = DuckStore(tmp_path / "var" / "citybrain.duckdb", read_only=True)
     try:
         cur = store._cur()
-        stored = {r[0] for r in cur.execute("SELECT id FROM events").fetchall()}
+        # a sender's own ids are stored scoped by its token: "<token id>:<id>"
+        stored = {r[0].split(":", 1)[1] for r in cur.execute("SELECT id FROM events").fetchall()}
         assert set(acked) <= stored, f"{len(set(acked) - stored)} acknowledged events lost"
         assert cur.execute("SELECT count(*) FROM events").fetchall()[0][0] == len(stored), "duplicated events"
         counted = cur.execute(

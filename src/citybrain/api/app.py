@@ -12,7 +12,8 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from citybrain import __version__, web
-from citybrain.api import errors, live, routes_ingest, routes_ops, routes_query
+from citybrain.api import errors, live, routes_ingest, routes_ops, routes_quarantine, routes_query
+from citybrain.api.bodies import BodyGate
 from citybrain.api.ratelimit import RateLimiter
 from citybrain.core.config import Settings
 from citybrain.core.platform import Platform
@@ -34,6 +35,8 @@ def create_app(
         p = platform or Platform(settings)
         app.state.platform = p
         app.state.token_cache = {}
+        p.hub.max_subscribers = settings.server.live_max_clients
+        p.hub.max_patterns = settings.server.live_max_patterns
         app.state.ratelimit = RateLimiter(settings.ingest.rate_limit_eps, settings.ingest.rate_burst)
         registry = CollectorRegistry()
         registry.register(routes_ops.PlatformCollector(p))
@@ -84,8 +87,10 @@ def create_app(
         lifespan=lifespan,
     )
     errors.install(app)
+    app.add_middleware(BodyGate)  # token and size checked before any route reads a body
     app.include_router(routes_ingest.router)
     app.include_router(routes_query.router)
+    app.include_router(routes_quarantine.router)
     app.include_router(routes_ops.router)
     app.include_router(live.router)
     web.mount(app)

@@ -1,9 +1,12 @@
-"""Bearer-token authentication as a FastAPI dependency; a short cache keeps lookups off the store."""
+"""Bearer-token authentication as a FastAPI dependency; a short cache keeps lookups off the store.
+
+``require(scope)`` is a ``Require`` instance, so the body gate (api/bodies.py) can read from a
+route's dependencies which scope it needs and check the token before any body is read.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 
 from fastapi import Request
 
@@ -11,6 +14,7 @@ from citybrain.core.store.base import Token
 from citybrain.core.tokens import authenticate, digest
 
 _CACHE_S = 5.0
+_CACHE_MAX = 10_000  # valid (token, scope) pairs; cleared whole when full (tokens are few)
 
 
 def bearer(header: str | None) -> str | None:
@@ -30,17 +34,26 @@ def check(request_state: object, secret: str | None, scope: str) -> Token:
             return hit[1]
     token = authenticate(platform.store, secret, scope)
     if secret:
-        if len(cache) > 10_000:
+        if len(cache) > _CACHE_MAX:
             cache.clear()
         cache[(digest(secret), scope)] = (now, token)
     return token
 
 
-def require(scope: str) -> Callable[[Request], Token]:
-    def dependency(request: Request) -> Token:
-        token = check(request.app.state, bearer(request.headers.get("authorization")), scope)
+class Require:
+    """The dependency that admits a request whose bearer token grants ``scope``."""
+
+    def __init__(self, scope: str) -> None:
+        self.scope = scope
+
+    def __call__(self, request: Request) -> Token:
+        token = check(request.app.state, bearer(request.headers.get("authorization")), self.scope)
         request.state.token = token
         return token
 
-    dependency.__name__ = f"require_{scope}"
-    return dependency
+    def __repr__(self) -> str:
+        return f"require({self.scope!r})"
+
+
+def require(scope: str) -> Require:
+    return Require(scope)

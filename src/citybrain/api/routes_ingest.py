@@ -54,17 +54,14 @@ async def ingest(request: Request, token: Token = Depends(require("ingest"))) ->
         request.headers.get("content-type", ""),
         request.headers.get("content-encoding", ""),
         limit,
+        cfg.max_events,
+        st.platform.time_gate.checker(),
     )
-    n = len(batch.events) + len(batch.problems)
-    if n > cfg.max_events:
-        raise TooLargeError(
-            f"{n} events in one request exceed ingest.max_events={cfg.max_events}; split the batch"
-        )
     try:
         st.ratelimit.take(token.id, len(batch.events))
     except BackpressureError:
         st.platform.counters.throttled += len(batch.events)
         raise
-    result = await run_in_threadpool(st.platform.ingest, batch)
+    result = await run_in_threadpool(st.platform.ingest, batch, token.id)
     status = 422 if result.errors and not (result.accepted or result.duplicates) else 200
     return JSONResponse(result.as_dict(), status_code=status)

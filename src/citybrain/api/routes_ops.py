@@ -7,7 +7,7 @@ import tempfile
 import time
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -37,11 +37,27 @@ def readyz(request: Request) -> JSONResponse:
         checks["store"] = "ok"
     except Exception as err:  # report, don't raise: this is a probe
         checks["store"] = f"failed: {err}"
-    checks["pipeline"] = "ok" if p.pipeline.running else "not running"
+    checks["pipeline"] = _pipeline_check(p.pipeline)
     worst = max(p.bus.lag().values(), default=0)
     checks["lag"] = "ok" if worst <= p.settings.bus.max_lag else f"{worst} events behind"
     ready = all(v == "ok" for v in checks.values())
     return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+
+
+def _pipeline_check(pipeline: Any) -> str:
+    """ "ok", or why processing is not healthy: not running, rounds failing, or tasks stalled (events
+    waiting, no progress for pipeline.STALL_AFTER_S) — ingest keeps answering meanwhile, so only
+    this probe tells an orchestrator that the city's figures stopped moving."""
+    if not pipeline.running:
+        return "not running"
+    if pipeline.stats.failed_rounds >= 3:
+        return f"failing: the last {pipeline.stats.failed_rounds} rounds raised (see the log)"
+    stalled = pipeline.stalled()
+    if stalled:
+        return f"stalled: {', '.join(stalled[:10])}" + (
+            f" and {len(stalled) - 10} more" if len(stalled) > 10 else ""
+        )
+    return "ok"
 
 
 class PlatformCollector:
@@ -82,6 +98,8 @@ class PlatformCollector:
             ("citybrain_pipeline_batches", s.batches, "Batches committed"),
             ("citybrain_pipeline_errors", s.errors, "Processor failures (event skipped or batch retried)"),
             ("citybrain_late_events", s.late, "Events later than their window's allowed lateness (stored)"),
+            ("citybrain_pipeline_quarantined", s.quarantined, "Events processors could not take"),
+            ("citybrain_ingest_out_of_window", c.out_of_window, "Events refused for their time"),
             ("citybrain_live_messages", p.hub.published, "Messages published to the live feed"),
             (
                 "citybrain_live_slow_disconnects",
@@ -169,12 +187,15 @@ def revoke(request: Request, token_id: str, token: Token = Depends(require("admi
     now = time.time_ns() // 1_000_000
     p.store.revoke_token(token_id, now)
     request.app.state.token_cache.clear()
+    p.hub.revoke(token_id)  # its open live-feed connections close now (1008 "token revoked")
     p.store.audit(now, f"{token.name} ({token.id})", "token.revoke", token_id, {})
     return {"revoked": token_id}
 
 
 @router.get("/api/v1/audit", summary="The audit log of writes (admin)")
-def audit(request: Request, limit: int = 200, _: Token = Depends(require("admin"))) -> list[dict[str, Any]]:
+def audit(
+    request: Request, limit: int = Query(200, ge=1, le=10_000), _: Token = Depends(require("admin"))
+) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = request.app.state.platform.store.audit_log(limit)
     return rows
 

@@ -32,9 +32,7 @@ class Bus(ABC):
     partitions: int
 
     @abstractmethod
-    def publish(
-        self, events: Sequence[Event], raw: Sequence[bytes] | None = None, *, internal: bool = False
-    ) -> AppendResult:
+    def publish(self, events: Sequence[Event], *, internal: bool = False) -> AppendResult:
         """Make events durable and visible to consumers; raise BackpressureError when saturated.
 
         ``internal``: derived events from the pipeline itself, never refused for backpressure
@@ -127,9 +125,7 @@ class EmbeddedBus(Bus):
             p = self._part_cache[key] = partition_for(key, self.partitions)
         return p
 
-    def publish(
-        self, events: Sequence[Event], raw: Sequence[bytes] | None = None, *, internal: bool = False
-    ) -> AppendResult:
+    def publish(self, events: Sequence[Event], *, internal: bool = False) -> AppendResult:
         worst = 0 if internal else max(self.lag().values(), default=0)
         if worst > self.max_lag:
             raise BackpressureError(
@@ -138,7 +134,7 @@ class EmbeddedBus(Bus):
                 retry_after=1.0,
             )
         with self._lock:
-            result = self._store.append_events(events, self._partition_of, raw)
+            result = self._store.append_events(events, self._partition_of)
             if not result.accepted:
                 return result
             with self._cond:

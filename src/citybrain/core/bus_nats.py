@@ -187,10 +187,8 @@ class JetStreamBus(Bus):
                 await self.js.update_stream(cfg)  # settings changed (e.g. the bound): apply them
 
     # -- publishing ----------------------------------------------------------------------------
-    def publish(
-        self, events: Sequence[Event], raw: Sequence[bytes] | None = None, *, internal: bool = False
-    ) -> AppendResult:
-        """Durable in JetStream when this returns. ``raw`` is not used: the stamped events are sent.
+    def publish(self, events: Sequence[Event], *, internal: bool = False) -> AppendResult:
+        """Durable in JetStream when this returns.
         ``internal`` (events derived by the pipeline) skips the lag check and waits out a full bus:
         the raw sink drains it independently of the processors."""
         worst = 0 if internal else max(self._cluster_lag.values(), default=0)

@@ -276,7 +276,7 @@ class PartitionWorker:
                 log.debug("ack: %s", err)
 
     def _copy(self, pending: dict[int, list[Msg]]) -> None:
-        items: list[tuple[int, Event, bytes | None]] = []
+        items: list[tuple[int, Event]] = []
         sink: dict[int, int] = {}
         messages = 0
         for p, msgs in pending.items():
@@ -289,7 +289,7 @@ class PartitionWorker:
                 if batch.problems:
                     log.error("partition %d message %d: %d events of unknown kinds dropped: %s",
                               p, seq, len(batch.problems), batch.problems[0].reason)  # fmt: skip
-                items.extend((p, ev, None) for ev in batch.events)
+                items.extend((p, ev) for ev in batch.events)
                 sink[p] = max(sink.get(p, 0), seq)
                 messages += 1
         if not sink:

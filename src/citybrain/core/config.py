@@ -14,11 +14,17 @@ from typing import Any
 import msgspec
 
 from citybrain.core.errors import ConfigError
+from citybrain.core.eventtime import EventTimeGate, TimeWindow
 
 
 class ServerSettings(msgspec.Struct, forbid_unknown_fields=True):
     host: str = "127.0.0.1"
     port: int = 8000
+    max_body_bytes: int = 1_048_576  # every route but ingest (which has ingest.max_body_bytes)
+    live_max_patterns: int = 64  # live-feed subscriptions per client
+    live_max_clients: int = 1_000  # live-feed connections in all
+    live_recheck_s: float = 5.0  # a live client's token is re-checked this often
+    ws_max_bytes: int = 65_536  # largest WebSocket message a client may send
 
 
 class BusSettings(msgspec.Struct, forbid_unknown_fields=True):
@@ -51,9 +57,16 @@ class NatsSettings(msgspec.Struct, forbid_unknown_fields=True):
 
 class IngestSettings(msgspec.Struct, forbid_unknown_fields=True):
     max_body_bytes: int = 64 * 1024 * 1024  # after gzip decompression too
-    max_events: int = 250_000  # per request
+    max_events: int = 250_000  # per request, checked before the events are decoded
     rate_limit_eps: float = 0.0  # events/s per token; 0 = unlimited
     rate_burst: float = 0.0  # bucket size; 0 = one second of rate
+    # accepted event times around ingest time, at every entry point (core/eventtime.py)
+    max_future_s: float = 300.0
+    max_age_days: float = 0.0  # 0 = any age
+    sources: dict[str, TimeWindow] = msgspec.field(default_factory=dict)  # per-source windows
+
+    def time_gate(self) -> EventTimeGate:
+        return EventTimeGate(TimeWindow(self.max_future_s, self.max_age_days), self.sources)
 
 
 class PipelineSettings(msgspec.Struct, forbid_unknown_fields=True):
@@ -68,6 +81,7 @@ class RetentionSettings(msgspec.Struct, forbid_unknown_fields=True):
     metrics_days: int = 400
     alerts_days: int = 400
     late_events_days: int = 30
+    quarantine_days: int = 90
     audit_days: int = 0
     check_every_s: int = 3_600
 

@@ -34,6 +34,11 @@ class ConflictError(CitybrainError):
     """The request conflicts with the current state (e.g. resolving a resolved alert)."""
 
 
+class TooLargeError(CitybrainError):
+    """A body, or the number of events in it, is over its limit (``ingest.max_body_bytes``,
+    ``ingest.max_events``); the message names the limit."""
+
+
 class BackpressureError(CitybrainError):
     """The platform is saturated; retry after ``retry_after`` seconds."""
 

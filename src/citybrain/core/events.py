@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any, ClassVar, TypeVar
 
 import msgspec
 
-from citybrain.core.errors import ConfigError, Problem, ValidationError
+from citybrain.core.errors import ConfigError, Problem, TooLargeError, ValidationError
 
 # 2000-01-01 .. 2100-01-01 in epoch ms: anything outside is a unit mistake (seconds, microseconds).
 MIN_TS = 946_684_800_000
@@ -70,25 +70,37 @@ def _problem(line: int, err: Exception) -> Problem:
     return Problem(line=line, field=fld, reason=reason)
 
 
+MAX_PROBLEMS = 1_000  # problems kept in detail per batch; the rest are only counted
+
+
 @dataclass
 class DecodedBatch:
-    """What a batch decoded into: the valid events and one problem per bad line."""
+    """What a batch decoded into: the valid events and the problems of the bad lines.
+
+    ``problems`` holds at most :data:`MAX_PROBLEMS` in detail; ``rejected`` counts every bad line.
+    """
 
     events: list[Event] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     lines: int = 0
-    # the validated JSON of each event as received (same order as ``events``), when known:
-    # stored as the payload as it came, instead of re-encoding it
-    raw: list[bytes] | None = None
+    rejected: int = 0
+
+    def reject(self, problem: Problem) -> None:
+        self.rejected += 1
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(problem)
+
+
+# A check of one decoded event (e.g. its time against the accepted window): a reason, or None.
+Check = Callable[[Event], "str | None"]
 
 
 class EventRegistry:
-    """All known event kinds; decoders are rebuilt when a kind is added."""
+    """All known event kinds; the decoder is rebuilt when a kind is added."""
 
     def __init__(self) -> None:
         self._kinds: dict[str, type[Event]] = {}
         self._one: msgspec.json.Decoder[Any] | None = None
-        self._many: msgspec.json.Decoder[Any] | None = None
         self._raw_list = msgspec.json.Decoder(list[msgspec.Raw])
 
     def register(self, cls: E) -> E:
@@ -96,7 +108,7 @@ class EventRegistry:
         if name in self._kinds and self._kinds[name] is not cls:
             raise ConfigError(f"event kind {name!r} is registered twice ({self._kinds[name].__qualname__})")
         self._kinds[name] = cls
-        self._one = self._many = None
+        self._one = None
         return cls
 
     def kinds(self) -> dict[str, type[Event]]:
@@ -105,64 +117,68 @@ class EventRegistry:
     def get(self, name: str) -> type[Event]:
         return self._kinds[name]
 
-    def _decoders(self) -> tuple[msgspec.json.Decoder[Any], msgspec.json.Decoder[Any]]:
-        if self._one is None or self._many is None:
+    def _decoder(self) -> msgspec.json.Decoder[Any]:
+        if self._one is None:
             if not self._kinds:
                 raise ConfigError("no event kinds are registered")
             kinds = tuple(self._kinds.values())
             union: Any = kinds[0] if len(kinds) == 1 else _union(kinds)
             self._one = msgspec.json.Decoder(union)
-            self._many = msgspec.json.Decoder(list[union])
-        return self._one, self._many
+        return self._one
 
     def decode_one(self, data: bytes | str) -> Event:
-        one, _ = self._decoders()
-        ev: Event = one.decode(data)
+        ev: Event = self._decoder().decode(data)
         return ev
 
-    def decode_json_array(self, body: bytes) -> DecodedBatch:
+    def decode_json_array(
+        self, body: bytes, max_events: int = 1 << 62, check: Check | None = None
+    ) -> DecodedBatch:
         """A JSON array of events; problems name the 1-based array item as the line."""
-        one, many = self._decoders()
-        try:
-            events = many.decode(body)
-            return DecodedBatch(events=events, lines=len(events))
-        except msgspec.DecodeError:
-            pass
         try:
             items = self._raw_list.decode(body)
         except msgspec.DecodeError as err:
             raise ValidationError([_problem(0, err)]) from err
-        return self._decode_items(one, enumerate(items, start=1))
+        _check_count(len(items), max_events)
+        return self._decode_items(enumerate(items, start=1), check)
 
-    def decode_ndjson(self, body: bytes) -> DecodedBatch:
-        """Newline-delimited JSON; blank lines are skipped; line numbers are 1-based."""
-        one, many = self._decoders()
-        lines = body.split(b"\n")
-        if lines and not lines[-1].strip():
-            lines.pop()  # the usual final newline
-        try:  # fast path: every line is an event (a blank line in the middle fails it too)
-            return DecodedBatch(
-                events=many.decode(b"[" + b",".join(lines) + b"]"), lines=len(lines), raw=lines
-            )
-        except msgspec.DecodeError:
-            numbered = [(n, ln) for n, ln in enumerate(lines, start=1) if ln.strip()]
-            return self._decode_items(one, numbered)
-
-    @staticmethod
-    def _decode_items(
-        one: msgspec.json.Decoder[Any], items: Iterable[tuple[int, bytes | msgspec.Raw]]
+    def decode_ndjson(
+        self, body: bytes, max_events: int = 1 << 62, check: Check | None = None
     ) -> DecodedBatch:
-        out = DecodedBatch(raw=[])
-        assert out.raw is not None
+        """Newline-delimited JSON, one event per line (a line holding anything else is that line's
+        problem); blank lines are skipped; line numbers are 1-based. The line count is checked
+        against ``max_events`` before any line is decoded."""
+        _check_count(body.count(b"\n") + 1 - body.endswith(b"\n"), max_events)
+        lines = body.split(b"\n")
+        return self._decode_items(((n, ln) for n, ln in enumerate(lines, start=1) if ln.strip()), check)
+
+    def _decode_items(
+        self, items: Iterable[tuple[int, bytes | msgspec.Raw]], check: Check | None
+    ) -> DecodedBatch:
+        # Every line is decoded on its own (as fast as one decode of the joined batch, measured):
+        # a line is one event or one problem, never part of a neighbour.
+        one = self._decoder()
+        out = DecodedBatch()
+        events = out.events
         for line, raw in items:
             out.lines += 1
             try:
-                out.events.append(one.decode(raw))
+                ev = one.decode(raw)
             except msgspec.DecodeError as err:
-                out.problems.append(_problem(line, err))
+                out.reject(_problem(line, err))
+                continue
+            why = check(ev) if check is not None else None
+            if why is None:
+                events.append(ev)
             else:
-                out.raw.append(bytes(raw))
+                out.reject(Problem(line, "ts", why))
         return out
+
+
+def _check_count(n: int, max_events: int) -> None:
+    if n > max_events:
+        raise TooLargeError(
+            f"{n} events in one request exceed ingest.max_events={max_events}; split the batch"
+        )
 
 
 def _union(kinds: tuple[type[Event], ...]) -> Any:

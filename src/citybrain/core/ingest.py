@@ -9,12 +9,10 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass, field
 
-from citybrain.core.errors import CitybrainError, Problem, ValidationError
-from citybrain.core.events import REGISTRY, DecodedBatch
+from citybrain.core.errors import Problem, TooLargeError, ValidationError
+from citybrain.core.events import REGISTRY, Check, DecodedBatch
 
-
-class TooLargeError(CitybrainError):
-    """The body (or its decompressed form) is larger than ``ingest.max_body_bytes``."""
+__all__ = ["IngestResult", "TooLargeError", "decode_body", "gunzip"]
 
 
 def gunzip(body: bytes, limit: int) -> bytes:
@@ -32,9 +30,17 @@ def gunzip(body: bytes, limit: int) -> bytes:
 
 
 def decode_body(
-    body: bytes, content_type: str = "", content_encoding: str = "", limit: int = 1 << 30
+    body: bytes,
+    content_type: str = "",
+    content_encoding: str = "",
+    limit: int = 1 << 30,
+    max_events: int = 1 << 62,
+    check: Check | None = None,
 ) -> DecodedBatch:
-    """JSON array or NDJSON (by content type, else by the first byte); gzip by Content-Encoding."""
+    """JSON array or NDJSON (by content type, else by the first byte); gzip by Content-Encoding.
+
+    ``max_events`` is enforced before the events are decoded; ``check`` (e.g. the accepted
+    event-time window) turns an event it objects to into that line's problem."""
     if len(body) > limit:
         raise TooLargeError(f"body of {len(body)} bytes exceeds ingest.max_body_bytes={limit}")
     if "gzip" in content_encoding.lower():
@@ -46,16 +52,16 @@ def decode_body(
     if ctype in ("application/x-ndjson", "application/ndjson", "application/jsonl") or (
         ctype != "application/json" and stripped[:1] != b"["
     ):
-        return REGISTRY.decode_ndjson(body)
+        return REGISTRY.decode_ndjson(body, max_events, check)
     if stripped[:1] != b"[":
         raise ValidationError([Problem(0, "body", "application/json bodies must be a JSON array of events")])
     try:
-        return REGISTRY.decode_json_array(body)
+        return REGISTRY.decode_json_array(body, max_events, check)
     except ValidationError:
         # Without a declared JSON type, a body that is no array may be NDJSON whose first line is bad.
         if ctype == "application/json" or stripped.count(b"\n") == 0:
             raise
-        batch = REGISTRY.decode_ndjson(body)
+        batch = REGISTRY.decode_ndjson(body, max_events, check)
         if not batch.events:
             raise
         return batch
@@ -66,13 +72,13 @@ class IngestResult:
     accepted: int = 0
     duplicates: int = 0
     rejected: int = 0
-    errors: list[Problem] = field(default_factory=list)
+    errors: list[Problem] = field(default_factory=list)  # in detail, at most MAX_PROBLEMS
 
-    def as_dict(self, max_errors: int = 1_000) -> dict[str, object]:
+    def as_dict(self) -> dict[str, object]:
         return {
             "accepted": self.accepted,
             "duplicates": self.duplicates,
             "rejected": self.rejected,
-            "errors": [p.as_dict() for p in self.errors[:max_errors]],
-            "errors_truncated": max(0, len(self.errors) - max_errors),
+            "errors": [p.as_dict() for p in self.errors],
+            "errors_truncated": max(0, self.rejected - len(self.errors)),
         }

@@ -1,10 +1,12 @@
-"""What processors produce: metric points, entity states, alert operations, late events."""
+"""What processors produce: metric points, entity states, alert operations, late and quarantined events."""
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
 import msgspec
+
+from citybrain.core.events import Event, kind_of, to_json
 
 Severity = Literal["info", "warning", "major", "critical"]
 SEVERITY_RANK: dict[str, int] = {"info": 0, "warning": 1, "major": 2, "critical": 3}
@@ -71,6 +73,30 @@ class LateEvent(msgspec.Struct, frozen=True):
     watermark: int
 
 
+class Quarantined(msgspec.Struct, frozen=True):
+    """An event set aside with the reason: the platform refused it (``stage="ingest"``, e.g. its
+    time is outside the accepted window), a processor kept failing on it (``"process"``), or its
+    stored payload could not be read back (``"read"``). It is kept, never silently dropped."""
+
+    stage: str
+    processor: str
+    partition: int
+    poff: int
+    id: str
+    kind: str
+    key: str
+    source: str
+    ts: int
+    reason: str
+    payload: str
+
+    @classmethod
+    def of(cls, stage: str, ev: Event, reason: str, processor: str = "", partition: int = -1,
+           poff: int = -1) -> Quarantined:  # fmt: skip
+        return cls(stage, processor, partition, poff, ev.id, kind_of(ev), ev.key, ev.source, ev.ts,
+                   reason[:2000], to_json(ev).decode())  # fmt: skip
+
+
 class Outputs(msgspec.Struct):
     """Everything one processor batch produced, committed in one transaction with its checkpoint."""
 
@@ -78,8 +104,11 @@ class Outputs(msgspec.Struct):
     states: list[StateUpdate] = msgspec.field(default_factory=list)
     alerts: list[AlertOp] = msgspec.field(default_factory=list)
     late: list[LateEvent] = msgspec.field(default_factory=list)
+    quarantined: list[Quarantined] = msgspec.field(default_factory=list)
     # derived events for a next stage (e.g. per-vehicle traversals re-keyed by road segment)
     events: list[Any] = msgspec.field(default_factory=list)
 
     def empty(self) -> bool:
-        return not (self.metrics or self.states or self.alerts or self.late or self.events)
+        return not (
+            self.metrics or self.states or self.alerts or self.late or self.quarantined or self.events
+        )

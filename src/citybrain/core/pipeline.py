@@ -17,7 +17,7 @@ from typing import Any
 
 from citybrain.core.bus import Bus
 from citybrain.core.events import Event, stamp
-from citybrain.core.outputs import Alert, Outputs
+from citybrain.core.outputs import Alert, Outputs, Quarantined
 from citybrain.core.processor import AlertBook, Emitter, Processor, restore, snapshot
 from citybrain.core.store.base import Store
 
@@ -29,6 +29,12 @@ OnCommit = Callable[[str, Outputs, list[Alert]], None]
 # offset is checkpointed at most this often. After a crash the task re-reads at most that much of
 # other kinds' events, which it ignores again: no effect is repeated.
 IDLE_CHECKPOINT_S = 5.0
+# A batch whose commit failed this many times in a row is taken apart: committed event by event,
+# and an event that cannot be committed is quarantined with the reason, so one bad event (e.g. an
+# output the store refuses) can never stop its partition.
+ISOLATE_AFTER = 3
+# A task with events waiting that has not advanced for this long is "stalled" (readyz says so).
+STALL_AFTER_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,8 @@ class _Task:
     kinds: tuple[type[Event], ...] = field(default=())
     committed: bytes = b""  # the snapshot as of ``pos``: what a failed batch rolls back to
     committed_at: float = 0.0  # monotonic time of the last commit
+    failures: int = 0  # commits of the current batch that failed in a row
+    progressed_at: float = field(default_factory=time.monotonic)  # last advance, or last seen caught up
 
 
 @dataclass
@@ -55,6 +63,8 @@ class PipelineStats:
     events: int = 0
     errors: int = 0
     late: int = 0
+    quarantined: int = 0
+    failed_rounds: int = 0  # rounds in a row that raised
     last_commit_s: float = 0.0
 
 
@@ -126,10 +136,12 @@ class Pipeline:
         while not self._stop.is_set():
             try:
                 progressed = self.run_once()
+                self.stats.failed_rounds = 0
                 if not progressed:
                     self.bus.wait(0.05)
-            except Exception:  # keep the pipeline alive; the failing batch is retried
+            except Exception:  # keep the pipeline alive; the failing batch is retried, then isolated
                 self.stats.errors += 1
+                self.stats.failed_rounds += 1
                 log.exception("pipeline round failed; retrying")
                 time.sleep(0.5)
 
@@ -145,6 +157,8 @@ class Pipeline:
             if batch:
                 progressed = True
                 self._step(task, batch)
+            else:
+                task.progressed_at = time.monotonic()
         now = time.time()
         if now >= self._next_tick:
             self._next_tick = now + self.tick_ms / 1000
@@ -184,7 +198,7 @@ class Pipeline:
                     )
                     try:
                         task.proc.process([item], em)
-                    except Exception:
+                    except Exception as err:
                         task.book = restore(task.proc, before)
                         del (
                             out.metrics[mark[0] :],
@@ -194,15 +208,56 @@ class Pipeline:
                             out.events[mark[4] :],
                         )
                         self.stats.errors += 1
-                        log.exception("processor %s failed on event %s; skipped", task.spec.name, item[1].id)
+                        out.quarantined.append(_quarantined("process", task, item, err))
+                        log.exception(
+                            "processor %s failed on event %s; quarantined", task.spec.name, item[1].id
+                        )
         if mine or not out.empty() or time.monotonic() - task.committed_at >= IDLE_CHECKPOINT_S:
-            self._commit(task, batch[-1][0], out)
+            try:
+                self._commit(task, batch[-1][0], out)
+            except Exception as err:
+                task.failures += 1
+                if task.failures < ISOLATE_AFTER:
+                    raise
+                log.error(
+                    "processor %s: the batch after %d/%d failed to commit %d times (%s); "
+                    "committing it event by event",
+                    task.spec.name, task.partition, task.pos, task.failures, err,
+                )  # fmt: skip
+                self._isolate(task, batch)
         else:  # nothing of this task's kinds: move on without a transaction (see IDLE_CHECKPOINT_S)
             task.pos = batch[-1][0]
             self.bus.report_position(task.spec.name, task.partition, task.pos)
         self.stats.batches += 1
         self.stats.events += len(batch)
         self.stats.late += len(out.late)
+
+    def _isolate(self, task: _Task, batch: list[tuple[int, Event]]) -> None:
+        """Commit ``batch`` one event at a time; an event whose commit still fails is quarantined
+        (its own effects dropped, its offset committed with the quarantine record). Raises only if
+        even that cannot be committed: then the store itself is failing, and readyz says so."""
+        for item in batch:
+            out = Outputs()
+            if isinstance(item[1], task.kinds):
+                try:
+                    task.proc.process([item], Emitter(task.spec.name, task.partition, task.book, out))
+                except Exception as err:
+                    out = Outputs(quarantined=[_quarantined("process", task, item, err)])
+                    task.book = restore(task.proc, task.committed)
+            try:
+                self._commit(task, item[0], out)
+            except Exception as err:
+                self.stats.errors += 1
+                self._commit(task, item[0], Outputs(quarantined=[_quarantined("commit", task, item, err)]))
+
+    def stalled(self, after_s: float = STALL_AFTER_S) -> list[str]:
+        """Tasks (``processor/partition``) with events waiting that have not advanced for ``after_s``."""
+        cutoff = time.monotonic() - after_s
+        return [
+            f"{t.spec.name}/{t.partition}"
+            for t in self._tasks
+            if t.progressed_at < cutoff and t.pos < self.bus.head(t.partition)
+        ]
 
     def _tick(self, task: _Task, now_ms: int) -> None:
         out = Outputs()
@@ -223,10 +278,17 @@ class Pipeline:
             task.book = restore(task.proc, task.committed)
             raise
         self.stats.last_commit_s = time.perf_counter() - t0
+        self.stats.quarantined += len(out.quarantined)
         task.pos, task.committed, task.committed_at = pos, blob, time.monotonic()
+        task.failures, task.progressed_at = 0, task.committed_at
         self.bus.report_position(task.spec.name, task.partition, pos)
         if self.on_commit is not None and not out.empty():
             self.on_commit(task.spec.name, out, alerts)
 
     def positions(self) -> dict[tuple[str, int], int]:
         return {(t.spec.name, t.partition): t.pos for t in self._tasks}
+
+
+def _quarantined(stage: str, task: _Task, item: tuple[int, Event], err: BaseException) -> Quarantined:
+    reason = f"{type(err).__name__}: {err}"
+    return Quarantined.of(stage, item[1], reason, task.spec.name, task.partition, item[0])

@@ -15,11 +15,12 @@ import msgspec
 from citybrain.core.batcher import BatchPublisher
 from citybrain.core.bus import Bus, EmbeddedBus
 from citybrain.core.config import Settings
-from citybrain.core.errors import ConfigError
-from citybrain.core.events import DecodedBatch, Event, stamp
+from citybrain.core.errors import ConfigError, Problem
+from citybrain.core.events import DecodedBatch, Event, kind_of, stamp
 from citybrain.core.ingest import IngestResult
 from citybrain.core.live import Hub
-from citybrain.core.outputs import Alert, Outputs
+from citybrain.core.logs import RateLimitedLog
+from citybrain.core.outputs import Alert, Outputs, Quarantined
 from citybrain.core.pipeline import Pipeline, ProcessorSpec
 from citybrain.core.scenes import Scene, discover
 from citybrain.core.store.base import Store
@@ -34,6 +35,7 @@ class Counters(msgspec.Struct):
     duplicates: int = 0
     rejected: int = 0
     throttled: int = 0
+    out_of_window: int = 0  # refused for their event time (counted in rejected too)
 
 
 def open_store(settings: Settings) -> Store:
@@ -88,6 +90,8 @@ class Platform:
         # gateways submit here: many small submissions, few durable appends, ack after durable
         self.batcher = BatchPublisher(self.publish)
         self.counters = Counters()
+        self.time_gate = settings.ingest.time_gate()
+        self._window_log = RateLimitedLog(log, every_s=10.0)
         specs: list[ProcessorSpec] = []
         for scene in self.scenes.values():
             specs.extend(scene.processors(settings.scenes.get(scene.name, {})))
@@ -117,27 +121,56 @@ class Platform:
         self.store.close()
 
     # -- ingest ---------------------------------------------------------------------------------
-    def ingest(self, batch: DecodedBatch) -> IngestResult:
-        """Stamp and publish the valid events; durable when this returns."""
-        return self.publish(batch.events, problems=batch.problems, raw=batch.raw)
+    def ingest(self, batch: DecodedBatch, scope: str = "") -> IngestResult:
+        """Stamp and publish the valid events of an HTTP (or replayed) batch; durable when this
+        returns. Ids the sender chose are scoped by ``scope`` (its token), so one sender cannot
+        pre-empt another's ids and have that sender's real events dropped as duplicates; ids made
+        from the content need no scope (the same content is the same fact whoever sends it)."""
+        if scope:
+            for ev in batch.events:
+                if ev.id:
+                    ev.id = f"{scope}:{ev.id}"
+        return self.publish(batch.events, problems=batch.problems, rejected=batch.rejected)
 
     def publish(
-        self, events: list[Event], problems: Iterable[Any] = (), raw: list[bytes] | None = None
+        self, events: list[Event], problems: Iterable[Problem] = (), rejected: int = 0
     ) -> IngestResult:
+        """Publish events from any entry point. Events whose time is outside the accepted window
+        (``ingest.max_future_s``, ``ingest.max_age_days``) are not published: they are quarantined
+        with the reason and counted as rejected (HTTP batches were checked line by line already)."""
         res = IngestResult(errors=list(problems))
-        res.rejected = len(res.errors)
+        res.rejected = max(rejected, len(res.errors))
         if events:
-            stamp(events, now_ms())
-            appended = self.bus.publish(events, raw)
+            now = now_ms()
+            events = self._refuse_out_of_window(events, now, res)
+        if events:
+            stamp(events, now)
+            appended = self.bus.publish(events)
             res.accepted, res.duplicates = len(appended.accepted), appended.duplicates
         c = self.counters
-        now = time.monotonic()
-        if not self._rate_samples or now - self._rate_samples[-1][0] >= 1.0:
-            self._rate_samples.append((now, c.accepted))
+        mono = time.monotonic()
+        if not self._rate_samples or mono - self._rate_samples[-1][0] >= 1.0:
+            self._rate_samples.append((mono, c.accepted))
         c.accepted += res.accepted
         c.duplicates += res.duplicates
         c.rejected += res.rejected
         return res
+
+    def _refuse_out_of_window(self, events: list[Event], now: int, res: IngestResult) -> list[Event]:
+        gate = self.time_gate
+        refused = [(ev, why) for ev in events if (why := gate.problem(ev, now)) is not None]
+        if not refused:
+            return events
+        stamp([ev for ev, _ in refused], now)
+        self.store.quarantine([Quarantined.of("ingest", ev, why) for ev, why in refused])
+        res.rejected += len(refused)
+        self.counters.out_of_window += len(refused)
+        self._window_log.warn(
+            "%d events refused (time outside the accepted window), quarantined; first: %s %s from %r: %s",
+            len(refused), kind_of(refused[0][0]), refused[0][0].key, refused[0][0].source, refused[0][1],
+        )  # fmt: skip
+        skip = {id(ev) for ev, _ in refused}
+        return [ev for ev in events if id(ev) not in skip]
 
     def ingest_rate(self) -> float:
         """Accepted events per second over about the last 10 seconds."""
@@ -173,6 +206,7 @@ class Platform:
             "metrics": r.metrics_days,
             "alerts": r.alerts_days,
             "late_events": r.late_events_days,
+            "quarantine": r.quarantine_days,
             "audit": r.audit_days,
         }
         return {t: now - d * DAY_MS for t, d in days.items() if d > 0}

@@ -1,6 +1,9 @@
 """Event-time windows with watermarks and allowed lateness.
 
-The watermark of a processor partition is the highest event time it has seen. A window
+The watermark of a processor partition is the highest event time it has seen, except that a
+jump of more than an hour must be confirmed by more than :data:`OUTLIERS` events (see
+:func:`advance_watermark`): a few events dated far ahead (a wrong clock, a forgery) cannot close
+every window and make all real data late. A window
 ``[start, start + size)`` stays open until ``watermark >= start + size + allowed_lateness``; an
 event whose every window has already closed is *late*: the caller records it (it is never silently
 dropped, and the raw event stays in the store). Tumbling windows are sliding windows whose step
@@ -17,9 +20,36 @@ import msgspec
 Acc = list[float]
 
 
+# A watermark follows event time directly while it moves by at most MAX_JUMP_MS at a time; an
+# event further ahead is held as a possible outlier, and the watermark jumps only once more than
+# OUTLIERS such events confirm the jump (a real gap, e.g. after an outage, is confirmed at once by
+# the data that follows it; a few forged or mis-clocked events never are).
+MAX_JUMP_MS = 3_600_000
+OUTLIERS = 3
+
+
+def advance_watermark(held: list[int], ts: int, watermark: int) -> int:
+    """The watermark after an event at ``ts``; ``held`` (part of the caller's state, at most
+    ``OUTLIERS + 1`` long) keeps the event times of a jump not yet confirmed. O(1) per event."""
+    if ts <= watermark:
+        return watermark
+    if watermark == 0 or ts - watermark <= MAX_JUMP_MS:
+        if held and held[0] <= ts:
+            held[:] = [t for t in held if t > ts]
+        return ts
+    held.append(ts)
+    held.sort()
+    if len(held) <= OUTLIERS:
+        return watermark
+    new = held[0]  # confirmed: the lowest of the events beyond the jump
+    held[:] = held[1:]
+    return new
+
+
 class WindowState(msgspec.Struct):
     watermark: int = 0
     open: dict[str, dict[int, Acc]] = msgspec.field(default_factory=dict)
+    held: list[int] = msgspec.field(default_factory=list)  # see advance_watermark
 
 
 @dataclass(frozen=True)
@@ -71,8 +101,7 @@ class Windows:
 
     def add(self, st: WindowState, key: str, ts: int, value: float = 1.0) -> list[int]:
         """Fold a value into the open windows containing ``ts``; [] means the event is late."""
-        if ts > st.watermark:
-            st.watermark = ts
+        st.watermark = advance_watermark(st.held, ts, st.watermark)
         touched: list[int] = []
         per_key = st.open.get(key)
         for start in self.starts(ts):

@@ -24,8 +24,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import hmac
 import logging
 import random
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
@@ -281,26 +283,118 @@ def _retrieve(fut: asyncio.Future[None]) -> None:
         fut.exception()
 
 
+def filter_covers(allowed: str, requested: str) -> bool:
+    """True when every topic ``requested`` (an MQTT filter) matches is also matched by ``allowed``:
+    ``a/#`` covers ``a/+/b``; ``a/+`` does not cover ``a/#``; nothing but ``#`` covers ``#``."""
+    al, rl = allowed.split("/"), requested.split("/")
+    for i, a in enumerate(al):
+        if a == "#":
+            return True
+        if i >= len(rl):
+            return False
+        r = rl[i]
+        if r == "#" or (a != "+" and (r == "+" or r != a)):
+            return False
+    return len(al) == len(rl)
+
+
+class MqttAccount(msgspec.Struct, forbid_unknown_fields=True):
+    """One identity on the embedded broker: what it may publish and subscribe to (MQTT filters).
+    ``password`` is the secret itself or ``sha256:<hex>`` of it."""
+
+    password: str
+    publish: list[str] = msgspec.field(default_factory=list)
+    subscribe: list[str] = msgspec.field(default_factory=list)
+
+
+def _password_ok(expected: str, given: str) -> bool:
+    if expected.startswith("sha256:"):
+        given = "sha256:" + hashlib.sha256(given.encode()).hexdigest()
+    return bool(expected) and hmac.compare_digest(expected.encode(), given.encode())
+
+
+@dataclass
+class BrokerStats:
+    refused_logins: int = 0
+    refused_publish: int = 0
+    refused_subscribe: int = 0
+
+
+class BrokerAccounts:
+    """The embedded broker's identities and topic ACLs. No anonymous access; a client id must begin
+    with its username (so one device cannot take over another's session); a Will must be a topic
+    the account may publish (the broker sends it on the account's behalf)."""
+
+    def __init__(self, accounts: dict[str, MqttAccount] | None = None) -> None:
+        self.accounts: dict[str, MqttAccount] = dict(accounts or {})
+        self.stats = BrokerStats()
+
+    def add(self, username: str, publish: list[str], subscribe: list[str], password: str = "") -> str:
+        """Add (or replace) an account; returns its password (a new random one unless given)."""
+        password = password or secrets.token_urlsafe(24)
+        self.accounts[username] = MqttAccount(password, list(publish), list(subscribe))
+        return password
+
+    def login(
+        self, username: str | None, password: str | None, client_id: str | None, will: str | None
+    ) -> bool:
+        acc = self.accounts.get(username or "")
+        ok = (
+            acc is not None
+            and username is not None
+            and _password_ok(acc.password, password or "")
+            and (client_id or "").startswith(username)
+            and (will is None or self.may_publish(username, will))
+        )
+        if not ok:
+            self.stats.refused_logins += 1
+            log.warning("embedded MQTT broker refused user %r (client id %r)", username, client_id)
+        return ok
+
+    def may_publish(self, username: str | None, topic: str) -> bool:
+        acc = self.accounts.get(username or "")
+        ok = acc is not None and any(topic_matches(f, topic) for f in acc.publish)
+        if not ok:
+            self.stats.refused_publish += 1
+            log.info("embedded MQTT broker: %r may not publish to %s", username, topic)
+        return ok
+
+    def may_subscribe(self, username: str | None, topic_filter: str) -> bool:
+        acc = self.accounts.get(username or "")
+        ok = acc is not None and any(filter_covers(f, topic_filter) for f in acc.subscribe)
+        if not ok:
+            self.stats.refused_subscribe += 1
+            log.info("embedded MQTT broker: %r may not subscribe to %s", username, topic_filter)
+        return ok
+
+
 class EmbeddedBroker:
     """An in-process MQTT broker (amqtt) on loopback, for the one-command demo: the simulators and
-    the subscriber still talk real MQTT. Measured at a few thousand messages/s; use Mosquitto on a
-    real site."""
+    the subscriber still talk real MQTT, each under its own account (:class:`BrokerAccounts`).
+    Measured at a few thousand messages/s; use Mosquitto on a real site."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 1884) -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 1884, accounts: BrokerAccounts | None = None
+    ) -> None:
         self.host, self.port = host, port
+        self.accounts = accounts or BrokerAccounts()
         self._broker: Any = None
 
     async def start(self) -> None:
-        from amqtt.broker import Broker  # imported late: only the embedded mode needs it
+        from citybrain.gateways import mqtt_broker  # imported late: only the embedded mode needs amqtt
 
-        self._broker = Broker(
+        self._broker = mqtt_broker.GuardedBroker(
             {
                 "listeners": {"default": {"type": "tcp", "bind": f"{self.host}:{self.port}"}},
-                "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
+                "plugins": {  # amqtt loads plugins by dotted path and hands each its Config
+                    f"{mqtt_broker.__name__}.AccountsAuth": {"accounts": self.accounts},
+                    f"{mqtt_broker.__name__}.AccountsAcl": {"accounts": self.accounts},
+                },
             }
         )
         await self._broker.start()
-        log.info("embedded MQTT broker on %s:%s", self.host, self.port)
+        n = len(self.accounts.accounts)
+        log.info("embedded MQTT broker on %s:%s (%d accounts)", self.host, self.port, n)
 
     async def stop(self) -> None:
         if self._broker is not None:

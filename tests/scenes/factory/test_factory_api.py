@@ -1,19 +1,24 @@
 """The factory API: plant model read and edit (persisted), machines, OEE history and live,
-output, genealogy, district view, and the report section."""
+output, genealogy, district view, the report section; token and size checked before a body is
+read; finished replay sessions bounded and expired."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import msgspec
+import pytest
 from factory_testkit import D0, H, M, factory_platform, factory_settings, small_site, write_plants
 from fastapi.testclient import TestClient
 
 from citybrain.api.app import create_app
+from citybrain.core.errors import NotFoundError
 from citybrain.core.tokens import create_token
 from citybrain.scenes.factory import report
 from citybrain.scenes.factory.events import FactoryTags, FactoryTrace, MaterialInput
 from citybrain.scenes.factory.plant import book_for
+from citybrain.scenes.factory.replay import Replayer
 
 BASE = "/api/v1/scenes/factory"
 
@@ -69,3 +74,62 @@ def test_api(tmp_path: Path) -> None:
         assert saved["t1"]["workshops"][0]["lines"][0]["machines"][0]["ideal_cycle_s"] == 0.5
         section = report.report(p.store, book_for(s.scenes["factory"]), D0, D0 + 8 * H)
         assert section["rows"][0]["output"] == 1800 and section["figures"]["plants_reporting"] == 1
+
+
+def test_plant_edit_checks_the_token_and_bounds_the_body(tmp_path: Path) -> None:
+    s = factory_settings(tmp_path, write_plants(tmp_path, small_site()), ingest={"enabled": False})
+    p = factory_platform(s)
+    admin = {"Authorization": f"Bearer {create_token(p.store, 'a', ['admin'])[1]}"}
+    read = {"Authorization": f"Bearer {create_token(p.store, 'r', ['read'])[1]}"}
+    huge = b'{"id": "t1", "pad": "' + b"x" * (2 << 20) + b'"}'
+    with TestClient(create_app(s, platform=p)) as c:
+        assert c.put(f"{BASE}/plants/t1", content=huge).status_code == 401
+        assert c.put(f"{BASE}/plants/t1", content=huge, headers=read).status_code == 403
+        big = c.put(f"{BASE}/plants/t1", content=huge, headers={**admin, "Content-Type": "application/json"})
+        assert big.status_code == 413 and "server.max_body_bytes=1048576" in big.json()["message"]
+        assert c.post(f"{BASE}/replay", json={"site": "t1", "line": "L", "start": D0}).status_code == 401
+        unknown = c.post(f"{BASE}/replay", json={"site": "t1", "line": "nope", "start": D0}, headers=read)
+        assert unknown.status_code == 404 and "t1/nope" in unknown.json()["message"]
+
+
+def test_finished_replays_are_bounded_and_expire(tmp_path: Path) -> None:
+    s = factory_settings(tmp_path, write_plants(tmp_path, small_site()), ingest={"enabled": False})
+    p = factory_platform(s)
+    book = book_for(s.scenes["factory"])
+
+    async def finish_all(r: Replayer, n: int) -> list[str]:
+        ids = []
+        for _ in range(n):  # an empty stretch of the line: each replay is done at once
+            ids.append(r.start("t1", "L", D0 - 100 * H, minutes=1, speed=60).id)
+            while ids[-1] in r.sessions and r.sessions[ids[-1]].status in ("loading", "playing"):
+                await asyncio.sleep(0.01)
+        return ids
+
+    async def main() -> None:
+        p.hub.bind(asyncio.get_running_loop())
+        kept = Replayer(p, book, keep_finished=3)
+        ids = await finish_all(kept, 20)  # before: all 20 kept for ever
+        assert sorted(kept.sessions) == sorted(ids[-3:])
+        assert kept.get(ids[-1]).status == "done"
+        with pytest.raises(NotFoundError):
+            kept.get(ids[0])
+        expiring = Replayer(p, book, finished_ttl_s=0.0)
+        [rid] = await finish_all(expiring, 1)
+        with pytest.raises(NotFoundError):
+            expiring.get(rid)
+        # a replay whose load fails (its plant removed meanwhile) ends as failed, never "loading"
+        # for ever: before, nine such failures left every later replay refused as "8 are running"
+        failing = Replayer(p, book)
+        for _ in range(9):
+            sid = failing.start("t1", "L", D0, minutes=1, speed=60).id
+            book.delete_site("t1")  # before the session's task first runs
+            while failing.sessions[sid].status == "loading":
+                await asyncio.sleep(0.01)
+            assert failing.sessions[sid].status == "failed"
+            assert "not in the plant model" in failing.sessions[sid].error
+            book.put_site(small_site())
+
+    try:
+        asyncio.run(main())
+    finally:
+        p.stop()

@@ -123,7 +123,10 @@ def test_embedded_broker_demo_path(tmp_path: Path) -> None:
         await srv.start()
         assert srv.broker is not None
         await asyncio.wait_for(srv.subscriber.connected.wait(), 10)
-        async with aiomqtt.Client("127.0.0.1", port) as c:
+        user = "site-t1"  # the demo account of plant site t1 (no anonymous access)
+        async with aiomqtt.Client(
+            "127.0.0.1", port, identifier=f"{user}-test", username=user, password=srv.passwords[user]
+        ) as c:
             await c.publish("factory/t1/L/b/telemetry", J({"ts": D0, "good": 5, "state": "running"}), qos=1)
         await until(lambda: srv.subscriber.stats.acked >= 1)
         await srv.stop()

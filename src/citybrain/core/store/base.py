@@ -7,6 +7,7 @@ back with ``read_events`` when they fall behind or restart.
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -14,8 +15,11 @@ from typing import Any, Literal
 
 import msgspec
 
+from citybrain.core.errors import ConfigError
 from citybrain.core.events import REGISTRY, Event
-from citybrain.core.outputs import Alert, Outputs
+from citybrain.core.outputs import Alert, AlertOp, Outputs, Quarantined
+
+log = logging.getLogger(__name__)
 
 Agg = Literal["avg", "min", "max", "sum", "count", "last"]
 AGGS: dict[str, str] = {
@@ -72,12 +76,11 @@ class Store(ABC):
         """Highest offset per partition ever written (0 where none)."""
 
     @abstractmethod
-    def append_events(
-        self, events: Sequence[Event], partition_of: Callable[[str], int], raw: Sequence[bytes] | None = None
-    ) -> AppendResult:
+    def append_events(self, events: Sequence[Event], partition_of: Callable[[str], int]) -> AppendResult:
         """Store new events durably (skipping ids already stored); return their offsets.
 
-        ``raw``: each event's validated JSON as received, stored as its payload (else it is encoded).
+        Each event's payload is the JSON encoding of that event object itself, so a stored payload is
+        always its own event's content, whatever the order or the duplicates of the batch.
         """
 
     @abstractmethod
@@ -109,6 +112,11 @@ class Store(ABC):
         """Outputs and the checkpoint in one transaction; returns the alerts as they now stand."""
 
     @abstractmethod
+    def record_alerts(self, ops: Sequence[AlertOp]) -> list[Alert]:
+        """Alert operations from outside a processor batch (a gateway's identity alerts), in one
+        transaction of their own; returns the alerts as they now stand."""
+
+    @abstractmethod
     def states(self, scene: str, key: str | None = None, limit: int = 10_000) -> list[dict[str, Any]]: ...
 
     @abstractmethod
@@ -132,6 +140,17 @@ class Store(ABC):
 
     @abstractmethod
     def late_count(self) -> int: ...
+
+    @abstractmethod
+    def quarantine(self, items: Sequence[Quarantined]) -> None:
+        """Keep events set aside outside a processor commit (refused at ingest, unreadable)."""
+
+    @abstractmethod
+    def quarantined(self, limit: int = 200) -> list[dict[str, Any]]:
+        """The newest quarantined events with their stage and reason."""
+
+    @abstractmethod
+    def quarantine_count(self) -> int: ...
 
     @abstractmethod
     def add_token(self, token_id: str, name: str, scopes: Sequence[str], digest: str, now: int) -> None: ...
@@ -169,10 +188,64 @@ _ALERT_DEC = msgspec.json.Decoder(dict[str, Any])
 
 
 def event_from_row(eid: str, ingest_ts: int, payload: str) -> Event:
-    """A stored event: its JSON as received (which may lack the id and ingest time) + columns."""
+    """A stored event: its JSON (which may lack the id and ingest time) + columns."""
     ev = REGISTRY.decode_one(payload)
     ev.id, ev.ingest_ts = eid, int(ingest_ts)
     return ev
+
+
+def events_from_rows(rows: Sequence[Sequence[Any]]) -> list[Event]:
+    """Rows ``(id, ingest_ts, payload)`` -> events for a look-back query; a row that no longer
+    decodes is left out (the pipeline quarantines it when it reads the log), so one bad row
+    cannot make a query fail for good."""
+    out: list[Event] = []
+    for eid, ingest_ts, payload in rows:
+        try:
+            out.append(event_from_row(eid, ingest_ts, payload))
+        except (msgspec.DecodeError, ConfigError) as err:
+            log.warning("stored event %s does not decode, left out of the query: %s", eid, err)
+    return out
+
+
+def decode_log_rows(
+    partition: int, rows: Sequence[Sequence[Any]], seen_bad: set[tuple[int, int]]
+) -> tuple[list[tuple[int, Event]], list[Quarantined]]:
+    """Rows ``(poff, id, ingest_ts, payload, kind, key, source, ts)`` of the event log -> events.
+
+    A payload that no longer decodes (a kind whose scene is gone, a row written by a faulty
+    version) must not stop every processor of its partition for ever: it is skipped and returned
+    for quarantine, once per process (``seen_bad``), while the row itself stays in the log.
+    """
+    events: list[tuple[int, Event]] = []
+    bad: list[Quarantined] = []
+    for off, eid, ingest_ts, payload, kind, key, source, ts in rows:
+        try:
+            events.append((int(off), event_from_row(eid, ingest_ts, payload)))
+        except (msgspec.DecodeError, ConfigError) as err:
+            if (partition, int(off)) in seen_bad:
+                continue
+            seen_bad.add((partition, int(off)))
+            log.error("event log %d/%d (id %s) cannot be decoded, skipped and quarantined: %s",
+                      partition, off, eid, err)  # fmt: skip
+            bad.append(Quarantined("read", "", partition, int(off), eid, kind, key, source, int(ts),
+                                   f"stored payload does not decode: {err}", payload))  # fmt: skip
+    return events, bad
+
+
+READ_LOG = (
+    "SELECT poff, id, ingest_ts, payload, kind, key, source, ts FROM events "
+    "WHERE partition = ? AND poff > ? ORDER BY poff LIMIT ?"
+)
+QUARANTINE_LIST = (
+    "SELECT stage, processor, partition, poff, id, kind, key, source, ts, reason, payload, recorded_ts "
+    "FROM quarantine ORDER BY recorded_ts DESC LIMIT ?"
+)
+
+
+def quarantine_dict(row: Sequence[Any]) -> dict[str, Any]:
+    names = ("stage", "processor", "partition", "poff", "id", "kind", "key", "source", "ts", "reason",
+             "payload", "recorded_ts")  # fmt: skip
+    return dict(zip(names, row, strict=True))
 
 
 def alert_from_row(row: Sequence[Any]) -> Alert:

@@ -18,17 +18,21 @@ import pyarrow as pa
 
 from citybrain.core.errors import ConflictError, NotFoundError, StoreError
 from citybrain.core.events import Event, kind_of
-from citybrain.core.outputs import Alert, Outputs
+from citybrain.core.outputs import Alert, AlertOp, Outputs, Quarantined
 from citybrain.core.store import schema
 from citybrain.core.store.base import (
     AGGS,
+    QUARANTINE_LIST,
+    READ_LOG,
     Agg,
     AlertQuery,
     AppendResult,
     Store,
     Token,
     alert_from_row,
-    event_from_row,
+    decode_log_rows,
+    events_from_rows,
+    quarantine_dict,
 )
 
 _JSON = msgspec.json.Encoder()
@@ -59,6 +63,7 @@ class DuckStore(Store):
             ) from err
         self._wlock = threading.RLock()
         self._local = threading.local()
+        self._bad_rows: set[tuple[int, int]] = set()  # log rows already quarantined as unreadable
         if not read_only:
             with self._wlock:
                 # fewer, larger checkpoints: DuckDB compresses on checkpoint, the main cost of ingest
@@ -94,9 +99,7 @@ class DuckStore(Store):
         return dict(self._heads)
 
     # -- the event log -------------------------------------------------------------------------
-    def append_events(
-        self, events: Sequence[Event], partition_of: Callable[[str], int], raw: Sequence[bytes] | None = None
-    ) -> AppendResult:
+    def append_events(self, events: Sequence[Event], partition_of: Callable[[str], int]) -> AppendResult:
         unique: dict[str, int] = {}
         for i, ev in enumerate(events):
             unique.setdefault(ev.id, i)
@@ -106,8 +109,7 @@ class DuckStore(Store):
         with self._wlock:
             cur = self._cur()
             seen = self._stored_ids(cur, [events[i] for i in unique.values()])
-            picked = [i for eid, i in unique.items() if eid not in seen]
-            fresh = [events[i] for i in picked]
+            fresh = [events[i] for eid, i in unique.items() if eid not in seen]
             result.duplicates += len(unique) - len(fresh)
             if not fresh:
                 return result
@@ -133,7 +135,7 @@ class DuckStore(Store):
                     pa.array([e.source for e in fresh], pa.string()),
                     pa.array([e.ts for e in fresh], pa.int64()),
                     pa.array([e.ingest_ts for e in fresh], pa.int64()),
-                    _payloads(fresh, picked, raw),
+                    pa.array([_JSON.encode(e) for e in fresh], pa.binary()).cast(pa.string()),
                 ],
                 schema=EVENT_SCHEMA,
             )  # fmt: skip
@@ -163,16 +165,11 @@ class DuckStore(Store):
         return {r[0] for r in rows}
 
     def read_events(self, partition: int, after: int, limit: int) -> list[tuple[int, Event]]:
-        rows = (
-            self._cur()
-            .execute(
-                "SELECT poff, id, ingest_ts, payload FROM events "
-                "WHERE partition = ? AND poff > ? ORDER BY poff LIMIT ?",
-                [partition, after, limit],
-            )
-            .fetchall()
-        )
-        return [(int(off), event_from_row(eid, ingest_ts, payload)) for off, eid, ingest_ts, payload in rows]
+        rows = self._cur().execute(READ_LOG, [partition, after, limit]).fetchall()
+        events, bad = decode_log_rows(partition, rows, self._bad_rows)
+        if bad:
+            self.quarantine(bad)
+        return events
 
     def find_events(
         self,
@@ -185,7 +182,7 @@ class DuckStore(Store):
         limit: int = 100_000,
     ) -> list[Event]:
         sql, params = schema.find_events_query(kinds, keys, start, end, contains, limit)
-        return [event_from_row(*row) for row in self._cur().execute(sql, params).fetchall()]
+        return events_from_rows(self._cur().execute(sql, params).fetchall())
 
     def count_events(self) -> int:
         row = self._one("SELECT count(*) FROM events")
@@ -229,11 +226,33 @@ class DuckStore(Store):
                         schema.INSERT_LATE,
                         [le.processor, le.partition, le.poff, le.id, le.ts, le.watermark, now],
                     )
+                for row in schema.quarantine_rows(out.quarantined, now):
+                    cur.execute(schema.INSERT_QUARANTINE, row)
                 cur.execute(schema.UPSERT_CHECKPOINT, [processor, partition, poff, state, now])
                 cur.execute("COMMIT")
-            except duckdb.Error as err:
+            except BaseException as err:
+                # whatever failed (the database, or encoding an output), the transaction must not
+                # stay open: every later commit on this connection would fail
                 cur.execute("ROLLBACK")
-                raise StoreError(f"commit of {processor}/{partition} at offset {poff} failed: {err}") from err
+                if isinstance(err, duckdb.Error):
+                    raise StoreError(
+                        f"commit of {processor}/{partition} at offset {poff} failed: {err}"
+                    ) from err
+                raise
+        return changed
+
+    def record_alerts(self, ops: Sequence[AlertOp]) -> list[Alert]:
+        with self._wlock:
+            cur = self._cur()
+            cur.execute("BEGIN TRANSACTION")
+            try:
+                changed = self._apply_alert_ops(cur, Outputs(alerts=list(ops)))
+                cur.execute("COMMIT")
+            except BaseException as err:
+                cur.execute("ROLLBACK")
+                if isinstance(err, duckdb.Error):
+                    raise StoreError(f"recording {len(ops)} alert changes failed: {err}") from err
+                raise
         return changed
 
     def _apply_alert_ops(self, cur: duckdb.DuckDBPyConnection, out: Outputs) -> list[Alert]:
@@ -326,6 +345,17 @@ class DuckStore(Store):
         row = self._one("SELECT count(*) FROM late_events")
         return int(row[0]) if row else 0
 
+    def quarantine(self, items: Sequence[Quarantined]) -> None:
+        with self._wlock:
+            self._cur().executemany(schema.INSERT_QUARANTINE, schema.quarantine_rows(items, now_ms()))
+
+    def quarantined(self, limit: int = 200) -> list[dict[str, Any]]:
+        return [quarantine_dict(r) for r in self._cur().execute(QUARANTINE_LIST, [limit]).fetchall()]
+
+    def quarantine_count(self) -> int:
+        row = self._one("SELECT count(*) FROM quarantine")
+        return int(row[0]) if row else 0
+
     # -- tokens and audit ------------------------------------------------------------------------
     def add_token(self, token_id: str, name: str, scopes: Sequence[str], digest: str, now: int) -> None:
         with self._wlock:
@@ -403,13 +433,6 @@ class DuckStore(Store):
     def close(self) -> None:
         with self._wlock:
             self._con.close()
-
-
-def _payloads(fresh: list[Event], picked: list[int], raw: Sequence[bytes] | None) -> pa.Array:
-    """The events' JSON: as received where known (already validated), else encoded."""
-    if raw is not None and len(raw) > max(picked, default=-1):
-        return pa.array([raw[i] for i in picked], pa.binary()).cast(pa.string())
-    return pa.array([_JSON.encode(e) for e in fresh], pa.binary()).cast(pa.string())
 
 
 def _first(rel: duckdb.DuckDBPyConnection) -> Any:

@@ -19,9 +19,18 @@ import psycopg
 import pyarrow as pa
 
 from citybrain.core.errors import ConflictError, NotFoundError, StoreError
-from citybrain.core.outputs import Alert, Outputs
+from citybrain.core.outputs import Alert, AlertOp, Outputs, Quarantined
 from citybrain.core.store import schema
-from citybrain.core.store.base import AGGS, Agg, AlertQuery, Store, Token, alert_from_row
+from citybrain.core.store.base import (
+    AGGS,
+    QUARANTINE_LIST,
+    Agg,
+    AlertQuery,
+    Store,
+    Token,
+    alert_from_row,
+    quarantine_dict,
+)
 
 _JSON = msgspec.json.Encoder()
 _DICT = msgspec.json.Decoder(dict[str, Any])
@@ -144,6 +153,26 @@ class PgQueries(Store):
 
     def late_count(self) -> int:
         return int(self._rows("SELECT count(*) FROM late_events")[0][0])
+
+    def record_alerts(self, ops: Sequence[AlertOp]) -> list[Alert]:
+        try:
+            with self._tx() as cur:
+                return self._apply_alert_ops(cur, Outputs(alerts=list(ops)))
+        except psycopg.Error as err:
+            raise StoreError(f"recording {len(ops)} alert changes failed: {err}") from err
+
+    def quarantine(self, items: Sequence[Quarantined]) -> None:
+        try:
+            with self._tx() as cur:
+                cur.executemany(pg(schema.INSERT_QUARANTINE), schema.quarantine_rows(items, _now_ms()))
+        except psycopg.Error as err:
+            raise StoreError(f"quarantining {len(items)} events failed: {err}") from err
+
+    def quarantined(self, limit: int = 200) -> list[dict[str, Any]]:
+        return [quarantine_dict(r) for r in self._rows(QUARANTINE_LIST, [limit])]
+
+    def quarantine_count(self) -> int:
+        return int(self._rows("SELECT count(*) FROM quarantine")[0][0])
 
     # -- tokens and audit ------------------------------------------------------------------------
     def add_token(self, token_id: str, name: str, scopes: Sequence[str], digest: str, now: int) -> None:

@@ -33,7 +33,7 @@ from citybrain.core.errors import StoreError
 from citybrain.core.events import Event, kind_of
 from citybrain.core.outputs import Alert, Outputs
 from citybrain.core.store import schema
-from citybrain.core.store.base import AppendResult, event_from_row
+from citybrain.core.store.base import READ_LOG, AppendResult, decode_log_rows, events_from_rows
 from citybrain.core.store.pg_queries import PgQueries, pg
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ _EXTRA_DDL = (
 _COPY_EVENTS = "COPY events (partition, poff, id, kind, key, source, ts, ingest_ts, payload) FROM STDIN"
 
 
-_Item = tuple[int, Event, bytes | None]  # (bus partition, event, its JSON as received if known)
+_Item = tuple[int, Event]
 
 
 class StoreUnavailableError(StoreError):
@@ -89,6 +89,7 @@ class PostgresStore(PgQueries):
         self._all_lock = threading.Lock()
         self._days: set[int] = set()  # time partitions of ``events`` known to exist
         self._fences: dict[int, int] | None = None  # partition -> epoch, once fencing is on
+        self._bad_rows: set[tuple[int, int]] = set()  # log rows already quarantined as unreadable
         self._create_schema()
 
     # -- connections ---------------------------------------------------------------------------
@@ -170,23 +171,16 @@ class PostgresStore(PgQueries):
     def heads(self) -> dict[int, int]:
         return {int(p): int(o) for p, o in self._rows("SELECT partition, poff FROM event_heads")}
 
-    def append_events(
-        self, events: Sequence[Event], partition_of: Callable[[str], int], raw: Sequence[bytes] | None = None
-    ) -> AppendResult:
-        payloads: Sequence[bytes | None] = (
-            raw if raw is not None and len(raw) == len(events) else [None] * len(events)
-        )
-        return self.append_partitioned(
-            [(partition_of(ev.key), ev, r) for ev, r in zip(events, payloads, strict=True)]
-        )
+    def append_events(self, events: Sequence[Event], partition_of: Callable[[str], int]) -> AppendResult:
+        return self.append_partitioned([(partition_of(ev.key), ev) for ev in events])
 
     def append_partitioned(
-        self, items: Sequence[tuple[int, Event, bytes | None]], sink: dict[int, int] | None = None
+        self, items: Sequence[tuple[int, Event]], sink: dict[int, int] | None = None
     ) -> AppendResult:
-        """Append (partition, event, its JSON if known) triples; with ``sink`` ({partition: bus
-        sequence}) also record how far the bus has been copied, in the same transaction (the raw
-        sink's exactly-once)."""
-        unique: dict[str, tuple[int, Event, bytes | None]] = {}
+        """Append (partition, event) pairs, each stored as its own JSON; with ``sink`` ({partition:
+        bus sequence}) also record how far the bus has been copied, in the same transaction (the
+        raw sink's exactly-once)."""
+        unique: dict[str, tuple[int, Event]] = {}
         for item in items:
             unique.setdefault(item[1].id, item)
         result = AppendResult(duplicates=len(items) - len(unique))
@@ -202,10 +196,10 @@ class PostgresStore(PgQueries):
                 result.duplicates += len(unique) - len(fresh)
                 accepted: list[tuple[int, int, Event]] = []
                 with cur.copy(_COPY_EVENTS) as copy:
-                    for p, ev, payload in fresh:
+                    for p, ev in fresh:
                         heads[p] += 1
                         accepted.append((p, heads[p], ev))
-                        text = (payload or _JSON.encode(ev)).decode()
+                        text = _JSON.encode(ev).decode()
                         copy.write_row(
                             (p, heads[p], ev.id, kind_of(ev), ev.key, ev.source, ev.ts, ev.ingest_ts, text)
                         )
@@ -277,12 +271,11 @@ class PostgresStore(PgQueries):
         self._days.discard(day)
 
     def read_events(self, partition: int, after: int, limit: int) -> list[tuple[int, Event]]:
-        rows = self._rows(
-            "SELECT poff, id, ingest_ts, payload FROM events WHERE partition = ? AND poff > ? "
-            "ORDER BY poff LIMIT ?",
-            [partition, after, limit],
-        )
-        return [(int(off), event_from_row(eid, ingest_ts, payload)) for off, eid, ingest_ts, payload in rows]
+        rows = self._rows(READ_LOG, [partition, after, limit])
+        events, bad = decode_log_rows(partition, rows, self._bad_rows)
+        if bad:
+            self.quarantine(bad)
+        return events
 
     def find_events(
         self,
@@ -295,7 +288,7 @@ class PostgresStore(PgQueries):
         limit: int = 100_000,
     ) -> list[Event]:
         sql, params = schema.find_events_query(kinds, keys, start, end, contains, limit)
-        return [event_from_row(*row) for row in self._rows(sql, params)]
+        return events_from_rows(self._rows(sql, params))
 
     def sink_positions(self) -> dict[int, int]:
         """How far the raw sink has copied each bus partition (the bus's own sequence numbers)."""
@@ -398,12 +391,14 @@ class PostgresStore(PgQueries):
                  [_JSON.encode(s.data).decode() for s in lasts.values()]],
             )  # fmt: skip
         changed = self._apply_alert_ops(cur, out)
+        now = now_ms()
         if out.late:
-            now = now_ms()
             cur.executemany(
                 pg(schema.INSERT_LATE),
                 [[le.processor, le.partition, le.poff, le.id, le.ts, le.watermark, now] for le in out.late],
             )
+        if out.quarantined:
+            cur.executemany(pg(schema.INSERT_QUARANTINE), schema.quarantine_rows(out.quarantined, now))
         return changed
 
     # -- cluster views -------------------------------------------------------------------------

@@ -6,6 +6,10 @@ bucketing is ``ts - ts % bucket``. Placeholders are ``?``; the PostgreSQL store 
 
 from collections.abc import Sequence
 
+import msgspec
+
+from citybrain.core.outputs import Quarantined
+
 TABLES: dict[str, str] = {
     "events": """CREATE TABLE IF NOT EXISTS events (
         partition INTEGER NOT NULL, poff BIGINT NOT NULL, id VARCHAR NOT NULL, kind VARCHAR NOT NULL,
@@ -30,6 +34,11 @@ TABLES: dict[str, str] = {
     "late_events": """CREATE TABLE IF NOT EXISTS late_events (
         processor VARCHAR NOT NULL, partition INTEGER NOT NULL, poff BIGINT NOT NULL, id VARCHAR NOT NULL,
         ts BIGINT NOT NULL, watermark BIGINT NOT NULL, recorded_ts BIGINT NOT NULL)""",
+    "quarantine": """CREATE TABLE IF NOT EXISTS quarantine (
+        stage VARCHAR NOT NULL, processor VARCHAR NOT NULL, partition INTEGER NOT NULL, poff BIGINT NOT NULL,
+        id VARCHAR NOT NULL, kind VARCHAR NOT NULL, key VARCHAR NOT NULL, source VARCHAR NOT NULL,
+        ts BIGINT NOT NULL, reason VARCHAR NOT NULL, payload VARCHAR NOT NULL,
+        recorded_ts BIGINT NOT NULL)""",
     "tokens": """CREATE TABLE IF NOT EXISTS tokens (
         id VARCHAR PRIMARY KEY, name VARCHAR NOT NULL, scopes VARCHAR NOT NULL, hash VARCHAR NOT NULL,
         created_ts BIGINT NOT NULL, revoked_ts BIGINT)""",
@@ -67,6 +76,12 @@ RESOLVE_ALERT = (
     "WHERE id = ? AND status <> 'resolved'"
 )
 INSERT_LATE = "INSERT INTO late_events VALUES (?, ?, ?, ?, ?, ?, ?)"
+INSERT_QUARANTINE = f"INSERT INTO quarantine VALUES ({', '.join('?' * 12)})"
+
+
+def quarantine_rows(items: Sequence[Quarantined], now: int) -> list[list[object]]:
+    return [[*msgspec.structs.astuple(q), now] for q in items]
+
 
 # Exportable tables and the time column used to filter them.
 EXPORTABLE: dict[str, str] = {
@@ -75,6 +90,7 @@ EXPORTABLE: dict[str, str] = {
     "states": "ts",
     "alerts": "opened_ts",
     "late_events": "ts",
+    "quarantine": "recorded_ts",
     "audit": "ts",
 }
 

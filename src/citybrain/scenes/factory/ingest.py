@@ -5,14 +5,20 @@
 * JSON reject reasons (``.../reject``) and genealogy records (``factory/<site>/trace``).
 
 With no broker URL configured the scene also starts the embedded broker, so ``make run`` still
-goes over real MQTT.
+goes over real MQTT. That broker admits no anonymous client: the platform's subscriber, every
+``devices`` entry and (``demo_devices``) one generated account per plant site and per Sparkplug edge
+node of the plant model, each allowed to publish only under its own topics
+(:func:`demo_accounts`); the host's STATE topic is the platform's alone. The in-process simulators
+ask the running server for their passwords (:func:`device_login`). With an external broker its own
+ACLs apply and ``mqtt.username``/``password`` are the platform's login there.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import aiomqtt
@@ -21,9 +27,11 @@ import msgspec
 from citybrain.core.errors import ConfigError, DecodeError
 from citybrain.core.events import MAX_TS, MIN_TS, Event
 from citybrain.gateways.mqtt import (
+    BrokerAccounts,
     EmbeddedBroker,
     FieldMap,
     Incoming,
+    MqttAccount,
     MqttConfig,
     MqttSubscriber,
     Submit,
@@ -61,6 +69,12 @@ class IngestSettings(msgspec.Struct, forbid_unknown_fields=True):
     sparkplug: bool = True
     host_id: str = "citybrain"
     rebirth_interval_s: float = 5.0
+    # embedded broker only: accounts by username (a client id must begin with its username)
+    devices: dict[str, MqttAccount] = msgspec.field(default_factory=dict)
+    # embedded broker only: one account per plant site and Sparkplug edge node, random passwords
+    # that only this process knows (the simulators of ``citybrain run`` use them)
+    demo_devices: bool = True
+    max_unmapped: int = 1_000  # distinct unmapped topics/entities counted; the rest in "(other)"
 
 
 def ingest_settings(settings: Mapping[str, Any]) -> IngestSettings:
@@ -100,13 +114,38 @@ def _check_ts(ts: int, topic: str) -> int:
     return ts
 
 
+class BoundedCounts(OrderedDict[str, int]):
+    """Counts by name, at most ``limit`` names: the least recently seen one is folded into
+    ``"(other)"`` (a publisher inventing topics cannot grow the map)."""
+
+    OTHER = "(other)"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = max(1, limit)
+
+    def add(self, name: str, n: int = 1) -> None:
+        if name in self:
+            self[name] += n
+            self.move_to_end(name)
+            return
+        self[name] = n
+        while len(self) > self.limit:
+            old, count = self.popitem(last=False)
+            if old == self.OTHER:
+                self[old] = count  # keep the bucket, evict the next one
+                continue
+            self[self.OTHER] = self.get(self.OTHER, 0) + count
+            self.move_to_end(self.OTHER, last=False)
+
+
 class FactoryIngest:
     """Incoming MQTT message -> factory events (raises DecodeError for what cannot be read)."""
 
     def __init__(self, cfg: IngestSettings, book: PlantBook, host: SparkplugHost | None) -> None:
         self.cfg, self.book, self.host = cfg, book, host
         self.tags = TagMap(cfg.tag_rules)
-        self.unmapped: dict[str, int] = {}
+        self.unmapped = BoundedCounts(cfg.max_unmapped)
 
     def __call__(self, msg: Incoming) -> list[Event]:
         topic = msg.topic
@@ -120,12 +159,12 @@ class FactoryIngest:
             return [self._trace(msg)]
         rule = self.tags.match(topic)
         if rule is None:
-            self.unmapped[topic] = self.unmapped.get(topic, 0) + 1
+            self.unmapped.add(topic)
             return []
         r = self.tags.apply(rule, topic, msg.payload, msg.received_ms)
         key = self.book.by_source(r.entity)
         if key is None:
-            self.unmapped[r.entity] = self.unmapped.get(r.entity, 0) + 1
+            self.unmapped.add(r.entity)
             return []
         return [
             FactoryTags(
@@ -189,6 +228,54 @@ class FactoryIngest:
         )
 
 
+SPB_EDGE_PUBLISH = ("NBIRTH/{n}", "NDEATH/{n}", "NDATA/{n}", "DBIRTH/{n}/+", "DDATA/{n}/+", "DDEATH/{n}/+")
+SPB_EDGE_SUBSCRIBE = ("NCMD/{n}", "DCMD/{n}/+")
+
+
+def site_user(site: str) -> str:
+    return f"site-{site}"
+
+
+def edge_user(group: str, node: str) -> str:
+    return f"spb-{group}-{node}"
+
+
+def _own(topic_filter: str, site: str) -> str:
+    """A site's own topics: the JSON topic filters with the site level (the first ``+``) filled."""
+    levels = topic_filter.split("/")
+    if len(levels) > 1 and levels[1] == "+":
+        levels[1] = site
+    return "/".join(levels)
+
+
+def demo_accounts(cfg: IngestSettings, book: PlantBook) -> dict[str, tuple[list[str], list[str]]]:
+    """(publish, subscribe) filters by username: one account per plant site (its JSON topics) and
+    one per Sparkplug edge node (its own NBIRTH...DDEATH, its commands and the hosts' STATE)."""
+    out: dict[str, tuple[list[str], list[str]]] = {}
+    json_topics = [r.topic for r in cfg.tag_rules] + [cfg.reject_topic, cfg.trace_topic]
+    for site in book.sites():
+        out[site_user(site.id)] = ([_own(t, site.id) for t in json_topics], [])
+    for ref in book.machines():
+        src = ref.machine.source
+        if src.startswith("spb:") and src.count("/") >= 1:
+            group, node = src[4:].split("/")[:2]
+            base = f"spBv1.0/{group}/"
+            pub = [base + t.format(n=node) for t in SPB_EDGE_PUBLISH]
+            sub = [base + t.format(n=node) for t in SPB_EDGE_SUBSCRIBE] + ["spBv1.0/STATE/+"]
+            out[edge_user(group, node)] = (pub, sub)
+    return out
+
+
+def device_login(servers: Sequence[Any], scene_settings: Mapping[str, Any], user: str) -> str | None:
+    """The password of ``user``: from the running factory server (generated demo accounts), else
+    from the scene's ``devices`` settings; None to connect without one (an external open broker)."""
+    for srv in servers:
+        if isinstance(srv, FactoryMqttServer) and user in srv.passwords:
+            return srv.passwords[user]
+    dev = ingest_settings(scene_settings).devices.get(user)
+    return dev.password if dev is not None and not dev.password.startswith("sha256:") else None
+
+
 class FactoryMqttServer:
     """The scene server: (embedded broker,) Sparkplug host state and the MQTT subscriber."""
 
@@ -197,7 +284,19 @@ class FactoryMqttServer:
         self.platform = platform
         self.book = book_for(settings)
         mq = self.cfg.mqtt
-        self.broker = EmbeddedBroker("127.0.0.1", mq.embedded_port) if not mq.url else None
+        self.passwords: dict[str, str] = {}  # generated demo accounts (simulators in this process)
+        self.broker: EmbeddedBroker | None = None
+        if not mq.url:
+            accounts = BrokerAccounts(self.cfg.devices)
+            user = mq.username or mq.client_id
+            mq = msgspec.structs.replace(
+                mq, username=user, password=accounts.add(user, self._host_publishes(), mq.topics, mq.password)
+            )
+            if self.cfg.demo_devices:
+                for name, (pub, sub) in demo_accounts(self.cfg, self.book).items():
+                    if name not in accounts.accounts:
+                        self.passwords[name] = accounts.add(name, pub, sub)
+            self.broker = EmbeddedBroker("127.0.0.1", mq.embedded_port, accounts)
         self.host: SparkplugHost | None = None
         will = None
         if self.cfg.sparkplug:
@@ -213,6 +312,10 @@ class FactoryMqttServer:
     @property
     def state_topic(self) -> str:
         return f"spBv1.0/STATE/{self.cfg.host_id}"
+
+    def _host_publishes(self) -> list[str]:
+        """The platform's own publications: its STATE (no one else's) and commands to edge nodes."""
+        return [self.state_topic, "spBv1.0/+/NCMD/+", "spBv1.0/+/DCMD/+/+"]
 
     def _send(self, topic: str, payload: bytes, qos: int, retain: bool) -> None:
         self.subscriber.send(topic, payload, qos, retain)
@@ -245,6 +348,7 @@ class FactoryMqttServer:
             "sparkplug": self.host.status() if self.host else [],
             "sparkplug_stats": vars(self.host.stats) if self.host else {},
             "unmapped": dict(self.ingest.unmapped),
+            "broker_refusals": vars(self.broker.accounts.stats) if self.broker else {},
         }
 
 

@@ -5,6 +5,9 @@ plays them on the live hub topic ``replay.factory.<session id>`` in frames of ~1
 keeping the event-time gaps divided by ``speed``. The session's snapshot (last values of each
 machine, position, progress) can be polled from the API by clients without a WebSocket. Nothing is
 re-processed: a replay never changes metrics, states or alerts.
+
+Finished sessions (done, stopped or failed) stay readable for ``FINISHED_TTL_S`` and at most
+``KEEP_FINISHED`` of them are kept (the oldest go first), so the map of sessions stays bounded.
 """
 
 from __future__ import annotations
@@ -25,6 +28,9 @@ from citybrain.scenes.factory.plant import PlantBook
 
 FRAME_S = 0.1
 MAX_SPAN_MS = 6 * 3_600_000
+KEEP_FINISHED = 32  # finished sessions kept for polling, newest first
+FINISHED_TTL_S = 3_600.0  # a finished session is forgotten this long after it ended
+RUNNING = ("loading", "playing")
 _IDS = itertools.count(1)
 
 
@@ -36,7 +42,9 @@ class ReplaySession:
     start: int
     end: int
     speed: float
-    status: str = "loading"  # loading | playing | done | stopped
+    status: str = "loading"  # loading | playing | done | stopped | failed
+    error: str = ""  # why it failed
+    finished_at: float | None = None  # time.monotonic() when it left RUNNING
     position: int = 0  # event time reached
     events: int = 0
     sent: int = 0
@@ -53,6 +61,7 @@ class ReplaySession:
             "end": self.end,
             "speed": self.speed,
             "status": self.status,
+            "error": self.error,
             "position": self.position,
             "events": self.events,
             "sent": self.sent,
@@ -78,10 +87,34 @@ def _apply(snap: dict[str, dict[str, Any]], ev: Event) -> dict[str, Any]:
 
 
 class Replayer:
-    def __init__(self, platform: Any, book: PlantBook, max_sessions: int = 8) -> None:
+    def __init__(
+        self,
+        platform: Any,
+        book: PlantBook,
+        max_sessions: int = 8,
+        keep_finished: int = KEEP_FINISHED,
+        finished_ttl_s: float = FINISHED_TTL_S,
+    ) -> None:
         self.platform, self.book = platform, book
         self.max_sessions = max_sessions
-        self.sessions: dict[str, ReplaySession] = {}
+        self.keep_finished, self.finished_ttl_s = keep_finished, finished_ttl_s
+        self.sessions: dict[str, ReplaySession] = {}  # running ones plus the bounded finished ones
+
+    def _finish(self, s: ReplaySession, status: str, error: str = "") -> None:
+        s.status, s.error, s.finished_at = status, error, time.monotonic()
+        self._prune()
+
+    def _prune(self) -> None:
+        """Forget finished sessions past their time to live and all but the newest ``keep_finished``."""
+        now = time.monotonic()
+        finished = sorted(
+            (s for s in self.sessions.values() if s.finished_at is not None),
+            key=lambda s: s.finished_at or 0.0,
+            reverse=True,
+        )
+        for i, s in enumerate(finished):
+            if i >= self.keep_finished or now - (s.finished_at or now) > self.finished_ttl_s:
+                del self.sessions[s.id]
 
     def load(self, site: str, line: str, start: int, end: int) -> list[Event]:
         keys = [r.key for r in self.book.line_machines(site, line)]
@@ -99,7 +132,10 @@ class Replayer:
         span = int(minutes * 60_000)
         if not 0 < span <= MAX_SPAN_MS:
             raise ConfigError(f"replay length {minutes} min must be within 0..{MAX_SPAN_MS // 60_000}")
-        running = [s for s in self.sessions.values() if s.status in ("loading", "playing")]
+        if not self.book.line_machines(site, line):
+            raise NotFoundError(f"line {site}/{line} is not in the plant model")
+        self._prune()
+        running = [s for s in self.sessions.values() if s.status in RUNNING]
         if len(running) >= self.max_sessions:
             raise ConfigError(f"{len(running)} replays are running; stop one first")
         sid = f"r{next(_IDS)}"
@@ -109,6 +145,7 @@ class Replayer:
         return s
 
     def get(self, sid: str) -> ReplaySession:
+        self._prune()
         s = self.sessions.get(sid)
         if s is None:
             raise NotFoundError(f"replay {sid!r} does not exist")
@@ -118,14 +155,23 @@ class Replayer:
         s = self.get(sid)
         if s.task is not None and not s.task.done():
             s.task.cancel()
-        s.status = "stopped" if s.status != "done" else s.status
+        if s.status in RUNNING:
+            self._finish(s, "stopped")
         return s
 
     async def _run(self, s: ReplaySession) -> None:
-        events = await asyncio.to_thread(self.load, s.site, s.line, s.start, s.end)
-        s.events, s.status = len(events), "playing"
-        await play(events, s, lambda frame: self.platform.hub.publish(f"replay.factory.{s.id}", frame))
-        s.status = "done"
+        try:
+            events = await asyncio.to_thread(self.load, s.site, s.line, s.start, s.end)
+            s.events, s.status = len(events), "playing"
+            await play(events, s, lambda frame: self.platform.hub.publish(f"replay.factory.{s.id}", frame))
+        except asyncio.CancelledError:
+            if s.status in RUNNING:
+                self._finish(s, "stopped")
+            raise
+        except Exception as err:  # e.g. the store failed: a failed session must not count as running
+            self._finish(s, "failed", str(err))
+        else:
+            self._finish(s, "done")
 
 
 async def play(events: list[Event], s: ReplaySession, emit: Any, speed: float | None = None) -> None:

@@ -24,7 +24,7 @@ import msgspec
 
 from citybrain.gateways.mqtt import parse_url
 from citybrain.scenes.factory import sparkplug as spb
-from citybrain.scenes.factory.ingest import ingest_settings
+from citybrain.scenes.factory.ingest import device_login, edge_user, ingest_settings, site_user
 from citybrain.scenes.factory.plant import book_for
 from citybrain.scenes.factory.sim_plant import Station, apply_counts, build_stations
 from citybrain.sim.base import SimContext
@@ -282,7 +282,7 @@ class FactorySimulator:
         delay = 0.5
         while not stop.is_set():
             try:
-                await self._session(host, port, stop)
+                await self._session(host, port, stop, ctx)
                 delay = 0.5
             except aiomqtt.MqttError as err:
                 log.warning("factory simulator: broker %s:%s unavailable (%s); retrying", host, port, err)
@@ -290,14 +290,27 @@ class FactorySimulator:
                 await asyncio.wait_for(stop.wait(), delay)
             delay = min(delay * 2, 10.0)
 
-    async def _session(self, host: str, port: int, stop: asyncio.Event) -> None:
+    async def _session(self, host: str, port: int, stop: asyncio.Event, ctx: SimContext) -> None:
+        """One MQTT client per plant site (JSON) and one for the Sparkplug edge node, each under its
+        own broker account: a device may publish only under its own topics."""
         will_topic, will_payload = self.node.connect()
         will = aiomqtt.Will(will_topic, will_payload, 1, False)
         ncmd = spb.topic_for(spb.SpbTopic(self.cfg.group, "NCMD", self.cfg.node))
-        async with (
-            aiomqtt.Client(host, port, identifier=f"sim-factory-{self.cfg.seed}") as jc,
-            aiomqtt.Client(host, port, identifier=f"sim-{self.cfg.node}-{self.cfg.seed}", will=will) as sc,
-        ):
+
+        def client(user: str, will: aiomqtt.Will | None = None) -> aiomqtt.Client:
+            password = device_login(ctx.servers, ctx.scene_settings, user)
+            return aiomqtt.Client(
+                host,
+                port,
+                identifier=f"{user}-sim{self.cfg.seed}",  # a client id begins with its username
+                username=user if password is not None else None,
+                password=password,
+                will=will,
+            )
+
+        async with contextlib.AsyncExitStack() as stack:
+            sc = await stack.enter_async_context(client(edge_user(self.cfg.group, self.cfg.node), will=will))
+            sites: dict[str, aiomqtt.Client] = {}
             await sc.subscribe(ncmd, qos=0)
             listen = asyncio.create_task(self._commands(sc))
             try:
@@ -311,8 +324,14 @@ class FactorySimulator:
                         for o in self.node.births(now, self.spb_values(now)):
                             await sc.publish(o.topic, o.payload, qos=o.qos)
                     for o in self.messages(now):
-                        client = sc if o.topic.startswith("spBv1.0/") else jc
-                        await client.publish(o.topic, o.payload, qos=o.qos, retain=o.retain)
+                        if o.topic.startswith("spBv1.0/"):
+                            c = sc
+                        else:  # factory/<site>/...
+                            site = o.topic.split("/")[1]
+                            if site not in sites:
+                                sites[site] = await stack.enter_async_context(client(site_user(site)))
+                            c = sites[site]
+                        await c.publish(o.topic, o.payload, qos=o.qos, retain=o.retain)
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), self.cfg.tick_s)
             finally:

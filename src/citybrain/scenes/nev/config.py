@@ -22,11 +22,17 @@ class GatewayConfig(msgspec.Struct, forbid_unknown_fields=True):
     # in between, so six silent minutes means a dead link (half-open TCP after a lost modem).
     idle_timeout_s: float = 360.0
     read_size: int = 65_536
+    # a connection sending this many bytes without one good frame is closed (it is no device)
+    max_garbage_bytes: int = 1 << 20
     reply_shape: str = "echo"  # "echo" (Annex B.3.3.2, EMQX) or "time_only" (main body, rtm_con)
     # a frame time further than this ahead of the platform clock is refused (a broken RTC)
     max_clock_ahead_s: int = 86_400
-    # platform login (0x05): accepted users; empty = accept any (vehicles never send it)
+    # platform login (0x05): accepted users; empty = accept any (vehicles never send it). A
+    # connection whose platform login matched one of these may report for any VIN (forwarding)
     platform_users: dict[str, str] = msgspec.field(default_factory=dict)
+    # a login for a VIN live on another connection that received data within this many seconds is
+    # refused (flag 0x03) with an alert; a live connection silent that long is a dead link: replaced
+    duplicate_quiet_s: float = 90.0
 
 
 class WarningConfig(msgspec.Struct, forbid_unknown_fields=True):

@@ -4,19 +4,35 @@ Per frame: split, check, decode, reply as the standard requires (Annex B), turn 
 events of one read are submitted together in ``flush``; the server writes the replies only after
 that, so a login or logout acknowledgement means the event is durable. A correct real-time or
 reissue report gets no reply (B.2.1); a frame failing its BCC or its decoding gets the error reply
-and is logged with its hex, counted and dropped, and the connection lives on. When the same VIN
-logs in on a new connection the old one is closed (B.2.7).
+and is logged with its hex, counted and dropped, and the connection lives on.
+
+Identity (docs/scenes/nev.md). GB/T 32960 has no device secret, so the platform holds on to what it
+can check: a real-time or reissue report (0x02/0x03), and a logout (0x04), count only for a VIN
+that logged in (0x01) on *that* connection. Otherwise the frame gets the error reply (flag 0x02,
+as for a frame that fails its check, so the terminal logs in and resends, B.2.1), is counted
+(``frames_refused_not_logged_in``) and never stored. A connection whose platform login (0x05)
+matched a configured ``platform_users`` entry forwards for many vehicles and may speak for any VIN.
+
+A second login for a VIN that is live on another connection: B.2.7 says the old link is dropped,
+but anyone can send a login frame, so that would let any client disconnect any vehicle. The rule
+here: while the live connection received data within ``duplicate_quiet_s`` (reports come at least
+every 30 s) it keeps the VIN; the newcomer's login is answered with flag 0x03 "duplicate VIN",
+its reports for that VIN are refused as above, and an alert names both peers. A live connection
+that has gone quiet that long is a dead link (a lost modem, half-open TCP): the newcomer replaces
+it, as B.2.7 says, without an alert.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Literal
 
 from citybrain.core.errors import DecodeError
 from citybrain.core.events import MAX_TS, MIN_TS, Event
+from citybrain.gateways.alerts import GatewayAlerts
 from citybrain.gateways.tcp import Connection, TcpServer
 from citybrain.protocols import gb32960 as gb
 from citybrain.scenes.nev.config import GatewayConfig, load_config
@@ -33,22 +49,36 @@ def _now() -> datetime:
 
 
 class VinRegistry:
-    """Which connection speaks for which VIN, so a second login drops the first (B.2.7)."""
+    """Which connection speaks for which VIN (one at a time)."""
 
     def __init__(self) -> None:
         self.by_vin: dict[str, Connection] = {}
-        self.replaced = 0
+        self.replaced = 0  # a quiet (dead) link replaced by a new login (B.2.7)
+        self.refused = 0  # logins refused: the VIN is live on another connection
 
-    def bind(self, vin: str, conn: Connection) -> None:
+    def bind(self, vin: str, conn: Connection, quiet_s: float) -> Connection | None:
+        """Bind ``vin`` to ``conn``; returns the live connection that keeps it instead, if any."""
         old = self.by_vin.get(vin)
         if old is not None and old is not conn and not old.is_closing:
+            if time.monotonic() - old.last_rx < quiet_s:
+                self.refused += 1
+                return old
             self.replaced += 1
-            old.close(f"VIN {vin} logged in again from {conn.peer}")
+            old.close(f"VIN {vin} logged in again from {conn.peer} after {quiet_s:g} s of silence")
         self.by_vin[vin] = conn
+        return None
 
     def release(self, vin: str, conn: Connection) -> None:
         if self.by_vin.get(vin) is conn:
             del self.by_vin[vin]
+
+
+def with_flag(reply: bytes, flag: int) -> bytes:
+    """A reply frame with another response flag (byte 3), its BCC (XOR from byte 2) adjusted."""
+    out = bytearray(reply)
+    out[-1] ^= out[3] ^ flag
+    out[3] = flag
+    return bytes(out)
 
 
 class Gb32960Session:
@@ -60,6 +90,7 @@ class Gb32960Session:
         vins: VinRegistry,
         clock: Clock = _now,
         counts: dict[str, int] | None = None,
+        alerts: GatewayAlerts | None = None,
     ) -> None:
         self.conn = conn
         self.submit = submit
@@ -71,7 +102,9 @@ class Gb32960Session:
         self.reassembler = gb.CellVoltageReassembler(max_pending=64)
         self.source = f"gb32960:{conn.peer}"
         self.events: list[Event] = []
-        self.vins_seen: set[str] = set()
+        self.logged_in: set[str] = set()  # VINs this connection speaks for (login 0x01 accepted)
+        self.trusted_platform = False  # platform login matched a configured user: any VIN
+        self.alerts = alerts or GatewayAlerts(None, "nev", "gb32960")
         self.counts: dict[str, int] = {} if counts is None else counts  # frames by kind, per server
 
     # -- Session protocol ----------------------------------------------------------------------
@@ -101,7 +134,7 @@ class Gb32960Session:
         await self.submit(events)
 
     async def closed(self, reason: str) -> None:
-        for vin in self.vins_seen:
+        for vin in self.logged_in:
             self.vins.release(vin, self.conn)
         log.debug("gb32960 %s closed: %s", self.conn.peer, reason)
 
@@ -135,18 +168,26 @@ class Gb32960Session:
             self._bad(raw, f"structure: data time {t.isoformat()} out of range", replies, now, structure=True)
             return None
         self.conn.frame_ok()
+        if isinstance(msg, gb.RealtimeReport | gb.VehicleLogout) and not self._speaks_for(h.vin):
+            self._count("refused_not_logged_in")
+            log.info("gb32960 %s: %s for VIN %s without a login on this connection refused",
+                     self.conn.peer, type(msg).__name__, h.vin)  # fmt: skip
+            return gb.reply_to_bad_frame(raw, now, "check", self.shape)
         if isinstance(msg, gb.RealtimeReport):
             self._count("reissue" if msg.reissue else "realtime")
-            self.vins_seen.add(h.vin)
             self.events.append(report_event(msg, self.source, self.reassembler))
             return None
         if isinstance(msg, gb.VehicleLogin | gb.VehicleLogin2025):
             self._count("login")
-            self.vins.bind(h.vin, self.conn)
-            self.vins_seen.add(h.vin)
+            live = self.vins.bind(h.vin, self.conn, self.cfg.duplicate_quiet_s)
+            if live is not None:
+                return self._duplicate_login(msg, raw, now, live)
+            self.logged_in.add(h.vin)
             self.events.append(login_event(msg, self.source))
         elif isinstance(msg, gb.VehicleLogout):
             self._count("logout")
+            self.logged_in.discard(h.vin)
+            self.vins.release(h.vin, self.conn)
             self.events.append(logout_event(msg, self.source))
         elif isinstance(msg, gb.PlatformLogin):
             self._count("platform_login")
@@ -154,6 +195,7 @@ class Gb32960Session:
             if users and users.get(msg.username.strip("\x00 ")) != msg.password.strip("\x00 "):
                 log.warning("gb32960 %s: platform login refused for %r", self.conn.peer, msg.username)
                 return gb.reply_to_bad_frame(raw, now, "check", self.shape)
+            self.trusted_platform = bool(users)  # with no users configured it proves nothing
         elif isinstance(msg, gb.Activation):
             self._count("activation")
             # no security-chip registry here: every activation succeeds (0x0A, result 1, info 1)
@@ -168,18 +210,36 @@ class Gb32960Session:
             self._count(type(msg).__name__.lower())
         return gb.reply_to(msg, raw, now, self.shape)
 
+    def _speaks_for(self, vin: str) -> bool:
+        return self.trusted_platform or vin in self.logged_in
+
+    def _duplicate_login(self, msg: gb.Message, raw: bytes, now: datetime, live: Connection) -> bytes | None:
+        vin = msg.header.vin
+        self._count("login_refused_duplicate")
+        self.alerts.raise_alert(
+            "gb32960.duplicate_login", vin, "同一车辆重复登入 / second login for a live vehicle",
+            f"VIN {vin} logged in from {self.conn.peer} while live on {live.peer}; the live connection "
+            "keeps the vehicle and the newcomer's data for it is refused",
+            {"vin": vin, "live_peer": live.peer, "new_peer": self.conn.peer},
+        )  # fmt: skip
+        ok = gb.reply_to(msg, raw, now, self.shape)
+        return None if ok is None else with_flag(ok, gb.ResponseFlag.DUPLICATE_VIN)
+
 
 class Gb32960Gateway(TcpServer):
     """The TCP server with GB/T 32960 sessions; ``submit`` is ``platform.batcher.submit``."""
 
-    def __init__(self, submit: Submit, cfg: GatewayConfig, clock: Clock = _now) -> None:
+    def __init__(
+        self, submit: Submit, cfg: GatewayConfig, clock: Clock = _now, alerts: GatewayAlerts | None = None
+    ) -> None:
         self.vins = VinRegistry()
         self.cfg = cfg
         self.kinds: dict[str, int] = {}
+        self.alerts = alerts or GatewayAlerts(None, "nev", "gb32960")
         super().__init__(
-            lambda conn: Gb32960Session(conn, submit, cfg, self.vins, clock, self.kinds),
+            lambda conn: Gb32960Session(conn, submit, cfg, self.vins, clock, self.kinds, self.alerts),
             name="gb32960", host=cfg.host, port=cfg.port, max_connections=cfg.max_connections,
-            idle_timeout=cfg.idle_timeout_s, read_size=cfg.read_size,
+            idle_timeout=cfg.idle_timeout_s, read_size=cfg.read_size, max_garbage_bytes=cfg.max_garbage_bytes,
         )  # fmt: skip
 
     def counters(self) -> dict[str, int]:
@@ -188,11 +248,18 @@ class Gb32960Gateway(TcpServer):
         out.update({f"frames_{k}": v for k, v in sorted(self.kinds.items())})
         out["vins_connected"] = len(self.vins.by_vin)
         out["vins_replaced"] = self.vins.replaced
+        out["vins_login_refused"] = self.vins.refused
+        out["identity_alerts"] = self.alerts.raised
         return out
+
+    async def stop(self, grace: float = 5.0) -> None:
+        await super().stop(grace)
+        await self.alerts.drain()
 
 
 def servers(platform: Any, settings: Mapping[str, Any]) -> list[Gb32960Gateway]:
     cfg = load_config(settings)
     if not cfg.gateway.enabled:
         return []
-    return [Gb32960Gateway(platform.batcher.submit, cfg.gateway)]
+    alerts = GatewayAlerts(platform, "nev", "gb32960")
+    return [Gb32960Gateway(platform.batcher.submit, cfg.gateway, alerts=alerts)]

@@ -15,6 +15,7 @@ import msgspec
 
 from citybrain.core.events import Event
 from citybrain.core.processor import AlertRule, Emitter, Processor
+from citybrain.core.windows import advance_watermark
 from citybrain.scenes.traffic import levels as lv
 from citybrain.scenes.traffic.config import TrafficConfig
 from citybrain.scenes.traffic.events import TrafficSegmentWindow
@@ -46,6 +47,7 @@ class AreaState(msgspec.Struct):
     open: dict[str, dict[str, dict[str, list[float]]]] = msgspec.field(default_factory=dict)
     stats: dict[str, AreaStats] = msgspec.field(default_factory=dict)
     watermark: int = 0
+    held: list[int] = msgspec.field(default_factory=list)  # see core.windows.advance_watermark
     last_event_wall: int = 0
     last_event_watermark: int = 0
 
@@ -70,7 +72,7 @@ class AreaIndex(Processor[AreaState]):
             if ev.ts + SIZES[ev.window] + self.cfg.finalize_after_ms <= st.watermark:
                 out.late(poff, ev, st.watermark)  # its minute was already final
                 continue
-            st.watermark = max(st.watermark, ev.ts)
+            st.watermark = advance_watermark(st.held, ev.ts, st.watermark)
             rows = st.open.setdefault(ev.key, {}).setdefault(wkey, {})
             rows[str(ev.segment)] = [ev.weight, ev.length_m, ev.speed_kmh, ev.freeflow_kmh, float(ev.samples)]
             touched.add((ev.key, wkey))

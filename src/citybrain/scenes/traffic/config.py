@@ -35,9 +35,20 @@ class GatewayConfig(msgspec.Struct, forbid_unknown_fields=True):
     # terminals send a heartbeat every 60 s by default (0x8103 param 0x0001); three missed = dead
     idle_timeout_s: float = 200.0
     read_size: int = 65_536
-    # the auth code is an HMAC of the terminal's identity under this secret: a restarted (or a
-    # second) gateway recognises codes it issued without any shared table. Change it in production.
-    auth_secret: str = "citybrain-demo-secret"
+    # a connection sending this many bytes without one good frame is closed (it is no device)
+    max_garbage_bytes: int = 1 << 20
+    # issued auth codes (random, bound to the registering phone; SHA-256 only), a JSON-lines
+    # journal; default: <data_dir>/jt808-auth.jsonl
+    auth_file: str = ""
+    # removed: codes used to be an HMAC under a shipped default secret; a leftover setting is refused
+    auth_secret: str = ""
+    # a second authenticated connection of a terminal closes the first; when the first had received
+    # data within this many seconds (not a dead link being replaced) an alert is raised
+    duplicate_quiet_s: float = 90.0
+    # terminals holding a code at most: a flood of invented phone numbers cannot grow the table
+    # without bound (0x8100 result 4 beyond it); list real fleets in ``terminals`` and set
+    # accept_unknown = false to admit only those
+    max_terminals: int = 1_000_000
     require_auth: bool = True  # locations from a terminal that has not authenticated are refused
     accept_unknown: bool = True  # register terminals not listed in ``terminals``
     # vehicle type by registration plate colour (JT/T 697.7: 1 blue, 2 yellow, 3 black, 4 white, 9 other)
@@ -143,6 +154,12 @@ def load_config(settings: Mapping[str, Any]) -> TrafficConfig:
     except msgspec.ValidationError as err:
         raise ConfigError(f"invalid [scenes.traffic] settings: {err}") from err
     cfg.levels.index_bands()  # fail at start, not at the first closed window
+    if cfg.gateway.auth_secret:
+        raise ConfigError(
+            "scenes.traffic.gateway.auth_secret is no longer used: JT/T 808 auth codes are random, "
+            "bound to the registering terminal and kept in scenes.traffic.gateway.auth_file; "
+            "remove the setting (codes derived from it are no longer accepted)"
+        )
     if cfg.levels.method not in ("index", "speed_bands"):
         raise ConfigError(
             f"scenes.traffic.levels.method must be 'index' or 'speed_bands', got {cfg.levels.method!r}"

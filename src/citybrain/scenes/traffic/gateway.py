@@ -7,23 +7,29 @@ and the server awaits ``flush`` (``platform.batcher.submit``) before writing. A 
 not decode is logged with its hex, counted, answered with 0x8001 result 2 when its header is
 readable (so the terminal resends), and dropped; the connection lives on.
 
-Identity: registration (0x0100) yields the vehicle id (plate, or VIN when unplated) and type
-(configured per terminal, else by plate colour). The auth code issued in 0x8100 carries the type
-and id with an HMAC under ``auth_secret``, so a restarted or second gateway accepts it without any
-shared table, and a forged code fails.
+Identity (docs/scenes/traffic.md): registration (0x0100) yields the vehicle id (plate, or VIN when
+unplated) and type (configured per terminal, else by plate colour). The auth code issued in 0x8100
+is random and bound to the registering phone in :class:`~citybrain.scenes.traffic.auth.AuthBook`
+(durable before the reply is written). A vehicle whose code another phone holds is refused (0x8100
+result 1, and an alert) unless ``terminals`` names this phone for it; a phone already live on
+another connection is refused too (result 3). One live connection per terminal: the newer
+*authenticated* connection wins (it proved it holds the code; the older one is most often a
+half-open link of the same terminal) and the older one is closed; while the older one was still
+talking (``duplicate_quiet_s``) an alert "terminal connected twice" names both peers.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any, Literal
 
 from citybrain.core.errors import DecodeError
 from citybrain.core.events import MAX_TS, MIN_TS, Event
+from citybrain.gateways.alerts import GatewayAlerts
 from citybrain.gateways.tcp import Connection, TcpServer
 from citybrain.protocols import jt808
 from citybrain.protocols.jt808.messages import (
@@ -31,6 +37,7 @@ from citybrain.protocols.jt808.messages import (
     REGISTER_OK,
     RESULT_FAILED,
 )
+from citybrain.scenes.traffic.auth import FILE_NAME, AuthBook
 from citybrain.scenes.traffic.config import GatewayConfig, load_config
 from citybrain.scenes.traffic.events import VEHICLE_TYPES, TrafficPosition, TrafficTerminal, vehicle_type
 
@@ -40,19 +47,25 @@ Submit = Callable[[list[Event]], Any]  # async: returns once the events are dura
 SOURCE = "jt808"
 
 
-def make_auth_code(secret: str, phone: str, vtype: str, vehicle_id: str) -> str:
-    mac = hmac.new(secret.encode(), f"{phone}|{vtype}|{vehicle_id}".encode(), hashlib.sha256)
-    return f"{vtype}|{vehicle_id}|{mac.hexdigest()[:16]}"
+# 0x8100 results (JT/T 808-2013 Table 8 / 2019 Table 14)
+REGISTER_VEHICLE_TAKEN = 1  # vehicle already registered (to another terminal)
+REGISTER_TERMINAL_TAKEN = 3  # terminal already registered (and live on another connection)
 
 
-def check_auth_code(secret: str, phone: str, code: str) -> tuple[str, str] | None:
-    """(vehicle type, vehicle id) when ``code`` is one this platform issued to ``phone``."""
-    parts = code.split("|")
-    if len(parts) != 3 or parts[0] not in VEHICLE_TYPES:
-        return None
-    if not hmac.compare_digest(make_auth_code(secret, phone, parts[0], parts[1]).encode(), code.encode()):
-        return None
-    return parts[0], parts[1]
+class Terminals:
+    """What every session of one gateway shares: issued codes, live connections, alerts."""
+
+    def __init__(self, book: AuthBook, alerts: GatewayAlerts) -> None:
+        self.book = book
+        self.alerts = alerts
+        self.live: dict[str, Jt808Session] = {}  # phone -> its authenticated session
+        self.takeovers = 0
+
+    def live_elsewhere(self, phone: str, session: Jt808Session) -> Jt808Session | None:
+        other = self.live.get(phone)
+        if other is None or other is session or other.conn.is_closing:
+            return None
+        return other
 
 
 class Jt808Session:
@@ -63,8 +76,10 @@ class Jt808Session:
         cfg: GatewayConfig,
         counts: dict[str, int],
         clock: Callable[[], float] = time.time,
+        terminals: Terminals | None = None,
     ) -> None:
         self.conn = conn
+        self.terminals = terminals or Terminals(AuthBook(None), GatewayAlerts(None, "traffic", "jt808"))
         self.submit = submit
         self.cfg = cfg
         self.counts = counts
@@ -74,11 +89,12 @@ class Jt808Session:
         self.events: list[Event] = []
         self.serial = 0
         self.vehicle: tuple[str, str] | None = None  # (type, id) once authenticated
+        self.phone = ""  # the terminal this connection authenticated as
 
     # -- Session protocol ----------------------------------------------------------------------
     @property
     def needs_flush(self) -> bool:
-        return bool(self.events)
+        return bool(self.events) or bool(self.terminals.book.unsaved)
 
     def feed(self, data: bytes) -> list[bytes]:
         replies: list[bytes] = []
@@ -100,11 +116,19 @@ class Jt808Session:
         return [r for r in replies if r]
 
     async def flush(self) -> None:
+        if self.terminals.book.unsaved:  # issued codes are durable before the reply carries them
+            await asyncio.to_thread(self.terminals.book.save)
         events, self.events = self.events, []
-        await self.submit(events)
+        if events:
+            await self.submit(events)
 
     async def closed(self, reason: str) -> None:
+        self._leave()
         log.debug("jt808 %s closed: %s", self.conn.peer, reason)
+
+    def _leave(self) -> None:
+        if self.phone and self.terminals.live.get(self.phone) is self:
+            del self.terminals.live[self.phone]
 
     # -- helpers -------------------------------------------------------------------------------
     def _count(self, what: str, n: int = 1) -> None:
@@ -135,13 +159,17 @@ class Jt808Session:
             if self.cfg.require_auth and self.vehicle is None:
                 self._count("refused_unauthenticated")
                 return jt808.general_response(h, self._facts(), RESULT_FAILED)
+            if self.phone and h.phone != self.phone:  # one connection speaks for one terminal
+                self._count("refused_other_terminal")
+                return jt808.general_response(h, self._facts(), RESULT_FAILED)
             items = (body,) if isinstance(body, jt808.LocationReport) else body.items
             live = not (isinstance(body, jt808.LocationBatch) and body.reissue)
             for item in items:
                 self._position(h.phone, item, live)
         elif isinstance(body, jt808.Logout) and self.vehicle is not None:
-            self._terminal_event("logout", h.phone)
-            self.vehicle = None
+            self._terminal_event("logout", self.phone)
+            self._leave()
+            self.vehicle, self.phone = None, ""
         return jt808.reply_for(msg, self._facts())
 
     def identify(self, phone: str, reg: jt808.Register) -> tuple[str, str] | None:
@@ -163,7 +191,29 @@ class Jt808Session:
             self._count("register_refused")
             return jt808.reply_for(msg, self._facts(register_result=REGISTER_NO_SUCH_TERMINAL))
         vtype, vid = who
-        code = make_auth_code(self.cfg.auth_secret, phone, vtype, vid)
+        t = self.terminals
+        holder = t.book.holder(vid)
+        configured = self.cfg.terminals.get(phone, {}).get("vehicle_id") == vid  # the operator's word
+        if holder is not None and holder != phone and not configured:
+            self._count("register_vehicle_taken")
+            t.alerts.raise_alert(
+                "jt808.vehicle_taken", vid, "车辆已由其他终端注册 / vehicle registered from another terminal",
+                f"terminal {phone} at {self.conn.peer} registered {vid}, which terminal {holder} holds",
+                {"vehicle": vid, "terminal": phone, "peer": self.conn.peer, "holder": holder},
+            )  # fmt: skip
+            return jt808.reply_for(msg, self._facts(register_result=REGISTER_VEHICLE_TAKEN))
+        held = t.book.grant_of(phone)
+        if held is None and len(t.book.by_phone) >= self.cfg.max_terminals:
+            self._count("register_table_full")
+            return jt808.reply_for(msg, self._facts(register_result=REGISTER_NO_SUCH_TERMINAL))
+        other = t.live_elsewhere(phone, self)
+        if other is not None or (held is not None and held.vehicle_id != vid and not configured):
+            # live on another connection, or bound to another vehicle: JT/T 808 "terminal registered"
+            self._count("register_terminal_taken")
+            return jt808.reply_for(msg, self._facts(register_result=REGISTER_TERMINAL_TAKEN))
+        if holder is not None and holder != phone and (old := t.live.get(holder)) is not None:
+            old.conn.close(f"vehicle {vid} re-bound to terminal {phone} by configuration")
+        code = t.book.issue(phone, vtype, vid, self._now_ms())
         self.events.append(
             TrafficTerminal(
                 key=vid,
@@ -181,16 +231,38 @@ class Jt808Session:
 
     def _authenticate(self, msg: jt808.Message, auth: jt808.Authenticate) -> jt808.Message | None:
         phone = msg.header.phone
-        who = check_auth_code(self.cfg.auth_secret, phone, auth.auth_code)
-        if who is None:
+        t = self.terminals
+        grant = t.book.check(phone, auth.auth_code)
+        if grant is None:
             self._count("auth_failed")
-            log.info(
-                "jt808 %s: terminal %s sent an auth code this platform did not issue", self.conn.peer, phone
-            )
+            log.info("jt808 %s: terminal %s sent an auth code not issued to it", self.conn.peer, phone)
             return jt808.reply_for(msg, self._facts(auth_code=None))
-        self.vehicle = who
+        if self.phone and self.phone != phone:
+            self._leave()  # one connection speaks for one terminal
+        other = t.live_elsewhere(phone, self)
+        if other is not None:
+            self._take_over(phone, other)
+        self.vehicle, self.phone = (grant.vehicle_type, grant.vehicle_id), phone
+        t.live[phone] = self
         self._terminal_event("auth", phone)
         return jt808.reply_for(msg, self._facts(auth_code=auth.auth_code))
+
+    def _take_over(self, phone: str, other: Jt808Session) -> None:
+        """The newer authenticated connection wins; the older one is closed."""
+        t = self.terminals
+        t.takeovers += 1
+        quiet = time.monotonic() - other.conn.last_rx
+        other.conn.close(f"terminal {phone} authenticated again from {self.conn.peer}")
+        if quiet < self.cfg.duplicate_quiet_s:
+            vid = other.vehicle[1] if other.vehicle else phone
+            t.alerts.raise_alert(
+                "jt808.connected_twice", phone, "终端重复连接 / terminal connected twice",
+                f"terminal {phone} ({vid}) authenticated from {self.conn.peer} while connected from "
+                f"{other.conn.peer} (active {quiet:.0f} s ago); the older connection was closed",
+                {"terminal": phone, "vehicle": vid, "old_peer": other.conn.peer, "new_peer": self.conn.peer},
+            )  # fmt: skip
+        else:
+            self._count("takeover_stale")  # the older link had gone quiet: a reconnect, no alert
 
     def _terminal_event(self, action: Literal["auth", "logout"], phone: str) -> None:
         assert self.vehicle is not None
@@ -245,27 +317,49 @@ class Jt808Session:
 class Jt808Gateway(TcpServer):
     """The TCP server with JT/T 808 sessions; ``submit`` is ``platform.batcher.submit``."""
 
-    def __init__(self, submit: Submit, cfg: GatewayConfig, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        submit: Submit,
+        cfg: GatewayConfig,
+        clock: Callable[[], float] = time.time,
+        book: AuthBook | None = None,
+        alerts: GatewayAlerts | None = None,
+    ) -> None:
         self.cfg = cfg
         self.kinds: dict[str, int] = {}
+        self.alerts = alerts or GatewayAlerts(None, "traffic", "jt808")
+        self.terminals = Terminals(book or AuthBook(None), self.alerts)
         super().__init__(
-            lambda conn: Jt808Session(conn, submit, cfg, self.kinds, clock),
+            lambda conn: Jt808Session(conn, submit, cfg, self.kinds, clock, self.terminals),
             name="jt808",
             host=cfg.host,
             port=cfg.port,
             max_connections=cfg.max_connections,
             idle_timeout=cfg.idle_timeout_s,
             read_size=cfg.read_size,
+            max_garbage_bytes=cfg.max_garbage_bytes,
         )
 
     def counters(self) -> dict[str, int]:
         out: dict[str, int] = dict(self.stats.as_dict())
         out.update({f"frames_{k}": v for k, v in sorted(self.kinds.items())})
+        out["terminals_live"] = len(self.terminals.live)
+        out["terminals_known"] = len(self.terminals.book.by_phone)
+        out["terminal_takeovers"] = self.terminals.takeovers
+        out["identity_alerts"] = self.alerts.raised
         return out
+
+    async def stop(self, grace: float = 5.0) -> None:
+        await super().stop(grace)
+        await self.alerts.drain()
 
 
 def servers(platform: Any, settings: Mapping[str, Any]) -> list[Jt808Gateway]:
     cfg = load_config(settings)
     if not cfg.gateway.enabled:
         return []
-    return [Jt808Gateway(platform.batcher.submit, cfg.gateway)]
+    g = cfg.gateway
+    path = Path(g.auth_file) if g.auth_file else Path(platform.settings.data_path) / FILE_NAME
+    path.parent.mkdir(parents=True, exist_ok=True)
+    alerts = GatewayAlerts(platform, "traffic", "jt808")
+    return [Jt808Gateway(platform.batcher.submit, g, book=AuthBook(path), alerts=alerts)]

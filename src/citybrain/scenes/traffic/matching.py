@@ -16,6 +16,7 @@ import msgspec
 
 from citybrain.core.events import Event
 from citybrain.core.processor import Emitter, Processor
+from citybrain.core.windows import advance_watermark
 from citybrain.scenes.traffic.config import TrafficConfig
 from citybrain.scenes.traffic.events import TrafficPosition, TrafficSourceSeen, TrafficTraversal, vehicle_type
 from citybrain.scenes.traffic.roadnet import TrafficNetwork
@@ -46,6 +47,7 @@ class MatchState(msgspec.Struct):
     tracks: dict[str, Track] = msgspec.field(default_factory=dict)
     sources: dict[str, SourceMark] = msgspec.field(default_factory=dict)
     watermark: int = 0
+    held: list[int] = msgspec.field(default_factory=list)  # see core.windows.advance_watermark
     swept: int = 0
     traversals: int = 0
     dropped: int = 0  # out-of-order or duplicate fixes of one vehicle
@@ -75,7 +77,7 @@ class VehicleMatcher(Processor[MatchState]):
             self._seen(ev)
             if not ev.live:  # back-dated reissue: stored in the log, never mixed into live speeds
                 continue
-            st.watermark = max(st.watermark, ev.ts)
+            st.watermark = advance_watermark(st.held, ev.ts, st.watermark)
             tr = st.tracks.get(ev.key)
             if tr is None:
                 tr = st.tracks[ev.key] = Track([], [], [], ev.vehicle_type)

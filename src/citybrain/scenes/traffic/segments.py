@@ -19,7 +19,7 @@ import msgspec
 
 from citybrain.core.events import Event
 from citybrain.core.processor import AlertRule, Emitter, Processor
-from citybrain.core.windows import Windows, WindowState
+from citybrain.core.windows import Windows, WindowState, advance_watermark
 from citybrain.scenes.traffic import levels as lv
 from citybrain.scenes.traffic.config import TrafficConfig
 from citybrain.scenes.traffic.events import TrafficSegmentWindow, TrafficTraversal
@@ -87,7 +87,7 @@ class SegmentSpeeds(Processor[SegmentState]):
             starts = []
             for name, win in self.win.items():
                 ws = st.windows.setdefault(name, WindowState())
-                ws.watermark = max(ws.watermark, ev.ts)
+                ws.watermark = advance_watermark(ws.held, ev.ts, ws.watermark)
                 for start in win.starts(ev.ts):
                     if win.is_closed(ws, start):
                         continue

@@ -1,0 +1,52 @@
+"""GET /api/v1/quarantine: events the platform set aside, with the stage and the reason.
+
+Refused at ingest for their time (``ingest``), failed in a processor (``process``), failed to
+commit (``commit``) or unreadable in the log (``read``). They are kept (export the ``quarantine``
+table for the whole set; retention.quarantine_days ages them out) so an operator can see what a
+device or a sender got wrong, and replay what was fixed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel
+
+from citybrain.api.auth import require
+from citybrain.core.store.base import Token
+
+router = APIRouter(tags=["query"])
+
+
+class QuarantinedEvent(BaseModel):
+    stage: str
+    processor: str
+    partition: int
+    poff: int
+    id: str
+    kind: str
+    key: str
+    source: str
+    ts: int
+    reason: str
+    payload: str
+    recorded_ts: int
+
+
+class QuarantineListing(BaseModel):
+    total: int
+    items: list[QuarantinedEvent]
+
+
+@router.get("/api/v1/quarantine", summary="Quarantined events, newest first, with stage and reason")
+async def quarantine(
+    request: Request,
+    limit: int = Query(100, ge=1, le=10_000),
+    _: Token = Depends(require("read")),
+) -> QuarantineListing:
+    store: Any = request.app.state.platform.store
+    items = await run_in_threadpool(store.quarantined, limit)
+    total = await run_in_threadpool(store.quarantine_count)
+    return QuarantineListing(total=total, items=[QuarantinedEvent(**row) for row in items])
