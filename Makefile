@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: run test lint typecheck pytest bench deps clean docs
+.PHONY: run test test-fast lint typecheck pytest bench deps clean docs dist
 
 # uv (from PyPI) manages the venv from uv.lock; bootstrap it with the system Python.
 $(UV):
@@ -27,8 +27,9 @@ run: deps
 	$(BIN)/citybrain run
 
 lint: deps
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench scripts tools
+	$(BIN)/ruff format --check src tests bench scripts tools
+	$(BIN)/python tools/check_scenes.py
 
 typecheck: deps
 	$(BIN)/mypy
@@ -36,13 +37,26 @@ typecheck: deps
 pytest: deps
 	$(BIN)/pytest
 
-test: lint typecheck pytest
+test: lint typecheck pytest dist
+
+# unit tests only (no browser, no real-server reliability or scale-out runs, no wheel build)
+test-fast: deps
+	$(BIN)/pytest -m "not slow" --ignore=tests/web --ignore=tests/reliability --ignore=tests/scaleout \
+		--ignore=tests/packaging --ignore=tests/test_run_e2e.py
+
+# the wheel and sdist (with the dashboard's npm files, copied in by deps), checked as PyPI would
+dist: deps
+	rm -rf dist
+	$(UV) build -q --out-dir dist
+	$(BIN)/twine check --strict dist/*
 
 bench: deps
 	$(BIN)/python bench/run_all.py
 
 docs: deps
 	$(BIN)/citybrain docs events > docs/events.md
+	$(BIN)/citybrain docs settings > docs/settings.md
+	$(BIN)/citybrain docs panels > docs/panels.md
 
 clean:
-	rm -rf $(VENV) $(TOOLS) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) var dist .pytest_cache .mypy_cache .ruff_cache

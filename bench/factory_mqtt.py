@@ -30,7 +30,7 @@ from citybrain.core.platform import Platform
 from citybrain.core.processor import AlertBook, Emitter, snapshot
 from citybrain.scenes.factory import scene as factory_scene
 from citybrain.scenes.factory.events import FactoryTags
-from citybrain.scenes.factory.ingest import FactoryMqttServer
+from citybrain.scenes.factory.gateway import FactoryMqttServer
 from citybrain.scenes.factory.plant import (
     LineSpec,
     MachineSpec,
@@ -39,10 +39,10 @@ from citybrain.scenes.factory.plant import (
     SiteSpec,
     TagSpec,
     WorkshopSpec,
-    book_for,
 )
 from citybrain.scenes.factory.processors import FactoryMachines
 from citybrain.scenes.factory.replay import Replayer, ReplaySession, play
+from citybrain.scenes.factory.settings import FactorySettings, plant_book
 
 T0 = 1_783_296_000_000  # 08:00 China time
 PUBLISHER = """
@@ -124,7 +124,7 @@ def bench_mqtt(tmp: Path, n: int, port: int, label: str) -> None:
     }
     p = platform(tmp, [machines_site("b1", 1, 10)], ingest=ingest)
     p.pipeline.start()
-    srv = FactoryMqttServer(p, p.settings.scenes["factory"])
+    srv = FactoryMqttServer(p.runtime("factory"))
 
     async def main() -> tuple[float, float]:
         await srv.start()
@@ -160,7 +160,7 @@ def bench_oee(tmp: Path, machines: int) -> None:
     per_line = 10
     lines = max(1, machines // per_line)
     book = PlantBook([machines_site("big", lines, per_line)])
-    proc = FactoryMachines(0, {}, book=book)
+    proc = FactoryMachines(0, FactorySettings(), book=book)
     keys = [r.key for r in book.machines()]
     p = platform(tmp, [machines_site("x", 1, 1)])
     rounds = 10
@@ -204,7 +204,7 @@ def bench_oee(tmp: Path, machines: int) -> None:
 
     from citybrain.scenes.factory.query import oee_table
 
-    book2 = book_for(p.settings.scenes["factory"])
+    book2 = plant_book(p.runtime("factory"))
     for site in book.sites():
         book2.put_site(site)
     t0 = time.perf_counter()
@@ -231,9 +231,9 @@ def bench_replay(tmp: Path) -> None:
     ]
     for i in range(0, len(events), 5000):
         p.publish(events[i : i + 5000])
-    book = book_for(p.settings.scenes["factory"])
+    book = plant_book(p.runtime("factory"))
     t0 = time.perf_counter()
-    loaded = Replayer(p, book).load("r1", "L", T0, T0 + 3_600_000)
+    loaded = Replayer(p.store, p.hub.publish, book).load("r1", "L", T0, T0 + 3_600_000)
     t1 = time.perf_counter()
     s = ReplaySession("b", "r1", "L", T0, T0 + 3_600_000, 60)
     asyncio.run(play(loaded, s, lambda frame: None, speed=0))

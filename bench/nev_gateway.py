@@ -67,8 +67,8 @@ async def serve(data_dir: str, vehicles: int) -> None:
     from citybrain.core.events import REGISTRY
     from citybrain.core.platform import Platform
     from citybrain.scenes.nev import scene
-    from citybrain.scenes.nev.config import GatewayConfig
     from citybrain.scenes.nev.gateway import Gb32960Gateway
+    from citybrain.scenes.nev.settings import GatewaySettings
 
     raise_fd_limit(vehicles + 1024)
     # bad frames are counted and printed at the end; one log line each would drown the figures
@@ -82,7 +82,7 @@ async def serve(data_dir: str, vehicles: int) -> None:
     sub = p.hub.subscribe({"state.nev"})
     p.start()
     gw = Gb32960Gateway(
-        p.batcher.submit, GatewayConfig(port=0, idle_timeout_s=600, max_connections=vehicles + 100)
+        p.batcher.submit, GatewaySettings(port=0, idle_timeout_s=600, max_connections=vehicles + 100)
     )
     await gw.start()
     seen: list[tuple[str, int, float]] = []

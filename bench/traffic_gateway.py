@@ -35,9 +35,9 @@ from citybrain.core.events import REGISTRY, Event
 from citybrain.core.platform import Platform
 from citybrain.protocols import jt808
 from citybrain.scenes.traffic import roadnet, scene
-from citybrain.scenes.traffic.config import GatewayConfig, load_config
 from citybrain.scenes.traffic.events import TrafficPosition
 from citybrain.scenes.traffic.gateway import Jt808Gateway
+from citybrain.scenes.traffic.settings import GatewayConfig, TrafficSettings
 from citybrain.scenes.traffic.sim import auth_frame, location_frame, register_frame
 from citybrain.scenes.traffic.simworld import Fix
 
@@ -104,8 +104,7 @@ def _fix(place: tuple[float, float], k: int) -> Fix:
 
 
 async def hold(host: str, port: int, n: int, every: float, seconds: float) -> dict[str, Any]:
-    cfg = load_config({})
-    tn = roadnet.load(cfg.network_path, cfg.areas_path)
+    tn = TrafficSettings().roads
     terms = [Term(i) for i in range(n)]
     places = _places(tn, n)
     t0 = time.perf_counter()
@@ -191,8 +190,7 @@ async def wait_child(proc: subprocess.Popen[str]) -> dict[str, Any]:
 
 async def latency(p: Platform) -> dict[str, Any]:
     """Probe fixes -> segment index visible in the store."""
-    cfg = load_config({})
-    tn = roadnet.load(cfg.network_path, cfg.areas_path)
+    tn = TrafficSettings().roads
     net = tn.net
     results = []
     for attempt, eid in enumerate([1, 2, 41, 101, 201]):

@@ -1,7 +1,7 @@
-"""Build the demo road network data/networks/stockholm.geojson from ../shared/data.
+"""Build the demo road network src/citybrain/data/networks/stockholm.geojson from ../shared/data.
 
 Source: FMM's osmnx example network of central Stockholm (OpenStreetMap data, ODbL 1.0), see
-data/networks/SOURCE.md for why this one and not the Xi'an network.
+src/citybrain/data/networks/SOURCE.md for why this one and not the Xi'an network.
 
 Steps: read the shapefile with our importer (WGS-84 checked against the .prj), keep the edges
 inside the bounding box, keep the largest strongly connected part (so every edge can be reached
@@ -9,7 +9,8 @@ from every other one: routing and map matching never dead-end), renumber edge id
 write GeoJSON with 6 decimals (~0.1 m).
 
 Usage:
-    python scripts/make_demo_network.py [--shared ../shared/data] [--out data/networks/stockholm.geojson]
+    python scripts/make_demo_network.py [--shared ../shared/data]
+        [--out src/citybrain/data/networks/stockholm.geojson]
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def main() -> int:
     here = Path(__file__).resolve().parents[1]
     ap = argparse.ArgumentParser()
     ap.add_argument("--shared", default=str(here.parent / "shared" / "data"))
-    ap.add_argument("--out", default=str(here / "data" / "networks" / "stockholm.geojson"))
+    ap.add_argument("--out", default=str(here / "src/citybrain/data/networks/stockholm.geojson"))
     args = ap.parse_args()
     net = build(Path(args.shared))
     doc = net.to_geojson(precision=6)

@@ -11,11 +11,8 @@ from fastapi.testclient import TestClient
 from citybrain.api.app import create_app
 from citybrain.core.config import Settings, load_settings
 from citybrain.core.platform import Platform
-from citybrain.core.tokens import create_token
 from citybrain.testing import server_ports_env
-
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
+from tests.support.api import Api
 
 
 @pytest.fixture
@@ -29,19 +26,6 @@ def platform(settings: Settings) -> Iterator[Platform]:
     p = Platform(settings)
     yield p
     p.stop()
-
-
-class Api:
-    def __init__(self, client: TestClient, platform: Platform) -> None:
-        self.client = client
-        self.platform = platform
-        self.tokens = {
-            scope: create_token(platform.store, scope, [scope])[1]
-            for scope in ("ingest", "read", "operate", "admin")
-        }
-
-    def h(self, scope: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.tokens[scope]}"}
 
 
 @pytest.fixture

@@ -1,4 +1,9 @@
-"""The citybrain command line. Errors print as one line, not a traceback."""
+"""The citybrain command line. Errors print as one line, not a traceback.
+
+The core commands are defined here; an installed scene adds ``citybrain <scene> ...`` through
+``Scene.commands`` and protocols for ``citybrain decode`` through ``Scene.decoders``. Scenes are
+imported only when one of their commands or decoders is used, so ``citybrain --help`` stays fast.
+"""
 
 from __future__ import annotations
 
@@ -7,28 +12,27 @@ import csv
 import logging
 import os
 import sys
-import time
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import Annotated, Any
 
 import msgspec
 import typer
 
+from citybrain.core.clock import now_ms
 from citybrain.core.config import Settings, load_settings
 from citybrain.core.errors import CitybrainError, DecodeError
 from citybrain.core.store.base import Store
-from citybrain.scenes.traffic import cli as traffic_cli
+
+SCENES_GROUP = "citybrain.scenes"  # = core.scenes.ENTRY_POINT_GROUP, read without importing it
 
 app = typer.Typer(
     help="citybrain: an open-source City Brain", no_args_is_help=True, pretty_exceptions_enable=False
 )
 token_app = typer.Typer(help="API tokens", no_args_is_help=True)
-decode_app = typer.Typer(help="Decode protocol frames to JSON", no_args_is_help=True)
 docs_app = typer.Typer(help="Generated documentation", no_args_is_help=True)
 app.add_typer(token_app, name="token")
-app.add_typer(decode_app, name="decode")
 app.add_typer(docs_app, name="docs")
-app.add_typer(traffic_cli.app, name="traffic")
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="settings TOML (or CITYBRAIN_CONFIG)")]
 
@@ -117,9 +121,7 @@ def token_create(
     store = open_store(_settings(config))
     try:
         token_id, secret = create_token(store, name, scope)
-        store.audit(
-            time.time_ns() // 1_000_000, "cli", "token.create", token_id, {"name": name, "scopes": scope}
-        )
+        store.audit(now_ms(), "cli", "token.create", token_id, {"name": name, "scopes": scope})
     finally:
         store.close()
     typer.echo(f"token {token_id} ({', '.join(scope)}): {secret}")
@@ -146,7 +148,7 @@ def token_revoke(token_id: str, config: ConfigOpt = None) -> None:
 
     store = open_store(_settings(config))
     try:
-        now = time.time_ns() // 1_000_000
+        now = now_ms()
         store.revoke_token(token_id, now)
         store.audit(now, "cli", "token.revoke", token_id, {})
     finally:
@@ -208,31 +210,61 @@ def docs_events() -> None:
     typer.echo(catalogue_markdown(), nl=False)
 
 
-def _decode(protocol: str, hex_str: str) -> dict[str, Any]:
-    import importlib
+@docs_app.command("settings")
+def docs_settings() -> None:
+    """Print the settings reference (docs/settings.md): the platform's and every SDK scene's."""
+    from citybrain.reference import settings_markdown
 
-    try:
-        module = importlib.import_module(f"citybrain.protocols.{protocol}")
-    except ImportError as err:
-        raise DecodeError(f"protocol {protocol!r} is not available") from err
-    out: dict[str, Any] = module.decode_hex(hex_str)
-    return out
+    typer.echo(settings_markdown())
 
 
-@decode_app.command("jt808")
-def decode_jt808(hex_frame: str) -> None:
-    """Decode one JT/T 808 frame given as hex (with its 0x7e delimiters)."""
-    typer.echo(msgspec.json.format(msgspec.json.encode(_decode("jt808", hex_frame)), indent=2).decode())
+@docs_app.command("panels")
+def docs_panels() -> None:
+    """Print the panel widgets reference (docs/panels.md)."""
+    from citybrain.reference import panels_markdown
+
+    typer.echo(panels_markdown())
 
 
-@decode_app.command("gb32960")
-def decode_gb32960(hex_frame: str) -> None:
-    """Decode one GB/T 32960.3 frame given as hex."""
-    typer.echo(msgspec.json.format(msgspec.json.encode(_decode("gb32960", hex_frame)), indent=2).decode())
+def _decoders() -> dict[str, str]:
+    """Protocol name -> "module:function", as the installed scenes declare them."""
+    from citybrain.core.scenes import discover
+
+    return {name: path for scene in discover().values() for name, path in scene.decoders.items()}
+
+
+@app.command()
+def decode(
+    protocol: Annotated[str, typer.Argument(help="a protocol a scene declares, e.g. jt808 or gb32960")],
+    hex_frame: Annotated[str, typer.Argument(help="one frame as hex (JT/T 808: with its 0x7e delimiters)")],
+) -> None:
+    """Decode one protocol frame given as hex and print it as JSON."""
+    decoders = _decoders()
+    if protocol not in decoders:
+        raise DecodeError(f"protocol {protocol!r} is not available; installed: {', '.join(sorted(decoders))}")
+    decoded: dict[str, Any] = EntryPoint(protocol, decoders[protocol], "citybrain.decoders").load()(hex_frame)
+    typer.echo(msgspec.json.format(msgspec.json.encode(decoded), indent=2).decode())
+
+
+def _add_scene_commands(argv: list[str]) -> None:
+    """Mount ``citybrain <scene> ...`` when ``argv`` runs a scene's commands: only that scene is
+    imported. Scene names come from their entry points, so help names them without importing any."""
+    names = sorted(ep.name for ep in entry_points(group=SCENES_GROUP))
+    installed = ", ".join(names)
+    app.info.epilog = f"Scenes may add commands: citybrain SCENE --help (installed scenes: {installed})"
+    if not argv or argv[0] not in names:
+        return
+    from citybrain.core.scenes import discover
+
+    scene = discover({argv[0]}).get(argv[0])
+    if scene is None or scene.commands is None:
+        raise CitybrainError(f"scene {argv[0]!r} has no commands")
+    app.add_typer(scene.commands(), name=argv[0])
 
 
 def main() -> None:
     try:
+        _add_scene_commands(sys.argv[1:])
         app()
     except CitybrainError as err:
         typer.echo(f"error: {err}", err=True)

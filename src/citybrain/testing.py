@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import Awaitable, Callable
+from functools import cache
 from typing import TYPE_CHECKING, TypeVar
 
+from citybrain.core.errors import ConfigError
+from citybrain.core.scenes import LISTEN_ANY, LISTEN_FREE, discover
 from citybrain.gateways.tcp import TcpServer
 
 if TYPE_CHECKING:
@@ -19,14 +22,24 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@cache
+def _listen_settings() -> tuple[tuple[str, str], ...]:
+    """(environment variable, LISTEN_ANY | LISTEN_FREE) for every setting where an installed
+    scene's server listens (``Scene.listen``)."""
+    out = []
+    for scene in discover().values():
+        for path, mode in scene.listen.items():
+            if mode not in (LISTEN_ANY, LISTEN_FREE):
+                raise ConfigError(f"scene {scene.name!r}: listen[{path!r}] is {mode!r}, not 'any' or 'free'")
+            env = "__".join(["CITYBRAIN_SCENES", scene.name, *path.split(".")]).upper()
+            out.append((env, mode))
+    return tuple(out)
+
+
 def server_ports_env() -> dict[str, str]:
     """Settings that put every scene's network server on a free port, so platforms started by
     tests never clash with each other or with a `make run` on the same machine."""
-    return {
-        "CITYBRAIN_SCENES__NEV__GATEWAY__PORT": "0",
-        "CITYBRAIN_SCENES__TRAFFIC__GATEWAY__PORT": "0",
-        "CITYBRAIN_SCENES__FACTORY__INGEST__MQTT__EMBEDDED_PORT": str(free_port()),
-    }
+    return {env: "0" if mode == LISTEN_ANY else str(free_port()) for env, mode in _listen_settings()}
 
 
 G = TypeVar("G", bound=TcpServer)

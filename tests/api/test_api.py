@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 from citybrain.core.events import encode_ndjson
 from citybrain.core.store.base import AlertQuery
 from citybrain.scenes.pulse.events import PulseReport
-from conftest import Api
+from tests.support.api import Api
 
 MIN = 60_000
 T0 = 1_763_900_000_000 - 1_763_900_000_000 % MIN
@@ -126,7 +126,7 @@ def _make_alert(api: Api) -> str:
     api.platform.settings.scenes["pulse"] = {"surge_per_min": 5}
     for task in api.platform.pipeline._tasks:
         if task.spec.name == "pulse.rates":
-            task.proc.cfg.surge_per_min = 5
+            task.proc.config.surge_per_min = 5
     body = reports(20, key="360113") + reports(1, key="360113", minute=5)
     api.client.post("/api/v1/events", content=body, headers=api.h("ingest"))
     api.platform.pipeline.drain()

@@ -11,11 +11,10 @@ import httpx
 import pyarrow.parquet as pq
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tests" / "reliability"))
-from server import Server  # noqa: E402
+from citybrain.testing import free_port
+from tests.support.server import Server
 
-from citybrain.testing import free_port  # noqa: E402
+REPO = Path(__file__).resolve().parents[2]
 
 TS = 1_763_900_000_000
 
@@ -75,7 +74,7 @@ def test_errors_are_one_line(tmp_path: Path) -> None:
 
 
 def _frame(tsv: str, row_id: str) -> str:
-    for line in (REPO.parent / "shared" / "testdata" / "frames" / tsv).read_text().splitlines():
+    for line in (REPO / "tests" / "data" / "frames" / tsv).read_text().splitlines():
         cols = line.split("\t")
         if cols[0] == row_id:
             return cols[6]

@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from citybrain.api.routes_ops import _pipeline_check
+from citybrain.core.clock import now_ms
 from citybrain.core.config import load_settings
 from citybrain.core.errors import TooLargeError
 from citybrain.core.events import REGISTRY, Event, encode_ndjson, to_json
@@ -31,10 +32,6 @@ from citybrain.scenes.pulse.processors import METRIC
 
 MIN = 60_000
 PULSE = discover({"pulse"})["pulse"]  # registers the pulse event kinds
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def report(i: int, ts: int, category: str = "hotline") -> PulseReport:

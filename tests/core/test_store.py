@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,11 +16,12 @@ import pytest
 from citybrain.core.bus import partition_for
 from citybrain.core.errors import ConflictError, NotFoundError, StoreError
 from citybrain.core.events import stamp
-from citybrain.core.outputs import Alert, AlertOp, MetricPoint, Outputs, StateUpdate
+from citybrain.core.outputs import Alert, AlertOp, LateEvent, MetricPoint, Outputs, Quarantined, StateUpdate
 from citybrain.core.scenes import discover
-from citybrain.core.store.base import AlertQuery, Store
+from citybrain.core.store.base import AlertQuery, ReadModel, Store, Token
 from citybrain.core.store.duck import DuckStore
 from citybrain.core.store.postgres import PostgresStore
+from citybrain.core.store.sql import SqlStore
 from citybrain.scenes.pulse.events import PulseReport
 
 discover()
@@ -202,3 +204,138 @@ def test_find_events_by_kind_key_time_and_text(store: Store) -> None:
     assert store.find_events(["pulse.report"], keys=[]) == []
     assert store.find_events(["other.kind"]) == []
     assert len(store.find_events(["pulse.report"], limit=5)) == 5
+
+
+def test_metric_series_aggregates_and_states_filter(store: Store) -> None:
+    points = [MetricPoint("m", "k", t, v) for t, v in ((0, 4.0), (10, 1.0), (20, 7.0), (60_000, 2.0))]
+    store.commit("p", 0, 1, b"", Outputs(metrics=[*points, MetricPoint("m", "j", 0, 9.0)]))
+    series = {agg: store.metric_series("m", "k", 0, 120_000, 60_000, agg)
+              for agg in ("avg", "min", "max", "sum", "count", "last")}  # fmt: skip
+    assert series == {
+        "avg": [(0, 4.0), (60_000, 2.0)], "min": [(0, 1.0), (60_000, 2.0)], "max": [(0, 7.0), (60_000, 2.0)],
+        "sum": [(0, 12.0), (60_000, 2.0)], "count": [(0, 3.0), (60_000, 1.0)],
+        "last": [(0, 7.0), (60_000, 2.0)],
+    }  # fmt: skip
+    assert store.metric_series("m", "k", 10, 20, 60_000, "sum") == [(0, 1.0)]  # [start, end)
+    assert store.metric_keys("m") == ["j", "k"] and store.metric_keys("none") == []
+    states = [StateUpdate("s", k, 1, {"k": k}) for k in ("b", "a", "c")] + [StateUpdate("t", "a", 1, {})]
+    store.commit("p", 0, 2, b"", Outputs(states=states))
+    assert [s["key"] for s in store.states("s")] == ["a", "b", "c"]
+    assert store.states("s", key="b") == [{"key": "b", "ts": 1, "data": {"k": "b"}}]
+    assert [s["key"] for s in store.states("s", limit=2)] == ["a", "b"]
+
+
+def test_checkpoint_absent_until_committed(store: Store) -> None:
+    assert store.load_checkpoint("p", 3) is None
+    assert store.count_events() == 0
+    store.commit("p", 3, 5, b"\x00\xff", Outputs())
+    assert store.load_checkpoint("p", 3) == (5, b"\x00\xff")
+    assert store.load_checkpoint("p", 2) is None
+
+
+def _late(i: int) -> LateEvent:
+    return LateEvent("p", 0, i, f"late{i}", TS + i, TS + 100)
+
+
+def _quarantined(i: int) -> Quarantined:
+    return Quarantined("ingest", "", -1, 0, f"q{i}", "pulse.report", "d0", "s", TS + i, "too old", "{}")
+
+
+def test_late_and_quarantined_events(store: Store) -> None:
+    store.commit("p", 0, 2, b"", Outputs(late=[_late(1), _late(2)], quarantined=[_quarantined(1)]))
+    assert store.late_count() == 2
+    store.quarantine([_quarantined(2), _quarantined(3)])
+    store.quarantine([])
+    assert store.quarantine_count() == 3
+    listed = store.quarantined(limit=10)
+    assert sorted(q["id"] for q in listed) == ["q1", "q2", "q3"]
+    assert {k: v for k, v in listed[0].items() if k not in ("id", "ts", "recorded_ts")} == {
+        "stage": "ingest", "processor": "", "partition": -1, "poff": 0, "kind": "pulse.report", "key": "d0",
+        "source": "s", "reason": "too old", "payload": "{}",
+    }  # fmt: skip
+    assert len(store.quarantined(limit=2)) == 2
+
+
+def test_undecodable_log_row_is_skipped_and_quarantined_once(store: Store) -> None:
+    assert isinstance(store, SqlStore)
+    store.append_events(evs(3), part)
+    with store._transaction("corrupting a row") as tx:
+        tx.execute("UPDATE events SET payload = ? WHERE id = ?", ['{"kind":"gone.kind"}', "id1"])
+    p = part("d1")
+    assert "id1" not in [e.id for _, e in store.read_events(p, 0, 100)]
+    store.read_events(p, 0, 100)  # read again: quarantined once only
+    [q] = store.quarantined()
+    assert (q["stage"], q["id"], q["partition"]) == ("read", "id1", p)
+    assert [e.id for e in store.find_events(["pulse.report"])] == ["id0", "id2"]  # left out, no error
+
+
+def test_record_alerts_outside_a_batch(store: Store) -> None:
+    changed = store.record_alerts([AlertOp("open", _alert("g1")), AlertOp("open", _alert("g2"))])
+    assert sorted(a.id for a in changed) == ["g1", "g2"]
+    again = store.record_alerts([AlertOp("open", _alert("g1"))])  # an open alert is not reopened
+    assert [a.count for a in again] == [1]
+    gone = _alert("g1")
+    gone.resolved_ts, gone.last_ts = 9, 9
+    [resolved] = store.record_alerts([AlertOp("resolve", gone)])
+    assert (resolved.status, resolved.resolved_by, resolved.resolved_ts) == ("resolved", "system", 9)
+    assert store.record_alerts([]) == []
+    with pytest.raises(NotFoundError):
+        store.transition_alert("nope", "ack", "ops", "")
+
+
+def test_alert_listing_filters(store: Store) -> None:
+    a, b = _alert("a"), _alert("b")
+    b.severity, b.scene, b.key, b.opened_ts, b.last_ts = "critical", "t", "k2", 5, 50
+    store.record_alerts([AlertOp("open", a), AlertOp("open", b)])
+    assert [x.id for x in store.alerts(AlertQuery())] == ["b", "a"]  # newest first
+    assert [x.id for x in store.alerts(AlertQuery(severity="critical"))] == ["b"]
+    assert [x.id for x in store.alerts(AlertQuery(scene="s", key="k"))] == ["a"]
+    assert [x.id for x in store.alerts(AlertQuery(since=10))] == ["b"]
+    assert [x.id for x in store.alerts(AlertQuery(limit=1))] == ["b"]
+
+
+def test_concurrent_acks_of_one_alert_one_wins(store: Store) -> None:
+    store.record_alerts([AlertOp("open", _alert())])
+    outcomes: list[str] = []
+
+    def ack(who: str) -> None:
+        try:
+            outcomes.append(store.transition_alert("a1", "ack", who, "").acked_by or "")
+        except ConflictError:
+            outcomes.append("conflict")
+
+    threads = [threading.Thread(target=ack, args=(f"ops{i}",)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes)[:3] == ["conflict"] * 3 and outcomes.count("conflict") == 3
+    assert store.alert("a1").acked_by in outcomes
+
+
+def test_tokens_and_audit(store: Store) -> None:
+    store.add_token("t1", "ops", ["read", "write"], "h1", 10)
+    store.add_token("t2", "viewer", [], "h2", 20)
+    assert store.token_by_hash("h1") == Token("t1", "ops", ("read", "write"), 10, None)
+    assert store.token_by_hash("nope") is None
+    store.revoke_token("t1", 30)
+    assert store.tokens() == [
+        Token("t1", "ops", ("read", "write"), 10, 30),
+        Token("t2", "viewer", (), 20, None),
+    ]
+    with pytest.raises(NotFoundError):
+        store.revoke_token("t9", 40)
+    with pytest.raises(StoreError):
+        store.add_token("t1", "again", [], "h3", 50)  # ids are unique
+    assert [t.id for t in store.tokens()] == ["t1", "t2"]
+    store.audit(1, "ops", "token.revoke", "t1", {"why": "left"})
+    store.audit(2, "ops", "alert.ack", "a1", {})
+    assert store.audit_log() == [
+        {"ts": 2, "actor": "ops", "action": "alert.ack", "target": "a1", "detail": {}},
+        {"ts": 1, "actor": "ops", "action": "token.revoke", "target": "t1", "detail": {"why": "left"}},
+    ]
+    assert len(store.audit_log(limit=1)) == 1
+
+
+def test_a_store_is_a_read_model(store: Store) -> None:
+    assert isinstance(store, ReadModel)

@@ -9,19 +9,15 @@ from __future__ import annotations
 
 import random
 import socket
-import sys
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "reliability"))
-from server import Server  # the reliability tests' real-server launcher
-
 from citybrain.testing import free_port
+from tests.support.server import Server  # the reliability tests' real-server launcher
 
 SIZE = 128 * 1024
 FLOODS = {

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import rustworkx as rx
 import shapely
 
+from citybrain import data
 from citybrain.geo.importers import read_geojson
 from citybrain.geo.matching import HMMMatcher
 
-ROOT = Path(__file__).resolve().parents[2]
-DEMO = ROOT / "data" / "networks" / "stockholm.geojson"
+DEMO = data.path("networks/stockholm.geojson")
 
 
 def test_demo_network_file() -> None:

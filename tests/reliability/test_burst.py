@@ -7,11 +7,11 @@ import time
 from pathlib import Path
 
 import httpx
-from server import Server
 
 from citybrain.core.events import encode_ndjson
 from citybrain.scenes.pulse.events import DISTRICTS, PulseReport
 from citybrain.testing import free_port
+from tests.support.server import Server
 
 CODES = list(DISTRICTS)
 

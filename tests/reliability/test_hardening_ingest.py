@@ -8,21 +8,18 @@ import time
 from pathlib import Path
 
 import httpx
-from server import Server
 
+from citybrain.core.clock import now_ms
 from citybrain.core.events import encode_ndjson, to_json
 from citybrain.core.scenes import discover
-from citybrain.core.store.base import event_from_row
 from citybrain.core.store.duck import DuckStore
+from citybrain.core.store.rows import event_from_row
 from citybrain.scenes.pulse.events import DISTRICTS, PulseReport
 from citybrain.testing import free_port
+from tests.support.server import Server
 
 CODES = list(DISTRICTS)
 discover()  # this process reads the store afterwards: every scene's event kinds
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def test_misframed_lines_far_future_times_and_foreign_ids_cannot_corrupt_or_stall(tmp_path: Path) -> None:

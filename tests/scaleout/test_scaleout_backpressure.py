@@ -3,13 +3,11 @@ visible in /metrics; once the burst ends everything is processed, exactly once."
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import time
 from collections.abc import Sequence
 
 from fastapi.testclient import TestClient
-from scaleout_support import MakeSettings, expected_counts, metric_counts, wait_for
 
 from citybrain.api.app import create_app
 from citybrain.core.errors import BackpressureError, CitybrainError
@@ -17,9 +15,11 @@ from citybrain.core.events import Event
 from citybrain.core.pipeline import ProcessorSpec
 from citybrain.core.platform import Platform
 from citybrain.core.processor import Emitter
-from citybrain.core.scenes import discover
+from citybrain.core.scenes import Scene, discover
 from citybrain.scenes.pulse.events import PulseReport
-from citybrain.scenes.pulse.processors import PulseConfig, PulseRates
+from citybrain.scenes.pulse.processors import PulseRates
+from citybrain.scenes.pulse.settings import PulseSettings
+from tests.scaleout.scaleout_support import MakeSettings, expected_counts, metric_counts, wait_for
 
 MIN = 60_000
 T0 = 1_763_900_000_000 - 1_763_900_000_000 % MIN
@@ -49,11 +49,12 @@ def test_slow_consumer_backpressure_and_bounded_lag(scaleout: MakeSettings) -> N
         CITYBRAIN_NATS__MAX_EVENTS_PER_MSG="50",
         CITYBRAIN_NATS__MAX_PENDING_MSGS="20",
     )
-    cfg = PulseConfig(allowed_lateness_ms=3_600_000)
+    cfg = PulseSettings(allowed_lateness_ms=3_600_000)
     pulse = discover({"pulse"})["pulse"]
-    slow = dataclasses.replace(
-        pulse, processors=lambda _: [ProcessorSpec("pulse.rates", lambda p: SlowPulse(p, cfg))]
-    )
+    slow = Scene(
+        name="pulse", title=pulse.title, description=pulse.description, events=pulse.events,
+        processors=lambda _: [ProcessorSpec("pulse.rates", lambda p: SlowPulse(p, cfg))],
+    )  # fmt: skip
     platform = Platform(s, scenes={"pulse": slow})
     acked: list[PulseReport] = []
     refused, worst = 0, 0

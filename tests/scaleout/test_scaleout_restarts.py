@@ -6,7 +6,11 @@ from __future__ import annotations
 import threading
 import time
 
-from scaleout_support import (
+from citybrain.core.errors import CitybrainError
+from citybrain.core.platform import Platform
+from citybrain.core.scenes import discover
+from citybrain.scenes.pulse.events import PulseReport
+from tests.scaleout.scaleout_support import (
     MakeSettings,
     NatsServer,
     PostgresServer,
@@ -14,11 +18,6 @@ from scaleout_support import (
     metric_counts,
     wait_for,
 )
-
-from citybrain.core.errors import CitybrainError
-from citybrain.core.platform import Platform
-from citybrain.core.scenes import discover
-from citybrain.scenes.pulse.events import PulseReport
 
 MIN = 60_000
 T0 = 1_763_900_000_000 - 1_763_900_000_000 % MIN

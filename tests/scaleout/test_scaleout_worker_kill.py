@@ -7,12 +7,18 @@ import signal
 import time
 
 import psycopg
-from scaleout_support import MakeSettings, expected_counts, metric_counts, start_worker, wait_for
 
 from citybrain.core.errors import CitybrainError
 from citybrain.core.platform import Platform
 from citybrain.core.scenes import discover
 from citybrain.scenes.pulse.events import PulseReport
+from tests.scaleout.scaleout_support import (
+    MakeSettings,
+    expected_counts,
+    metric_counts,
+    start_worker,
+    wait_for,
+)
 
 MIN = 60_000
 T0 = 1_763_900_000_000 - 1_763_900_000_000 % MIN

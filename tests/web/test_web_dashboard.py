@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-from platform_server import Running
 
-from conftest import Screen
+from tests.web.browser import Screen
+from tests.web.platform_server import Running
 
 LIVE_TEXT = "() => document.querySelector('.panel[data-scene=fleet] table.grid tbody').innerText"
 

@@ -9,13 +9,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import platform_server
 import pytest
 
-from conftest import Screen, open_screen
+from tests.web import platform_server
+from tests.web.browser import Screen, open_screen
 
 SCENES = ("pulse", "nev", "traffic")
-# the demo road network's box (data/networks/stockholm.geojson), where the NEV simulator drives
+# the demo road network's box (citybrain/data/networks/stockholm.geojson), where the NEV simulator drives
 LON0, LAT0, LON1, LAT1 = 18.0296, 59.3348, 18.0732, 59.3525
 
 

@@ -12,7 +12,15 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from citybrain import __version__, web
-from citybrain.api import errors, live, routes_ingest, routes_ops, routes_quarantine, routes_query
+from citybrain.api import (
+    errors,
+    live,
+    routes_ingest,
+    routes_ops,
+    routes_quarantine,
+    routes_query,
+    routes_session,
+)
 from citybrain.api.bodies import BodyGate
 from citybrain.api.ratelimit import RateLimiter
 from citybrain.core.config import Settings
@@ -93,6 +101,7 @@ def create_app(
     app.include_router(routes_quarantine.router)
     app.include_router(routes_ops.router)
     app.include_router(live.router)
+    app.include_router(routes_session.router)
     web.mount(app)
     return app
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from citybrain.api.auth import require
-from citybrain.core.errors import BackpressureError
-from citybrain.core.ingest import TooLargeError, decode_body
-from citybrain.core.store.base import Token
+from citybrain.api.answers import IngestAnswer
+from citybrain.api.ingest_gate import IngestBody, ingest_body
+from citybrain.core.ingest import decode_body
 
 router = APIRouter(tags=["ingest"])
 
@@ -27,7 +26,6 @@ _BODY_DOC: dict[str, Any] = {
         },
     },
     "responses": {
-        "200": {"description": "accepted (durable), duplicates skipped, per-line errors"},
         "413": {"description": "body or event count over the limit"},
         "422": {"description": "no line was valid"},
         "429": {"description": "rate limit or backpressure; see Retry-After"},
@@ -35,33 +33,12 @@ _BODY_DOC: dict[str, Any] = {
 }
 
 
-@router.post("/api/v1/events", summary="Ingest events", openapi_extra=_BODY_DOC)
-async def ingest(request: Request, token: Token = Depends(require("ingest"))) -> JSONResponse:
-    st = request.app.state
-    cfg = st.platform.settings.ingest
-    limit = cfg.max_body_bytes
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise TooLargeError(f"body of {declared} bytes exceeds ingest.max_body_bytes={limit}")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise TooLargeError(f"body exceeds ingest.max_body_bytes={limit}")
+@router.post("/api/v1/events", summary="Ingest events", response_model=IngestAnswer, openapi_extra=_BODY_DOC)
+async def ingest(req: IngestBody = Depends(ingest_body)) -> JSONResponse:
     batch = await run_in_threadpool(
-        decode_body,
-        bytes(body),
-        request.headers.get("content-type", ""),
-        request.headers.get("content-encoding", ""),
-        limit,
-        cfg.max_events,
-        st.platform.time_gate.checker(),
+        decode_body, req.body, req.content_type, "", len(req.body), req.max_events, req.time_check()
     )
-    try:
-        st.ratelimit.take(token.id, len(batch.events))
-    except BackpressureError:
-        st.platform.counters.throttled += len(batch.events)
-        raise
-    result = await run_in_threadpool(st.platform.ingest, batch, token.id)
+    req.admit(len(batch.events))
+    result = await run_in_threadpool(req.platform.ingest, batch, req.token.id)
     status = 422 if result.errors and not (result.accepted or result.duplicates) else 200
     return JSONResponse(result.as_dict(), status_code=status)

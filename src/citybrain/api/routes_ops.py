@@ -15,6 +15,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
 
+from citybrain.api.answers import ReadyAnswer, text_answer
 from citybrain.api.auth import require
 from citybrain.core.errors import ForbiddenError
 from citybrain.core.store.base import Token
@@ -28,7 +29,12 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Readiness: store answers, pipeline runs, lag within limit")
+@router.get(
+    "/readyz",
+    summary="Readiness: store answers, pipeline runs (not failing, not stalled), lag within limit",
+    response_model=ReadyAnswer,
+    responses={503: {"model": ReadyAnswer, "description": "not ready: see checks"}},
+)
 def readyz(request: Request) -> JSONResponse:
     p = request.app.state.platform
     checks: dict[str, Any] = {}
@@ -124,13 +130,31 @@ class PlatformCollector:
         yield subs
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=Response,
+    responses=text_answer(CONTENT_TYPE_LATEST.split(";")[0], "Prometheus text exposition format"),
+)
 def metrics(request: Request) -> Response:
     registry: CollectorRegistry = request.app.state.prometheus
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 
-@router.get("/api/v1/export/{table}", summary="Export a table as Parquet or CSV", response_class=FileResponse)
+@router.get(
+    "/api/v1/export/{table}",
+    summary="Export a table as Parquet or CSV",
+    response_class=FileResponse,
+    responses={
+        200: {
+            "description": "the table (or its time range) as a file",
+            "content": {
+                "application/vnd.apache.parquet": {"schema": {"type": "string", "format": "binary"}},
+                "text/csv": {"schema": {"type": "string"}},
+            },
+        }
+    },
+)
 async def export(
     request: Request,
     table: str,

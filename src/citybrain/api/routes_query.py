@@ -6,11 +6,11 @@ import math
 import time
 from typing import Any, Literal
 
-import msgspec
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
+from citybrain.api.answers import AlertAnswer
 from citybrain.api.auth import require
 from citybrain.core.errors import NotFoundError, Problem, ValidationError
 from citybrain.core.store.base import AlertQuery, Token
@@ -95,15 +95,14 @@ def alerts(
     since: int | None = None,
     limit: int = Query(200, ge=1, le=10_000),
     _: Token = Depends(require("read")),
-) -> list[dict[str, Any]]:
+) -> list[AlertAnswer]:
     q = AlertQuery(status=status, severity=severity, scene=scene, key=key, since=since, limit=limit)
-    return [msgspec.to_builtins(a) for a in _platform(request).store.alerts(q)]
+    return [AlertAnswer.of(a) for a in _platform(request).store.alerts(q)]
 
 
 @router.get("/api/v1/alerts/{alert_id}", summary="One alert")
-def alert(request: Request, alert_id: str, _: Token = Depends(require("read"))) -> dict[str, Any]:
-    out: dict[str, Any] = msgspec.to_builtins(_platform(request).store.alert(alert_id))
-    return out
+def alert(request: Request, alert_id: str, _: Token = Depends(require("read"))) -> AlertAnswer:
+    return AlertAnswer.of(_platform(request).store.alert(alert_id))
 
 
 class Note(BaseModel):
@@ -112,7 +111,7 @@ class Note(BaseModel):
 
 async def _transition(
     request: Request, alert_id: str, action: Literal["ack", "resolve"], note: str
-) -> dict[str, Any]:
+) -> AlertAnswer:
     p = _platform(request)
     token: Token = request.state.token
     who = f"{token.name} ({token.id})"
@@ -121,21 +120,20 @@ async def _transition(
         p.store.audit, time.time_ns() // 1_000_000, who, f"alert.{action}", alert_id, {"note": note}
     )
     p.publish_alert(updated)
-    out: dict[str, Any] = msgspec.to_builtins(updated)
-    return out
+    return AlertAnswer.of(updated)
 
 
 @router.post("/api/v1/alerts/{alert_id}/ack", summary="Acknowledge an alert (operate scope)")
 async def ack(
     request: Request, alert_id: str, body: Note, _: Token = Depends(require("operate"))
-) -> dict[str, Any]:
+) -> AlertAnswer:
     return await _transition(request, alert_id, "ack", body.note)
 
 
 @router.post("/api/v1/alerts/{alert_id}/resolve", summary="Resolve an alert (operate scope)")
 async def resolve(
     request: Request, alert_id: str, body: Note, _: Token = Depends(require("operate"))
-) -> dict[str, Any]:
+) -> AlertAnswer:
     return await _transition(request, alert_id, "resolve", body.note)
 
 
@@ -151,7 +149,5 @@ def report(
     if start >= end:
         raise ValidationError([Problem(0, "start", f"start ({start}) must be before end ({end})")])
     p = _platform(request)
-    sections = {
-        name: dict(s.report(p.store, start, end)) for name, s in p.scenes.items() if s.report is not None
-    }
+    sections = {name: dict(s.section(p, start, end) or {}) for name, s in p.scenes.items() if s.has_report}
     return {"start": start, "end": end, "sections": sections}

@@ -18,8 +18,8 @@ from citybrain.core.eventtime import EventTimeGate, TimeWindow
 
 
 class ServerSettings(msgspec.Struct, forbid_unknown_fields=True):
-    host: str = "127.0.0.1"
-    port: int = 8000
+    host: str = "127.0.0.1"  # the HTTP API and dashboard listen here
+    port: int = 8000  # the HTTP port (dashboard at http://<host>:<port>)
     max_body_bytes: int = 1_048_576  # every route but ingest (which has ingest.max_body_bytes)
     live_max_patterns: int = 64  # live-feed subscriptions per client
     live_max_clients: int = 1_000  # live-feed connections in all
@@ -29,7 +29,7 @@ class ServerSettings(msgspec.Struct, forbid_unknown_fields=True):
 
 class BusSettings(msgspec.Struct, forbid_unknown_fields=True):
     backend: str = "embedded"  # embedded (in-process, log in the store) | nats (JetStream, scale-out)
-    partitions: int = 4
+    partitions: int = 4  # partitions of the log: the most workers that can share the load
     tail: int = 65_536  # events kept in memory per partition for live consumers
     max_lag: int = 2_000_000  # ingest answers 429 while a consumer lags more than this
 
@@ -37,7 +37,7 @@ class BusSettings(msgspec.Struct, forbid_unknown_fields=True):
 class PostgresSettings(msgspec.Struct, forbid_unknown_fields=True):
     """Used when ``store = "postgres"``: the shared store of a scaled-out city."""
 
-    dsn: str = "postgresql://postgres@127.0.0.1:5432/postgres"
+    dsn: str = "postgresql://postgres@127.0.0.1:5432/postgres"  # libpq connection string
     schema: str = "citybrain"  # every table lives in this schema (created if missing)
 
 
@@ -46,8 +46,8 @@ class NatsSettings(msgspec.Struct, forbid_unknown_fields=True):
     ``<subject>.p<N>``."""
 
     url: str = "nats://127.0.0.1:4222"  # comma-separated for a cluster
-    stream: str = "CITYBRAIN"
-    subject: str = "citybrain.events"
+    stream: str = "CITYBRAIN"  # partition N is stream <stream>_P<N>; leases in <stream>_leases
+    subject: str = "citybrain.events"  # partition N is subject <subject>.p<N>
     replicas: int = 1  # 3 on a 3-node cluster
     max_events_per_msg: int = 500  # events batched into one JetStream message
     max_pending_msgs: int = 20_000  # per partition not yet in the store; beyond it publishers get 429
@@ -61,7 +61,7 @@ class IngestSettings(msgspec.Struct, forbid_unknown_fields=True):
     rate_limit_eps: float = 0.0  # events/s per token; 0 = unlimited
     rate_burst: float = 0.0  # bucket size; 0 = one second of rate
     # accepted event times around ingest time, at every entry point (core/eventtime.py)
-    max_future_s: float = 300.0
+    max_future_s: float = 300.0  # an event dated further ahead of the platform clock is refused
     max_age_days: float = 0.0  # 0 = any age
     sources: dict[str, TimeWindow] = msgspec.field(default_factory=dict)  # per-source windows
 
@@ -70,24 +70,24 @@ class IngestSettings(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class PipelineSettings(msgspec.Struct, forbid_unknown_fields=True):
-    batch_max: int = 5_000
-    tick_ms: int = 1_000
+    batch_max: int = 5_000  # events a processor takes in one batch (one commit)
+    tick_ms: int = 1_000  # how often processors get a wall-clock tick (silence and timeout rules)
 
 
 class RetentionSettings(msgspec.Struct, forbid_unknown_fields=True):
     """Days to keep each table; 0 keeps forever. Alerts are deleted only once resolved."""
 
-    events_days: int = 30
-    metrics_days: int = 400
-    alerts_days: int = 400
-    late_events_days: int = 30
-    quarantine_days: int = 90
-    audit_days: int = 0
-    check_every_s: int = 3_600
+    events_days: int = 30  # raw events (only once every processor consumed them)
+    metrics_days: int = 400  # metric points
+    alerts_days: int = 400  # resolved alerts
+    late_events_days: int = 30  # the record of late events
+    quarantine_days: int = 90  # quarantined events
+    audit_days: int = 0  # the audit log (0 = keep forever)
+    check_every_s: int = 3_600  # how often retention runs
 
 
 class Settings(msgspec.Struct, forbid_unknown_fields=True):
-    data_dir: str = "var"
+    data_dir: str = "var"  # the embedded store, tokens and gateway journals live here
     store: str = "duckdb"  # duckdb (embedded, one process) | postgres (shared, scale-out)
     role: str = "all"  # all | api | gateway | worker (api/gateway publish only; workers process)
     server: ServerSettings = msgspec.field(default_factory=ServerSettings)

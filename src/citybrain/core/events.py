@@ -138,7 +138,7 @@ class EventRegistry:
             items = self._raw_list.decode(body)
         except msgspec.DecodeError as err:
             raise ValidationError([_problem(0, err)]) from err
-        _check_count(len(items), max_events)
+        check_event_count(len(items), max_events)
         return self._decode_items(enumerate(items, start=1), check)
 
     def decode_ndjson(
@@ -147,7 +147,7 @@ class EventRegistry:
         """Newline-delimited JSON, one event per line (a line holding anything else is that line's
         problem); blank lines are skipped; line numbers are 1-based. The line count is checked
         against ``max_events`` before any line is decoded."""
-        _check_count(body.count(b"\n") + 1 - body.endswith(b"\n"), max_events)
+        check_event_count(body.count(b"\n") + 1 - body.endswith(b"\n"), max_events)
         lines = body.split(b"\n")
         return self._decode_items(((n, ln) for n, ln in enumerate(lines, start=1) if ln.strip()), check)
 
@@ -174,7 +174,7 @@ class EventRegistry:
         return out
 
 
-def _check_count(n: int, max_events: int) -> None:
+def check_event_count(n: int, max_events: int) -> None:
     if n > max_events:
         raise TooLargeError(
             f"{n} events in one request exceed ingest.max_events={max_events}; split the batch"

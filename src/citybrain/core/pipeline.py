@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
 from citybrain.core.bus import Bus
 from citybrain.core.events import Event, stamp
 from citybrain.core.outputs import Alert, Outputs, Quarantined
@@ -102,7 +104,17 @@ class Pipeline:
         saved = self.store.load_checkpoint(task.spec.name, task.partition)
         if saved is not None:
             task.pos = saved[0]
-            task.book = restore(task.proc, saved[1])
+            try:
+                task.book = restore(task.proc, saved[1])
+            except msgspec.DecodeError as err:
+                # the processor's state type changed with an upgrade: go on from the checkpointed
+                # offset with fresh state (windows open at the upgrade start over) rather than
+                # refuse to start or re-count what was committed
+                log.error(
+                    "processor %s/%d: its checkpointed state no longer decodes (%s); continuing "
+                    "from offset %d with fresh state", task.spec.name, task.partition, err, task.pos,
+                )  # fmt: skip
+                task.proc = task.spec.factory(task.partition)
         task.committed = snapshot(task.proc, task.book)
         self.bus.report_position(task.spec.name, task.partition, task.pos)
 

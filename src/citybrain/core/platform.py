@@ -14,17 +14,20 @@ import msgspec
 
 from citybrain.core.batcher import BatchPublisher
 from citybrain.core.bus import Bus, EmbeddedBus
+from citybrain.core.clock import now_ms
 from citybrain.core.config import Settings
-from citybrain.core.errors import ConfigError, Problem
+from citybrain.core.errors import ConfigError, NotFoundError, Problem
 from citybrain.core.events import DecodedBatch, Event, kind_of, stamp
+from citybrain.core.extras import require as require_extra
 from citybrain.core.ingest import IngestResult
 from citybrain.core.live import Hub
 from citybrain.core.logs import RateLimitedLog
 from citybrain.core.outputs import Alert, Outputs, Quarantined
 from citybrain.core.pipeline import Pipeline, ProcessorSpec
+from citybrain.core.runtime import Runtime
 from citybrain.core.scenes import Scene, discover
 from citybrain.core.store.base import Store
-from citybrain.core.store.duck import DuckStore, now_ms
+from citybrain.core.store.duck import DuckStore
 
 log = logging.getLogger(__name__)
 DAY_MS = 86_400_000
@@ -40,6 +43,7 @@ class Counters(msgspec.Struct):
 
 def open_store(settings: Settings) -> Store:
     if settings.store == "postgres":
+        require_extra("scaleout", "store 'postgres'")
         from citybrain.core.store.postgres import PostgresStore
 
         return PostgresStore(settings.postgres.dsn, settings.postgres.schema)
@@ -67,7 +71,8 @@ def open_bus(settings: Settings, store: Store, pipeline: Callable[[], Pipeline |
             )
         return EmbeddedBus(store, b.partitions, b.tail, b.max_lag)
     if b.backend == "nats":
-        from citybrain.core.bus_nats import JetStreamBus
+        require_extra("scaleout", "bus.backend 'nats'")
+        from citybrain.core.bus.nats.bus import JetStreamBus
         from citybrain.core.store.postgres import PostgresStore
 
         if not isinstance(store, PostgresStore):
@@ -92,9 +97,14 @@ class Platform:
         self.counters = Counters()
         self.time_gate = settings.ingest.time_gate()
         self._window_log = RateLimitedLog(log, every_s=10.0)
+        problems = [p for scene in self.scenes.values() for p in scene.check()]
+        if problems:
+            raise ConfigError("scenes are not sound: " + "; ".join(problems))
+        self._runtimes: dict[str, Runtime[Any]] = {}
         specs: list[ProcessorSpec] = []
         for scene in self.scenes.values():
-            specs.extend(scene.processors(settings.scenes.get(scene.name, {})))
+            # the runtime's settings: loaded and validated once, shared with routes and servers
+            specs.extend(scene.processors(self.runtime(scene.name).settings))
         names = [s.name for s in specs]
         if len(set(names)) != len(names):
             raise ConfigError(f"processor names must be unique, got {names}")
@@ -105,6 +115,19 @@ class Platform:
         self.started_at = time.time()
         self.servers: list[Any] = []  # the scenes' running network servers (gateways), set by the app
         self._rate_samples: deque[tuple[float, int]] = deque(maxlen=64)
+
+    def runtime(self, scene: str) -> Runtime[Any]:
+        """The runtime of ``scene`` (built once: settings validated, store, submit, live feed)."""
+        rt = self._runtimes.get(scene)
+        if rt is None:
+            if scene not in self.scenes:
+                raise NotFoundError(f"scene {scene!r} is not installed; installed: {sorted(self.scenes)}")
+            cfg = self.scenes[scene].load_settings(self.settings.scenes.get(scene, {}))
+            rt = self._runtimes[scene] = Runtime(
+                scene, cfg, self.settings.data_path, self.store, self.batcher.submit, self.hub.publish,
+                self.store.record_alerts, self.store.audit,
+            )  # fmt: skip
+        return rt
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> None:

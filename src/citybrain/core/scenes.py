@@ -8,14 +8,18 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from citybrain.core.errors import ConfigError
 from citybrain.core.events import REGISTRY, Event
 from citybrain.core.pipeline import ProcessorSpec
 from citybrain.core.processor import AlertRule
 
+if TYPE_CHECKING:
+    import typer
+
 ENTRY_POINT_GROUP = "citybrain.scenes"
+LISTEN_ANY, LISTEN_FREE = "any", "free"
 
 
 @dataclass
@@ -38,6 +42,31 @@ class Scene:
     # network servers the scene runs (protocol gateways, broker subscriptions):
     # servers(platform, scene settings) -> objects with ``async start()`` and ``async stop()``
     servers: Callable[[Any, Mapping[str, Any]], list[Any]] | None = None
+    # where those servers listen: setting path in the scene's section -> what a test puts there to
+    # get a free port: LISTEN_ANY ("0": the server binds a port of its own) or LISTEN_FREE (a port
+    # found free beforehand, for a server whose port its clients must know before it starts)
+    listen: Mapping[str, str] = field(default_factory=dict)
+    # the scene's CLI sub-commands, ``citybrain <name> ...``: built only when such a command runs
+    commands: Callable[[], typer.Typer] | None = None
+    # protocol name -> "module:function" turning one hex frame into a JSON-ready dict
+    # (``citybrain decode <protocol> HEX``); the module is imported only when that protocol is used
+    decoders: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def has_report(self) -> bool:
+        return self.report is not None
+
+    def section(self, platform: Any, start: int, end: int) -> Mapping[str, Any] | None:
+        """This scene's report section for ``[start, end)`` (None when it has no report)."""
+        return None if self.report is None else self.report(platform.store, start, end)
+
+    def load_settings(self, section: Mapping[str, Any]) -> Any:
+        """The scene's settings as its runtime holds them (typed for SDK scenes)."""
+        return section
+
+    def check(self) -> list[str]:
+        """What is wrong with the scene as built (SDK scenes check their names and panel)."""
+        return []
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -22,6 +22,7 @@ from typing import Any
 import msgspec
 
 from citybrain.core.outputs import Alert, AlertOp, Severity
+from citybrain.core.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -35,13 +36,13 @@ class GatewayAlerts:
 
     def __init__(
         self,
-        platform: Any | None,
+        runtime: Runtime[Any] | None,
         scene: str,
         name: str,
         repeat_window_ms: int = 600_000,
         max_per_minute: int = 120,
     ) -> None:
-        self.platform = platform
+        self.runtime = runtime  # None: alerts are counted and logged only (a gateway in a unit test)
         self.scene = scene
         self.processor = f"gateway.{name}"
         self.repeat_window_ms = repeat_window_ms
@@ -94,7 +95,7 @@ class GatewayAlerts:
         return alert
 
     def _write(self, op: str, alert: Alert) -> None:
-        if self.platform is None:
+        if self.runtime is None:
             return
         copy = msgspec.structs.replace(alert)  # later repeats mutate the tracked one
         try:
@@ -109,15 +110,15 @@ class GatewayAlerts:
         await asyncio.to_thread(self._commit_sync, op, alert)
 
     def _commit_sync(self, op: str, alert: Alert) -> None:
-        assert self.platform is not None
+        assert self.runtime is not None
         try:
-            changed = self.platform.store.record_alerts([AlertOp(op, alert)])  # type: ignore[arg-type]
+            changed = self.runtime.record_alerts([AlertOp(op, alert)])  # type: ignore[arg-type]
         except Exception:  # never let an alert write take a gateway down
             self.failed += 1
             log.exception("%s: could not store alert %s", self.processor, alert.dedupe_key)
             changed = []
         for a in changed or [alert]:
-            self.platform.publish_alert(a)
+            self.runtime.publish("alert", msgspec.to_builtins(a))
 
     async def drain(self) -> None:
         """Wait until every alert raised so far is stored."""

@@ -63,17 +63,17 @@ Submit = Callable[[list[Event]], Awaitable[None]]
 
 class MqttConfig(msgspec.Struct, forbid_unknown_fields=True):
     url: str = ""  # mqtt://host:port; empty = start the embedded broker on 127.0.0.1:embedded_port
-    topics: list[str] = msgspec.field(default_factory=lambda: ["#"])
-    client_id: str = "citybrain"
-    username: str = ""
-    password: str = ""
-    qos: int = 1
-    keepalive_s: int = 30
-    backoff_min_s: float = 0.5
-    backoff_max_s: float = 30.0
+    topics: list[str] = msgspec.field(default_factory=lambda: ["#"])  # subscriptions (MQTT filters)
+    client_id: str = "citybrain"  # stable: the broker keeps the persistent session by it
+    username: str = ""  # the platform's login on an external broker
+    password: str = ""  # its password
+    qos: int = 1  # subscription QoS; 1 or 2 for acknowledged-means-durable
+    keepalive_s: int = 30  # MQTT keepalive
+    backoff_min_s: float = 0.5  # reconnect delay, doubling with jitter...
+    backoff_max_s: float = 30.0  # ...up to this
     batch_max: int = 2_000  # messages decoded into one submission
     pipeline_depth: int = 8  # submissions in flight before reading pauses (backpressure)
-    embedded_port: int = 1884
+    embedded_port: int = 1884  # the embedded broker's port (when url is empty)
 
 
 def parse_url(url: str) -> tuple[str, int]:

@@ -19,11 +19,11 @@ from typing import Any
 from shapely.geometry import LineString
 
 from citybrain.core.errors import ConfigError, DecodeError
+from citybrain.core.extras import require as require_extra
 from citybrain.geo.attrs import direction as _direction
 from citybrain.geo.attrs import parse_speed
 from citybrain.geo.beijing import read_beijing_map
 from citybrain.geo.network import Edge, RoadNetwork
-from citybrain.geo.shapefile_io import read_shapefile
 
 __all__ = [
     "DRIVABLE",
@@ -55,6 +55,14 @@ DRIVABLE = frozenset(
         "tertiary_link",
     ]
 )
+
+
+def read_shapefile(path: str | Path) -> RoadNetwork:
+    """An ESRI shapefile road network (:mod:`citybrain.geo.shapefile_io`; pyshp is an extra)."""
+    require_extra("shapefile", "reading a shapefile road network")
+    from citybrain.geo.shapefile_io import read_shapefile as read
+
+    return read(path)
 
 
 @dataclass(slots=True)

@@ -1,7 +1,10 @@
-"""Static serving for the dashboard: the page, its modules, and an allow-list of npm files.
+"""Static serving for the dashboard: the page, its modules, and the npm files copied beside them.
 
-Only files named in ``VENDOR`` are served from ``node_modules`` (never the whole folder), with
-explicit media types: Python's ``mimetypes`` knows no ``.mjs`` without /etc/mime.types.
+Both are package data (read through ``importlib.resources``, so an installed wheel serves them from
+any directory): ``static/`` is the dashboard's own code, ``vendor/`` the few third-party browser
+files and their licences that ``scripts/web-deps.sh`` copies from ``web/node_modules`` (never
+committed; the list is in ``scripts/web_vendor.py``). Explicit media types: Python's
+``mimetypes`` knows no ``.mjs`` without /etc/mime.types.
 A Content-Security-Policy pins every fetch, script, worker and style to this origin, so the page
 cannot reach a CDN, a tile server or a font host even by mistake.
 """
@@ -10,24 +13,22 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 import re
 from functools import lru_cache
+from importlib.resources import files
 from pathlib import Path
 
 from fastapi import APIRouter
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
-STATIC = Path(__file__).parent / "static"
-REPO = Path(__file__).resolve().parents[3]
 
-# URL path under /vendor/ -> path inside node_modules
-VENDOR: dict[str, str] = {
-    "echarts/echarts.esm.min.mjs": "echarts/dist/echarts.esm.min.mjs",
-    "maplibre-gl/maplibre-gl.mjs": "maplibre-gl/dist/maplibre-gl.mjs",
-    "maplibre-gl/maplibre-gl-worker.mjs": "maplibre-gl/dist/maplibre-gl-worker.mjs",
-    "maplibre-gl/maplibre-gl.css": "maplibre-gl/dist/maplibre-gl.css",
-}
+def _folder(name: str) -> Path:
+    """A package data folder of the dashboard as a path (FileResponse serves files)."""
+    return Path(str(files("citybrain.web").joinpath(name))).resolve()
+
+
+STATIC = _folder("static")
+VENDOR = _folder("vendor")
 TYPES = {
     ".mjs": "text/javascript; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",
@@ -60,14 +61,18 @@ def _page() -> tuple[str, dict[str, str]]:
     return html, {**SECURITY, "Content-Security-Policy": csp, "Cache-Control": "no-cache"}
 
 
-def node_modules() -> Path:
-    """``CITYBRAIN_WEB_MODULES`` overrides where the npm packages are (default ``web/node_modules``)."""
-    return Path(os.environ.get("CITYBRAIN_WEB_MODULES") or REPO / "web" / "node_modules")
-
-
 def _file(path: Path, cache: str) -> Response:
     media = TYPES.get(path.suffix, "application/octet-stream")
     return FileResponse(path, media_type=media, headers={**SECURITY, "Cache-Control": cache})
+
+
+def _served(folder: Path, path: str, cache: str, what: str) -> Response:
+    """A file inside ``folder`` (never outside it, whatever the path says), or a 404 naming it."""
+    target = (folder / path).resolve()
+    if not target.is_relative_to(folder) or not target.is_file():
+        hint = "" if folder.is_dir() else f" ({folder} is missing: run 'make deps')"
+        return JSONResponse({"error": "NotFound", "message": f"no {what} {path!r}{hint}"}, status_code=404)
+    return _file(target, cache)
 
 
 def router() -> APIRouter:
@@ -80,26 +85,10 @@ def router() -> APIRouter:
 
     @r.get("/static/{path:path}")
     def static(path: str) -> Response:
-        target = (STATIC / path).resolve()
-        if not target.is_relative_to(STATIC.resolve()) or not target.is_file():
-            return JSONResponse(
-                {"error": "NotFound", "message": f"no dashboard file {path!r}"}, status_code=404
-            )
-        return _file(target, "no-cache")
+        return _served(STATIC, path, "no-cache", "dashboard file")
 
     @r.get("/vendor/{path:path}")
     def vendor(path: str) -> Response:
-        rel = VENDOR.get(path)
-        if rel is None:
-            return JSONResponse(
-                {"error": "NotFound", "message": f"{path!r} is not a served npm file"}, status_code=404
-            )
-        target = node_modules() / rel
-        if not target.is_file():
-            return JSONResponse(
-                {"error": "NotFound", "message": f"{target} is missing: run 'make deps' (npm ci in web/)"},
-                status_code=404,
-            )
-        return _file(target, "public, max-age=86400")
+        return _served(VENDOR, path, "public, max-age=86400", "npm file")
 
     return r

@@ -1,4 +1,4 @@
-"""Shared loader for the GB/T 32960 tests: the third-party frames in shared/testdata."""
+"""Shared loader for the GB/T 32960 tests: the third-party frames in tests/data/frames."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import csv
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
-TSV = REPO_ROOT.parent / "shared" / "testdata" / "frames" / "gb32960.tsv"
+TSV = REPO_ROOT / "tests" / "data" / "frames" / "gb32960.tsv"
 
 
 def load_rows() -> dict[str, dict[str, str]]:

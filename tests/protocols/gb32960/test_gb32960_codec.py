@@ -6,7 +6,6 @@ import contextlib
 from datetime import datetime
 
 import pytest
-from gb32960_testdata import frame
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -15,6 +14,7 @@ from citybrain.protocols import gb32960 as gb
 from citybrain.protocols.gb32960 import blocks_2016 as b16
 from citybrain.protocols.gb32960 import blocks_2025 as b25
 from citybrain.protocols.gb32960._codec import Layout
+from tests.protocols.gb32960.gb32960_testdata import frame
 
 T = datetime(2026, 3, 4, 5, 6, 7, tzinfo=gb.BJT)
 TIME = bytes((26, 3, 4, 5, 6, 7))

@@ -1,4 +1,4 @@
-"""Every row of shared/testdata/frames/gb32960.tsv, asserted against what its source states.
+"""Every row of tests/data/frames/gb32960.tsv, asserted against what its source states.
 
 Where our notes say the source is wrong, the assertion follows the standard and a comment says so.
 Raw sentinel values the sources print as numbers ("255 invalid") are None here with the reason in
@@ -11,10 +11,10 @@ from collections.abc import Callable
 from datetime import datetime
 
 import pytest
-from gb32960_testdata import ROWS, frame
 
 from citybrain.core.errors import DecodeError
 from citybrain.protocols import gb32960 as gb
+from tests.protocols.gb32960.gb32960_testdata import ROWS, frame
 
 T0 = datetime(2025, 10, 27, 20, 2, 2, tzinfo=gb.BJT)
 

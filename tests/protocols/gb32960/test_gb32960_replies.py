@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-from gb32960_testdata import frame
 
 from citybrain.protocols import gb32960 as gb
+from tests.protocols.gb32960.gb32960_testdata import frame
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=gb.BJT)
 NOW_BYTES = bytes((26, 1, 2, 3, 4, 5))

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import contextlib
 
-from gb32960_testdata import frame
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from citybrain.core.errors import DecodeError
 from citybrain.protocols import gb32960 as gb
+from tests.protocols.gb32960.gb32960_testdata import frame
 
 LOGIN = frame("GB-SS-02")
 REALTIME = frame("GB-SS-01")

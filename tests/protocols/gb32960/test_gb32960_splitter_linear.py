@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable
 
 import pytest
-from gb32960_testdata import frame
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -28,6 +27,7 @@ from citybrain.protocols.gb32960.frame import (
     MAX_FRAME_SIZE,
     bcc,
 )
+from tests.protocols.gb32960.gb32960_testdata import frame
 
 LOGIN = frame("GB-SS-02")
 REALTIME = frame("GB-SS-01")

@@ -29,7 +29,7 @@ from citybrain.protocols.jt808 import (
     reply_for,
 )
 
-TSV = Path(__file__).resolve().parents[3] / ".." / "shared" / "testdata" / "frames" / "jt808.tsv"
+TSV = Path(__file__).resolve().parents[2] / "data" / "frames" / "jt808.tsv"
 with TSV.open(encoding="utf-8", newline="") as _fh:
     WIRE = {r["id"]: bytes.fromhex(r["hex_on_wire"]) for r in csv.DictReader(_fh, delimiter="\t")}
 

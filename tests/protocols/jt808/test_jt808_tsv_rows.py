@@ -1,6 +1,6 @@
 """Every row of the shared JT/T 808 frame table, asserted against what its source states.
 
-The table (../shared/testdata/frames/jt808.tsv beside the repository) holds frames from
+The table (tests/data/frames/jt808.tsv, copied from the research share with its provenance) holds frames from
 SmallChi/JT808 and traccar/traccar with the values their tests assert. Each row's ``our_notes``
 was read before writing its check; where a source disables checks (checksum, length) the row is
 asserted in non-strict mode and strict mode must reject it.
@@ -55,7 +55,7 @@ from citybrain.protocols.jt808 import (
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
-TSV = REPO_ROOT / ".." / "shared" / "testdata" / "frames" / "jt808.tsv"
+TSV = REPO_ROOT / "tests" / "data" / "frames" / "jt808.tsv"
 GMT8 = timezone(timedelta(hours=8))
 
 

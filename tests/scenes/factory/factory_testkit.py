@@ -30,6 +30,7 @@ from citybrain.scenes.factory.plant import (
     WorkshopSpec,
 )
 from citybrain.scenes.factory.processors import FactoryMachines
+from citybrain.scenes.factory.settings import FactorySettings
 
 MOSQUITTO = ("127.0.0.1", 1883)
 # 2026-07-06 00:00 UTC = 08:00 in China (UTC+8): the start of the test day's first shift
@@ -164,7 +165,7 @@ class Driver:
     """A factory processor on one partition, fed events directly (no bus, no store)."""
 
     def __init__(self, book: PlantBook) -> None:
-        self.proc = FactoryMachines(0, {}, book=book)
+        self.proc = FactoryMachines(0, FactorySettings(), book=book)
         self.book = AlertBook()
         self.out = Outputs()
 

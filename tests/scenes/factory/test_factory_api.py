@@ -9,7 +9,6 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from factory_testkit import D0, H, M, factory_platform, factory_settings, small_site, write_plants
 from fastapi.testclient import TestClient
 
 from citybrain.api.app import create_app
@@ -17,8 +16,17 @@ from citybrain.core.errors import NotFoundError
 from citybrain.core.tokens import create_token
 from citybrain.scenes.factory import report
 from citybrain.scenes.factory.events import FactoryTags, FactoryTrace, MaterialInput
-from citybrain.scenes.factory.plant import book_for
-from citybrain.scenes.factory.replay import Replayer
+from citybrain.scenes.factory.replay import Replayer, publisher
+from citybrain.scenes.factory.settings import plant_book
+from tests.scenes.factory.factory_testkit import (
+    D0,
+    H,
+    M,
+    factory_platform,
+    factory_settings,
+    small_site,
+    write_plants,
+)
 
 BASE = "/api/v1/scenes/factory"
 
@@ -69,10 +77,10 @@ def test_api(tmp_path: Path) -> None:
         assert c.put(f"{BASE}/plants/t1", json=spec, headers=admin).status_code == 200
         spec["workshops"][0]["lines"][0]["machines"][0]["ideal_cycle_s"] = -1
         assert c.put(f"{BASE}/plants/t1", json=spec, headers=admin).status_code == 400
-        assert book_for(s.scenes["factory"]).machine("t1/a").machine.ideal_cycle_s == 0.5  # type: ignore[union-attr]
+        assert plant_book(p.runtime("factory")).machine("t1/a").machine.ideal_cycle_s == 0.5  # type: ignore[union-attr]
         saved = msgspec.json.decode((tmp_path / "var" / "factory" / "plants.json").read_bytes())
         assert saved["t1"]["workshops"][0]["lines"][0]["machines"][0]["ideal_cycle_s"] == 0.5
-        section = report.report(p.store, book_for(s.scenes["factory"]), D0, D0 + 8 * H)
+        section = report.report(p.runtime("factory"), D0, D0 + 8 * H)
         assert section["rows"][0]["output"] == 1800 and section["figures"]["plants_reporting"] == 1
 
 
@@ -95,7 +103,7 @@ def test_plant_edit_checks_the_token_and_bounds_the_body(tmp_path: Path) -> None
 def test_finished_replays_are_bounded_and_expire(tmp_path: Path) -> None:
     s = factory_settings(tmp_path, write_plants(tmp_path, small_site()), ingest={"enabled": False})
     p = factory_platform(s)
-    book = book_for(s.scenes["factory"])
+    book = plant_book(p.runtime("factory"))
 
     async def finish_all(r: Replayer, n: int) -> list[str]:
         ids = []
@@ -107,19 +115,19 @@ def test_finished_replays_are_bounded_and_expire(tmp_path: Path) -> None:
 
     async def main() -> None:
         p.hub.bind(asyncio.get_running_loop())
-        kept = Replayer(p, book, keep_finished=3)
+        kept = Replayer(p.store, publisher(p.runtime("factory")), book, keep_finished=3)
         ids = await finish_all(kept, 20)  # before: all 20 kept for ever
         assert sorted(kept.sessions) == sorted(ids[-3:])
         assert kept.get(ids[-1]).status == "done"
         with pytest.raises(NotFoundError):
             kept.get(ids[0])
-        expiring = Replayer(p, book, finished_ttl_s=0.0)
+        expiring = Replayer(p.store, publisher(p.runtime("factory")), book, finished_ttl_s=0.0)
         [rid] = await finish_all(expiring, 1)
         with pytest.raises(NotFoundError):
             expiring.get(rid)
         # a replay whose load fails (its plant removed meanwhile) ends as failed, never "loading"
         # for ever: before, nine such failures left every later replay refused as "8 are running"
-        failing = Replayer(p, book)
+        failing = Replayer(p.store, publisher(p.runtime("factory")), book)
         for _ in range(9):
             sid = failing.start("t1", "L", D0, minutes=1, speed=60).id
             book.delete_site("t1")  # before the session's task first runs

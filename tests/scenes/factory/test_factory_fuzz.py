@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import contextlib
 
-from factory_testkit import small_site
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from citybrain.core.errors import DecodeError
 from citybrain.gateways.mqtt import Incoming
 from citybrain.scenes.factory import sparkplug as spb
-from citybrain.scenes.factory.ingest import FactoryIngest, IngestSettings
+from citybrain.scenes.factory.gateway import FactoryIngest
 from citybrain.scenes.factory.plant import PlantBook
+from citybrain.scenes.factory.settings import IngestSettings
 from citybrain.scenes.factory.spb_host import SparkplugHost
+from tests.scenes.factory.factory_testkit import small_site
 
 BOOK = PlantBook([small_site()])
 TOPICS = st.sampled_from(

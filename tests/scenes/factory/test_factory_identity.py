@@ -14,11 +14,18 @@ from pathlib import Path
 import aiomqtt
 import msgspec
 import pytest
-from factory_testkit import D0, factory_platform, factory_settings, free_port, small_site, write_plants
-from test_factory_mqtt import stored, until
 
 from citybrain.gateways.mqtt import filter_covers
-from citybrain.scenes.factory.ingest import BoundedCounts, FactoryMqttServer
+from citybrain.scenes.factory.gateway import BoundedCounts, FactoryMqttServer
+from tests.scenes.factory.factory_testkit import (
+    D0,
+    factory_platform,
+    factory_settings,
+    free_port,
+    small_site,
+    write_plants,
+)
+from tests.scenes.factory.test_factory_mqtt import stored, until
 
 J = msgspec.json.encode
 
@@ -35,7 +42,7 @@ def run(tmp_path: Path, main: Callable[[FactoryMqttServer, int], Awaitable[None]
     plants = write_plants(tmp_path, small_site("t1", group=grp), small_site("t2", group=grp + "x"))
     s = factory_settings(tmp_path, plants, ingest=ingest)
     p = factory_platform(s)
-    srv = FactoryMqttServer(p, s.scenes["factory"])
+    srv = FactoryMqttServer(p.runtime("factory"))
 
     async def go() -> None:
         await srv.start()

@@ -13,7 +13,12 @@ from pathlib import Path
 
 import aiomqtt
 import msgspec
-from factory_testkit import (
+
+from citybrain.core.events import Event
+from citybrain.core.platform import Platform
+from citybrain.scenes.factory.events import FactoryReject, FactoryTags, FactoryTrace
+from citybrain.scenes.factory.gateway import FactoryMqttServer
+from tests.scenes.factory.factory_testkit import (
     D0,
     M,
     ensure_mosquitto,
@@ -25,11 +30,6 @@ from factory_testkit import (
     small_site,
     write_plants,
 )
-
-from citybrain.core.events import Event
-from citybrain.core.platform import Platform
-from citybrain.scenes.factory.events import FactoryReject, FactoryTags, FactoryTrace
-from citybrain.scenes.factory.ingest import FactoryMqttServer
 
 J = msgspec.json.encode
 
@@ -53,7 +53,7 @@ def test_json_round_trip_through_mosquitto(tmp_path: Path) -> None:
         tmp_path, write_plants(tmp_path, small_site(group=grp)), ingest=mqtt_ingest(pfx, grp)
     )
     p = factory_platform(s)
-    srv = FactoryMqttServer(p, s.scenes["factory"])
+    srv = FactoryMqttServer(p.runtime("factory"))
 
     async def main() -> None:
         await srv.start()
@@ -117,7 +117,7 @@ def test_embedded_broker_demo_path(tmp_path: Path) -> None:
     ingest["mqtt"]["embedded_port"] = port
     s = factory_settings(tmp_path, write_plants(tmp_path, small_site(group=grp)), ingest=ingest)
     p = factory_platform(s)
-    srv = FactoryMqttServer(p, s.scenes["factory"])
+    srv = FactoryMqttServer(p.runtime("factory"))
 
     async def main() -> None:
         await srv.start()
@@ -172,7 +172,7 @@ def test_broker_restart_loses_no_acknowledged_message(tmp_path: Path) -> None:
         await gate.wait()  # the store is "slow": nothing can be acknowledged until the gate opens
         await p.batcher.submit(events)
 
-    srv = FactoryMqttServer(p, s.scenes["factory"], submit=gated_submit)
+    srv = FactoryMqttServer(p.runtime("factory"), submit=gated_submit)
     n = 200
 
     async def main() -> None:

@@ -4,12 +4,12 @@ rollovers, missing data, planned stops, minor vs unplanned stops, line and day a
 from __future__ import annotations
 
 import pytest
-from factory_testkit import D0, Driver, H, M, small_site
 
 from citybrain.scenes.factory.events import FactoryReject, FactoryTags
 from citybrain.scenes.factory.oee import Elements, combine, counter_delta, machine_oee
 from citybrain.scenes.factory.plant import PlantBook
 from citybrain.scenes.factory.shifts import segments, shift_at
+from tests.scenes.factory.factory_testkit import D0, Driver, H, M, small_site
 
 SITE = small_site()
 

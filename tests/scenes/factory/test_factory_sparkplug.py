@@ -12,7 +12,15 @@ from typing import Any
 
 import aiomqtt
 import pytest
-from factory_testkit import (
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
+from citybrain.gateways.mqtt import Incoming
+from citybrain.scenes.factory import sparkplug as spb
+from citybrain.scenes.factory.events import FactoryLink, FactoryTags
+from citybrain.scenes.factory.gateway import FactoryMqttServer
+from citybrain.scenes.factory.plant import PlantBook
+from citybrain.scenes.factory.spb_host import SparkplugHost
+from tests.scenes.factory.factory_testkit import (
     D0,
     ensure_mosquitto,
     factory_platform,
@@ -21,15 +29,7 @@ from factory_testkit import (
     small_site,
     write_plants,
 )
-from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
-from test_factory_mqtt import stored, until
-
-from citybrain.gateways.mqtt import Incoming
-from citybrain.scenes.factory import sparkplug as spb
-from citybrain.scenes.factory.events import FactoryLink, FactoryTags
-from citybrain.scenes.factory.ingest import FactoryMqttServer
-from citybrain.scenes.factory.plant import PlantBook
-from citybrain.scenes.factory.spb_host import SparkplugHost
+from tests.scenes.factory.test_factory_mqtt import stored, until
 
 
 def runtime_classes() -> tuple[Any, Any]:
@@ -158,7 +158,7 @@ def test_births_data_gaps_rebirth_and_deaths_through_mosquitto(tmp_path: Path) -
         tmp_path, write_plants(tmp_path, small_site(group=grp)), ingest=mqtt_ingest(pfx, grp)
     )
     p = factory_platform(s)
-    srv = FactoryMqttServer(p, s.scenes["factory"])
+    srv = FactoryMqttServer(p.runtime("factory"))
     M = spb.Metric
     commands: list[bytes] = []
 

@@ -6,16 +6,23 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from factory_testkit import D0, M, factory_platform, factory_settings, small_site, write_plants
 
 from citybrain.core.errors import NotFoundError
 from citybrain.core.events import Event
 from citybrain.core.platform import Platform
 from citybrain.scenes.factory import genealogy
 from citybrain.scenes.factory.events import FactoryTags, FactoryTrace, MaterialInput
-from citybrain.scenes.factory.plant import book_for
-from citybrain.scenes.factory.replay import Replayer, ReplaySession, play
+from citybrain.scenes.factory.replay import Replayer, ReplaySession, play, publisher
+from citybrain.scenes.factory.settings import plant_book
 from citybrain.scenes.factory.sim import FactorySimConfig, FactorySimulator
+from tests.scenes.factory.factory_testkit import (
+    D0,
+    M,
+    factory_platform,
+    factory_settings,
+    small_site,
+    write_plants,
+)
 
 
 def trace(unit: str, ts: int, machine: str, *lots: str, **kw: object) -> FactoryTrace:
@@ -73,13 +80,13 @@ def test_replay_an_hour_at_60x(plant: Platform) -> None:
         FactoryTags(key="t1/a", ts=D0 + 2 * 3_600_000, source="t", values={"good": -1.0})
     )  # outside
     plant.publish(events)
-    book = book_for(plant.settings.scenes["factory"])
+    book = plant_book(plant.runtime("factory"))
 
     async def main() -> ReplaySession:
         frames: list[dict[str, object]] = []
         plant.hub.bind(asyncio.get_running_loop())
         sub = plant.hub.subscribe({"replay.factory.*"})
-        r = Replayer(plant, book)
+        r = Replayer(plant.store, publisher(plant.runtime("factory")), book)
         s = r.start("t1", "L", D0, minutes=1, speed=60)  # the first minute of the hour in about 1 s
         while s.status != "done":
             await asyncio.sleep(0.05)
@@ -93,7 +100,9 @@ def test_replay_an_hour_at_60x(plant: Platform) -> None:
     s = asyncio.run(main())
     assert s.events == 6 and s.sent == 6 and s.snapshot["t1/a"]["values"] == {"good": 5.0}
     # the whole hour, as fast as possible (what the benchmark measures)
-    loaded = Replayer(plant, book).load("t1", "L", D0, D0 + 3_600_000)
+    loaded = Replayer(plant.store, publisher(plant.runtime("factory")), book).load(
+        "t1", "L", D0, D0 + 3_600_000
+    )
     assert len(loaded) == 361
     whole = ReplaySession("x", "t1", "L", D0, D0 + 3_600_000, 60)
     out: list[dict[str, object]] = []

@@ -1,5 +1,5 @@
 """Helpers for the NEV scene tests: a platform with only the nev scene, frames from
-shared/testdata, stored events, and crafted reports for the processors."""
+tests/data/frames, stored events, and crafted reports for the processors."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from citybrain.protocols import gb32960 as gb
 from citybrain.scenes.nev import scene
 from citybrain.scenes.nev.events import NevReport
 
-TSV = Path(__file__).resolve().parents[4] / "shared" / "testdata" / "frames" / "gb32960.tsv"
+TSV = Path(__file__).resolve().parents[2] / "data" / "frames" / "gb32960.tsv"
 CLOCK = datetime(2026, 7, 7, 7, 0, 0, tzinfo=gb.BJT)  # just after the real frames of GB-SS-01/02
 T0 = 1_782_997_200_000  # 2026-07-02 13:00 UTC, epoch ms (hour-aligned: buckets start at T0)
 

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from nev_testkit import T0, nev_platform, report
 
 from citybrain.api.app import create_app
 from citybrain.core.platform import Platform
 from citybrain.core.tokens import create_token
 from citybrain.scenes.nev.events import NevLogin
+from tests.scenes.nev.nev_testkit import T0, nev_platform, report
 
 BASE = "/api/v1/scenes/nev"
 SEDAN, BUS, VAN = "LCBEV1A0100000000", "LCBBS3A0100000002", "LCBLG4B0100000003"

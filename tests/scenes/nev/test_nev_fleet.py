@@ -4,21 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from nev_testkit import T0, report
-
 from citybrain.core.events import Event
 from citybrain.core.outputs import Outputs
 from citybrain.core.processor import AlertBook, Emitter
-from citybrain.scenes.nev.config import NevConfig, VehicleInfo
 from citybrain.scenes.nev.events import NevLogin, NevLogout
 from citybrain.scenes.nev.processors import FleetProcessor, mode_of
+from citybrain.scenes.nev.settings import NevSettings, VehicleInfo
+from tests.scenes.nev.nev_testkit import T0, report
 
 VIN = "LCBEV1A0100000001"
 
 
 class Run:
-    def __init__(self, cfg: NevConfig | None = None) -> None:
-        self.proc = FleetProcessor(0, cfg or NevConfig())
+    def __init__(self, cfg: NevSettings | None = None) -> None:
+        self.proc = FleetProcessor(0, cfg or NevSettings())
         self.book = AlertBook()
 
     def feed(self, *events: Event) -> Outputs:
@@ -87,7 +86,7 @@ def test_absent_blocks_keep_values_and_sentinels_clear_them() -> None:
 
 
 def test_history_metrics_skip_invalid_fixes_and_honour_the_interval() -> None:
-    run = Run(NevConfig(history_min_interval_ms=30_000))
+    run = Run(NevSettings(history_min_interval_ms=30_000))
     out = run.feed(report(VIN, T0), report(VIN, T0 + 10_000), report(VIN, T0 + 30_000, fix_valid=False))
     times = sorted({m.ts for m in out.metrics})
     assert times == [T0, T0 + 30_000]
@@ -95,7 +94,7 @@ def test_history_metrics_skip_invalid_fixes_and_honour_the_interval() -> None:
 
 
 def test_offline_after_the_timeout_on_receive_time() -> None:
-    run = Run(NevConfig(offline_after_ms=90_000))
+    run = Run(NevSettings(offline_after_ms=90_000))
     # the vehicle clock is an hour behind; what counts is when the platform received the frame
     run.feed(report(VIN, T0 - 3_600_000, ingest_ts=T0))
     assert not run.tick(T0 + 60_000).states
@@ -126,7 +125,7 @@ def test_vehicle_alarm_levels_become_alerts_with_words_and_resolve_after_clear_t
 
 
 def test_models_and_regions_from_settings() -> None:
-    cfg = NevConfig(vehicles={VIN: VehicleInfo(model="fleet-x", region="360102")})
+    cfg = NevSettings(vehicles={VIN: VehicleInfo(model="fleet-x", region="360102")})
     run = Run(cfg)
     run.feed(report(VIN, T0), report("ZZZ00000000000001", T0, lon=121.47, lat=31.23))
     assert (run.state()["model"], run.state()["region"]) == ("fleet-x", "360102")

@@ -9,16 +9,16 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
-from nev_testkit import CLOCK, nev_platform, stored, tsv_frame
 
 from citybrain.core.platform import Platform
 from citybrain.protocols import gb32960 as gb
 from citybrain.protocols.gb32960.frame import bcc
-from citybrain.scenes.nev.config import GatewayConfig
 from citybrain.scenes.nev.events import NevLogin, NevReport
 from citybrain.scenes.nev.gateway import Gb32960Gateway
+from citybrain.scenes.nev.settings import GatewaySettings
 from citybrain.scenes.nev.simvehicle import VirtualVehicle
 from citybrain.testing import run_gateway
+from tests.scenes.nev.nev_testkit import CLOCK, nev_platform, stored, tsv_frame
 
 Main = Callable[[Gb32960Gateway], Awaitable[None]]
 
@@ -31,7 +31,7 @@ def platform(tmp_path: Path) -> Platform:
 
 
 def with_gateway(p: Platform, main: Main, **cfg: object) -> None:
-    gw = Gb32960Gateway(p.batcher.submit, GatewayConfig(port=0, **cfg), clock=lambda: CLOCK)  # type: ignore[arg-type]
+    gw = Gb32960Gateway(p.batcher.submit, GatewaySettings(port=0, **cfg), clock=lambda: CLOCK)  # type: ignore[arg-type]
     run_gateway(p, gw, main)
 
 

@@ -10,17 +10,17 @@ from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
-from nev_testkit import CLOCK, nev_platform, stored, tsv_frame
 
 from citybrain.core.platform import Platform
 from citybrain.core.store.base import AlertQuery
 from citybrain.gateways.alerts import GatewayAlerts
 from citybrain.protocols import gb32960 as gb
 from citybrain.protocols.gb32960.frame import bcc
-from citybrain.scenes.nev.config import GatewayConfig
 from citybrain.scenes.nev.events import NevLogin, NevLogout, NevReport
 from citybrain.scenes.nev.gateway import Gb32960Gateway
+from citybrain.scenes.nev.settings import GatewaySettings
 from citybrain.testing import run_gateway
+from tests.scenes.nev.nev_testkit import CLOCK, nev_platform, stored, tsv_frame
 
 VICTIM = "H3V21AA24RZ016158"  # the VIN of the real realtime frame GB-SS-01
 OTHER = "H3V21BA29SZ003109"  # the VIN of the real login frame GB-SS-02
@@ -34,8 +34,8 @@ def platform(tmp_path: Path) -> Iterator[Platform]:
 
 
 def run(p: Platform, main: Callable[[Gb32960Gateway], Awaitable[None]]) -> None:
-    alerts = GatewayAlerts(p, "nev", "gb32960")
-    gw = Gb32960Gateway(p.batcher.submit, GatewayConfig(port=0), clock=lambda: CLOCK, alerts=alerts)
+    alerts = GatewayAlerts(p.runtime("nev"), "nev", "gb32960")
+    gw = Gb32960Gateway(p.batcher.submit, GatewaySettings(port=0), clock=lambda: CLOCK, alerts=alerts)
     run_gateway(p, gw, main)
 
 

@@ -7,16 +7,15 @@ import asyncio
 from collections import Counter
 from pathlib import Path
 
-from nev_testkit import T0, nev_platform, stored
-
 from citybrain.protocols import gb32960 as gb
-from citybrain.scenes.nev.config import GatewayConfig
 from citybrain.scenes.nev.convert import report_event
 from citybrain.scenes.nev.events import NevLogin, NevLogout, NevReport
 from citybrain.scenes.nev.gateway import Gb32960Gateway
+from citybrain.scenes.nev.settings import GatewaySettings
 from citybrain.scenes.nev.sim import NevSimConfig, simulator
 from citybrain.scenes.nev.simvehicle import DEMO_AREA, VirtualVehicle
 from citybrain.sim.base import IngestClient, SimContext
+from tests.scenes.nev.nev_testkit import T0, nev_platform, stored
 
 
 def frames(seed: int, index: int, steps: int = 400) -> list[bytes]:
@@ -82,7 +81,7 @@ def test_fleet_runs_over_tcp_into_the_fleet_state(tmp_path: Path) -> None:
     assert isinstance(sim.cfg, NevSimConfig)
 
     async def main() -> None:
-        gw = Gb32960Gateway(p.batcher.submit, GatewayConfig(port=0))
+        gw = Gb32960Gateway(p.batcher.submit, GatewaySettings(port=0))
         await gw.start()
         stop = asyncio.Event()
         ctx = SimContext(
@@ -116,7 +115,7 @@ def test_a_dropped_link_comes_back_with_reissues(tmp_path: Path) -> None:
     sim = simulator({"seed": 9, "vehicles": 1, "interval_s": 0.05, "link_drop": 1.0, "drop_s": 0.2})
 
     async def main() -> None:
-        gw = Gb32960Gateway(p.batcher.submit, GatewayConfig(port=0))
+        gw = Gb32960Gateway(p.batcher.submit, GatewaySettings(port=0))
         await gw.start()
         stop = asyncio.Event()
         ctx = SimContext(

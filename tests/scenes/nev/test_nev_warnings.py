@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from nev_testkit import T0, report
-
 from citybrain.core.events import Event
 from citybrain.core.outputs import AlertOp, Outputs
 from citybrain.core.processor import AlertBook, Emitter
-from citybrain.scenes.nev.config import WarningConfig
+from citybrain.scenes.nev.settings import NevSettings, WarningSettings
 from citybrain.scenes.nev.warnings import EarlyWarnings
+from tests.scenes.nev.nev_testkit import T0, report
 
 VIN = "LCBEV2B0100000002"
 
 
 class Run:
     def __init__(self, **cfg: float) -> None:
-        self.proc = EarlyWarnings(0, WarningConfig(**cfg))  # type: ignore[arg-type]
+        self.proc = EarlyWarnings(0, NevSettings(warnings=WarningSettings(**cfg)))  # type: ignore[arg-type]
         self.book = AlertBook()
 
     def feed(self, *events: Event) -> list[AlertOp]:

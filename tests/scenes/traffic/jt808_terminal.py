@@ -8,16 +8,15 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from traffic_testkit import T_PEAK
-
 from citybrain.core.platform import Platform
 from citybrain.gateways.alerts import GatewayAlerts
 from citybrain.protocols import jt808
-from citybrain.scenes.traffic.config import GatewayConfig
 from citybrain.scenes.traffic.gateway import Jt808Gateway
+from citybrain.scenes.traffic.settings import GatewayConfig
 from citybrain.scenes.traffic.sim import auth_frame, location_frame, register_frame
 from citybrain.scenes.traffic.simworld import Fix
 from citybrain.testing import run_gateway
+from tests.scenes.traffic.traffic_testkit import T_PEAK
 
 PHONE = "013912345678"
 PLATE = "赣A12345"
@@ -26,7 +25,7 @@ CLOCK = (T_PEAK + 60_000) / 1000
 
 def gateway(p: Platform, **kw: Any) -> Jt808Gateway:
     """A gateway on a free port whose clock reads CLOCK, with its identity alerts stored."""
-    kw.setdefault("alerts", GatewayAlerts(p, "traffic", "jt808"))
+    kw.setdefault("alerts", GatewayAlerts(p.runtime("traffic"), "traffic", "jt808"))
     return Jt808Gateway(p.batcher.submit, GatewayConfig(port=0), clock=lambda: CLOCK, **kw)
 
 

@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from traffic_testkit import MIN, T_PEAK, network, stored, traffic_platform, traversal
 
 from citybrain.api.app import create_app
 from citybrain.core.events import Event
 from citybrain.core.platform import Platform
 from citybrain.core.tokens import create_token
 from citybrain.scenes.traffic.events import TrafficPosition
+from tests.scenes.traffic.traffic_testkit import MIN, T_PEAK, network, stored, traffic_platform, traversal
 
 BASE = "/api/v1/scenes/traffic"
 # The reference point of the datum tests (tests/geo/test_geo_datum.py): WGS-84 (116.404, 39.915)
@@ -155,3 +155,26 @@ def test_hotspots_series_peak_hours_and_top_roads(api: Api) -> None:
     assert api.c.get(f"{BASE}/hotspots/nowhere", headers=api.read).status_code == 404
     districts = api.get("/areas", kind="district")
     assert {d["id"] for d in districts} == {"vasastan", "ostermalm", "norrmalm"}
+
+
+def test_probe_feed_goes_through_the_one_ingest_gate(api: Api) -> None:
+    """Regression: with ingest.max_body_bytes=2000 a 13,970-byte probe batch got 200 while
+    /api/v1/events said 413; gzip and the event count are the gate's too."""
+    import gzip
+    import json
+
+    big = probe("WGS-84", *WGS)
+    big["positions"] = big["positions"] * 150
+    raw = json.dumps(big).encode()
+    assert len(raw) > 13_000
+    api.p.settings.ingest.max_body_bytes = 2_000
+    r = api.c.post(f"{BASE}/probes", content=raw, headers={**api.ingest, "Content-Type": "application/json"})
+    assert r.status_code == 413 and "ingest.max_body_bytes=2000" in r.text
+    api.p.settings.ingest.max_body_bytes = 64 << 20
+    api.p.settings.ingest.max_events = 100
+    r = api.c.post(f"{BASE}/probes", content=raw, headers={**api.ingest, "Content-Type": "application/json"})
+    assert r.status_code == 413 and "ingest.max_events=100" in r.text
+    small = json.dumps(probe("WGS-84", *WGS)).encode()
+    zipped = {**api.ingest, "Content-Type": "application/json", "Content-Encoding": "gzip"}
+    r = api.c.post(f"{BASE}/probes", content=gzip.compress(small), headers=zipped)
+    assert r.status_code == 200 and r.json()["accepted"] == 1

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from citybrain.geo.importers import read_geojson
 from citybrain.scenes.traffic.cli import app
-from citybrain.scenes.traffic.config import DEFAULT_AREAS, DEFAULT_NETWORK
+from citybrain.scenes.traffic.settings import DEFAULT_AREAS, DEFAULT_NETWORK
 
 
 def test_import_network_checks_and_writes_the_directed_geojson(tmp_path: Path) -> None:

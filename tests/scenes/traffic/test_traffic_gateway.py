@@ -8,14 +8,14 @@ from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
-from jt808_terminal import PHONE, Terminal, run_terminals
-from traffic_testkit import T_PEAK, stored, traffic_platform
 
 from citybrain.core.platform import Platform
 from citybrain.protocols import jt808
 from citybrain.scenes.traffic.events import TrafficPosition, TrafficTerminal
 from citybrain.scenes.traffic.gateway import Jt808Gateway
 from citybrain.scenes.traffic.sim import auth_frame
+from tests.scenes.traffic.jt808_terminal import PHONE, Terminal, run_terminals
+from tests.scenes.traffic.traffic_testkit import T_PEAK, stored, traffic_platform
 
 
 @pytest.fixture

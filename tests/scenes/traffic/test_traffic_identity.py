@@ -12,17 +12,17 @@ from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
-from jt808_terminal import PHONE, PLATE, Terminal, gateway, run_terminals
-from traffic_testkit import T_PEAK, stored, traffic_platform
 
 from citybrain.core.errors import ConfigError
 from citybrain.core.outputs import Alert
 from citybrain.core.platform import Platform
 from citybrain.core.store.base import AlertQuery
+from citybrain.scenes.traffic import scene
 from citybrain.scenes.traffic.auth import AuthBook
-from citybrain.scenes.traffic.config import load_config
 from citybrain.scenes.traffic.events import TrafficPosition
 from citybrain.scenes.traffic.gateway import Jt808Gateway
+from tests.scenes.traffic.jt808_terminal import PHONE, PLATE, Terminal, gateway, run_terminals
+from tests.scenes.traffic.traffic_testkit import T_PEAK, stored, traffic_platform
 
 OWNER, INTRUDER = PHONE, "013900000666"
 
@@ -86,7 +86,7 @@ def test_codes_are_random_and_a_derived_code_is_refused(platform: Platform) -> N
 
     run(platform, AuthBook(None), main)
     with pytest.raises(ConfigError, match="auth_secret"):
-        load_config({"gateway": {"auth_secret": "citybrain-demo-secret"}})
+        scene.load_settings({"gateway": {"auth_secret": "citybrain-demo-secret"}})
 
 
 def test_second_connection_of_a_terminal_takes_over_and_raises_an_alert(platform: Platform) -> None:

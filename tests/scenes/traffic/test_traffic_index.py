@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from citybrain.scenes.traffic import levels as lv
-from citybrain.scenes.traffic.config import INDEX_PRESETS, LevelConfig
+from citybrain.scenes.traffic.settings import INDEX_PRESETS, LevelConfig
 
 
 def test_space_mean_speed_is_total_distance_over_total_time() -> None:

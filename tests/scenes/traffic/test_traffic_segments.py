@@ -4,16 +4,25 @@ fallback, window closing, and the speed-collapse alert."""
 from __future__ import annotations
 
 import pytest
-from traffic_testkit import MIN, T_OFFPEAK, T_PEAK, Driver, config, metrics, network, traversal
 
 from citybrain.core.outputs import Outputs
 from citybrain.scenes.traffic.segments import SegmentSpeeds
+from tests.scenes.traffic.traffic_testkit import (
+    MIN,
+    T_OFFPEAK,
+    T_PEAK,
+    Driver,
+    config,
+    metrics,
+    network,
+    traversal,
+)
 
 SEG = 1  # Sankt Eriksgatan, secondary, speed limit 50 km/h, 157.8 m
 
 
 def driver(**settings: object) -> Driver:
-    return Driver(SegmentSpeeds(0, config(**settings), network()))
+    return Driver(SegmentSpeeds(0, config(**settings)))
 
 
 def close_minute(d: Driver, start: int) -> Outputs:
@@ -89,7 +98,7 @@ def test_fallback_to_road_class_when_no_speed_limit() -> None:
     sid = next(
         s.id for s in tn.segments.values() if s.speed_limit_kmh is None and s.road_class == "residential"
     )
-    proc = SegmentSpeeds(0, config(), tn)
+    proc = SegmentSpeeds(0, config())
     assert proc.freeflow(str(sid)) == (30.0, "road_class")
 
 

@@ -6,13 +6,12 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from traffic_testkit import T_OFFPEAK, T_PEAK, network, stored, traffic_platform
-
-from citybrain.scenes.traffic.config import GatewayConfig
 from citybrain.scenes.traffic.events import TrafficPosition
 from citybrain.scenes.traffic.gateway import Jt808Gateway
+from citybrain.scenes.traffic.settings import GatewayConfig
 from citybrain.scenes.traffic.sim import Terminal, location_frame, phone_of
 from citybrain.scenes.traffic.simworld import SimConfig, World, peak_factor
+from tests.scenes.traffic.traffic_testkit import T_OFFPEAK, T_PEAK, network, stored, traffic_platform
 
 SMALL = SimConfig(buses=6, taxis=10, ride_hail=5)
 

@@ -3,6 +3,7 @@ processors driven directly (no server), and crafted events."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -13,8 +14,8 @@ from citybrain.core.outputs import Outputs
 from citybrain.core.platform import Platform
 from citybrain.core.processor import AlertBook, Emitter, Processor
 from citybrain.scenes.traffic import roadnet, scene
-from citybrain.scenes.traffic.config import TrafficConfig, load_config
 from citybrain.scenes.traffic.events import TrafficSegmentWindow, TrafficTraversal
+from citybrain.scenes.traffic.settings import TrafficSettings
 
 E = TypeVar("E", bound=Event)
 
@@ -24,13 +25,18 @@ T_OFFPEAK = T_PEAK + 3 * 3_600_000  # 11:00 China time
 MIN = 60_000
 
 
+@functools.cache
 def network() -> roadnet.TrafficNetwork:
-    cfg = load_config({})
-    return roadnet.load(cfg.network_path, cfg.areas_path)
+    """The demo network, read once per test run."""
+    return TrafficSettings().roads
 
 
-def config(**settings: Any) -> TrafficConfig:
-    return load_config(settings)
+def config(**settings: Any) -> TrafficSettings:
+    """The scene's settings as the platform validates them, holding the demo network read once."""
+    cfg = scene.load_settings(settings)
+    if not cfg.network and not cfg.areas:
+        cfg.__dict__["roads"] = network()  # the cached property's slot: no second read
+    return cfg
 
 
 def traffic_settings(tmp_path: Path, **scene_settings: Any) -> Settings:

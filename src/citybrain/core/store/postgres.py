@@ -1,6 +1,7 @@
 """PostgreSQL, the shared store of a scaled-out city: many API nodes and workers on one database.
 
-What differs from the DuckDB store, and why:
+The queries, and the writes that are the same SQL on both backends, are ``sql.SqlStore``'s; this
+module gives them connections (``pg_conn``) and keeps what PostgreSQL does differently, and why:
 
 * ``events`` is partitioned by event time (one table per day, created on demand) with a BRIN index
   on ``ts``: retention drops old days cheaply and time-range scans touch only the days they need.
@@ -20,25 +21,27 @@ What differs from the DuckDB store, and why:
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from typing import Any, Literal
 
-import msgspec
 import psycopg
 
+from citybrain.core.clock import now_ms
 from citybrain.core.errors import StoreError
 from citybrain.core.events import Event, kind_of
 from citybrain.core.outputs import Alert, Outputs
-from citybrain.core.store import schema
-from citybrain.core.store.base import READ_LOG, AppendResult, decode_log_rows, events_from_rows
-from citybrain.core.store.pg_queries import PgQueries, pg
+from citybrain.core.store import pg_export, schema
+from citybrain.core.store.base import AppendResult
+from citybrain.core.store.pg_conn import PgConnections, PgTx, StoreUnavailableError
+from citybrain.core.store.rows import json_text
+from citybrain.core.store.sql import SqlStore
+
+__all__ = ["FencedError", "PostgresStore", "StoreUnavailableError"]
 
 log = logging.getLogger(__name__)
 DAY_MS = 86_400_000
-_JSON = msgspec.json.Encoder()
 
 _EXTRA_DDL = (
     "CREATE TABLE IF NOT EXISTS event_heads (partition INTEGER PRIMARY KEY, poff BIGINT NOT NULL)",
@@ -58,19 +61,13 @@ _COPY_EVENTS = "COPY events (partition, poff, id, kind, key, source, ts, ingest_
 _Item = tuple[int, Event]
 
 
-class StoreUnavailableError(StoreError):
-    """PostgreSQL does not answer (down, restarting, unreachable)."""
-
-
 class FencedError(StoreError):
     """This process no longer owns the partition it tried to write (another worker took it over)."""
 
 
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
+class PostgresStore(SqlStore[PgTx]):
+    _ROW_LOCK = " FOR UPDATE"  # API nodes transitioning the same alert at once wait for each other
 
-
-class PostgresStore(PgQueries):
     def __init__(
         self,
         dsn: str,
@@ -81,78 +78,27 @@ class PostgresStore(PgQueries):
     ) -> None:
         if not schema_name.replace("_", "").isalnum():
             raise StoreError(f"postgres.schema must be letters, digits and '_', got {schema_name!r}")
+        super().__init__()
         self.dsn, self.schema = dsn, schema_name
         self.commit_retry_s = commit_retry_s
-        self._connect_timeout = connect_timeout
-        self._local = threading.local()
-        self._all: set[psycopg.Connection[Any]] = set()
-        self._all_lock = threading.Lock()
+        self._db = PgConnections(dsn, schema_name, connect_timeout)
         self._days: set[int] = set()  # time partitions of ``events`` known to exist
         self._fences: dict[int, int] | None = None  # partition -> epoch, once fencing is on
-        self._bad_rows: set[tuple[int, int]] = set()  # log rows already quarantined as unreadable
         self._create_schema()
 
-    # -- connections ---------------------------------------------------------------------------
-    def _conn(self) -> psycopg.Connection[Any]:
-        conn: psycopg.Connection[Any] | None = getattr(self._local, "conn", None)
-        if conn is None or conn.closed:
-            try:
-                conn = psycopg.connect(
-                    self.dsn,
-                    autocommit=True,
-                    connect_timeout=self._connect_timeout,
-                    options=f"-c search_path={self.schema}",
-                    application_name=f"citybrain:{self.schema}",  # lets operators (and tests) find them
-                )
-            except psycopg.OperationalError as err:
-                reason = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
-                raise StoreUnavailableError(f"cannot connect to PostgreSQL: {reason}") from err
-            self._local.conn = conn
-            with self._all_lock:
-                self._all.add(conn)
-        return conn
-
-    def _drop_conn(self) -> None:
-        """Forget this thread's connection (after it broke); the next call reconnects."""
-        conn: psycopg.Connection[Any] | None = getattr(self._local, "conn", None)
-        self._local.conn = None
-        if conn is not None:
-            with self._all_lock:
-                self._all.discard(conn)
-            conn.close()
-
-    @contextmanager
-    def _tx(self) -> Iterator[psycopg.Cursor[Any]]:
-        conn = self._conn()
-        try:
-            with conn.transaction(), conn.cursor() as cur:
-                yield cur
-        except psycopg.OperationalError:
-            self._drop_conn()
-            raise
+    # -- the primitives --------------------------------------------------------------------------
+    def _tx(self) -> AbstractContextManager[psycopg.Cursor[Any]]:
+        return self._db.tx()
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """A read, retried once on a fresh connection when the old one broke (server restart)."""
-        for attempt in (0, 1):
-            try:
-                with self._conn().cursor() as cur:
-                    cur.execute(pg(sql), list(params))
-                    return cur.fetchall() if cur.description else []
-            except psycopg.OperationalError as err:
-                self._drop_conn()
-                if attempt:
-                    raise StoreError(f"PostgreSQL query failed: {err}") from err
-            except psycopg.Error as err:
-                raise StoreError(f"PostgreSQL query failed: {err}") from err
-        raise AssertionError("unreachable")
+        return self._db.rows(sql, params)
 
-    def _write(self, sql: str, params: Sequence[Any] = ()) -> int:
-        try:
-            with self._tx() as cur:
-                cur.execute(pg(sql), list(params))
-                return cur.rowcount
-        except psycopg.Error as err:
-            raise StoreError(f"PostgreSQL write failed: {err}") from err
+    def _transaction(self, what: str) -> AbstractContextManager[PgTx]:
+        return self._db.transaction(what)
+
+    def _upsert(self, tx: PgTx, sql: str, columns: schema.Columns, values: list[list[Any]]) -> None:
+        arrays = ", ".join(f"?::{t}[]" for _, t in columns)
+        tx.execute(sql.format(src=f"unnest({arrays}) AS t({', '.join(n for n, _ in columns)})"), values)
 
     def _create_schema(self) -> None:
         try:
@@ -199,7 +145,7 @@ class PostgresStore(PgQueries):
                     for p, ev in fresh:
                         heads[p] += 1
                         accepted.append((p, heads[p], ev))
-                        text = _JSON.encode(ev).decode()
+                        text = json_text(ev)
                         copy.write_row(
                             (p, heads[p], ev.id, kind_of(ev), ev.key, ev.source, ev.ts, ev.ingest_ts, text)
                         )
@@ -267,28 +213,22 @@ class PostgresStore(PgQueries):
             raise StoreError(f"creating event partitions for days {missing} failed: {err}") from err
         self._days.update(missing)
 
-    def _forget_day(self, day: int) -> None:
-        self._days.discard(day)
-
-    def read_events(self, partition: int, after: int, limit: int) -> list[tuple[int, Event]]:
-        rows = self._rows(READ_LOG, [partition, after, limit])
-        events, bad = decode_log_rows(partition, rows, self._bad_rows)
-        if bad:
-            self.quarantine(bad)
-        return events
-
-    def find_events(
-        self,
-        kinds: Sequence[str],
-        *,
-        keys: Sequence[str] | None = None,
-        start: int | None = None,
-        end: int | None = None,
-        contains: str | None = None,
-        limit: int = 100_000,
-    ) -> list[Event]:
-        sql, params = schema.find_events_query(kinds, keys, start, end, contains, limit)
-        return events_from_rows(self._rows(sql, params))
+    def _after_retention(self, cutoffs: dict[str, int]) -> None:
+        """Day partitions wholly before the events cutoff and emptied by retention go away with their
+        files."""
+        if "events" not in cutoffs:
+            return
+        rows = self._rows(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "JOIN pg_class p ON p.oid = i.inhparent JOIN pg_namespace n ON n.oid = p.relnamespace "
+            "WHERE p.relname = 'events' AND n.nspname = current_schema()"
+        )
+        for (name,) in rows:
+            day = int(name.removeprefix("events_d").replace("m", "-"))
+            if (day + 1) * DAY_MS <= cutoffs["events"] and not self._rows(f"SELECT 1 FROM {name} LIMIT 1"):
+                with self._transaction(f"dropping {name}") as tx:
+                    tx.execute(f"DROP TABLE IF EXISTS {name}")
+                self._days.discard(day)
 
     def sink_positions(self) -> dict[int, int]:
         """How far the raw sink has copied each bus partition (the bus's own sequence numbers)."""
@@ -339,14 +279,7 @@ class PostgresStore(PgQueries):
                 fences.pop(p, None)
             raise FencedError(f"partitions {lost} are owned by another worker now")
 
-    # -- processor checkpoints and outputs -----------------------------------------------------
-    def load_checkpoint(self, processor: str, partition: int) -> tuple[int, bytes] | None:
-        rows = self._rows(
-            "SELECT poff, state FROM checkpoints WHERE processor = ? AND partition = ?",
-            [processor, partition],
-        )
-        return (int(rows[0][0]), bytes(rows[0][1])) if rows else None
-
+    # -- processor commits -----------------------------------------------------------------------
     def commit(self, processor: str, partition: int, poff: int, state: bytes, out: Outputs) -> list[Alert]:
         if not self.owns(partition):
             # Not ours (a scale-out worker runs tasks for every partition but owns a few): the
@@ -358,9 +291,7 @@ class PostgresStore(PgQueries):
             try:
                 with self._tx() as cur:
                     self._check_fences(cur, [partition])
-                    changed = self._write_outputs(cur, out)
-                    cur.execute(pg(schema.UPSERT_CHECKPOINT), [processor, partition, poff, state, now_ms()])
-                return changed
+                    return self._commit_in(PgTx(cur), processor, partition, poff, state, out)
             except (psycopg.OperationalError, StoreUnavailableError) as err:
                 if time.monotonic() > deadline:
                     raise StoreError(
@@ -374,33 +305,6 @@ class PostgresStore(PgQueries):
             except psycopg.Error as err:
                 raise StoreError(f"commit of {processor}/{partition} at offset {poff} failed: {err}") from err
 
-    def _write_outputs(self, cur: psycopg.Cursor[Any], out: Outputs) -> list[Alert]:
-        if out.metrics:
-            last = {(m.name, m.key, m.ts): m.value for m in out.metrics}  # one row per key per statement
-            src = "unnest(%s::text[], %s::text[], %s::bigint[], %s::float8[]) AS t(name, key, ts, value)"
-            cur.execute(
-                schema.UPSERT_METRICS.format(src=src),
-                [[k[0] for k in last], [k[1] for k in last], [k[2] for k in last], list(last.values())],
-            )
-        if out.states:
-            lasts = {(s.scene, s.key): s for s in out.states}
-            src = "unnest(%s::text[], %s::text[], %s::bigint[], %s::text[]) AS t(scene, key, ts, data)"
-            cur.execute(
-                schema.UPSERT_STATES.format(src=src),
-                [[k[0] for k in lasts], [k[1] for k in lasts], [s.ts for s in lasts.values()],
-                 [_JSON.encode(s.data).decode() for s in lasts.values()]],
-            )  # fmt: skip
-        changed = self._apply_alert_ops(cur, out)
-        now = now_ms()
-        if out.late:
-            cur.executemany(
-                pg(schema.INSERT_LATE),
-                [[le.processor, le.partition, le.poff, le.id, le.ts, le.watermark, now] for le in out.late],
-            )
-        if out.quarantined:
-            cur.executemany(pg(schema.INSERT_QUARANTINE), schema.quarantine_rows(out.quarantined, now))
-        return changed
-
     # -- cluster views -------------------------------------------------------------------------
     def cluster_lag(self) -> dict[str, int]:
         """Events not yet processed per processor, over every partition and worker."""
@@ -411,12 +315,9 @@ class PostgresStore(PgQueries):
         return {str(p): int(n) for p, n in rows}
 
     def close(self) -> None:
-        with self._all_lock:
-            conns, self._all = list(self._all), set()
-        for conn in conns:
-            conn.close()
+        self._db.close()
 
     def export(
         self, table: str, fmt: Literal["parquet", "csv"], path: str, since: int | None, until: int | None
     ) -> int:
-        return self._export(table, fmt, path, since, until)
+        return pg_export.export(self._db, table, fmt, path, since, until)

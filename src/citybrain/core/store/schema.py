@@ -6,10 +6,6 @@ bucketing is ``ts - ts % bucket``. Placeholders are ``?``; the PostgreSQL store 
 
 from collections.abc import Sequence
 
-import msgspec
-
-from citybrain.core.outputs import Quarantined
-
 TABLES: dict[str, str] = {
     "events": """CREATE TABLE IF NOT EXISTS events (
         partition INTEGER NOT NULL, poff BIGINT NOT NULL, id VARCHAR NOT NULL, kind VARCHAR NOT NULL,
@@ -75,12 +71,31 @@ RESOLVE_ALERT = (
     "UPDATE alerts SET status = 'resolved', resolved_by = ?, resolved_ts = ?, resolve_note = ?, last_ts = ? "
     "WHERE id = ? AND status <> 'resolved'"
 )
+ACK_ALERT = "UPDATE alerts SET status = 'acknowledged', acked_by = ?, acked_ts = ?, ack_note = ? WHERE id = ?"
 INSERT_LATE = "INSERT INTO late_events VALUES (?, ?, ?, ?, ?, ?, ?)"
 INSERT_QUARANTINE = f"INSERT INTO quarantine VALUES ({', '.join('?' * 12)})"
+INSERT_TOKEN = "INSERT INTO tokens VALUES (?, ?, ?, ?, ?, NULL)"
+INSERT_AUDIT = "INSERT INTO audit VALUES (?, ?, ?, ?, ?)"
 
+# The columns of a batch upsert (``UPSERT_METRICS``, ``UPSERT_STATES``) with their SQL types; each
+# backend turns them into its own bulk source (an Arrow table, ``unnest`` of arrays).
+Columns = tuple[tuple[str, str], ...]
+METRIC_COLUMNS: Columns = (("name", "text"), ("key", "text"), ("ts", "bigint"), ("value", "float8"))
+STATE_COLUMNS: Columns = (("scene", "text"), ("key", "text"), ("ts", "bigint"), ("data", "text"))
 
-def quarantine_rows(items: Sequence[Quarantined], now: int) -> list[list[object]]:
-    return [[*msgspec.structs.astuple(q), now] for q in items]
+# Reads
+READ_LOG = (
+    "SELECT poff, id, ingest_ts, payload, kind, key, source, ts FROM events "
+    "WHERE partition = ? AND poff > ? ORDER BY poff LIMIT ?"
+)
+READ_CHECKPOINT = "SELECT poff, state FROM checkpoints WHERE processor = ? AND partition = ?"
+QUARANTINE_LIST = (
+    "SELECT stage, processor, partition, poff, id, kind, key, source, ts, reason, payload, recorded_ts "
+    "FROM quarantine ORDER BY recorded_ts DESC LIMIT ?"
+)
+METRIC_KEYS = "SELECT DISTINCT key FROM metrics WHERE name = ? ORDER BY key"
+TOKEN_COLUMNS = "SELECT id, name, scopes, created_ts, revoked_ts FROM tokens"
+AUDIT_LOG = "SELECT ts, actor, action, target, detail FROM audit ORDER BY ts DESC LIMIT ?"
 
 
 # Exportable tables and the time column used to filter them.
@@ -94,6 +109,14 @@ EXPORTABLE: dict[str, str] = {
     "audit": "ts",
 }
 
+AGGS: dict[str, str] = {
+    "avg": "avg(value)",
+    "min": "min(value)",
+    "max": "max(value)",
+    "sum": "sum(value)",
+    "count": "count(*)",
+    "last": "max(value)",  # max of an upserted bucket (one value per name, key and ts)
+}
 METRIC_SERIES = (
     "SELECT b, {agg} FROM (SELECT ts - ts % ? AS b, value FROM metrics "
     "WHERE name = ? AND key = ? AND ts >= ? AND ts < ?) t GROUP BY b ORDER BY b"

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import itertools
-from typing import TYPE_CHECKING
 
 import numpy as np
 import shapely
 from numpy.typing import NDArray
 
 from citybrain.geo.matching.base import MatchedSegment, MatchResult, PointMatch
+from citybrain.geo.matching.model import HMMConfig
 from citybrain.geo.network import Candidates, RoadNetwork
-
-if TYPE_CHECKING:
-    from citybrain.geo.matching.hmm import HMMConfig
 
 __all__ = ["assemble", "lonlat_of"]
 

@@ -6,23 +6,22 @@ recursion advances every trace one step per iteration on a (traces, k, k) block,
 numpy calls is set by the longest trace, not by the total number of points.
 
 The lockstep recursion has no skip/restart logic; a trace in which any step has no possible
-transition is simply re-run through :meth:`HMMMatcher.match_xy`, which has. Results are identical
+transition is simply re-run through ``viterbi.decode``, which has. Results are identical
 to matching each trace alone.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
 
 from citybrain.geo.matching.assemble import assemble, lonlat_of
 from citybrain.geo.matching.base import MatchResult, as_trace
-
-if TYPE_CHECKING:
-    from citybrain.geo.matching.hmm import HMMMatcher
+from citybrain.geo.matching.model import HMMConfig
+from citybrain.geo.matching.viterbi import decode, transitions
+from citybrain.geo.network import RoadNetwork
 
 __all__ = ["match_many"]
 
@@ -30,9 +29,8 @@ _NEG = -np.inf
 
 
 def match_many(
-    m: HMMMatcher, traces: Sequence[Sequence[Sequence[float]] | NDArray[np.float64]]
+    net: RoadNetwork, cfg: HMMConfig, traces: Sequence[Sequence[Sequence[float]] | NDArray[np.float64]]
 ) -> list[MatchResult]:
-    net, cfg = m.net, m.cfg
     arrs = [as_trace(t) for t in traces]
     lens = np.array([len(a) for a in arrs], dtype=np.intp)
     results: list[MatchResult | None] = [None] * len(arrs)
@@ -56,7 +54,7 @@ def match_many(
         dt = allp[q_idx, 0] - allp[p_idx, 0]
         ok = np.isfinite(dt) & (dt > 0)
         limit = np.where(ok, np.minimum(limit, cfg.max_speed_mps * dt + 2 * cfg.radius_m), limit)
-    trans = m._transitions(cand, counts, starts, p_idx, q_idx, gc, limit)
+    trans = transitions(net, cfg, cand, counts, starts, p_idx, q_idx, gc, limit)
     # step index of the transition *into* each kept position (-1 at a trace's first point)
     step_into = np.full(len(kept), -1, dtype=np.intp)
     step_into[1:][same] = np.arange(len(p_idx))
@@ -91,8 +89,17 @@ def match_many(
             if bad[b]:  # redo with skips and restarts, reusing candidates and transitions
                 lo, n, f, c = int(first_pt[t]), int(lens[t]), int(kfirst[t]), int(kcount[t])
                 s0 = int(step_into[f + 1]) if c > 1 else 0
-                r, placed, seg_of = m._decode(
-                    cand, counts, starts, kept[f : f + c], emis_pad[f : f + c], trans[s0 : s0 + c - 1], x, y
+                r, placed, seg_of = decode(
+                    net,
+                    cfg,
+                    cand,
+                    counts,
+                    starts,
+                    kept[f : f + c],
+                    emis_pad[f : f + c],
+                    trans[s0 : s0 + c - 1],
+                    x,
+                    y,
                 )
                 results[t] = assemble(net, cfg, cand, r, placed - lo, seg_of, x[lo : lo + n], y[lo : lo + n])
     return [r if r is not None else MatchResult([], []) for r in results]

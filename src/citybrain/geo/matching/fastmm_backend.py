@@ -18,7 +18,7 @@ import numpy as np
 import shapely
 from numpy.typing import NDArray
 
-from citybrain.core.errors import ConfigError
+from citybrain.core.extras import require as require_extra
 from citybrain.geo.matching.base import MatchedSegment, MatchResult, PointMatch, as_trace
 from citybrain.geo.network import RoadNetwork
 
@@ -43,10 +43,9 @@ class FastMMMatcher:
     name = "fastmm"
 
     def __init__(self, network: RoadNetwork, config: FastMMConfig | None = None) -> None:
-        try:
-            import fastmm
-        except ImportError as exc:  # pragma: no cover - fastmm is a declared dependency
-            raise ConfigError(f"fastmm is not installed: {exc}") from None
+        require_extra("fastmm", "the fastmm map matcher")
+        import fastmm
+
         self._fm: Any = fastmm
         self.net = network
         self.cfg = config or FastMMConfig()

@@ -3,38 +3,29 @@ and quality, traceability, look-back replay, alerts and the district view."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
-from citybrain.core.scenes import Scene
-from citybrain.core.store.base import Store
-from citybrain.scenes.factory import api, ingest, panel, sim
-from citybrain.scenes.factory import report as report_section
-from citybrain.scenes.factory.alerts import RULES
+from citybrain import sdk
+from citybrain.scenes.factory import api, gateway, panel, report, rules, sim
 from citybrain.scenes.factory.events import EVENTS
-from citybrain.scenes.factory.plant import book_for
-from citybrain.scenes.factory.processors import processors
+from citybrain.scenes.factory.processors import METRICS, FactoryMachines
+from citybrain.scenes.factory.settings import FactorySettings
 
-
-def _report(store: Store, start: int, end: int) -> Mapping[str, Any]:
-    # the report hook gets no settings: the demo plant model unless the API loaded another one
-    return report_section.report(store, book_for({}), start, end)
-
-
-scene = Scene(
-    name="factory",
+scene = sdk.Scene(
+    "factory",
     title={"zh-CN": "智能工厂", "en": "Smart factories"},
     description={
         "zh-CN": "MQTT/Sparkplug B 设备接入、工厂模型、OEE、产量质量、追溯、回放与区域工厂概览",
         "en": "MQTT/Sparkplug B ingest, plant model, OEE, output and quality, traceability, replay, "
         "district view",
     },
+    settings=FactorySettings,
     events=EVENTS,
-    processors=processors,
-    alert_rules=RULES,
-    routes=api.routes,
+    rules=rules.RULES,
+    metrics=METRICS,
+    processors=[FactoryMachines],
+    router=api.router,
     panel=panel.PANEL,
-    report=_report,
+    report=report.report,
+    servers=gateway.servers,
     simulators={"factory": sim.simulator},
-    servers=ingest.servers,
+    listen={"ingest.mqtt.embedded_port": "free"},
 )

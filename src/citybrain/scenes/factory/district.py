@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from citybrain.core.store.base import Store
 from citybrain.scenes.factory.oee import Oee, combine
 from citybrain.scenes.factory.plant import PlantBook, SiteSpec
 from citybrain.scenes.factory.query import HOUR, oee_parts
 from citybrain.scenes.factory.shifts import DAY, day_start, local_date
+from citybrain.sdk import ReadModel
 
 TARGET_SHARE = 0.55
 
@@ -27,7 +27,9 @@ def _connected(site: SiteSpec, states: dict[str, dict[str, Any]], now: int) -> b
     return False
 
 
-def _daily_output(store: Store, book: PlantBook, site: SiteSpec, start: int, end: int) -> dict[str, float]:
+def _daily_output(
+    store: ReadModel, book: PlantBook, site: SiteSpec, start: int, end: int
+) -> dict[str, float]:
     refs = [r for r in book.machines() if r.site.id == site.id]
     outs = [r for r in refs if r.machine.output]
     out: dict[str, float] = defaultdict(float)
@@ -37,7 +39,7 @@ def _daily_output(store: Store, book: PlantBook, site: SiteSpec, start: int, end
     return out
 
 
-def district(store: Store, book: PlantBook, now: int, days: int = 7) -> dict[str, Any]:
+def district(store: ReadModel, book: PlantBook, now: int, days: int = 7) -> dict[str, Any]:
     states = {s["key"]: s["data"] for s in store.states("factory")}
     plants = []
     by_ind: dict[str, dict[str, Any]] = defaultdict(

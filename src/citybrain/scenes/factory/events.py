@@ -8,7 +8,7 @@ from typing import Annotated, ClassVar
 
 import msgspec
 
-from citybrain.core.events import Event
+from citybrain.sdk import Event
 
 TagValue = float | bool | str
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]

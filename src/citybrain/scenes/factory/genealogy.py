@@ -16,12 +16,11 @@ from typing import Any
 
 import msgspec
 
-from citybrain.core.errors import NotFoundError
-from citybrain.core.store.base import Store
 from citybrain.scenes.factory.events import FactoryTrace
+from citybrain.sdk import NotFoundError, ReadModel
 
 
-def _steps(store: Store, unit: str) -> list[FactoryTrace]:
+def _steps(store: ReadModel, unit: str) -> list[FactoryTrace]:
     return [e for e in store.find_events(["factory.trace"], keys=[unit]) if isinstance(e, FactoryTrace)]
 
 
@@ -33,7 +32,7 @@ def _step(ev: FactoryTrace) -> dict[str, Any]:
     return d
 
 
-def backward(store: Store, unit: str, depth: int = 10) -> dict[str, Any]:
+def backward(store: ReadModel, unit: str, depth: int = 10) -> dict[str, Any]:
     seen: set[str] = set()
     summary: dict[str, set[str]] = {"machines": set(), "operators": set(), "lots": set()}
 
@@ -65,12 +64,12 @@ def backward(store: Store, unit: str, depth: int = 10) -> dict[str, Any]:
     return {"unit": unit, "tree": tree, **{k: sorted(v) for k, v in summary.items()}}
 
 
-def consumers(store: Store, lot: str) -> list[FactoryTrace]:
+def consumers(store: ReadModel, lot: str) -> list[FactoryTrace]:
     found = store.find_events(["factory.trace"], contains=lot)
     return [e for e in found if isinstance(e, FactoryTrace) and any(i.lot == lot for i in e.inputs)]
 
 
-def forward(store: Store, lot: str, depth: int = 10) -> dict[str, Any]:
+def forward(store: ReadModel, lot: str, depth: int = 10) -> dict[str, Any]:
     seen: set[str] = set()
     reached: set[str] = set()
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import msgspec
 
-from citybrain.scenes.factory.alerts import Detector
+from citybrain.scenes.factory.anomaly import Detector
 
 __all__ = ["Changes", "Detector", "MachineState"]
 from citybrain.scenes.factory.oee import Elements, counter_delta

@@ -2,23 +2,23 @@
 shift calendar and planned stops. Loaded from a TOML or JSON file; edits made through the API are
 saved to an overlay file (whole sites, by id) that wins over the shipped file on the next start.
 
-Processors, the MQTT ingest and the API share one :class:`PlantBook` per file in a process, so an
-edit applies at once. Editing swaps whole immutable snapshots: readers on the pipeline thread never
-see a half-applied change.
+The parts of a scene runtime share one :class:`PlantBook` (``FactorySettings.book``), so an edit
+applies at once. Editing swaps whole immutable snapshots: readers on the pipeline thread never see
+a half-applied change.
 """
 
 from __future__ import annotations
 
 import threading
 import tomllib
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import msgspec
 
-from citybrain.core.errors import ConfigError, NotFoundError
+from citybrain import data
+from citybrain.sdk import ConfigError, NotFoundError
 
 Role = Literal["cycle", "good", "reject", "state", "process"]
 Category = Literal["running", "stopped", "planned"]
@@ -84,7 +84,7 @@ class Thresholds(msgspec.Struct, forbid_unknown_fields=True):
     anomaly_warmup: int = 30  # values before the detector judges
 
 
-class SiteSpec(msgspec.Struct, forbid_unknown_fields=True):
+class SiteSpec(msgspec.Struct, forbid_unknown_fields=True, dict=True):  # dict: shifts.py's day cache
     id: str
     name: str = ""
     name_en: str = ""
@@ -162,7 +162,7 @@ class _Snapshot:
 
 
 class PlantBook:
-    """The plants of one config file (plus saved edits), shared by everyone in the process."""
+    """The plants of one config file (plus saved edits)."""
 
     def __init__(self, sites: list[SiteSpec], edits_file: Path | None = None) -> None:
         for s in sites:
@@ -255,14 +255,11 @@ def _convert(raw: Any, typ: type[Any], where: str) -> Any:
         raise ConfigError(f"plant model {where}: {err}") from err
 
 
-REPO_DATA = Path(__file__).resolve().parents[4] / "data" / "plants"
-DEFAULT_FILE = "data/plants/demo.toml"
+DEFAULT_FILE = str(data.path("plants/demo.toml"))
 
 
 def load_file(path: str | Path) -> list[SiteSpec]:
     p = Path(path)
-    if not p.exists() and not p.is_absolute() and (REPO_DATA.parent.parent / p).exists():
-        p = REPO_DATA.parent.parent / p  # the repository's copy when run from elsewhere
     try:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError as err:
@@ -273,23 +270,3 @@ def load_file(path: str | Path) -> list[SiteSpec]:
         raise ConfigError(f"plant model file {p}: {err}") from err
     sites: list[SiteSpec] = _convert(raw, PlantsFile, str(p)).sites
     return sites
-
-
-_BOOKS: dict[str, PlantBook] = {}
-_BOOKS_LOCK = threading.Lock()
-
-
-def book_for(settings: Mapping[str, Any]) -> PlantBook:
-    """The process-wide book of the scene settings' ``plants_file``."""
-    path = str(settings.get("plants_file") or DEFAULT_FILE)
-    with _BOOKS_LOCK:
-        book = _BOOKS.get(path)
-        if book is None:
-            book = _BOOKS[path] = PlantBook(load_file(path))
-        return book
-
-
-def forget_books() -> None:
-    """Tests: drop the shared books (each test loads its own)."""
-    with _BOOKS_LOCK:
-        _BOOKS.clear()

@@ -14,23 +14,32 @@ What it writes, so the API can recompute any aggregate from the store (a line, a
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 import msgspec
 
-from citybrain.core.events import Event
-from citybrain.core.pipeline import ProcessorSpec
-from citybrain.core.processor import Emitter, Processor
 from citybrain.scenes.factory import machine as mc
-from citybrain.scenes.factory.alerts import ANOMALY, DOWN, OFFLINE, QUALITY, RANGE, SILENT, explain, judge
+from citybrain.scenes.factory.anomaly import explain, judge
 from citybrain.scenes.factory.events import FactoryLink, FactoryReject, FactoryTags
 from citybrain.scenes.factory.oee import ELEMENTS, Elements, counts, machine_oee
-from citybrain.scenes.factory.plant import MachineRef, PlantBook, book_for
+from citybrain.scenes.factory.plant import MachineRef, PlantBook
+from citybrain.scenes.factory.rules import ANOMALY, DOWN, OFFLINE, QUALITY, RANGE, SILENT
+from citybrain.scenes.factory.settings import FactorySettings
 from citybrain.scenes.factory.shifts import shift_at
+from citybrain.sdk import Emitter, Event, Processor
 
 MINUTE = 60_000
 COUNTER_ROLES = ("cycle", "good", "reject")
+METRICS = {
+    **{f"factory.shift.{f}": f"OEE element {f} of a machine in a shift (ts: shift start)" for f in ELEMENTS},
+    **{f"factory.{r}": f"{r} of a machine in a shift, ISO 22400-2 (ts: shift start)"
+       for r in ("oee", "availability", "performance", "quality")},
+    "factory.output_hour": "pieces made by a machine in an hour",
+    "factory.good_hour": "good pieces made by a machine in an hour",
+    "factory.reject_hour": "rejects of a machine in an hour",
+    "factory.rejects": "rejects of a machine by reason in a shift (key machine|reason)",
+    "factory.pv": "last value of a process tag in a minute (key machine|tag)",
+}  # fmt: skip
 
 
 class FactoryState(msgspec.Struct):
@@ -55,16 +64,13 @@ class FactoryMachines(Processor[FactoryState]):
     kinds = (FactoryTags, FactoryLink, FactoryReject)
     state_type = FactoryState
 
-    def __init__(self, partition: int, settings: Mapping[str, Any], book: PlantBook | None = None) -> None:
-        super().__init__(partition, settings)
-        self._book = book
-        self._settings = settings
+    config: FactorySettings
 
-    @property
-    def book(self) -> PlantBook:
-        if self._book is None:
-            self._book = book_for(self._settings)
-        return self._book
+    def __init__(self, partition: int, settings: FactorySettings, book: PlantBook | None = None) -> None:
+        super().__init__(partition, settings)
+        # the plant model loads (and is validated) when the platform builds its processors: a bad
+        # file fails at start, loudly
+        self.book = book or settings.book()
 
     def process(self, batch: Sequence[tuple[int, Event]], out: Emitter) -> None:
         book = self.book
@@ -298,8 +304,3 @@ class FactoryMachines(Processor[FactoryState]):
                         message=f"{name} {tag} 无更新 {quiet:.0f} s · tag silent for {quiet:.0f} s",
                         data={"machine": key, "tag": tag, "silent_s": quiet},
                     )
-
-
-def processors(settings: Mapping[str, Any]) -> list[ProcessorSpec]:
-    book_for(settings)  # load (and validate) the plant model at start-up: a bad file fails loudly
-    return [ProcessorSpec(FactoryMachines.name, lambda p: FactoryMachines(p, settings))]

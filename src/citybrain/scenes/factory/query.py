@@ -10,17 +10,17 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any, Literal
 
-from citybrain.core.store.base import Store
 from citybrain.scenes.factory.oee import ELEMENTS, Elements, Oee, combine, counts, machine_oee
 from citybrain.scenes.factory.plant import MachineRef, PlantBook
 from citybrain.scenes.factory.processors import roles
 from citybrain.scenes.factory.shifts import DAY, local_date, shift_at
+from citybrain.sdk import ReadModel
 
 HOUR = 3_600_000
 By = Literal["shift", "day"]
 
 
-def shift_elements(store: Store, key: str, start: int, end: int) -> dict[int, Elements]:
+def shift_elements(store: ReadModel, key: str, start: int, end: int) -> dict[int, Elements]:
     """Shift start -> elements of one machine, for shifts starting in ``[start, end)``."""
     out: dict[int, Elements] = {}
     for f in ELEMENTS:
@@ -37,7 +37,7 @@ def _period(ref: MachineRef, shift_start: int, by: By) -> str:
 
 
 def oee_parts(
-    store: Store,
+    store: ReadModel,
     book: PlantBook,
     site: str,
     start: int,
@@ -64,7 +64,7 @@ def oee_parts(
 
 
 def oee_table(
-    store: Store,
+    store: ReadModel,
     book: PlantBook,
     site: str,
     start: int,
@@ -81,7 +81,9 @@ def oee_table(
     return rows
 
 
-def output_table(store: Store, book: PlantBook, site: str, line: str, start: int, end: int) -> dict[str, Any]:
+def output_table(
+    store: ReadModel, book: PlantBook, site: str, line: str, start: int, end: int
+) -> dict[str, Any]:
     """Pieces per hour and per day of a line (its output machines' good count), against plan; the
     first-pass yield of each machine and the rolled yield of the line; reject reasons."""
     refs = book.line_machines(site, line)

@@ -15,16 +15,15 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
 
-from citybrain.core.errors import ConfigError, NotFoundError
-from citybrain.core.events import Event
-from citybrain.core.store.base import Store
 from citybrain.scenes.factory.events import FactoryLink, FactoryReject, FactoryTags
 from citybrain.scenes.factory.plant import PlantBook
+from citybrain.sdk import ConfigError, Event, NotFoundError, ReadModel
 
 FRAME_S = 0.1
 MAX_SPAN_MS = 6 * 3_600_000
@@ -86,16 +85,22 @@ def _apply(snap: dict[str, dict[str, Any]], ev: Event) -> dict[str, Any]:
     return out
 
 
+def publisher(rt: Any) -> Callable[[str, Any], None]:
+    """How a replayer sends a session's frames: on the live topic ``replay.factory.<session id>``."""
+    return lambda sid, frame: rt.publish("replay", frame, sid)
+
+
 class Replayer:
     def __init__(
         self,
-        platform: Any,
+        store: ReadModel,
+        publish: Callable[[str, Any], None],
         book: PlantBook,
         max_sessions: int = 8,
         keep_finished: int = KEEP_FINISHED,
         finished_ttl_s: float = FINISHED_TTL_S,
     ) -> None:
-        self.platform, self.book = platform, book
+        self.store, self.publish, self.book = store, publish, book  # publish(session id, frame): live feed
         self.max_sessions = max_sessions
         self.keep_finished, self.finished_ttl_s = keep_finished, finished_ttl_s
         self.sessions: dict[str, ReplaySession] = {}  # running ones plus the bounded finished ones
@@ -121,8 +126,7 @@ class Replayer:
         if not keys:
             raise NotFoundError(f"line {site}/{line} is not in the plant model")
         kinds = ["factory.tags", "factory.link", "factory.reject"]
-        store: Store = self.platform.store
-        return store.find_events(kinds, keys=keys, start=start, end=end, limit=2_000_000)
+        return self.store.find_events(kinds, keys=keys, start=start, end=end, limit=2_000_000)
 
     def start(
         self, site: str, line: str, start: int, minutes: float = 60, speed: float = 1.0
@@ -163,7 +167,7 @@ class Replayer:
         try:
             events = await asyncio.to_thread(self.load, s.site, s.line, s.start, s.end)
             s.events, s.status = len(events), "playing"
-            await play(events, s, lambda frame: self.platform.hub.publish(f"replay.factory.{s.id}", frame))
+            await play(events, s, lambda frame: self.publish(s.id, frame))  # topic replay.factory.<id>
         except asyncio.CancelledError:
             if s.status in RUNNING:
                 self._finish(s, "stopped")

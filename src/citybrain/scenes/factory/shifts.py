@@ -30,7 +30,7 @@ class _Day:
     stops: tuple[tuple[int, int], ...]
 
 
-_CACHE: dict[tuple[int, str, int], tuple[SiteSpec, _Day]] = {}
+DAYS_KEPT = 5_000  # computed days remembered per site (a site's edit replaces the site, and them)
 
 
 def _minutes(text: str) -> int:
@@ -54,10 +54,10 @@ def day_start(site: SiteSpec, ts: int) -> int:
 
 def _day(site: SiteSpec, line: str, d0: int) -> _Day:
     """Shift instances starting on, and planned stops of, the local day starting at ``d0``."""
-    ck = (id(site), line, d0)
-    hit = _CACHE.get(ck)
-    if hit is not None and hit[0] is site:
-        return hit[1]
+    cache: dict[tuple[str, int], _Day] = site.__dict__.setdefault("days", {})  # held by the site spec
+    hit = cache.get((line, d0))
+    if hit is not None:
+        return hit
     date = local_date(site, d0)
     shifts = []
     for s in site.shifts:
@@ -74,9 +74,9 @@ def _day(site: SiteSpec, line: str, d0: int) -> _Day:
             b += DAY
         stops.append((d0 + a, d0 + b))
     day = _Day(tuple(shifts), tuple(stops))
-    if len(_CACHE) > 50_000:
-        _CACHE.clear()
-    _CACHE[ck] = (site, day)
+    if len(cache) > DAYS_KEPT:
+        cache.clear()
+    cache[(line, d0)] = day
     return day
 
 

@@ -24,10 +24,11 @@ import msgspec
 
 from citybrain.gateways.mqtt import parse_url
 from citybrain.scenes.factory import sparkplug as spb
-from citybrain.scenes.factory.ingest import device_login, edge_user, ingest_settings, site_user
-from citybrain.scenes.factory.plant import book_for
+from citybrain.scenes.factory.gateway import FactoryMqttServer, device_login, edge_user, site_user
+from citybrain.scenes.factory.plant import PlantBook
+from citybrain.scenes.factory.settings import FactorySettings, IngestSettings
 from citybrain.scenes.factory.sim_plant import Station, apply_counts, build_stations
-from citybrain.sim.base import SimContext
+from citybrain.sdk import SimContext
 
 log = logging.getLogger(__name__)
 OPERATORS = ("张伟", "李娜", "王芳", "刘洋", "陈静", "杨磊")
@@ -131,15 +132,14 @@ class EdgeNode:
 class FactorySimulator:
     name = "factory"
 
-    def __init__(self, cfg: FactorySimConfig, settings: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, cfg: FactorySimConfig, book: PlantBook | None = None) -> None:
         self.cfg = cfg
-        self._build(settings or {})
+        self._build(book or FactorySettings().book())  # the demo until ``run`` knows the scene's
 
-    def _build(self, settings: Mapping[str, Any]) -> None:
+    def _build(self, book: PlantBook) -> None:
         cfg = self.cfg
-        self.plants_file = settings.get("plants_file")
         self.rng = random.Random(cfg.seed)
-        self.book = book_for(settings)
+        self.book = book
         self.stations = build_stations(self.book, cfg.sites, self.rng)
         spb_st = [
             s
@@ -271,18 +271,23 @@ class FactorySimulator:
 
     # -- MQTT -------------------------------------------------------------------------------------
     @staticmethod
-    def broker(ctx: SimContext) -> tuple[str, int]:
-        mq = ingest_settings(ctx.scene_settings).mqtt
-        return parse_url(mq.url) if mq.url else (ctx.host, mq.embedded_port)
+    def scene_settings(ctx: SimContext) -> FactorySettings:
+        """The running scene's settings (with its plant model), found through its MQTT server."""
+        for srv in ctx.servers:
+            if isinstance(srv, FactoryMqttServer):
+                return srv.rt.settings
+        return msgspec.convert(dict(ctx.scene_settings), FactorySettings, strict=False)
 
     async def run(self, ctx: SimContext, stop: asyncio.Event) -> None:
-        if ctx.scene_settings.get("plants_file") != self.plants_file:
-            self._build(ctx.scene_settings)  # the scene's own plant model, not the demo default
-        host, port = self.broker(ctx)
+        settings = self.scene_settings(ctx)
+        if settings.book() is not self.book:
+            self._build(settings.book())  # the scene's own plant model, not the demo default
+        mq = settings.ingest.mqtt
+        host, port = parse_url(mq.url) if mq.url else (ctx.host, mq.embedded_port)
         delay = 0.5
         while not stop.is_set():
             try:
-                await self._session(host, port, stop, ctx)
+                await self._session(host, port, stop, ctx, settings.ingest)
                 delay = 0.5
             except aiomqtt.MqttError as err:
                 log.warning("factory simulator: broker %s:%s unavailable (%s); retrying", host, port, err)
@@ -290,7 +295,9 @@ class FactorySimulator:
                 await asyncio.wait_for(stop.wait(), delay)
             delay = min(delay * 2, 10.0)
 
-    async def _session(self, host: str, port: int, stop: asyncio.Event, ctx: SimContext) -> None:
+    async def _session(
+        self, host: str, port: int, stop: asyncio.Event, ctx: SimContext, ingest: IngestSettings
+    ) -> None:
         """One MQTT client per plant site (JSON) and one for the Sparkplug edge node, each under its
         own broker account: a device may publish only under its own topics."""
         will_topic, will_payload = self.node.connect()
@@ -298,7 +305,7 @@ class FactorySimulator:
         ncmd = spb.topic_for(spb.SpbTopic(self.cfg.group, "NCMD", self.cfg.node))
 
         def client(user: str, will: aiomqtt.Will | None = None) -> aiomqtt.Client:
-            password = device_login(ctx.servers, ctx.scene_settings, user)
+            password = device_login(ctx.servers, ingest, user)
             return aiomqtt.Client(
                 host,
                 port,

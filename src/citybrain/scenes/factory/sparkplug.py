@@ -23,7 +23,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import Literal
 
-from citybrain.core.errors import DecodeError
+from citybrain.sdk import DecodeError
 
 Value = int | float | bool | str | bytes | None
 

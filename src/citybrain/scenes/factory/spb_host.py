@@ -24,12 +24,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from citybrain.core.errors import DecodeError
-from citybrain.core.events import MAX_TS, MIN_TS, Event
 from citybrain.gateways.mqtt import Incoming, message_id
 from citybrain.scenes.factory import sparkplug as spb
 from citybrain.scenes.factory.events import FactoryLink, FactoryTags, SpbBirth
 from citybrain.scenes.factory.plant import PlantBook
+from citybrain.sdk import MAX_TS, MIN_TS, DecodeError, Event
 
 log = logging.getLogger(__name__)
 REBIRTH = "Node Control/Rebirth"

@@ -3,34 +3,30 @@ state per VIN, vehicle alarms and platform-side early warnings, history, and a s
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
-from citybrain.core.scenes import Scene
-from citybrain.core.store.base import Store
-from citybrain.scenes.nev import api, gateway, panel, sim
-from citybrain.scenes.nev import report as report_section
+from citybrain import sdk
+from citybrain.scenes.nev import api, gateway, panel, report, rules, sim
 from citybrain.scenes.nev.events import EVENTS
-from citybrain.scenes.nev.processors import ALERT_RULES, processors
+from citybrain.scenes.nev.history import SIGNALS
+from citybrain.scenes.nev.processors import PROCESSORS
+from citybrain.scenes.nev.settings import NevSettings
 
-
-def _report(store: Store, start: int, end: int) -> Mapping[str, Any]:
-    return report_section.report(store, start, end)
-
-
-scene = Scene(
-    name="nev",
+scene = sdk.Scene(
+    "nev",
     title={"zh-CN": "新能源汽车监控", "en": "New-energy vehicle monitoring"},
     description={
         "zh-CN": "GB/T 32960 车辆接入、车队实时状态、车辆报警与平台预警、历史轨迹",
         "en": "GB/T 32960 vehicle gateway, live fleet state, vehicle alarms and early warnings, history",
     },
+    settings=NevSettings,
     events=EVENTS,
-    processors=processors,
-    alert_rules=ALERT_RULES,
-    routes=api.routes,
+    rules=rules.ALL,
+    metrics={s.metric: f"history: {s.label['en']} per report ({s.unit}), key = VIN" for s in SIGNALS},
+    processors=PROCESSORS,
+    router=api.router,
     panel=panel.PANEL,
-    report=_report,
-    simulators={"nev": sim.simulator},
+    report=report.report,
     servers=gateway.servers,
+    simulators={"nev": sim.simulator},
+    listen={"gateway.port": "any"},
+    decoders={"gb32960": "citybrain.protocols.gb32960:decode_hex"},
 )

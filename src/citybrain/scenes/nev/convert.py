@@ -43,13 +43,8 @@ def login_event(msg: gb.VehicleLogin | gb.VehicleLogin2025, source: str) -> NevL
 
 
 def logout_event(msg: gb.VehicleLogout, source: str) -> NevLogout:
-    return NevLogout(
-        key=msg.header.vin,
-        ts=epoch_ms(msg.time),
-        source=source,
-        edition=msg.header.edition,
-        serial=msg.serial,
-    )
+    h = msg.header
+    return NevLogout(key=h.vin, ts=epoch_ms(msg.time), source=source, edition=h.edition, serial=msg.serial)
 
 
 def _span(lists: list[list[float | None]] | list[list[int | None]]) -> tuple[float, float] | None:

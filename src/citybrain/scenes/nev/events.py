@@ -11,7 +11,7 @@ from typing import Annotated, ClassVar, Literal
 
 import msgspec
 
-from citybrain.core.events import Event
+from citybrain.sdk import Event
 
 Edition = Literal["2016", "2025"]
 Vin = Annotated[str, msgspec.Meta(min_length=1, max_length=17, description="vehicle identification number")]

@@ -26,17 +26,17 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Literal
 
-from citybrain.core.errors import DecodeError
-from citybrain.core.events import MAX_TS, MIN_TS, Event
+from citybrain import sdk
 from citybrain.gateways.alerts import GatewayAlerts
 from citybrain.gateways.tcp import Connection, TcpServer
 from citybrain.protocols import gb32960 as gb
-from citybrain.scenes.nev.config import GatewayConfig, load_config
 from citybrain.scenes.nev.convert import login_event, logout_event, report_event
+from citybrain.scenes.nev.settings import GatewaySettings, NevSettings
+from citybrain.sdk import MAX_TS, MIN_TS, DecodeError, Event
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ class Gb32960Session:
         self,
         conn: Connection,
         submit: Submit,
-        cfg: GatewayConfig,
+        cfg: GatewaySettings,
         vins: VinRegistry,
         clock: Clock = _now,
         counts: dict[str, int] | None = None,
@@ -227,10 +227,10 @@ class Gb32960Session:
 
 
 class Gb32960Gateway(TcpServer):
-    """The TCP server with GB/T 32960 sessions; ``submit`` is ``platform.batcher.submit``."""
+    """The TCP server with GB/T 32960 sessions; ``submit`` makes events durable (``rt.submit``)."""
 
     def __init__(
-        self, submit: Submit, cfg: GatewayConfig, clock: Clock = _now, alerts: GatewayAlerts | None = None
+        self, submit: Submit, cfg: GatewaySettings, clock: Clock = _now, alerts: GatewayAlerts | None = None
     ) -> None:
         self.vins = VinRegistry()
         self.cfg = cfg
@@ -257,9 +257,8 @@ class Gb32960Gateway(TcpServer):
         await self.alerts.drain()
 
 
-def servers(platform: Any, settings: Mapping[str, Any]) -> list[Gb32960Gateway]:
-    cfg = load_config(settings)
-    if not cfg.gateway.enabled:
+def servers(rt: sdk.Runtime[NevSettings]) -> list[Gb32960Gateway]:
+    cfg = rt.settings.gateway
+    if not cfg.enabled:
         return []
-    alerts = GatewayAlerts(platform, "nev", "gb32960")
-    return [Gb32960Gateway(platform.batcher.submit, cfg.gateway, alerts=alerts)]
+    return [Gb32960Gateway(rt.submit, cfg, alerts=GatewayAlerts(rt, "nev", "gb32960"))]

@@ -10,64 +10,35 @@ import io
 from dataclasses import dataclass
 from typing import Any
 
-from citybrain.core.store.base import Agg, Store
+from citybrain.sdk import Agg, ReadModel
 
 
 @dataclass(frozen=True)
 class Signal:
-    name: str  # API name
-    metric: str  # metric name in the store
+    name: str  # API name; the metric in the store is nev.<name>
     field: str  # NevReport field
     agg: Agg  # aggregate when downsampling
     unit: str
     label: dict[str, str]
 
+    @property
+    def metric(self) -> str:
+        return f"nev.{self.name}"
+
 
 SIGNALS: tuple[Signal, ...] = (
-    Signal("speed", "nev.speed", "speed_kmh", "avg", "km/h", {"zh-CN": "车速", "en": "speed"}),
-    Signal("soc", "nev.soc", "soc_pct", "avg", "%", {"zh-CN": "SOC", "en": "state of charge"}),
-    Signal("mileage", "nev.mileage", "odometer_km", "max", "km", {"zh-CN": "累计里程", "en": "odometer"}),
-    Signal(
-        "voltage", "nev.voltage", "total_voltage_v", "avg", "V", {"zh-CN": "总电压", "en": "pack voltage"}
-    ),
-    Signal(
-        "current", "nev.current", "total_current_a", "avg", "A", {"zh-CN": "总电流", "en": "pack current"}
-    ),
-    Signal(
-        "max_temp",
-        "nev.max_temp",
-        "max_temp_c",
-        "max",
-        "°C",
-        {"zh-CN": "最高温度", "en": "highest temperature"},
-    ),
-    Signal(
-        "min_temp",
-        "nev.min_temp",
-        "min_temp_c",
-        "min",
-        "°C",
-        {"zh-CN": "最低温度", "en": "lowest temperature"},
-    ),
-    Signal(
-        "max_cell_v",
-        "nev.max_cell_v",
-        "max_cell_v",
-        "max",
-        "V",
-        {"zh-CN": "单体最高电压", "en": "highest cell"},
-    ),
-    Signal(
-        "min_cell_v",
-        "nev.min_cell_v",
-        "min_cell_v",
-        "min",
-        "V",
-        {"zh-CN": "单体最低电压", "en": "lowest cell"},
-    ),
-    Signal("lon", "nev.lon", "lon", "avg", "°", {"zh-CN": "经度", "en": "longitude"}),
-    Signal("lat", "nev.lat", "lat", "avg", "°", {"zh-CN": "纬度", "en": "latitude"}),
-)
+    Signal("speed", "speed_kmh", "avg", "km/h", {"zh-CN": "车速", "en": "speed"}),
+    Signal("soc", "soc_pct", "avg", "%", {"zh-CN": "SOC", "en": "state of charge"}),
+    Signal("mileage", "odometer_km", "max", "km", {"zh-CN": "累计里程", "en": "odometer"}),
+    Signal("voltage", "total_voltage_v", "avg", "V", {"zh-CN": "总电压", "en": "pack voltage"}),
+    Signal("current", "total_current_a", "avg", "A", {"zh-CN": "总电流", "en": "pack current"}),
+    Signal("max_temp", "max_temp_c", "max", "°C", {"zh-CN": "最高温度", "en": "highest temperature"}),
+    Signal("min_temp", "min_temp_c", "min", "°C", {"zh-CN": "最低温度", "en": "lowest temperature"}),
+    Signal("max_cell_v", "max_cell_v", "max", "V", {"zh-CN": "单体最高电压", "en": "highest cell"}),
+    Signal("min_cell_v", "min_cell_v", "min", "V", {"zh-CN": "单体最低电压", "en": "lowest cell"}),
+    Signal("lon", "lon", "avg", "°", {"zh-CN": "经度", "en": "longitude"}),
+    Signal("lat", "lat", "avg", "°", {"zh-CN": "纬度", "en": "latitude"}),
+)  # fmt: skip
 BY_NAME = {s.name: s for s in SIGNALS}
 POSITION = ("lon", "lat")  # written only for a valid fix
 DEFAULT_SIGNALS = ("speed", "soc", "mileage", "max_temp", "min_temp", "lon", "lat")
@@ -82,7 +53,9 @@ def bucket_for(start: int, end: int, max_points: int, raw_ms: int = 10_000) -> i
     return -(-step // 1000) * 1000  # whole seconds keep bucket starts readable
 
 
-def query(store: Store, vin: str, names: list[str], start: int, end: int, max_points: int) -> dict[str, Any]:
+def query(
+    store: ReadModel, vin: str, names: list[str], start: int, end: int, max_points: int
+) -> dict[str, Any]:
     """Signals of one VIN in [start, end), downsampled to at most about ``max_points`` each."""
     bucket = bucket_for(start, end, max_points)
     series: dict[str, list[list[float]]] = {}

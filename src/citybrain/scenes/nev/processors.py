@@ -11,33 +11,20 @@ vehicle with a drifting clock is still online when its frames keep arriving.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
 
-from citybrain.core.events import Event
-from citybrain.core.outputs import Severity
-from citybrain.core.pipeline import ProcessorSpec
-from citybrain.core.processor import AlertRule, Emitter, Processor
-from citybrain.scenes.nev.config import NevConfig, load_config
+from citybrain import sdk
 from citybrain.scenes.nev.events import NevLogin, NevLogout, NevReport
 from citybrain.scenes.nev.history import POSITION, SIGNALS
-from citybrain.scenes.nev.warnings import WARNING_RULES, EarlyWarnings
+from citybrain.scenes.nev.rules import VEHICLE_ALARM
+from citybrain.scenes.nev.settings import NevSettings
+from citybrain.scenes.nev.warnings import EarlyWarnings
 from citybrain.scenes.nev.words import LEVEL_WORDS, alarm_text, alarm_words
+from citybrain.sdk import Severity
 
-VEHICLE_ALARM = AlertRule(
-    name="nev.vehicle_alarm",
-    scene="nev",
-    title="车辆故障报警 / Vehicle alarm",
-    severity="warning",
-    for_ms=0,
-    clear_ms=20_000,
-    doc="The vehicle reports alarm level 1-3 (level 1 -> warning, 2 -> major, 3 -> critical) with "
-    "its general alarm flags and fault codes. Raised on the first live report; resolved once the "
-    "vehicle has reported level 0 for 20 s (two normal reports), so one clean frame in a fault "
-    "does not flap it.",
-)
 LEVEL_SEVERITY: dict[int, Severity] = {1: "warning", 2: "major", 3: "critical"}
 
 # fields a report may carry, copied into the state when present (see _apply)
@@ -105,7 +92,7 @@ def mode_of(v: Vehicle) -> str:
     return "unknown"
 
 
-def public(v: Vehicle, cfg: NevConfig) -> dict[str, Any]:
+def public(v: Vehicle, cfg: NevSettings) -> dict[str, Any]:
     """What the API and the live feed show of a vehicle."""
     d: dict[str, Any] = msgspec.structs.asdict(v)
     d.pop("history_ts")
@@ -116,23 +103,23 @@ def public(v: Vehicle, cfg: NevConfig) -> dict[str, Any]:
     return d
 
 
-class FleetProcessor(Processor[FleetState]):
+class FleetProcessor(sdk.Processor[FleetState]):
     name = "nev.fleet"
     kinds = (NevLogin, NevLogout, NevReport)
     state_type = FleetState
+    config: NevSettings
 
-    def __init__(self, partition: int, config: NevConfig) -> None:
-        super().__init__(partition, config)
-        self.cfg = config
+    def __init__(self, partition: int, settings: NevSettings) -> None:
+        super().__init__(partition, settings)
 
     def _vehicle(self, vin: str) -> Vehicle:
         v = self.state.vehicles.get(vin)
         if v is None:
-            v = self.state.vehicles[vin] = Vehicle(vin=vin, model=self.cfg.model_of(vin))
-            v.region = self.cfg.region_of(vin, None, None)
+            v = self.state.vehicles[vin] = Vehicle(vin=vin, model=self.config.model_of(vin))
+            v.region = self.config.region_of(vin, None, None)
         return v
 
-    def process(self, batch: Sequence[tuple[int, Event]], out: Emitter) -> None:
+    def process(self, batch: Sequence[tuple[int, sdk.Event]], out: sdk.Emitter) -> None:
         changed: dict[str, Vehicle] = {}
         for _, ev in batch:
             v = self._vehicle(ev.key)
@@ -147,9 +134,9 @@ class FleetProcessor(Processor[FleetState]):
                 v.online, v.logout_ts = False, ev.ts
             changed[v.vin] = v
         for v in changed.values():
-            out.state("nev", v.vin, v.ts or v.last_seen, public(v, self.cfg))
+            out.state("nev", v.vin, v.ts or v.last_seen, public(v, self.config))
 
-    def _report(self, v: Vehicle, ev: NevReport, out: Emitter) -> None:
+    def _report(self, v: Vehicle, ev: NevReport, out: sdk.Emitter) -> None:
         live = not ev.reissue and ev.ts >= v.ts
         self._history(v, ev, out, live)
         if not live:
@@ -164,14 +151,14 @@ class FleetProcessor(Processor[FleetState]):
                 setattr(v, name, value)
         if ev.lon is not None and ev.lat is not None:
             v.lon, v.lat, v.fix_valid, v.position_ts = ev.lon, ev.lat, ev.fix_valid, ev.ts
-            v.region = self.cfg.region_of(v.vin, ev.lon, ev.lat)
+            v.region = self.config.region_of(v.vin, ev.lon, ev.lat)
         v.mode = mode_of(v)
         if ev.alarm_level is not None or "alarm.alarm_level" in ev.invalid:
             self._alarm(v, ev, out)
 
-    def _history(self, v: Vehicle, ev: NevReport, out: Emitter, live: bool) -> None:
+    def _history(self, v: Vehicle, ev: NevReport, out: sdk.Emitter, live: bool) -> None:
         if live:
-            if ev.ts - v.history_ts < self.cfg.history_min_interval_ms:
+            if ev.ts - v.history_ts < self.config.history_min_interval_ms:
                 return
             v.history_ts = ev.ts
         for sig in SIGNALS:
@@ -180,7 +167,7 @@ class FleetProcessor(Processor[FleetState]):
                 continue
             out.metric(sig.metric, v.vin, ev.ts, float(value))
 
-    def _alarm(self, v: Vehicle, ev: NevReport, out: Emitter) -> None:
+    def _alarm(self, v: Vehicle, ev: NevReport, out: sdk.Emitter) -> None:
         level = ev.alarm_level or 0  # an invalid level with flags set still counts the flags
         if level == 0 and ev.alarm_flags:
             level = 1
@@ -202,20 +189,12 @@ class FleetProcessor(Processor[FleetState]):
                   "lat": v.lat},
         )  # fmt: skip
 
-    def tick(self, now_ms: int, out: Emitter) -> None:
-        limit = self.cfg.offline_after_ms
+    def tick(self, now_ms: int, out: sdk.Emitter) -> None:
+        limit = self.config.offline_after_ms
         for v in self.state.vehicles.values():
             if v.online and now_ms - v.last_seen > limit:
                 v.online = False
-                out.state("nev", v.vin, v.ts or v.last_seen, public(v, self.cfg))
+                out.state("nev", v.vin, v.ts or v.last_seen, public(v, self.config))
 
 
-def processors(settings: Mapping[str, Any]) -> list[ProcessorSpec]:
-    cfg = load_config(settings)
-    return [
-        ProcessorSpec(FleetProcessor.name, lambda p: FleetProcessor(p, cfg)),
-        ProcessorSpec(EarlyWarnings.name, lambda p: EarlyWarnings(p, cfg.warnings)),
-    ]
-
-
-ALERT_RULES = [VEHICLE_ALARM, *WARNING_RULES]
+PROCESSORS = (FleetProcessor, EarlyWarnings)  # the early warnings live in warnings.py

@@ -5,14 +5,16 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from citybrain.core.store.base import AlertQuery, Store
-from citybrain.scenes.nev.config import NevConfig
+from citybrain import sdk
+from citybrain.scenes.nev.settings import NevSettings
 from citybrain.scenes.nev.summary import summarise
+from citybrain.sdk import AlertQuery
 
 
-def report(store: Store, start: int, end: int, cfg: NevConfig | None = None) -> dict[str, Any]:
-    cfg = cfg or NevConfig()
-    fleet = summarise([s["data"] for s in store.states("nev", limit=1_000_000)], cfg)
+def report(rt: sdk.Runtime[NevSettings], start: int, end: int) -> dict[str, Any]:
+    store = rt.store
+    # model and region names as this site configured them (rt.settings), never the defaults
+    fleet = summarise([s["data"] for s in store.states("nev", limit=1_000_000)], rt.settings)
     alerts = [a for a in store.alerts(AlertQuery(scene="nev", limit=100_000)) if start <= a.opened_ts < end]
     by_rule = Counter(a.rule for a in alerts)
     rows = [

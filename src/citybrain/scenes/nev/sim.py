@@ -17,7 +17,7 @@ import msgspec
 from citybrain.protocols import gb32960 as gb
 from citybrain.protocols.gb32960.frame import HEADER_SIZE
 from citybrain.scenes.nev.simvehicle import DEMO_AREA, VirtualVehicle
-from citybrain.sim.base import SimContext
+from citybrain.sdk import SimContext, now_ms
 
 log = logging.getLogger(__name__)
 
@@ -32,13 +32,9 @@ class NevSimConfig(msgspec.Struct, forbid_unknown_fields=True):
     drop_s: float = 45.0
     reply_timeout_s: float = 10.0
     # where the vehicles are placed and drive: [lon_min, lat_min, lon_max, lat_max] (WGS-84). The
-    # default is the demo road network's bounding box (data/networks/stockholm.geojson), so the
+    # default is the demo road network's bounding box (citybrain/data/networks/stockholm.geojson), so the
     # fleet shares the map with the traffic scene's congestion; docs/scenes/nev.md says why.
     area: tuple[float, float, float, float] = DEMO_AREA
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 class FleetSimulator:

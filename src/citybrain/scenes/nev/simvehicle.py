@@ -34,7 +34,7 @@ MODELS = (
     Model("LCBLG4", 120, 24, 100.0, 0.25, 40.0, 3.25),
 )
 # Where the fleet lives and turns back at (lon_min, lat_min, lon_max, lat_max). The default is the
-# bounding box of the demo road network (data/networks/stockholm.geojson, the traffic scene's
+# bounding box of the demo road network (citybrain/data/networks/stockholm.geojson, the traffic scene's
 # default), so the NEV fleet drives on the same map as the live congestion; see docs/scenes/nev.md.
 Area = tuple[float, float, float, float]
 DEMO_AREA: Area = (18.0296, 59.3348, 18.0732, 59.3525)

@@ -4,12 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from citybrain.scenes.nev.config import NevConfig
-
-LIST_FIELDS = (
-    "vin", "model", "model_name", "region", "region_name", "edition", "online", "mode", "soc_pct",
-    "speed_kmh", "odometer_km", "lon", "lat", "fix_valid", "alarm_level", "alarms", "ts", "last_seen",
-)  # fmt: skip
+from citybrain.scenes.nev.settings import NevSettings
 
 
 def matches(
@@ -52,7 +47,7 @@ def _count(row: dict[str, int], v: dict[str, Any]) -> None:
         row[mode] += 1
 
 
-def summarise(vehicles: list[dict[str, Any]], cfg: NevConfig) -> dict[str, Any]:
+def summarise(vehicles: list[dict[str, Any]], cfg: NevSettings) -> dict[str, Any]:
     """Driving/charging/parked count online vehicles only; ``in_alarm`` counts every vehicle whose
     last live report carried an alarm (an offline vehicle in alarm still needs attention)."""
     total = _blank()

@@ -41,13 +41,6 @@ LEVEL_WORDS: dict[int, dict[str, str]] = {
     3: {"zh-CN": "3级故障(应立即停车或请求救援)", "en": "level 3 (stop at once or call for help)"},
 }
 
-MODE_WORDS: dict[str, dict[str, str]] = {
-    "driving": {"zh-CN": "行驶", "en": "driving"},
-    "charging": {"zh-CN": "充电", "en": "charging"},
-    "parked": {"zh-CN": "停放", "en": "parked"},
-    "unknown": {"zh-CN": "未知", "en": "unknown"},
-}
-
 
 def alarm_words(names: list[str]) -> dict[str, list[str]]:
     """Flag names -> words per locale; a reserved bit keeps its name (``reserved_bit_N``)."""

@@ -6,7 +6,7 @@ from typing import Annotated, ClassVar
 
 import msgspec
 
-from citybrain.core.events import Event
+from citybrain.sdk import Event
 
 
 class PulseReport(Event, tag="pulse.report"):

@@ -2,101 +2,71 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
-
 import msgspec
 
-from citybrain.core.events import Event
-from citybrain.core.pipeline import ProcessorSpec
-from citybrain.core.processor import AlertRule, Emitter, Processor
-from citybrain.core.windows import Windows, WindowState, agg
+from citybrain import sdk
 from citybrain.scenes.pulse.events import DISTRICTS, PulseReport
+from citybrain.scenes.pulse.rules import SURGE
+from citybrain.scenes.pulse.settings import PulseSettings
 
 MINUTE = 60_000
 METRIC = "pulse.reports_per_min"
 
-SURGE = AlertRule(
-    name="pulse.surge",
-    scene="pulse",
-    title="区域事件激增 / District surge",
-    severity="warning",
-    for_ms=0,
-    clear_ms=2 * MINUTE,
-    doc="Reports in a closed one-minute window exceed surge_per_min (critical above twice that). "
-    "It must stay below for clear_ms before the alert resolves itself, so one quiet minute "
-    "inside a surge does not flap.",
-)
+
+class Tally(msgspec.Struct):
+    """Per district: the rate of the last closed minute and reports by category so far."""
+
+    last_minute: float = 0.0
+    categories: dict[str, int] = msgspec.field(default_factory=dict)
 
 
-class PulseConfig(msgspec.Struct, forbid_unknown_fields=True):
-    surge_per_min: float = 300.0
-    allowed_lateness_ms: int = 2 * MINUTE
+rates = sdk.Aggregation(
+    "rates", PulseReport,
+    window=lambda cfg: sdk.tumbling("1m", lateness=cfg.allowed_lateness_ms),
+    values={"reports": sdk.total("count")}, keystate=Tally,
+)  # fmt: skip
+Ctx = sdk.Ctx[PulseSettings]
 
 
-class PulseState(msgspec.Struct):
-    windows: WindowState = msgspec.field(default_factory=WindowState)
-    last_minute: dict[str, float] = msgspec.field(default_factory=dict)
-    categories: dict[str, dict[str, int]] = msgspec.field(default_factory=dict)
+@rates.on_event
+def tally(ev: PulseReport, ctx: Ctx) -> None:
+    cats = ctx.keystate(ev.key).categories
+    cats[ev.category] = cats.get(ev.category, 0) + ev.count
 
 
-class PulseRates(Processor[PulseState]):
-    name = "pulse.rates"
-    kinds = (PulseReport,)
-    state_type = PulseState
+@rates.on_update
+def provisional(w: sdk.Window, ctx: Ctx) -> None:
+    ctx.metric("reports_per_min", w.key, w.start, w["reports"])
 
-    def __init__(self, partition: int, config: PulseConfig) -> None:
-        super().__init__(partition, config)
-        self.cfg = config
-        self.win = Windows(size_ms=MINUTE, allowed_lateness_ms=config.allowed_lateness_ms)
 
-    def process(self, batch: Sequence[tuple[int, Event]], out: Emitter) -> None:
-        st = self.state
-        touched: set[tuple[str, int]] = set()
-        for poff, ev in batch:
-            assert isinstance(ev, PulseReport)
-            starts = self.win.add(st.windows, ev.key, ev.ts, float(ev.count))
-            if not starts:
-                out.late(poff, ev, st.windows.watermark)
-                continue
-            touched.update((ev.key, s) for s in starts)
-            cats = st.categories.setdefault(ev.key, {})
-            cats[ev.category] = cats.get(ev.category, 0) + ev.count
-        for key, start in sorted(touched):
-            out.metric(METRIC, key, start, agg(st.windows.open[key][start], "sum"))
-        for closed in self.win.expire(st.windows):
-            rate = agg(closed.acc, "sum")
-            st.last_minute[closed.key] = rate
-            self._judge(out, closed.key, closed.end, rate)
-        for key in {k for k, _ in touched}:
-            self._publish_state(out, key)
+@rates.on_close
+def judge(w: sdk.Window, ctx: Ctx) -> None:
+    rate, limit = w["reports"], ctx.settings.surge_per_min
+    ctx.keystate(w.key).last_minute = rate
+    name = DISTRICTS.get(w.key, {}).get("zh-CN", w.key)
+    ctx.signal(
+        SURGE, w.key, w.end, rate > limit,
+        severity="critical" if rate > 2 * limit else "warning",
+        message=f"{name} {rate:.0f} 起/分钟 (阈值 {limit:.0f}) · {rate:.0f} reports/min over {limit:.0f}",
+        data={"district": w.key, "rate_per_min": rate, "threshold": limit, "window_end": w.end},
+    )  # fmt: skip
 
-    def _judge(self, out: Emitter, key: str, ts: int, rate: float) -> None:
-        limit = self.cfg.surge_per_min
-        name = DISTRICTS.get(key, {}).get("zh-CN", key)
-        out.signal(
-            SURGE, key, ts, rate > limit,
-            severity="critical" if rate > 2 * limit else "warning",
-            message=f"{name} {rate:.0f} 起/分钟 (阈值 {limit:.0f}) · {rate:.0f} reports/min over {limit:.0f}",
-            data={"district": key, "rate_per_min": rate, "threshold": limit, "window_end": ts},
-        )  # fmt: skip
 
-    def _publish_state(self, out: Emitter, key: str) -> None:
-        st = self.state
-        current = st.windows.open.get(key, {})
+@rates.after
+def publish(keys: list[str], ctx: Ctx) -> None:
+    for key in keys:
+        current = ctx.open_windows(key)
         latest = max(current) if current else 0
         # the minute before the current one, while still open to late events; else the last closed
         previous = current.get(latest - MINUTE)
-        last_minute = agg(previous, "sum") if previous is not None else st.last_minute.get(key, 0.0)
-        out.state("pulse", key, st.windows.watermark, {
+        tally = ctx.keystate(key)
+        ctx.state(key, ctx.watermark, {
             "name": DISTRICTS.get(key, {"zh-CN": key, "en": key}),
-            "last_minute": last_minute,
-            "current_minute": agg(current[latest], "sum") if current else 0.0,
+            "last_minute": previous["reports"] if previous is not None else tally.last_minute,
+            "current_minute": current[latest]["reports"] if current else 0.0,
             "current_minute_start": latest,
-            "by_category": st.categories.get(key, {}),
+            "by_category": tally.categories,
         })  # fmt: skip
 
 
-def processors(settings: Mapping[str, Any]) -> list[ProcessorSpec]:
-    cfg = msgspec.convert(dict(settings), PulseConfig)
-    return [ProcessorSpec(PulseRates.name, lambda p: PulseRates(p, cfg))]
+PulseRates = sdk.processor_class("pulse", rates)  # the processor the runtime builds (for tests)

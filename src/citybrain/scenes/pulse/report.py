@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from citybrain.core.store.base import AlertQuery, Store
+from citybrain import sdk
 from citybrain.scenes.pulse.events import DISTRICTS
 from citybrain.scenes.pulse.processors import METRIC
+from citybrain.scenes.pulse.settings import PulseSettings
+from citybrain.sdk import AlertQuery
 
 
-def report(store: Store, start: int, end: int) -> dict[str, Any]:
-    span = max(end - start, 60_000)
+def report(rt: sdk.Runtime[PulseSettings], start: int, end: int) -> dict[str, Any]:
+    store, span = rt.store, max(end - start, 60_000)
     rows = []
     for code, names in DISTRICTS.items():
-        series = store.metric_series(METRIC, code, start, end, span, "sum")
-        total = sum(v for _, v in series)
+        total = sum(v for _, v in store.metric_series(METRIC, code, start, end, span, "sum"))
         peak = store.metric_series(METRIC, code, start, end, span, "max")
         rows.append(
             {"district": code, "name": names, "reports": total, "peak_per_min": peak[0][1] if peak else 0.0}

@@ -14,7 +14,7 @@ from typing import Any
 import msgspec
 
 from citybrain.scenes.pulse.events import CATEGORIES, DISTRICTS, STREETS, PulseReport
-from citybrain.sim.base import SimContext
+from citybrain.sdk import SimContext
 
 # typical reports per minute at the daily peak, roughly by population
 BASE_PER_MIN = {

@@ -4,34 +4,29 @@ simulated fleet of buses, taxis and ride-hailing cars on the demo network."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
-from citybrain.core.scenes import Scene
-from citybrain.core.store.base import Store
-from citybrain.scenes.traffic import api, gateway, panel, sim
-from citybrain.scenes.traffic import report as report_section
+from citybrain import sdk
+from citybrain.scenes.traffic import api, cli, gateway, panel, processors, report, rules, sim
 from citybrain.scenes.traffic.events import EVENTS
-from citybrain.scenes.traffic.processors import ALERT_RULES, processors
+from citybrain.scenes.traffic.settings import TrafficSettings
 
-
-def _report(store: Store, start: int, end: int) -> Mapping[str, Any]:
-    return report_section.report(store, start, end)
-
-
-scene = Scene(
-    name="traffic",
+scene = sdk.Scene(
+    "traffic",
     title={"zh-CN": "交通态势", "en": "Traffic"},
     description={
         "zh-CN": "JT/T 808 浮动车接入与探针数据、地图匹配、路段车速与拥堵延时指数、拥堵热点与预警",
         "en": "JT/T 808 and probe feeds, map matching, segment speeds, delay index, hotspots, alerts",
     },
+    settings=TrafficSettings,
     events=EVENTS,
-    processors=processors,
-    alert_rules=ALERT_RULES,
-    routes=api.routes,
+    rules=rules.RULES,
+    metrics=processors.METRICS,
+    processors=processors.PROCESSORS,
+    router=api.router,
     panel=panel.PANEL,
-    report=_report,
-    simulators={"traffic": sim.simulator},
+    report=report.report,
     servers=gateway.servers,
+    simulators={"traffic": sim.simulator},
+    listen={"gateway.port": "any"},
+    commands=cli.commands,
+    decoders={"jt808": "citybrain.protocols.jt808:decode_hex"},
 )

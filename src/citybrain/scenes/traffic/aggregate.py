@@ -13,27 +13,14 @@ from typing import Any
 
 import msgspec
 
-from citybrain.core.events import Event
-from citybrain.core.processor import AlertRule, Emitter, Processor
-from citybrain.core.windows import advance_watermark
 from citybrain.scenes.traffic import levels as lv
-from citybrain.scenes.traffic.config import TrafficConfig
 from citybrain.scenes.traffic.events import TrafficSegmentWindow
-from citybrain.scenes.traffic.roadnet import TrafficNetwork
-from citybrain.scenes.traffic.segments import MINUTE, SIZES, _hhmm, _wall_ms
+from citybrain.scenes.traffic.rules import HOTSPOT_CONGESTED
+from citybrain.scenes.traffic.segments import MINUTE, SIZES, _hhmm
+from citybrain.scenes.traffic.settings import TrafficSettings
+from citybrain.sdk import Emitter, Event, Processor, advance_watermark, now_ms
 
 AREA_SCENE = "traffic.area"
-
-HOTSPOT_CONGESTED = AlertRule(
-    name="traffic.hotspot_congested",
-    scene="traffic",
-    title="拥堵热点持续拥堵 / Hotspot congested",
-    severity="warning",
-    clear_ms=2 * MINUTE,
-    doc="A hotspot's final one-minute delay index is at 'congested' or worse for congested_minutes "
-    "minutes in a row (minutes without data neither count nor break the run); 'severe' raises it "
-    "to major. It resolves once a minute is below 'congested' and stays so for clear_ms.",
-)
 
 
 class AreaStats(msgspec.Struct, array_like=True):
@@ -57,11 +44,11 @@ class AreaIndex(Processor[AreaState]):
     kinds = (TrafficSegmentWindow,)
     state_type = AreaState
 
-    def __init__(self, partition: int, config: TrafficConfig, network: TrafficNetwork) -> None:
-        super().__init__(partition, config)
-        self.cfg = config.area
-        self.bands = config.levels.index_bands()
-        self.tn = network
+    def __init__(self, partition: int, settings: TrafficSettings) -> None:
+        super().__init__(partition, settings)
+        self.cfg = settings.area
+        self.bands = settings.levels.index_bands()
+        self.tn = settings.roads
 
     def process(self, batch: Sequence[tuple[int, Event]], out: Emitter) -> None:
         st = self.state
@@ -76,7 +63,7 @@ class AreaIndex(Processor[AreaState]):
             rows = st.open.setdefault(ev.key, {}).setdefault(wkey, {})
             rows[str(ev.segment)] = [ev.weight, ev.length_m, ev.speed_kmh, ev.freeflow_kmh, float(ev.samples)]
             touched.add((ev.key, wkey))
-        st.last_event_wall, st.last_event_watermark = _wall_ms(), st.watermark
+        st.last_event_wall, st.last_event_watermark = now_ms(), st.watermark
         for area, wkey in sorted(touched):
             self._publish(out, area, wkey, st.open[area][wkey], final=False)
         self._finalize(out)

@@ -1,6 +1,7 @@
 """``citybrain traffic ...``: import a city's road network for the traffic scene.
 
-Mounted by the main CLI with ``app.add_typer(traffic_cli.app, name="traffic")``.
+The scene declares :func:`commands` as its ``Scene.commands``; the main CLI mounts them under the
+scene's name only when a ``citybrain traffic`` command runs.
 """
 
 from __future__ import annotations
@@ -12,11 +13,16 @@ from typing import Annotated
 
 import typer
 
-from citybrain.core.errors import CitybrainError
 from citybrain.scenes.traffic import roadnet
-from citybrain.scenes.traffic.config import DEFAULT_AREAS
+from citybrain.scenes.traffic.settings import DEFAULT_AREAS
+from citybrain.sdk import CitybrainError
 
 app = typer.Typer(help="Traffic scene: road networks", no_args_is_help=True)
+
+
+def commands() -> typer.Typer:
+    """The scene's sub-commands (``Scene.commands``)."""
+    return app
 
 
 @app.callback()

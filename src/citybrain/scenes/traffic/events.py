@@ -16,7 +16,7 @@ from typing import Annotated, ClassVar, Literal, cast
 
 import msgspec
 
-from citybrain.core.events import Event
+from citybrain.sdk import Event
 
 VehicleType = Literal["bus", "taxi", "ride-hail", "navigation", "truck", "other"]
 VEHICLE_TYPES: tuple[str, ...] = ("bus", "taxi", "ride-hail", "navigation", "truck", "other")

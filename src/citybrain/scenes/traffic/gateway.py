@@ -3,7 +3,7 @@
 Per frame: split, un-escape and check, decode, reassemble split messages, turn positions into
 events, answer as the standard requires. Replies that acknowledge data (0x8001 to 0x0200/0x0704)
 are written only after the events of that read are durable: the session reports ``needs_flush``
-and the server awaits ``flush`` (``platform.batcher.submit``) before writing. A frame that does
+and the server awaits ``flush`` (the runtime's durable ``submit``) before writing. A frame that does
 not decode is logged with its hex, counted, answered with 0x8001 result 2 when its header is
 readable (so the terminal resends), and dropped; the connection lives on.
 
@@ -27,8 +27,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from citybrain.core.errors import DecodeError
-from citybrain.core.events import MAX_TS, MIN_TS, Event
+from citybrain import sdk
 from citybrain.gateways.alerts import GatewayAlerts
 from citybrain.gateways.tcp import Connection, TcpServer
 from citybrain.protocols import jt808
@@ -38,8 +37,9 @@ from citybrain.protocols.jt808.messages import (
     RESULT_FAILED,
 )
 from citybrain.scenes.traffic.auth import FILE_NAME, AuthBook
-from citybrain.scenes.traffic.config import GatewayConfig, load_config
 from citybrain.scenes.traffic.events import VEHICLE_TYPES, TrafficPosition, TrafficTerminal, vehicle_type
+from citybrain.scenes.traffic.settings import GatewayConfig, TrafficSettings
+from citybrain.sdk import MAX_TS, MIN_TS, DecodeError, Event
 
 log = logging.getLogger(__name__)
 
@@ -315,7 +315,7 @@ class Jt808Session:
 
 
 class Jt808Gateway(TcpServer):
-    """The TCP server with JT/T 808 sessions; ``submit`` is ``platform.batcher.submit``."""
+    """The TCP server with JT/T 808 sessions; ``submit`` is the runtime's (durable when it returns)."""
 
     def __init__(
         self,
@@ -354,12 +354,11 @@ class Jt808Gateway(TcpServer):
         await self.alerts.drain()
 
 
-def servers(platform: Any, settings: Mapping[str, Any]) -> list[Jt808Gateway]:
-    cfg = load_config(settings)
-    if not cfg.gateway.enabled:
+def servers(rt: sdk.Runtime[TrafficSettings]) -> list[Jt808Gateway]:
+    g = rt.settings.gateway
+    if not g.enabled:
         return []
-    g = cfg.gateway
-    path = Path(g.auth_file) if g.auth_file else Path(platform.settings.data_path) / FILE_NAME
+    path = Path(g.auth_file) if g.auth_file else rt.data_path / FILE_NAME
     path.parent.mkdir(parents=True, exist_ok=True)
-    alerts = GatewayAlerts(platform, "traffic", "jt808")
-    return [Jt808Gateway(platform.batcher.submit, g, book=AuthBook(path), alerts=alerts)]
+    alerts = GatewayAlerts(rt, "traffic", "jt808")
+    return [Jt808Gateway(rt.submit, g, book=AuthBook(path), alerts=alerts)]

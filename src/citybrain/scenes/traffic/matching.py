@@ -14,13 +14,10 @@ from collections.abc import Sequence
 
 import msgspec
 
-from citybrain.core.events import Event
-from citybrain.core.processor import Emitter, Processor
-from citybrain.core.windows import advance_watermark
-from citybrain.scenes.traffic.config import TrafficConfig
 from citybrain.scenes.traffic.events import TrafficPosition, TrafficSourceSeen, TrafficTraversal, vehicle_type
-from citybrain.scenes.traffic.roadnet import TrafficNetwork
+from citybrain.scenes.traffic.settings import TrafficSettings
 from citybrain.scenes.traffic.traversals import crossings
+from citybrain.sdk import Emitter, Event, Processor, advance_watermark
 
 VEHICLE_SCENE = "traffic.vehicle"
 STALE_MS = 30 * 60_000  # a vehicle silent this long (event time) is forgotten
@@ -62,11 +59,11 @@ class VehicleMatcher(Processor[MatchState]):
     kinds = (TrafficPosition,)
     state_type = MatchState
 
-    def __init__(self, partition: int, config: TrafficConfig, network: TrafficNetwork) -> None:
-        super().__init__(partition, config)
-        self.cfg = config.matching
-        self.tn = network
-        net = network.net
+    def __init__(self, partition: int, settings: TrafficSettings) -> None:
+        super().__init__(partition, settings)
+        self.cfg = settings.matching
+        self.tn = settings.roads
+        net = self.tn.net
         self._length = {int(eid): float(net.length[i]) for i, eid in enumerate(net.edge_ids.tolist())}
 
     def process(self, batch: Sequence[tuple[int, Event]], out: Emitter) -> None:

@@ -14,10 +14,9 @@ from typing import Annotated, Literal
 import msgspec
 import numpy as np
 
-from citybrain.core.errors import Problem, ValidationError
-from citybrain.core.events import MAX_TS, MIN_TS
 from citybrain.geo import datum
 from citybrain.scenes.traffic.events import TrafficPosition
+from citybrain.sdk import MAX_TS, MIN_TS, Problem, ValidationError
 
 Datum = Literal["WGS-84", "GCJ-02", "BD-09"]
 ProbeType = Literal["bus", "taxi", "ride-hail", "navigation"]

@@ -1,28 +1,32 @@
-"""The traffic scene's processing stages and alert rules (see events.py for why three stages)."""
+"""The traffic scene's processing stages (see events.py for why three stages, each re-keyed):
+positions by vehicle -> traversals by segment -> segment windows by area, and the source watch.
+Each is a hand-written processor built with the typed settings (``self.config``), whose road
+network (``settings.roads``) every stage shares."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
-from citybrain.core.pipeline import ProcessorSpec
-from citybrain.core.processor import AlertRule
-from citybrain.scenes.traffic import roadnet
-from citybrain.scenes.traffic.aggregate import HOTSPOT_CONGESTED, AreaIndex
-from citybrain.scenes.traffic.config import load_config
+from citybrain import sdk
+from citybrain.scenes.traffic.aggregate import AreaIndex
 from citybrain.scenes.traffic.matching import VehicleMatcher
-from citybrain.scenes.traffic.segments import SPEED_COLLAPSE, SegmentSpeeds
-from citybrain.scenes.traffic.sources import SOURCE_SILENT, SourceWatch
+from citybrain.scenes.traffic.segments import SegmentSpeeds
+from citybrain.scenes.traffic.sources import SourceWatch
 
-ALERT_RULES: list[AlertRule] = [HOTSPOT_CONGESTED, SPEED_COLLAPSE, SOURCE_SILENT]
+PROCESSORS: list[type[sdk.Processor[Any]]] = [VehicleMatcher, SegmentSpeeds, AreaIndex, SourceWatch]
 
-
-def processors(settings: Mapping[str, Any]) -> list[ProcessorSpec]:
-    cfg = load_config(settings)
-    tn = roadnet.load(cfg.network_path, cfg.areas_path)
-    return [
-        ProcessorSpec(VehicleMatcher.name, lambda p: VehicleMatcher(p, cfg, tn)),
-        ProcessorSpec(SegmentSpeeds.name, lambda p: SegmentSpeeds(p, cfg, tn)),
-        ProcessorSpec(AreaIndex.name, lambda p: AreaIndex(p, cfg, tn)),
-        ProcessorSpec(SourceWatch.name, lambda p: SourceWatch(p, cfg)),
-    ]
+# what they store, declared for the scene's description and the panel check
+METRICS = {
+    **{
+        f"traffic.segment.{name}{sfx}": f"{what} per segment and {window} window"
+        for name, what in (("samples", "traversals"), ("speed", "space-mean speed, km/h"),
+                           ("index", "delay index"))
+        for sfx, window in (("", "1-minute"), ("_5m", "5-minute"))
+    },
+    **{
+        f"traffic.{kind}.{name}{sfx}": f"{what} of each {kind}, {window} window"
+        for kind in ("city", "district", "hotspot", "road")
+        for name, what in (("index", "flow-weighted delay index"), ("speed", "mean speed, km/h"))
+        for sfx, window in (("", "1-minute"), ("_5m", "5-minute"))
+    },
+}  # fmt: skip

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from citybrain.core.store.base import AlertQuery, Store
+from citybrain import sdk
 from citybrain.scenes.traffic.roadnet import CITY
+from citybrain.scenes.traffic.settings import TrafficSettings
+from citybrain.sdk import AlertQuery
 
 
-def report(store: Store, start: int, end: int) -> dict[str, Any]:
+def report(rt: sdk.Runtime[TrafficSettings], start: int, end: int) -> dict[str, Any]:
+    store = rt.store
     span = max(end - start, 60_000)
     rows = []
     for key in [CITY, *store.metric_keys("traffic.hotspot.index")]:

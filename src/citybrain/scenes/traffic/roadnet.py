@@ -1,14 +1,14 @@
 """The scene's road network: segments with their fallback free-flow speeds, and the areas
 (city, districts, hotspots, named roads) each segment belongs to.
 
-Loaded once per process and shared by every processor partition and the API: a network of tens of
-thousands of edges costs seconds to index, and it is read-only.
+Loaded on first use and kept with the scene's settings (``TrafficSettings.roads``), shared by every
+processor partition built from them: a network of tens of thousands of edges costs seconds to index,
+and it is read-only.
 """
 
 from __future__ import annotations
 
 import json
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,10 +16,10 @@ from typing import Any
 import shapely
 from shapely.geometry import Point, Polygon
 
-from citybrain.core.errors import ConfigError, DecodeError
 from citybrain.geo.importers import read_geojson, read_osm_xml, read_shapefile
 from citybrain.geo.matching import HMMMatcher
 from citybrain.geo.network import RoadNetwork
+from citybrain.sdk import ConfigError, DecodeError
 
 CITY = "city"
 
@@ -182,20 +182,12 @@ def read_network(path: Path) -> RoadNetwork:
     raise ConfigError(f"{path}: unknown network format (use .geojson, .osm or .shp)")
 
 
-_CACHE: dict[tuple[str, str], TrafficNetwork] = {}
-_LOCK = threading.Lock()
-
-
 def load(network: Path, areas: Path) -> TrafficNetwork:
-    key = (str(network.resolve()), str(areas.resolve()))
-    with _LOCK:
-        hit = _CACHE.get(key)
-        if hit is None:
-            try:
-                doc = json.loads(areas.read_text(encoding="utf-8"))
-            except FileNotFoundError:
-                raise ConfigError(f"areas file {areas} does not exist") from None
-            except json.JSONDecodeError as err:
-                raise DecodeError(f"areas file {areas}: line {err.lineno}: {err.msg}") from None
-            hit = _CACHE[key] = TrafficNetwork(read_network(network), doc, str(network))
-        return hit
+    """The network file with the districts and hotspots of the areas file."""
+    try:
+        doc = json.loads(areas.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"areas file {areas} does not exist") from None
+    except json.JSONDecodeError as err:
+        raise DecodeError(f"areas file {areas}: line {err.lineno}: {err.msg}") from None
+    return TrafficNetwork(read_network(network), doc, str(network))

@@ -17,29 +17,17 @@ from typing import Any
 
 import msgspec
 
-from citybrain.core.events import Event
-from citybrain.core.processor import AlertRule, Emitter, Processor
-from citybrain.core.windows import Windows, WindowState, advance_watermark
 from citybrain.scenes.traffic import levels as lv
-from citybrain.scenes.traffic.config import TrafficConfig
 from citybrain.scenes.traffic.events import TrafficSegmentWindow, TrafficTraversal
-from citybrain.scenes.traffic.roadnet import Segment, TrafficNetwork, band_class
+from citybrain.scenes.traffic.roadnet import Segment, band_class
+from citybrain.scenes.traffic.rules import SPEED_COLLAPSE
+from citybrain.scenes.traffic.settings import TrafficSettings
+from citybrain.sdk import Emitter, Event, Processor, Windows, WindowState, advance_watermark, now_ms
 
 MINUTE = 60_000
 HOUR = 3_600_000
 SEGMENT_SCENE = "traffic.segment"
 SIZES = {"1m": MINUTE, "5m": 5 * MINUTE}
-
-SPEED_COLLAPSE = AlertRule(
-    name="traffic.speed_collapse",
-    scene="traffic",
-    title="路段车速骤降(疑似事故) / Sudden speed collapse (possible incident)",
-    severity="major",
-    clear_ms=2 * MINUTE,
-    doc="A segment's closed one-minute space-mean speed falls below collapse_ratio x its baseline "
-    "(mean of the previous minutes with data) and below half its free-flow speed, with at least "
-    "min_samples_1m traversals. The baseline is frozen while the collapse lasts.",
-)
 
 
 def china_hour(ts_ms: int) -> int:
@@ -67,12 +55,12 @@ class SegmentSpeeds(Processor[SegmentState]):
     kinds = (TrafficTraversal,)
     state_type = SegmentState
 
-    def __init__(self, partition: int, config: TrafficConfig, network: TrafficNetwork) -> None:
-        super().__init__(partition, config)
-        self.cfg = config.segments
-        self.levels = config.levels
-        self.bands = config.levels.index_bands()
-        self.tn = network
+    def __init__(self, partition: int, settings: TrafficSettings) -> None:
+        super().__init__(partition, settings)
+        self.cfg = settings.segments
+        self.levels = settings.levels
+        self.bands = settings.levels.index_bands()
+        self.tn = settings.roads
         lateness = self.cfg.allowed_lateness_ms
         self.win = {name: Windows(size, allowed_lateness_ms=lateness) for name, size in SIZES.items()}
         self.min_samples = {"1m": self.cfg.min_samples_1m, "5m": self.cfg.min_samples_5m}
@@ -102,7 +90,7 @@ class SegmentSpeeds(Processor[SegmentState]):
                 out.late(poff, ev, st.windows["1m"].watermark)
                 continue
             self._learn(ev)
-        st.last_event_wall = _wall_ms()
+        st.last_event_wall = now_ms()
         st.last_event_watermark = st.windows["1m"].watermark if "1m" in st.windows else 0
         for key, start in sorted(touched):  # provisional figures of the open minute (upserted)
             cur = st.windows["1m"].open.get(key, {}).get(start)
@@ -277,9 +265,3 @@ class SegmentSpeeds(Processor[SegmentState]):
 def _hhmm(ts_ms: int) -> str:
     m = (ts_ms // MINUTE + 8 * 60) % (24 * 60)
     return f"{m // 60:02d}:{m % 60:02d}"
-
-
-def _wall_ms() -> int:
-    import time
-
-    return time.time_ns() // 1_000_000

@@ -15,10 +15,10 @@ import msgspec
 
 from citybrain.geo import datum
 from citybrain.protocols import jt808
-from citybrain.scenes.traffic import roadnet
-from citybrain.scenes.traffic.config import load_config
+from citybrain.scenes.traffic.settings import TrafficSettings
 from citybrain.scenes.traffic.simworld import Fix, SimConfig, World
-from citybrain.sim.base import SimContext
+from citybrain.sdk import SimContext
+from citybrain.sdk.settings import load_settings
 
 log = logging.getLogger(__name__)
 STATUS = 0x0001 | 0x0002 | (1 << 18)  # ACC on, positioned, GPS used
@@ -152,9 +152,8 @@ class TrafficSimulator:
         self.cfg = cfg
 
     async def run(self, ctx: SimContext, stop: asyncio.Event) -> None:
-        scene = load_config(ctx.scene_settings)
-        tn = roadnet.load(scene.network_path, scene.areas_path)
-        world = World(tn, self.cfg, (time.time_ns() // 1_000_000) // 1000 * 1000)
+        scene = load_settings(TrafficSettings, ctx.scene_settings, "traffic")
+        world = World(scene.roads, self.cfg, (time.time_ns() // 1_000_000) // 1000 * 1000)
         terminals: dict[str, Terminal] = {}
         for i, v in enumerate(world.vehicles):
             if v.vtype in ("bus", "taxi"):

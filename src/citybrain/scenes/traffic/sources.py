@@ -8,23 +8,12 @@ from collections.abc import Sequence
 
 import msgspec
 
-from citybrain.core.events import Event
-from citybrain.core.processor import AlertRule, Emitter, Processor
-from citybrain.scenes.traffic.config import TrafficConfig
 from citybrain.scenes.traffic.events import TrafficSourceSeen
+from citybrain.scenes.traffic.rules import SOURCE_SILENT
+from citybrain.scenes.traffic.settings import TrafficSettings
+from citybrain.sdk import Emitter, Event, Processor
 
 SOURCE_SCENE = "traffic.source"
-
-SOURCE_SILENT = AlertRule(
-    name="traffic.source_silent",
-    scene="traffic",
-    title="探针数据源中断 / Probe source silent",
-    severity="major",
-    clear_ms=0,
-    doc="A probe source (feed and vehicle type, e.g. jt808/bus, probe:didi/ride-hail) that delivered "
-    "positions has delivered none for silent_after_s seconds of wall-clock time. It resolves with "
-    "the next delivery. A source never seen raises nothing.",
-)
 
 
 class SourceInfo(msgspec.Struct, array_like=True):
@@ -42,9 +31,9 @@ class SourceWatch(Processor[SourceState]):
     kinds = (TrafficSourceSeen,)
     state_type = SourceState
 
-    def __init__(self, partition: int, config: TrafficConfig) -> None:
-        super().__init__(partition, config)
-        self.silent_ms = int(config.sources.silent_after_s * 1000)
+    def __init__(self, partition: int, settings: TrafficSettings) -> None:
+        super().__init__(partition, settings)
+        self.silent_ms = int(settings.sources.silent_after_s * 1000)
 
     def process(self, batch: Sequence[tuple[int, Event]], out: Emitter) -> None:
         touched: set[str] = set()

@@ -1,0 +1,115 @@
+"""The scene SDK: the only API a scene imports (with the generic servers of ``citybrain.gateways``,
+the pure codecs of ``citybrain.protocols`` and ``citybrain.geo``); ``tools/check_scenes.py`` enforces it.
+
+See docs/scenes/writing-a-scene.md for a complete scene in one file.
+"""
+
+from citybrain.api.answers import AlertAnswer
+from citybrain.api.ingest_gate import IngestBody, ingest_body
+from citybrain.core.clock import now_ms
+from citybrain.core.errors import (
+    CitybrainError,
+    ConfigError,
+    ConflictError,
+    DecodeError,
+    NotFoundError,
+    Problem,
+    ValidationError,
+)
+from citybrain.core.events import MAX_TS, MIN_TS, Event
+from citybrain.core.outputs import Severity
+from citybrain.core.pipeline import ProcessorSpec
+from citybrain.core.processor import AlertRule, Emitter, Processor
+from citybrain.core.runtime import Runtime
+from citybrain.core.store.base import Agg, AlertQuery, ReadModel
+from citybrain.core.windows import Windows, WindowState, advance_watermark
+from citybrain.sdk.aggregate import processor_class
+from citybrain.sdk.context import Ctx
+from citybrain.sdk.panels import (
+    Alerts,
+    Bar,
+    Detail,
+    Figure,
+    Figures,
+    Map,
+    Panel,
+    Share,
+    Table,
+    TimeSeries,
+)
+from citybrain.sdk.rules import make_rule as rule
+from citybrain.sdk.runtime import require, router, runtime
+from citybrain.sdk.scene import Scene
+from citybrain.sdk.settings import SceneSettings, duration_ms
+from citybrain.sdk.windows import (
+    Aggregation,
+    Window,
+    count,
+    last,
+    maximum,
+    mean,
+    minimum,
+    sliding,
+    total,
+    tumbling,
+)
+from citybrain.sim.base import SimContext
+
+__all__ = [
+    "MAX_TS",
+    "MIN_TS",
+    "Agg",
+    "Aggregation",
+    "AlertAnswer",
+    "AlertQuery",
+    "AlertRule",
+    "Alerts",
+    "Bar",
+    "CitybrainError",
+    "ConfigError",
+    "ConflictError",
+    "Ctx",
+    "DecodeError",
+    "Detail",
+    "Emitter",
+    "Event",
+    "Figure",
+    "Figures",
+    "IngestBody",
+    "Map",
+    "NotFoundError",
+    "Panel",
+    "Problem",
+    "Processor",
+    "ProcessorSpec",
+    "ReadModel",
+    "Runtime",
+    "Scene",
+    "SceneSettings",
+    "Severity",
+    "Share",
+    "SimContext",
+    "Table",
+    "TimeSeries",
+    "ValidationError",
+    "Window",
+    "WindowState",
+    "Windows",
+    "advance_watermark",
+    "count",
+    "duration_ms",
+    "ingest_body",
+    "last",
+    "maximum",
+    "mean",
+    "minimum",
+    "now_ms",
+    "processor_class",
+    "require",
+    "router",
+    "rule",
+    "runtime",
+    "sliding",
+    "total",
+    "tumbling",
+]  # fmt: skip
