@@ -61,13 +61,13 @@ def mutable_globals(path: Path) -> list[str]:
                 if isinstance(t, ast.Name):
                     candidates[t.id] = node.lineno
     found: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Global):
-            found.update(n for n in node.names if n in candidates)
-        elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store | ast.Del):
-            found.add(getattr(node.value, "id", ""))
-        elif isinstance(node, ast.Call) and getattr(node.func, "attr", "") in MUTATORS:
-            found.add(getattr(getattr(node.func, "value", None), "id", ""))
+    for any_node in ast.walk(tree):
+        if isinstance(any_node, ast.Global):
+            found.update(n for n in any_node.names if n in candidates)
+        elif isinstance(any_node, ast.Subscript) and isinstance(any_node.ctx, ast.Store | ast.Del):
+            found.add(getattr(any_node.value, "id", ""))
+        elif isinstance(any_node, ast.Call) and getattr(any_node.func, "attr", "") in MUTATORS:
+            found.add(getattr(getattr(any_node.func, "value", None), "id", ""))
     found &= set(candidates)
     return [f"{path.name}:{candidates[n]} module-level {n} is mutated: keep state out of module globals"
             for n in sorted(found)]  # fmt: skip
@@ -87,13 +87,15 @@ def foreign_imports(path: Path, own: str) -> list[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
     found = []
     for node in ast.walk(tree):
-        names = (
-            [a.name for a in node.names] if isinstance(node, ast.Import)
-            else [node.module or ""] if isinstance(node, ast.ImportFrom) and node.level == 0 else []
-        )  # fmt: skip
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            names = [node.module or ""]
+        else:
+            continue
         for name in names:
             if name == "citybrain":
-                name = "citybrain." + ",".join(a.name for a in getattr(node, "names", []))
+                name = "citybrain." + ",".join(a.name for a in node.names)
             if not name.startswith("citybrain") or name.startswith((own, *ALLOWED_IMPORTS)):
                 continue
             found.append(f"{path.name}:{node.lineno} imports {name}: a scene uses citybrain.sdk")

@@ -174,7 +174,7 @@ def test_live_feed_pushes_states_and_alerts_to_subscribers(api: Api) -> None:
         ws.send_json({"op": "subscribe", "topics": ["state.pulse", "alert.*"]})
         assert ws.receive_json() == {"op": "subscribed", "topics": ["alert.*", "state.pulse"]}
         _make_alert(api)
-        topics = set()
+        topics: set[str] = set()
         while not {"state.pulse", "alert.pulse"} <= topics:
             msg = ws.receive_json()
             topics.add(msg["topic"])

@@ -9,6 +9,7 @@ import time
 import tracemalloc
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 import msgspec
 import pytest
@@ -258,10 +259,10 @@ def test_readiness_reports_a_stalled_or_failing_pipeline(tmp_path: Path) -> None
         assert _pipeline_check(p.pipeline) == "ok"
         real_commit = p.store.commit
 
-        def down(*args: object, **kw: object) -> object:
+        def down(*args: object, **kw: object) -> NoReturn:
             raise RuntimeError("store unavailable")
 
-        p.store.commit = down  # type: ignore[method-assign]
+        p.store.commit = down  # type: ignore[method-assign]  # the test replaces the store's commit on purpose
         p.publish([Probe(key="k", ts=now_ms(), id="x")])
         deadline = time.time() + 20
         while p.pipeline.stats.failed_rounds < 3 and time.time() < deadline:

@@ -12,6 +12,7 @@ import pytest
 
 from citybrain.core.config import Settings, load_settings
 from citybrain.core.events import Event
+from citybrain.core.outputs import Alert, Outputs
 from citybrain.core.pipeline import ProcessorSpec
 from citybrain.core.platform import Platform
 from citybrain.core.processor import Emitter, Processor
@@ -31,9 +32,9 @@ def make(tmp: Path, **scene_cfg: object) -> Platform:
     return Platform(s, scenes={"pulse": discover({"pulse"})["pulse"]})
 
 
-def reports(spec: Sequence[tuple[str, int, int]]) -> list[PulseReport]:
+def reports(spec: Sequence[tuple[str, int, int]]) -> list[Event]:
     """(district, minute, count) -> individual events spread inside that minute."""
-    out = []
+    out: list[Event] = []
     for d, minute, n in spec:
         for i in range(n):
             out.append(
@@ -248,13 +249,13 @@ def test_a_failed_commit_rolls_state_back_so_the_retry_counts_once(tmp_path: Pat
     real_commit = p.store.commit
     calls = {"n": 0}
 
-    def flaky(*args: object, **kw: object) -> object:
+    def flaky(processor: str, partition: int, poff: int, state: bytes, out: Outputs) -> list[Alert]:
         calls["n"] += 1
         if calls["n"] == 1:
             raise RuntimeError("connection lost")
-        return real_commit(*args, **kw)  # type: ignore[arg-type]
+        return real_commit(processor, partition, poff, state, out)
 
-    p.store.commit = flaky  # type: ignore[method-assign]
+    p.store.commit = flaky  # type: ignore[method-assign]  # the test replaces the store's commit on purpose
     with pytest.raises(RuntimeError):
         p.pipeline.run_once()
     p.pipeline.drain()
@@ -289,11 +290,11 @@ def test_batches_without_a_tasks_kinds_cost_no_transaction(tmp_path: Path) -> No
     commits: Counter[str] = Counter()
     real = p.store.commit
 
-    def counting(name: str, *args: object) -> object:
-        commits[name] += 1
-        return real(name, *args)  # type: ignore[arg-type]
+    def counting(processor: str, partition: int, poff: int, state: bytes, out: Outputs) -> list[Alert]:
+        commits[processor] += 1
+        return real(processor, partition, poff, state, out)
 
-    p.store.commit = counting  # type: ignore[method-assign,assignment]
+    p.store.commit = counting  # type: ignore[method-assign]  # the test replaces the store's commit on purpose
     p.publish([Landed(key="seg", ts=T0 + i, origin="v", id=f"l{i}") for i in range(20)])
     p.pipeline.drain()
     assert commits["test.tally"] == 10  # every batch of its own kind commits

@@ -14,6 +14,7 @@ import math
 import random
 import re
 import time
+from typing import TypedDict, Unpack
 
 import pytest
 
@@ -39,13 +40,13 @@ class PingSession:
         *lines, rest = self.buf.split(b"\n")
         self.buf = bytearray(rest)
         out = []
-        for line in lines:
+        for line in map(bytes, lines):
             if line in (b"ping", b"save"):
                 self.conn.frame_ok()
                 self.unsaved += line == b"save"
                 out.append(b"pong\n")
             elif line:
-                self.conn.bad_frame(bytes(line), "not a ping")
+                self.conn.bad_frame(line, "not a ping")
         return out
 
     async def flush(self) -> None:
@@ -56,14 +57,29 @@ class PingSession:
         pass
 
 
-async def serve(flush_delay: float = 0.0, **kw: int) -> tuple[TcpServer, list[PingSession]]:
+class ServerLimits(TypedDict, total=False):
+    """The TcpServer limits a test overrides."""
+
+    read_size: int
+    max_garbage_bytes: int
+
+
+def _suppressed_count(summary: str) -> int:
+    found = re.search(r"suppressed (\d+) bad frames", summary)
+    assert found is not None, summary
+    return int(found[1])
+
+
+async def serve(
+    flush_delay: float = 0.0, **limits: Unpack[ServerLimits]
+) -> tuple[TcpServer, list[PingSession]]:
     sessions: list[PingSession] = []
 
     def factory(conn: Connection) -> PingSession:
         sessions.append(PingSession(conn, flush_delay))
         return sessions[-1]
 
-    srv = TcpServer(factory, name="flood", port=0, **kw)
+    srv = TcpServer(factory, name="flood", port=0, **limits)
     await srv.start()
     return srv, sessions
 
@@ -123,7 +139,7 @@ def test_random_bytes_give_a_bounded_log_and_a_good_client_keeps_its_replies(
         # at most 10 hex lines per second (the default), whatever the flood; the rest are summed up
         assert len(hex_lines) <= 10 * (math.ceil(elapsed) + 1), f"{len(hex_lines)} lines in {elapsed:.1f}s"
         assert srv.stats.bad_bytes == sum(map(len, bad_lines))
-        hidden = sum(int(re.search(r"suppressed (\d+) bad frames", m)[1]) for m in summaries)  # type: ignore[index]
+        hidden = sum(_suppressed_count(m) for m in summaries)
         assert len(hex_lines) + hidden == srv.stats.bad_frames == len(bad_lines)
         assert srv.stats.bad_frames_not_logged == hidden
 

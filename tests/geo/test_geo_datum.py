@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -28,13 +30,15 @@ PUBLISHED = [
 
 
 @pytest.mark.parametrize(("fn", "expected"), PUBLISHED)
-def test_published_pairs(fn, expected):  # type: ignore[no-untyped-def]
+def test_published_pairs(
+    fn: Callable[[float, float], tuple[float, float]], expected: tuple[float, float]
+) -> None:
     lon, lat = fn(116.404, 39.915)
     assert lon == pytest.approx(expected[0], abs=1e-12)
     assert lat == pytest.approx(expected[1], abs=1e-12)
 
 
-def test_gcj_inverse_is_exact_where_the_one_step_formula_is_not():
+def test_gcj_inverse_is_exact_where_the_one_step_formula_is_not() -> None:
     # the same README lists the one-step approximation
     # gcj02towgs84 -> (116.39775550083061, 39.91359571849836);
     # the iterated inverse must be within a few 1e-6 deg of it and round-trip to < 1e-7 deg.
@@ -46,20 +50,20 @@ def test_gcj_inverse_is_exact_where_the_one_step_formula_is_not():
     assert back[1] == pytest.approx(39.915, abs=1e-7)
 
 
-def test_bd09_to_wgs84_chain():
+def test_bd09_to_wgs84_chain() -> None:
     lon, lat = bd09_to_wgs84(116.41662724378733, 39.922699552216216)
     assert lon == pytest.approx(116.404, abs=1e-5)
     assert lat == pytest.approx(39.915, abs=1e-5)
 
 
 @pytest.mark.parametrize(("lon", "lat"), [(-0.1246, 51.5007), (139.74556, 35.65861), (-122.4, 37.8)])
-def test_outside_china_unchanged(lon, lat):  # type: ignore[no-untyped-def]
+def test_outside_china_unchanged(lon: float, lat: float) -> None:
     assert out_of_china(lon, lat)
     assert wgs84_to_gcj02(lon, lat) == (lon, lat)
     assert gcj02_to_wgs84(lon, lat) == pytest.approx((lon, lat))
 
 
-def test_arrays_match_scalars():
+def test_arrays_match_scalars() -> None:
     lon = np.array([116.404, 121.4998, -0.1246])
     lat = np.array([39.915, 31.2397, 51.5007])
     glon, glat = wgs84_to_gcj02(lon, lat)

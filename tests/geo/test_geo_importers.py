@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -68,7 +69,7 @@ def test_osm_xml_errors_name_the_place() -> None:
         parse_osm_xml(b"<osm/>", source="x.osm")
 
 
-def _geojson(features: list[dict[str, object]]) -> str:
+def _geojson(features: Sequence[Mapping[str, object]]) -> str:
     return json.dumps({"type": "FeatureCollection", "features": features})
 
 

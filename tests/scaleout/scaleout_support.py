@@ -14,12 +14,13 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
 from citybrain.core.config import Settings, load_settings
+from citybrain.core.events import Event
 
 PG_DSN = os.environ.get("CITYBRAIN_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 NATS_URL = os.environ.get("CITYBRAIN_TEST_NATS_URL", "nats://127.0.0.1:4222")
@@ -254,11 +255,11 @@ def private_postgres() -> Iterator[PostgresServer]:
     shutil.rmtree(server.root, ignore_errors=True)
 
 
-def expected_counts(events: list[object]) -> dict[tuple[str, int], int]:
+def expected_counts(events: Sequence[Event]) -> dict[tuple[str, int], int]:
     """(district, minute start) -> number of reports: what the pulse metric must show, exactly."""
     out: dict[tuple[str, int], int] = {}
     for ev in events:
-        k = (ev.key, ev.ts - ev.ts % 60_000)  # type: ignore[attr-defined]
+        k = (ev.key, ev.ts - ev.ts % 60_000)
         out[k] = out.get(k, 0) + 1
     return out
 

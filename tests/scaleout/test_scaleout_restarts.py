@@ -7,6 +7,7 @@ import threading
 import time
 
 from citybrain.core.errors import CitybrainError
+from citybrain.core.events import Event
 from citybrain.core.platform import Platform
 from citybrain.core.scenes import discover
 from citybrain.scenes.pulse.events import PulseReport
@@ -31,13 +32,15 @@ class Producer(threading.Thread):
     def __init__(self, platform: Platform, batches: int, pause: float = 0.05) -> None:
         super().__init__(daemon=True)
         self.p, self.batches, self.pause = platform, batches, pause
-        self.acked: list[PulseReport] = []
+        self.acked: list[Event] = []
         self.failures = 0
 
     def run(self) -> None:
         for n in range(self.batches):
-            batch = [PulseReport(key=DISTRICTS[i % 8], ts=T0 + n * 2000 + i * 5, category="c", id=f"r{n}-{i}")
-                     for i in range(200)]  # fmt: skip
+            batch: list[Event] = [
+                PulseReport(key=DISTRICTS[i % 8], ts=T0 + n * 2000 + i * 5, category="c", id=f"r{n}-{i}")
+                for i in range(200)
+            ]
             while True:
                 try:
                     self.p.publish(batch)
@@ -49,7 +52,7 @@ class Producer(threading.Thread):
             time.sleep(self.pause)
 
 
-def _check_exactly_once(p: Platform, acked: list[PulseReport]) -> None:
+def _check_exactly_once(p: Platform, acked: list[Event]) -> None:
     want = expected_counts(acked)
     wait_for(lambda: p.store.count_events() >= len(acked), 60, "every acknowledged event stored")
     wait_for(lambda: metric_counts(p.store, set(DISTRICTS), T0, T0 + 10 * MIN) == want, 60, "exact counts")

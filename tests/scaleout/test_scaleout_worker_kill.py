@@ -9,6 +9,7 @@ import time
 import psycopg
 
 from citybrain.core.errors import CitybrainError
+from citybrain.core.events import Event
 from citybrain.core.platform import Platform
 from citybrain.core.scenes import discover
 from citybrain.scenes.pulse.events import PulseReport
@@ -42,11 +43,15 @@ def test_kill9_worker_mid_stream_loses_and_duplicates_nothing(scaleout: MakeSett
     try:
         wait_for(lambda: set(owners(dsn, schema).values()) == {"worker-a", "worker-b"} and
                  len(owners(dsn, schema)) == 4, 30, "two workers sharing the partitions")  # fmt: skip
-        acked: list[PulseReport] = []
+        acked: list[Event] = []
         killed_at, took_over = 0.0, 0.0
         for n in range(60):
-            batch = [PulseReport(key=DISTRICTS[(n * 300 + i) % 12], ts=T0 + n * 3000 + i * 7, category="c",
-                                 id=f"k{n}-{i}") for i in range(300)]  # fmt: skip
+            batch: list[Event] = [
+                PulseReport(
+                    key=DISTRICTS[(n * 300 + i) % 12], ts=T0 + n * 3000 + i * 7, category="c", id=f"k{n}-{i}"
+                )
+                for i in range(300)
+            ]
             while True:
                 try:
                     api.publish(batch)

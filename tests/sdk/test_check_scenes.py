@@ -6,12 +6,13 @@ import importlib.util
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
-def load_tool() -> object:
+def load_tool() -> ModuleType:
     spec = importlib.util.spec_from_file_location("check_scenes", ROOT / "tools" / "check_scenes.py")
     assert spec is not None and spec.loader is not None
     mod = importlib.util.module_from_spec(spec)
@@ -30,7 +31,7 @@ def test_the_built_in_scenes_pass() -> None:
 def test_a_broken_scene_fails_with_every_problem_named() -> None:
     tool = load_tool()
     module = "tests.sdk.fixtures.broken_scene"
-    problems = tool.check_scene(FIXTURES / "broken_scene", module, docs=FIXTURES / "docs")  # type: ignore[attr-defined]
+    problems = tool.check_scene(FIXTURES / "broken_scene", module, docs=FIXTURES / "docs")
     text = "\n".join(problems)
     for expected in (
         "missing settings.py", "missing events.py", "missing processors.py", "missing api.py",

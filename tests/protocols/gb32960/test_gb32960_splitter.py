@@ -49,9 +49,12 @@ def test_resync_after_garbage() -> None:
 
 def test_bad_bcc_frame_reported_and_next_frame_kept() -> None:
     out = gb.FrameSplitter().feed(BAD + LOGIN)
-    assert isinstance(out[0], gb.BadBytes) and out[0].reason == "bcc" and out[0].data == BAD
+    bad = out[0]
+    assert isinstance(bad, gb.BadBytes) and bad.reason == "bcc" and bad.data == BAD
     assert frames_of(out) == [LOGIN]
-    reply = gb.reply_to_bad_frame(out[0].data, gb.decode_frame(LOGIN).time)  # type: ignore[union-attr]
+    login = gb.decode_frame(LOGIN)
+    assert isinstance(login, gb.VehicleLogin)
+    reply = gb.reply_to_bad_frame(bad.data, login.time)
     assert reply is not None and reply[3] == gb.ResponseFlag.ERROR
 
 

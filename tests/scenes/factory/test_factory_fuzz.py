@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 
 from citybrain.core.errors import DecodeError
 from citybrain.gateways.mqtt import Incoming
-from citybrain.scenes.factory import sparkplug as spb
+from citybrain.protocols import sparkplug_b as spb
+from citybrain.protocols.sparkplug_b import wire
 from citybrain.scenes.factory.gateway import FactoryIngest
 from citybrain.scenes.factory.plant import PlantBook
 from citybrain.scenes.factory.settings import IngestSettings
@@ -50,16 +51,16 @@ def test_decoder_on_wellformed_fields_of_any_type(fields: list[tuple[int, int, b
     """Valid protobuf framing with any field numbers and wire types, nested as metrics too."""
     out = bytearray()
     for num, wt, raw in fields:
-        out += spb._key(num, wt if wt in (0, 1, 2, 5) else 2)
+        out += wire.key(num, wt if wt in (0, 1, 2, 5) else 2)
         if wt == 0:
-            out += spb._enc_varint(int.from_bytes(raw[:9] or b"\0", "little"))
+            out += wire.varint(int.from_bytes(raw[:9] or b"\0", "little"))
         elif wt == 1:
             out += raw[:8].ljust(8, b"\0")
         elif wt == 5:
             out += raw[:4].ljust(4, b"\0")
         else:
-            out += spb._enc_varint(len(raw)) + raw
-    for data in (bytes(out), spb._len(2, bytes(out))):
+            out += wire.varint(len(raw)) + raw
+    for data in (bytes(out), wire.length_delimited(2, bytes(out))):
         with contextlib.suppress(DecodeError):
             spb.decode_payload(data)
 

@@ -15,7 +15,7 @@ import pytest
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
 from citybrain.gateways.mqtt import Incoming
-from citybrain.scenes.factory import sparkplug as spb
+from citybrain.protocols import sparkplug_b as spb
 from citybrain.scenes.factory.events import FactoryLink, FactoryTags
 from citybrain.scenes.factory.gateway import FactoryMqttServer
 from citybrain.scenes.factory.plant import PlantBook

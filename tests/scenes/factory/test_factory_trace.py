@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,7 +27,7 @@ from tests.scenes.factory.factory_testkit import (
 )
 
 
-def trace(unit: str, ts: int, machine: str, *lots: str, **kw: object) -> FactoryTrace:
+def trace(unit: str, ts: int, machine: str, *lots: str, **kw: Any) -> FactoryTrace:
     return FactoryTrace(
         key=unit,
         ts=ts,
@@ -34,13 +36,13 @@ def trace(unit: str, ts: int, machine: str, *lots: str, **kw: object) -> Factory
         site=str(kw.pop("site", "knit-01")),
         inputs=[MaterialInput(lot=lot) for lot in lots],
         **kw,
-    )  # type: ignore[arg-type]
+    )
 
 
 @pytest.fixture
-def plant(tmp_path: Path) -> Platform:
+def plant(tmp_path: Path) -> Iterator[Platform]:
     p = factory_platform(factory_settings(tmp_path, write_plants(tmp_path, small_site())))
-    yield p  # type: ignore[misc]
+    yield p
     p.stop()
 
 

@@ -6,11 +6,13 @@ import csv
 import io
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from citybrain.api.app import create_app
+from citybrain.core.events import Event
 from citybrain.core.platform import Platform
 from citybrain.core.tokens import create_token
 from citybrain.scenes.nev.events import NevLogin
@@ -25,8 +27,8 @@ class Client:
         self.client, self.platform = client, platform
         self.headers = {"Authorization": f"Bearer {create_token(platform.store, 'reader', ['read'])[1]}"}
 
-    def get(self, path: str, **params: object) -> object:
-        r = self.client.get(BASE + path, params=params, headers=self.headers)  # type: ignore[arg-type]
+    def get(self, path: str, **params: str | int | float) -> Any:  # the decoded JSON (or the text)
+        r = self.client.get(BASE + path, params=params, headers=self.headers)
         assert r.status_code == 200, r.text
         return r.json() if r.headers["content-type"].startswith("application/json") else r.text
 
@@ -36,7 +38,9 @@ def nev(tmp_path: Path) -> Iterator[Client]:
     p = nev_platform(tmp_path)
     app = create_app(p.settings, platform=p)
     with TestClient(app) as client:
-        events = [NevLogin(key=v, ts=T0, edition="2016", serial=1, ingest_ts=T0) for v in (SEDAN, BUS, VAN)]
+        events: list[Event] = [
+            NevLogin(key=v, ts=T0, edition="2016", serial=1, ingest_ts=T0) for v in (SEDAN, BUS, VAN)
+        ]
         # the sedan drives for an hour, one report every 10 s
         events += [report(SEDAN, T0 + i * 10_000, speed_kmh=float(i % 60), soc_pct=80 - i / 36,
                           odometer_km=1000 + i * 0.1, lon=115.9 + i * 1e-4) for i in range(360)]  # fmt: skip
@@ -51,39 +55,39 @@ def nev(tmp_path: Path) -> Iterator[Client]:
 
 def test_vehicle_list_with_filters(nev: Client) -> None:
     all_ = nev.get("/vehicles")
-    assert all_["total"] == 3 and all_["items"][0]["vin"] == BUS  # most severe alarm first  # type: ignore[index]
-    assert [v["vin"] for v in nev.get("/vehicles", mode="charging")["items"]] == [BUS]  # type: ignore[index]
-    assert [v["vin"] for v in nev.get("/vehicles", model="LCBEV1")["items"]] == [SEDAN]  # type: ignore[index]
-    assert [v["vin"] for v in nev.get("/vehicles", region="other")["items"]] == [VAN]  # type: ignore[index]
-    assert [v["vin"] for v in nev.get("/vehicles", min_alarm_level=3)["items"]] == [BUS]  # type: ignore[index]
-    assert nev.get("/vehicles", q="bs3")["total"] == 1  # type: ignore[index]
+    assert all_["total"] == 3 and all_["items"][0]["vin"] == BUS  # most severe alarm first
+    assert [v["vin"] for v in nev.get("/vehicles", mode="charging")["items"]] == [BUS]
+    assert [v["vin"] for v in nev.get("/vehicles", model="LCBEV1")["items"]] == [SEDAN]
+    assert [v["vin"] for v in nev.get("/vehicles", region="other")["items"]] == [VAN]
+    assert [v["vin"] for v in nev.get("/vehicles", min_alarm_level=3)["items"]] == [BUS]
+    assert nev.get("/vehicles", q="bs3")["total"] == 1
     page = nev.get("/vehicles", limit=1, offset=1)
-    assert page["total"] == 3 and len(page["items"]) == 1  # type: ignore[index]
-    assert nev.get("/vehicles", status="offline")["total"] == 0  # type: ignore[index]
+    assert page["total"] == 3 and len(page["items"]) == 1
+    assert nev.get("/vehicles", status="offline")["total"] == 0
 
 
 def test_vehicle_detail(nev: Client) -> None:
     d = nev.get(f"/vehicles/{SEDAN}")
-    assert d["driving"]["speed_kmh"] == 359 % 60 and d["driving"]["odometer_km"] == pytest.approx(1035.9)  # type: ignore[index]
-    assert d["battery"]["soc_pct"] == pytest.approx(80 - 359 / 36) and d["mode"] == "driving"  # type: ignore[index]
-    assert d["model_name"]["en"] == "City sedan E1" and d["alarm"]["level"] == 0  # type: ignore[index]
+    assert d["driving"]["speed_kmh"] == 359 % 60 and d["driving"]["odometer_km"] == pytest.approx(1035.9)
+    assert d["battery"]["soc_pct"] == pytest.approx(80 - 359 / 36) and d["mode"] == "driving"
+    assert d["model_name"]["en"] == "City sedan E1" and d["alarm"]["level"] == 0
     bus = nev.get(f"/vehicles/{BUS}")
-    assert bus["alarm"]["words"]["zh-CN"] == ["绝缘报警"] and bus["alarm"]["level"] == 3  # type: ignore[index]
-    assert [a["rule"] for a in bus["alerts"]] == ["nev.vehicle_alarm"]  # type: ignore[index]
+    assert bus["alarm"]["words"]["zh-CN"] == ["绝缘报警"] and bus["alarm"]["level"] == 3
+    assert [a["rule"] for a in bus["alerts"]] == ["nev.vehicle_alarm"]
     r = nev.client.get(f"{BASE}/vehicles/NOSUCHVIN", headers=nev.headers)
     assert r.status_code == 404
 
 
 def test_history_raw_downsampled_and_csv(nev: Client) -> None:
     h = nev.get(f"/vehicles/{SEDAN}/history", start=T0, end=T0 + 3_600_000, signals="speed,soc,lon,lat")
-    assert not h["downsampled"] and len(h["signals"]["speed"]["points"]) == 360  # type: ignore[index]
-    assert len(h["track"]) == 360 and h["track"][1] == [T0 + 10_000, pytest.approx(115.9001), 28.68]  # type: ignore[index]
+    assert not h["downsampled"] and len(h["signals"]["speed"]["points"]) == 360
+    assert len(h["track"]) == 360 and h["track"][1] == [T0 + 10_000, pytest.approx(115.9001), 28.68]
     d = nev.get(f"/vehicles/{SEDAN}/history", start=T0, end=T0 + 3_600_000, signals="speed", max_points=60)
-    pts = d["signals"]["speed"]["points"]  # type: ignore[index]
-    assert d["downsampled"] and d["bucket_ms"] == 60_000 and len(pts) == 60  # type: ignore[index]
+    pts = d["signals"]["speed"]["points"]
+    assert d["downsampled"] and d["bucket_ms"] == 60_000 and len(pts) == 60
     assert pts[0][1] == pytest.approx(sum(range(6)) / 6)  # mean speed of the first minute
     text = nev.get(f"/vehicles/{SEDAN}/history", start=T0, end=T0 + 60_000, signals="speed,soc", format="csv")
-    rows = list(csv.reader(io.StringIO(text)))  # type: ignore[arg-type]
+    rows = list(csv.reader(io.StringIO(text)))
     assert (
         rows[0] == ["ts_ms", "speed_km/h", "soc_%"]
         and len(rows) == 7
@@ -95,23 +99,23 @@ def test_history_raw_downsampled_and_csv(nev: Client) -> None:
 
 def test_fleet_summary_by_model_and_region(nev: Client) -> None:
     s = nev.get("/summary")
-    assert (s["total"], s["online"], s["driving"], s["charging"], s["in_alarm"]) == (3, 3, 2, 1, 1)  # type: ignore[index]
-    by_model = {r["model"]: r for r in s["by_model"]}  # type: ignore[index]
+    assert (s["total"], s["online"], s["driving"], s["charging"], s["in_alarm"]) == (3, 3, 2, 1, 1)
+    by_model = {r["model"]: r for r in s["by_model"]}
     assert by_model["LCBBS3"]["charging"] == 1 and by_model["LCBBS3"]["level_3"] == 1
-    by_region = {r["region"]: r for r in s["by_region"]}  # type: ignore[index]
+    by_region = {r["region"]: r for r in s["by_region"]}
     assert by_region["360100"]["total"] == 2 and by_region["other"]["name"]["en"] == "elsewhere"
-    assert s["open_alerts"] == 2  # type: ignore[index]
+    assert s["open_alerts"] == 2
 
 
 def test_alarms_and_rules(nev: Client) -> None:
     alarms = nev.get("/alarms", status="open")
-    assert sorted(a["rule"] for a in alarms) == ["nev.low_insulation", "nev.vehicle_alarm"]  # type: ignore[union-attr,index]
-    assert [a["key"] for a in nev.get("/alarms", rule="nev.low_insulation")] == [VAN]  # type: ignore[union-attr,index]
-    assert nev.get("/alarms", severity="critical")[0]["key"] == VAN  # type: ignore[index]
+    assert sorted(a["rule"] for a in alarms) == ["nev.low_insulation", "nev.vehicle_alarm"]
+    assert [a["key"] for a in nev.get("/alarms", rule="nev.low_insulation")] == [VAN]
+    assert nev.get("/alarms", severity="critical")[0]["key"] == VAN
     rules = nev.get("/rules")
-    names = [r["name"] for r in rules["rules"]]  # type: ignore[index]
+    names = [r["name"] for r in rules["rules"]]
     assert names[0] == "nev.vehicle_alarm" and "nev.soc_jump" in names
-    assert rules["thresholds"]["temp_rise_c"] == 5.0 and all(r["doc"] for r in rules["rules"])  # type: ignore[index]
+    assert rules["thresholds"]["temp_rise_c"] == 5.0 and all(r["doc"] for r in rules["rules"])
 
 
 def test_reading_needs_a_token(nev: Client) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -24,9 +24,9 @@ Main = Callable[[Gb32960Gateway], Awaitable[None]]
 
 
 @pytest.fixture
-def platform(tmp_path: Path) -> Platform:
+def platform(tmp_path: Path) -> Iterator[Platform]:
     p = nev_platform(tmp_path)
-    yield p  # type: ignore[misc]
+    yield p
     p.stop()
 
 

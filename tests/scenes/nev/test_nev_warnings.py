@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from citybrain.core.events import Event
 from citybrain.core.outputs import AlertOp, Outputs
 from citybrain.core.processor import AlertBook, Emitter
@@ -27,7 +29,8 @@ class Run:
         n = len(next(iter(series.values())))
         ops: list[AlertOp] = []
         for i in range(n):
-            ops += self.feed(report(VIN, start + i * step, **{k: v[i] for k, v in series.items()}))
+            values: dict[str, Any] = {k: v[i] for k, v in series.items()}
+            ops += self.feed(report(VIN, start + i * step, **values))
         return ops
 
 

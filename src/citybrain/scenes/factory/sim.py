@@ -23,7 +23,7 @@ import aiomqtt
 import msgspec
 
 from citybrain.gateways.mqtt import parse_url
-from citybrain.scenes.factory import sparkplug as spb
+from citybrain.protocols import sparkplug_b as spb
 from citybrain.scenes.factory.gateway import FactoryMqttServer, device_login, edge_user, site_user
 from citybrain.scenes.factory.plant import PlantBook
 from citybrain.scenes.factory.settings import FactorySettings, IngestSettings

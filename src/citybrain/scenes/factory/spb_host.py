@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from citybrain.gateways.mqtt import Incoming, message_id
-from citybrain.scenes.factory import sparkplug as spb
+from citybrain.protocols import sparkplug_b as spb
 from citybrain.scenes.factory.events import FactoryLink, FactoryTags, SpbBirth
 from citybrain.scenes.factory.plant import PlantBook
 from citybrain.sdk import MAX_TS, MIN_TS, DecodeError, Event
