@@ -12,8 +12,7 @@ from typing import Any, Generic, TypeVar
 
 import msgspec
 
-from citybrain.core.outputs import Severity
-from citybrain.core.processor import AlertRule, Emitter
+from citybrain.core.processor import Emitter
 
 S = TypeVar("S")
 
@@ -31,6 +30,9 @@ class Ctx(Generic[S]):
         self.scene = scene
         self.settings = settings
         self.out = out
+        # ``ctx.signal(rule, key, ts, active, message=, severity=, data=)``: the emitter's own,
+        # drives an alert with hysteresis (see core.processor.Emitter.signal)
+        self.signal = out.signal
         self._keystate = keystate
         self._open = open_windows
         self._watermark = watermark
@@ -41,19 +43,6 @@ class Ctx(Generic[S]):
     def state(self, key: str, ts: int, data: dict[str, Any] | msgspec.Struct) -> None:
         body = msgspec.to_builtins(data) if isinstance(data, msgspec.Struct) else data
         self.out.state(self.scene, key, ts, body)
-
-    def signal(
-        self,
-        rule: AlertRule,
-        key: str,
-        ts: int,
-        active: bool,
-        *,
-        message: str = "",
-        severity: Severity | None = None,
-        data: dict[str, Any] | None = None,
-    ) -> None:
-        self.out.signal(rule, key, ts, active, message=message, severity=severity, data=data)
 
     # -- aggregation helpers ------------------------------------------------------------------
     def keystate(self, key: str) -> Any:

@@ -25,7 +25,6 @@ from fastapi import APIRouter
 
 from citybrain.core.errors import ConfigError
 from citybrain.core.events import REGISTRY, Event
-from citybrain.core.outputs import Severity
 from citybrain.core.pipeline import ProcessorSpec
 from citybrain.core.processor import AlertRule, Processor
 from citybrain.core.runtime import Runtime
@@ -118,20 +117,10 @@ class Scene(CoreScene, Generic[S]):
         self.events.append(cls)
         return cls
 
-    def rule(
-        self,
-        name: str,
-        title: str,
-        *,
-        severity: Severity = "warning",
-        for_: str | int = 0,
-        clear: str | int = "60s",
-        update_every: str | int = "10s",
-        doc: str = "",
-    ) -> AlertRule:
+    def rule(self, name: str, title: str, **options: Any) -> AlertRule:
+        """An alert rule of this scene, listed with it; ``options`` as for ``sdk.rule``."""
         self._named("rule", name)
-        rule = make_rule(self.name, name, title, severity=severity, for_=for_, clear=clear,
-                         update_every=update_every, doc=doc)  # fmt: skip
+        rule = make_rule(self.name, name, title, **options)
         self.alert_rules.append(rule)
         return rule
 
