@@ -104,7 +104,7 @@ def _fix(place: tuple[float, float], k: int) -> Fix:
 
 
 async def hold(host: str, port: int, n: int, every: float, seconds: float) -> dict[str, Any]:
-    tn = TrafficSettings().roads
+    tn = roadnet.world(TrafficSettings(), Path())
     terms = [Term(i) for i in range(n)]
     places = _places(tn, n)
     t0 = time.perf_counter()
@@ -190,7 +190,7 @@ async def wait_child(proc: subprocess.Popen[str]) -> dict[str, Any]:
 
 async def latency(p: Platform) -> dict[str, Any]:
     """Probe fixes -> segment index visible in the store."""
-    tn = TrafficSettings().roads
+    tn = roadnet.world(TrafficSettings(), Path())
     net = tn.net
     results = []
     for attempt, eid in enumerate([1, 2, 41, 101, 201]):

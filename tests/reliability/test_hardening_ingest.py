@@ -14,7 +14,8 @@ from citybrain.core.events import encode_ndjson, to_json
 from citybrain.core.scenes import discover
 from citybrain.core.store.duck import DuckStore
 from citybrain.core.store.rows import event_from_row
-from citybrain.scenes.pulse.events import DISTRICTS, PulseReport
+from citybrain.geo.regions import NANCHANG as DISTRICTS
+from citybrain.scenes.pulse.events import PulseReport
 from citybrain.testing import free_port
 from tests.support.server import Server
 

@@ -11,7 +11,8 @@ import httpx
 
 from citybrain.core.events import encode_ndjson
 from citybrain.core.store.duck import DuckStore
-from citybrain.scenes.pulse.events import DISTRICTS, PulseReport
+from citybrain.geo.regions import NANCHANG as DISTRICTS
+from citybrain.scenes.pulse.events import PulseReport
 from citybrain.testing import free_port
 from tests.support.server import Server
 

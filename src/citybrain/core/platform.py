@@ -104,7 +104,7 @@ class Platform:
         specs: list[ProcessorSpec] = []
         for scene in self.scenes.values():
             # the runtime's settings: loaded and validated once, shared with routes and servers
-            specs.extend(scene.processors(self.runtime(scene.name).settings))
+            specs.extend(scene.processors(self.runtime(scene.name)))
         names = [s.name for s in specs]
         if len(set(names)) != len(names):
             raise ConfigError(f"processor names must be unique, got {names}")
@@ -125,7 +125,7 @@ class Platform:
             cfg = self.scenes[scene].load_settings(self.settings.scenes.get(scene, {}))
             rt = self._runtimes[scene] = Runtime(
                 scene, cfg, self.settings.data_path, self.store, self.batcher.submit, self.hub.publish,
-                self.store.record_alerts, self.store.audit,
+                self.store.record_alerts, self.store.audit, self.scenes[scene].world,
             )  # fmt: skip
         return rt
 

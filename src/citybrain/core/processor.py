@@ -12,9 +12,10 @@ import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic
 
 import msgspec
+from typing_extensions import TypeVar
 
 from citybrain.core.events import Event
 from citybrain.core.outputs import (
@@ -159,10 +160,13 @@ class Emitter:
 
 
 S = TypeVar("S", bound=msgspec.Struct)
+E = TypeVar("E", bound=Event, default=Any)  # Processor[S]: any of its kinds
 
 
-class Processor(ABC, Generic[S]):
-    """Subclass with ``name``, ``kinds``, ``state_type`` and ``process``."""
+class Processor(ABC, Generic[S, E]):
+    """Subclass with ``name``, ``kinds``, ``state_type`` and ``process``. ``E`` is what ``kinds``
+    admits (one kind, or their union): the pipeline hands ``process`` only events of ``kinds``, so
+    a processor of ``Processor[MyState, MyEvent]`` reads typed events without checking them."""
 
     name: ClassVar[str]
     kinds: ClassVar[tuple[type[Event], ...]]
@@ -174,7 +178,7 @@ class Processor(ABC, Generic[S]):
         self.state: S = self.state_type()  # type: ignore[assignment]
 
     @abstractmethod
-    def process(self, batch: Sequence[tuple[int, Event]], out: Emitter) -> None:
+    def process(self, batch: Sequence[tuple[int, E]], out: Emitter) -> None:
         """Handle events (offset, event) of this processor's kinds, in offset order."""
 
     def tick(self, now_ms: int, out: Emitter) -> None:

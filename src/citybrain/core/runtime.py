@@ -1,14 +1,18 @@
-"""A scene's runtime: what its routes, servers, reports and simulators may use, handed to them by
-dependency (never a module global): its typed settings, the store's read side, ``submit`` (make
-events durable, as a gateway does), ``publish`` (live feed), ``record_alerts`` and ``audit``. The platform
-builds one per scene (``Platform.runtime(name)``)."""
+"""A scene's runtime: what its processors, routes, servers and reports may use, handed to them by
+dependency (never a module global): its typed settings, its world (the read-mostly resources its
+parts share, built once from the settings: a road network, a plant model), the store's read side,
+``submit`` (make events durable, as a gateway does), ``publish`` (live feed), ``record_alerts`` and
+``audit``. The platform builds one per scene (``Platform.runtime(name)``)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic
+
+from typing_extensions import TypeVar
 
 from citybrain.core.clock import now_ms
 from citybrain.core.events import Event
@@ -16,10 +20,12 @@ from citybrain.core.outputs import Alert, AlertOp
 from citybrain.core.store.base import ReadModel
 
 S = TypeVar("S")
+W = TypeVar("W", default=Any)
+_UNBUILT: Any = object()
 
 
 @dataclass
-class Runtime(Generic[S]):
+class Runtime(Generic[S, W]):
     name: str
     settings: S
     data_path: Path  # the platform's data folder (journals, files a scene keeps beside the store)
@@ -28,6 +34,20 @@ class Runtime(Generic[S]):
     _publish: Callable[[str, Any], None]
     _record_alerts: Callable[[Sequence[AlertOp]], list[Alert]]
     _audit: Callable[[int, str, str, str, dict[str, Any]], None]
+    _make_world: Callable[[S, Path], W] | None = None  # the scene's ``world`` hook
+    _world: W = field(default=_UNBUILT, init=False, repr=False)
+    _world_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    @property
+    def world(self) -> W:
+        """What the scene's parts share (``Scene(world=...)``), built from its settings and data
+        folder at first use, once per runtime; a scene without a world hook has ``None``."""
+        if self._world is _UNBUILT:
+            with self._world_lock:  # the pipeline thread and a request may ask at the same time
+                if self._world is _UNBUILT:
+                    made = self._make_world(self.settings, self.data_path) if self._make_world else None
+                    self._world = made  # type: ignore[assignment]
+        return self._world
 
     def publish(self, topic: str, data: Any, sub: str = "") -> None:
         """Push to live-feed subscribers of ``<topic>.<scene>`` (e.g. ``state.nev``), or of

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from citybrain.core.errors import ConfigError
@@ -28,8 +29,8 @@ class Scene:
     title: Mapping[str, str]  # by locale: {"zh-CN": ..., "en": ...}
     description: Mapping[str, str]
     events: list[type[Event]]
-    # processors are built from the scene's own settings section
-    processors: Callable[[Mapping[str, Any]], list[ProcessorSpec]]
+    # processors(runtime) -> the scene's processors, built from its runtime (settings, world)
+    processors: Callable[[Any], list[ProcessorSpec]]
     alert_rules: list[AlertRule] = field(default_factory=list)
     # routes(platform) -> a FastAPI APIRouter mounted at /api/v1/scenes/<name>
     routes: Callable[[Any], Any] | None = None
@@ -51,6 +52,9 @@ class Scene:
     # protocol name -> "module:function" turning one hex frame into a JSON-ready dict
     # (``citybrain decode <protocol> HEX``); the module is imported only when that protocol is used
     decoders: Mapping[str, str] = field(default_factory=dict)
+    # world(settings, data_path) -> what the scene's parts share while it runs (a road network, a
+    # plant model): built once per runtime at first use (``Runtime.world``), never a module global
+    world: Callable[[Any, Path], Any] | None = None
 
     @property
     def has_report(self) -> bool:

@@ -1,6 +1,8 @@
 """Alerts a gateway raises about device identity (a terminal connected twice, a plate registered
 from another phone, a second login for a live VIN, ...): stored in the alerts table and sent on
 the live feed (``alert.<scene>``), so the operations centre sees them like any rule's finding.
+:class:`AlertingGateway` is the part the device gateways share: their counters and a ``stop`` that
+waits for the alerts in flight.
 
 Processors raise alerts through their committed outputs; a gateway has no processor batch, so its
 alerts are written by ``Store.record_alerts`` in a transaction of their own.
@@ -23,6 +25,7 @@ import msgspec
 
 from citybrain.core.outputs import Alert, AlertOp, Severity
 from citybrain.core.runtime import Runtime
+from citybrain.gateways.tcp import TcpServer
 
 log = logging.getLogger(__name__)
 
@@ -124,3 +127,29 @@ class GatewayAlerts:
         """Wait until every alert raised so far is stored."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+
+class AlertingGateway(TcpServer):
+    """A device gateway: a :class:`TcpServer` whose sessions count frames by kind in ``kinds`` and
+    raise identity alerts through ``alerts`` (a subclass sets both before its sessions run).
+
+    ``counters`` are the server's, ``frames_<kind>``, the subclass's :meth:`extra_counters` and
+    ``identity_alerts``; ``stop`` also waits until the alerts raised are stored."""
+
+    kinds: dict[str, int]
+    alerts: GatewayAlerts
+
+    def extra_counters(self) -> dict[str, int]:
+        """The gateway's own counters, listed between the frames and ``identity_alerts``."""
+        return {}
+
+    def counters(self) -> dict[str, int]:
+        out: dict[str, int] = dict(self.stats.as_dict())
+        out.update({f"frames_{k}": v for k, v in sorted(self.kinds.items())})
+        out.update(self.extra_counters())
+        out["identity_alerts"] = self.alerts.raised
+        return out
+
+    async def stop(self, grace: float = 5.0) -> None:
+        await super().stop(grace)
+        await self.alerts.drain()

@@ -113,10 +113,10 @@ AnyWidget = Figure | Figures | Bar | TimeSeries | Table | Map | Detail | Share |
 
 class Panel(msgspec.Struct, kw_only=True, omit_defaults=True, forbid_unknown_fields=True):
     """A scene's card on the big screen: ``headline`` figures, ``widgets``, optional ``map_layers``;
-    ``order``/``column`` place it."""
+    ``order``/``column`` place it. ``id`` and ``title`` default to the scene's name and title."""
 
-    id: str
-    title: Label
+    id: str = ""
+    title: Label = msgspec.field(default_factory=dict)
     widgets: list[AnyWidget] = msgspec.field(default_factory=list)
     headline: list[AnyWidget] = msgspec.field(default_factory=list)
     map_layers: list[dict[str, Any]] = msgspec.field(default_factory=list)

@@ -12,12 +12,15 @@
 Names are the scene's: event tags, metrics, rules and processors start with ``<scene>.``, and the
 scene checks that once when it is built. Settings are validated once at start (a ConfigError
 naming ``[scenes.<name>]``). Routes, servers and reports receive the scene's
-:class:`~citybrain.sdk.runtime.Runtime`, never the platform.
+:class:`~citybrain.sdk.runtime.Runtime`, never the platform. What the parts share while the scene
+runs (a road network, a plant model) is its ``world``: ``world(settings, data_path)`` builds it
+once per runtime (``rt.world``), and hand-written processors get it as their third argument.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 import msgspec
@@ -61,6 +64,7 @@ class Scene(CoreScene, Generic[S]):
         metrics: Mapping[str, str] | None = None,
         aggregations: Sequence[Aggregation[Any]] = (),
         processors: Sequence[type[Processor[Any]]] = (),
+        world: Callable[[S, Path], Any] | None = None,
         **hooks: Any,  # commands, decoders, listen: see core.scenes.Scene
     ) -> None:
         """Parts may be passed here (a scene spread over modules) or declared with the methods
@@ -74,18 +78,20 @@ class Scene(CoreScene, Generic[S]):
             routes=(lambda _platform: router) if router is not None else None,
             simulators=dict(simulators or {}),
             servers=self._start_servers if servers is not None else None,
+            world=world,
             **hooks,
         )
         self.settings_type = settings
         self.router = router
-        self.typed_panel = panel
         self._report = report
         self._servers = servers
         self.aggregations: list[Aggregation[Any]] = []
-        self.custom: list[tuple[str, Callable[[int, Any], Processor[Any]]]] = []
+        self.custom: list[tuple[str, Callable[..., Processor[Any]]]] = []
         self.metrics: dict[str, str] = {}  # full metric name -> what it measures
         if panel is not None:
+            panel = msgspec.structs.replace(panel, id=panel.id or name, title=panel.title or dict(title))
             self.panel = panel.to_dict()
+        self.typed_panel = panel
         for ev in events:
             self.event(ev)
         for r in rules:
@@ -149,7 +155,8 @@ class Scene(CoreScene, Generic[S]):
         return agg
 
     def processor(self, cls: P) -> P:
-        """Class decorator: a hand-written processor (multi-stage scenes); built with the settings."""
+        """Class decorator: a hand-written processor (multi-stage scenes), built as
+        ``cls(partition, settings)``, or ``cls(partition, settings, world)`` in a scene with a world."""
         if not cls.name.startswith(f"{self.name}."):
             raise ConfigError(f"scene {self.name}: processor {cls.name!r} must be named '{self.name}.<name>'")
         self.custom.append((cls.name, cls))
@@ -159,13 +166,12 @@ class Scene(CoreScene, Generic[S]):
     def load_settings(self, section: Mapping[str, Any]) -> S:
         return load_settings(self.settings_type, section, self.name)
 
-    def _processor_specs(self, settings: S | Mapping[str, Any]) -> list[ProcessorSpec]:
-        # the platform passes the runtime's typed settings; a mapping is loaded here (tools, tests)
-        cfg: Any = settings if isinstance(settings, self.settings_type) else self.load_settings(settings)  # type: ignore[arg-type]
-        made: list[tuple[str, Callable[[int, Any], Processor[Any]]]] = [
-            (cls.name, cls) for cls in (processor_class(self.name, agg) for agg in self.aggregations)
+    def _processor_specs(self, rt: Runtime[S]) -> list[ProcessorSpec]:
+        made = [processor_class(self.name, agg) for agg in self.aggregations]
+        extra = (rt.world,) if self.world is not None else ()
+        return [ProcessorSpec(cls.name, _bind(cls, rt.settings)) for cls in made] + [
+            ProcessorSpec(name, _bind(cls, rt.settings, *extra)) for name, cls in self.custom
         ]
-        return [ProcessorSpec(name, _bind(factory, cfg)) for name, factory in [*made, *self.custom]]
 
     def _start_servers(self, platform: Any, _section: Mapping[str, Any]) -> list[Any]:
         assert self._servers is not None
@@ -208,8 +214,8 @@ def _flatten(router: APIRouter, prefix: str = "") -> list[tuple[str, Any]]:
     return out
 
 
-def _bind(factory: Callable[[int, Any], Processor[Any]], cfg: Any) -> Callable[[int], Processor[Any]]:
-    return lambda partition: factory(partition, cfg)
+def _bind(factory: Callable[..., Processor[Any]], *args: Any) -> Callable[[int], Processor[Any]]:
+    return lambda partition: factory(partition, *args)
 
 
 def check_template(path: str) -> str:

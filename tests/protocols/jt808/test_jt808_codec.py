@@ -10,45 +10,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from citybrain.core.errors import DecodeError
+from citybrain.protocols import jt808
 from citybrain.protocols.jt808 import (
-    BODY_DECODERS,
-    AlarmEventId,
-    Analog,
-    AreaInOut,
     Authenticate,
-    EncodeError,
-    ExtraItem,
-    Fuel,
     Header,
-    Heartbeat,
-    IoStatus,
     LocationBatch,
     LocationReport,
-    Logout,
     Message,
-    Mileage,
-    Overspeed,
-    PlatformGeneralResponse,
     RawBody,
-    RawItem,
     Reassembler,
-    RecorderSpeed,
-    Register,
-    RegisterResponse,
-    RoadSectionTime,
-    Satellites,
-    SignalStrength,
-    TerminalGeneralResponse,
-    VehicleSignals,
     decode_frame,
     decode_hex,
-    decode_message,
     encode_frame,
     encode_message,
-    peek_header,
-    split_frames,
     to_json,
-    wrap,
 )
 
 H2013 = Header(msg_id=0x0200, phone="013912345678", serial=7)
@@ -62,7 +37,7 @@ LOC = LocationReport(
     speed_kmh=42.5,
     direction=90,
     time_ms=1_700_000_000_000,
-    extras=(Mileage(1234.5), Satellites(9)),
+    extras=(jt808.Mileage(1234.5), jt808.Satellites(9)),
 )
 
 
@@ -72,7 +47,7 @@ def frame_of(header: Header, body: bytes, props: int | None = None) -> bytes:
     if props is None:
         props = len(body)
     content = msg[:2] + props.to_bytes(2, "big") + msg[4:] + body
-    framed: bytes = wrap(content)
+    framed: bytes = jt808.wrap(content)
     return framed
 
 
@@ -168,7 +143,7 @@ def test_unknown_and_encrypted_bodies_are_raw_not_errors() -> None:
 
 
 def test_non_bcd_phone_is_kept_and_flagged() -> None:
-    frame = encode_frame(Message(Header(msg_id=0x0002, phone="0A1B2C3D4E5F", serial=1), Heartbeat()))
+    frame = encode_frame(Message(Header(msg_id=0x0002, phone="0A1B2C3D4E5F", serial=1), jt808.Heartbeat()))
     m = decode_frame(frame)
     assert m.header.phone == "0A1B2C3D4E5F" and m.quirks == ("phone_not_bcd",)
     assert encode_frame(m) == frame
@@ -222,16 +197,16 @@ def test_reissue_batch_is_flagged() -> None:
 
 
 def test_mismatched_body_and_header_id_refused_on_encode() -> None:
-    with pytest.raises(EncodeError, match="does not match"):
+    with pytest.raises(jt808.EncodeError, match="does not match"):
         encode_frame(Message(Header(msg_id=0x0002, phone="1", serial=1), LOC))
 
 
 def test_body_over_1023_refused_unless_split() -> None:
     h = Header(msg_id=0x0900, phone="013912345678", serial=65535)
     big = Message(h, RawBody(bytes(range(256)) * 9))
-    with pytest.raises(EncodeError, match="exceeds 1023"):
+    with pytest.raises(jt808.EncodeError, match="exceeds 1023"):
         encode_frame(big)
-    frames = list(split_frames(big))
+    frames = list(jt808.split_frames(big))
     assert len(frames) == 3
     r = Reassembler()
     decoded = [decode_frame(f) for f in frames]
@@ -249,7 +224,7 @@ def test_split_location_batch_reassembles_to_a_decoded_batch() -> None:
     batch = LocationBatch(batch_type=1, items=(LOC,) * 30)
     msg = Message(Header(msg_id=0x0704, phone="013912345678", serial=100), batch)
     r = Reassembler()
-    out = [r.add(decode_frame(f)) for f in split_frames(msg)]
+    out = [r.add(decode_frame(f)) for f in jt808.split_frames(msg)]
     assert out[:-1] == [None] * (len(out) - 1)
     assert out[-1] is not None and out[-1].body == batch
 
@@ -267,9 +242,9 @@ def test_reassembler_is_bounded() -> None:
 def test_peek_header_for_a_result_2_reply() -> None:
     bad = bytearray(encode_frame(Message(H2013, LOC)))
     bad[-2] ^= 0xFF
-    h = peek_header(bytes(bad))
+    h = jt808.peek_header(bytes(bad))
     assert h is not None and h.msg_id == 0x0200 and h.serial == 7
-    assert peek_header(b"\x7e\x01\x02\x7e") is None
+    assert jt808.peek_header(b"\x7e\x01\x02\x7e") is None
 
 
 # ---- generated round-trips -------------------------------------------------------------------
@@ -294,21 +269,21 @@ def headers(msg_id: int, *, edition: str | None = None) -> st.SearchStrategy[Hea
     return st.builds(build, eds, st.text("0123456789", min_size=1, max_size=20), u16, u8)
 
 
-extra_items: st.SearchStrategy[ExtraItem] = st.one_of(
-    st.builds(lambda r: Mileage(r / 10), u32),
-    st.builds(lambda r: Fuel(r / 10), u16),
-    st.builds(lambda r: RecorderSpeed(r / 10), u16),
-    st.builds(AlarmEventId, u16),
-    st.builds(Overspeed, st.just(0), st.none()),
-    st.builds(Overspeed, st.integers(1, 4), u32),
-    st.builds(AreaInOut, u8, u32, st.integers(0, 1)),
-    st.builds(RoadSectionTime, u32, u16, st.integers(0, 1)),
-    st.builds(VehicleSignals, u32),
-    st.builds(IoStatus, u16),
-    st.builds(Analog, u16, u16),
-    st.builds(SignalStrength, u8),
-    st.builds(Satellites, u8),
-    st.builds(RawItem, st.sampled_from([0x05, 0x06, 0x36, 0x5F, 0xE1, 0xFE]), st.binary(max_size=30)),
+extra_items: st.SearchStrategy[jt808.ExtraItem] = st.one_of(
+    st.builds(lambda r: jt808.Mileage(r / 10), u32),
+    st.builds(lambda r: jt808.Fuel(r / 10), u16),
+    st.builds(lambda r: jt808.RecorderSpeed(r / 10), u16),
+    st.builds(jt808.AlarmEventId, u16),
+    st.builds(jt808.Overspeed, st.just(0), st.none()),
+    st.builds(jt808.Overspeed, st.integers(1, 4), u32),
+    st.builds(jt808.AreaInOut, u8, u32, st.integers(0, 1)),
+    st.builds(jt808.RoadSectionTime, u32, u16, st.integers(0, 1)),
+    st.builds(jt808.VehicleSignals, u32),
+    st.builds(jt808.IoStatus, u16),
+    st.builds(jt808.Analog, u16, u16),
+    st.builds(jt808.SignalStrength, u8),
+    st.builds(jt808.Satellites, u8),
+    st.builds(jt808.RawItem, st.sampled_from([0x05, 0x06, 0x36, 0x5F, 0xE1, 0xFE]), st.binary(max_size=30)),
 )
 
 
@@ -342,10 +317,10 @@ def locations(max_extras: int = 6) -> st.SearchStrategy[LocationReport]:
     )
 
 
-def registers(layout: str) -> st.SearchStrategy[Register]:
+def registers(layout: str) -> st.SearchStrategy[jt808.Register]:
     w = {"2011": (5, 8, 7), "2013": (5, 20, 7), "2019": (11, 30, 30)}[layout]
     return st.builds(
-        Register,
+        jt808.Register,
         u16,
         u16,
         texts(w[0]),
@@ -364,10 +339,10 @@ messages: st.SearchStrategy[Message] = st.one_of(
         headers(0x0704),
         st.builds(LocationBatch, u8, st.lists(locations(2), max_size=5).map(tuple)),
     ),
-    st.builds(Message, headers(0x0001), st.builds(TerminalGeneralResponse, u16, u16, u8)),
-    st.builds(Message, headers(0x8001), st.builds(PlatformGeneralResponse, u16, u16, u8)),
-    st.builds(Message, headers(0x0002), st.just(Heartbeat())),
-    st.builds(Message, headers(0x0003), st.just(Logout())),
+    st.builds(Message, headers(0x0001), st.builds(jt808.TerminalGeneralResponse, u16, u16, u8)),
+    st.builds(Message, headers(0x8001), st.builds(jt808.PlatformGeneralResponse, u16, u16, u8)),
+    st.builds(Message, headers(0x0002), st.just(jt808.Heartbeat())),
+    st.builds(Message, headers(0x0003), st.just(jt808.Logout())),
     st.builds(Message, headers(0x0100, edition="2013"), st.one_of(registers("2011"), registers("2013"))),
     st.builds(Message, headers(0x0100, edition="2019"), registers("2019")),
     st.builds(Message, headers(0x0102, edition="2013"), st.builds(Authenticate, texts(40))),
@@ -379,7 +354,7 @@ messages: st.SearchStrategy[Message] = st.one_of(
     st.builds(
         Message,
         headers(0x8100),
-        st.builds(RegisterResponse, u16, u8, st.none() | texts(30).filter(bool)),
+        st.builds(jt808.RegisterResponse, u16, u8, st.none() | texts(30).filter(bool)),
     ),
     st.builds(
         Message,
@@ -405,7 +380,7 @@ def test_generated_messages_round_trip(m: Message) -> None:
 
 
 @given(
-    st.sampled_from([*sorted(BODY_DECODERS), 0x1205]),
+    st.sampled_from([*sorted(jt808.BODY_DECODERS), 0x1205]),
     st.integers(0, 0xFFFF),
     st.binary(min_size=10, max_size=10),
     st.binary(max_size=120),
@@ -418,10 +393,10 @@ def test_well_checked_random_bodies_raise_only_decode_error(
     # Valid check code, so decoding reaches the body handlers with arbitrary content.
     content = msg_id.to_bytes(2, "big") + props.to_bytes(2, "big") + head + body
     try:
-        m = decode_frame(wrap(content), strict=strict)
+        m = decode_frame(jt808.wrap(content), strict=strict)
     except DecodeError:
         return
     json.dumps(to_json(m), ensure_ascii=False)
     # Whatever decodes also re-encodes and decodes again (text padding/U+FFFD may normalise).
-    again = decode_message(encode_message(m), strict=False)
+    again = jt808.decode_message(encode_message(m), strict=False)
     assert again.header.msg_id == m.header.msg_id and type(again.body) is type(m.body)

@@ -18,33 +18,13 @@ from pathlib import Path
 import pytest
 
 from citybrain.core.errors import DecodeError
+from citybrain.protocols import jt808
 from citybrain.protocols.jt808 import (
-    AlarmEventId,
-    Analog,
-    AreaInOut,
-    Authenticate,
-    FrameSplitter,
-    Fuel,
-    Heartbeat,
-    IoStatus,
-    LocationBatch,
     LocationReport,
     Message,
-    Mileage,
-    Overspeed,
-    PlatformGeneralResponse,
-    RawBody,
     RawItem,
-    Reassembler,
-    RecorderSpeed,
     Register,
-    RegisterResponse,
-    RoadSectionTime,
-    Satellites,
-    SignalStrength,
-    TerminalGeneralResponse,
     TruncatedItem,
-    VehicleSignals,
     decode_frame,
     decode_hex,
     encode_frame,
@@ -103,14 +83,14 @@ def check_sc01() -> None:
     m = decode("JT-SC-01")
     assert m.header.msg_id == 0x0001 and m.header.serial == 1203
     assert m.header.phone == "012345678900"
-    assert m.body == TerminalGeneralResponse(reply_serial=1000, reply_msg_id=0x0002, result=0)
+    assert m.body == jt808.TerminalGeneralResponse(reply_serial=1000, reply_msg_id=0x0002, result=0)
 
 
 def check_sc02() -> None:
     m = decode("JT-SC-02")
     assert m.header.msg_id == 0x0002 and m.header.serial == 10
     assert normalise_phone(m.header.phone) == "12345678900"  # source strips the leading BCD zero
-    assert m.body == Heartbeat()
+    assert m.body == jt808.Heartbeat()
 
 
 def check_sc03() -> None:
@@ -118,14 +98,14 @@ def check_sc03() -> None:
     m = decode("JT-SC-03")
     assert m.header.msg_id == 0x0002 and m.header.serial == 43
     assert normalise_phone(m.header.phone) == "40021679287"
-    assert m.body == Heartbeat()
+    assert m.body == jt808.Heartbeat()
 
 
 def check_sc04() -> None:
     m = decode("JT-SC-04")
     assert m.header.msg_id == 0x8001 and m.header.serial == 10
     assert normalise_phone(m.header.phone) == "12345678900"
-    assert m.body == PlatformGeneralResponse(reply_serial=100, reply_msg_id=0x0200, result=0)
+    assert m.body == jt808.PlatformGeneralResponse(reply_serial=100, reply_msg_id=0x0200, result=0)
 
 
 def _register(row: str) -> tuple[Message, Register]:
@@ -167,20 +147,20 @@ def check_sc09() -> None:
     m = decode("JT-SC-09")
     assert m.header.msg_id == 0x0102 and m.header.serial == 12345
     assert normalise_phone(m.header.phone) == "12345678900"
-    assert m.body == Authenticate(auth_code="456121111")
+    assert m.body == jt808.Authenticate(auth_code="456121111")
 
 
 def check_sc10() -> None:
     m = decode("JT-SC-10")
     assert m.header.msg_id == 0x8100 and m.header.serial == 10
     assert normalise_phone(m.header.phone) == "12345678900"
-    assert m.body == RegisterResponse(reply_serial=100, result=0, auth_code="123456")
+    assert m.body == jt808.RegisterResponse(reply_serial=100, result=0, auth_code="123456")
 
 
 def check_sc11() -> None:
     m = decode("JT-SC-11")
     assert m.header.serial == 10
-    assert m.body == RegisterResponse(reply_serial=100, result=4, auth_code=None)
+    assert m.body == jt808.RegisterResponse(reply_serial=100, result=4, auth_code=None)
 
 
 def _sc12_block(loc: LocationReport) -> None:
@@ -200,7 +180,7 @@ def check_sc12() -> None:
     assert len(encode_message(m)) - m.header.length == 38  # DataLength
     loc = location(m)
     _sc12_block(loc)
-    assert loc.extras == (Mileage(10.0), Fuel(5.5))  # raw 100 (1/10 km) and 55 (1/10 L)
+    assert loc.extras == (jt808.Mileage(10.0), jt808.Fuel(5.5))  # raw 100 (1/10 km) and 55 (1/10 L)
 
 
 def check_sc13() -> None:
@@ -208,25 +188,25 @@ def check_sc13() -> None:
     _sc12_block(loc)
     assert loc.altitude_m == 40 and loc.direction == 0
     assert loc.extras == (
-        Mileage(10.0),
-        Fuel(5.5),
-        RecorderSpeed(5.6),
-        AlarmEventId(1),
-        Overspeed(location_type=1, area_id=1),  # circular region 1
-        AreaInOut(location_type=1, area_id=1, direction=1),  # circular region 1, out
-        RoadSectionTime(section_id=2, drive_time_s=34, result=1),  # over-length
-        VehicleSignals(23),
-        IoStatus(244),
-        Analog(ad0=242, ad1=0),  # source: Analogs=[0,242] (high word first on the wire)
-        SignalStrength(2),
-        Satellites(5),
+        jt808.Mileage(10.0),
+        jt808.Fuel(5.5),
+        jt808.RecorderSpeed(5.6),
+        jt808.AlarmEventId(1),
+        jt808.Overspeed(location_type=1, area_id=1),  # circular region 1
+        jt808.AreaInOut(location_type=1, area_id=1, direction=1),  # circular region 1, out
+        jt808.RoadSectionTime(section_id=2, drive_time_s=34, result=1),  # over-length
+        jt808.VehicleSignals(23),
+        jt808.IoStatus(244),
+        jt808.Analog(ad0=242, ad1=0),  # source: Analogs=[0,242] (high word first on the wire)
+        jt808.SignalStrength(2),
+        jt808.Satellites(5),
     )
 
 
 def check_sc14() -> None:
     m = decode("JT-SC-14")
     assert m.header.msg_id == 0x0704 and m.header.serial == 8888 and m.header.phone == "112233445566"
-    assert isinstance(m.body, LocationBatch)
+    assert isinstance(m.body, jt808.LocationBatch)
     b = m.body
     assert b.batch_type == 0 and not b.reissue and len(b.items) == 2
     p0, p1 = b.items
@@ -271,7 +251,7 @@ def check_sc16() -> None:
 def _fragment(row: str) -> Message:
     m = decode(row)
     assert m.header.msg_id == 0x1205 and m.header.is_fragment and m.header.pkg_total == 2
-    assert isinstance(m.body, RawBody)
+    assert isinstance(m.body, jt808.RawBody)
     return m
 
 
@@ -284,11 +264,11 @@ def check_sc18() -> None:
     m = _fragment("JT-SC-18")
     assert m.header.pkg_index == 2 and m.header.serial == 0x00EC
     # The source concatenates both bodies before decoding; so does the reassembler.
-    r = Reassembler()
+    r = jt808.Reassembler()
     assert r.add(_fragment("JT-SC-17")) is None
     whole = r.add(m)
     assert whole is not None and not whole.header.is_fragment and whole.header.serial == 0x00EB
-    assert isinstance(whole.body, RawBody)  # 0x1205 is JT/T 1078, not decoded here
+    assert isinstance(whole.body, jt808.RawBody)  # 0x1205 is JT/T 1078, not decoded here
     data = whole.body.data
     count = int.from_bytes(data[2:6], "big")  # 0x1205: serial WORD, count DWORD, 28-byte items
     assert count == 35 and len(data) == 6 + 28 * count
@@ -398,7 +378,7 @@ def test_sc16_content_reencodes_identically_apart_from_the_check() -> None:
 
 def test_all_rows_through_one_stream_split_at_every_7_bytes() -> None:
     stream = b"".join(wire(r) for r in sorted(ROWS))
-    splitter = FrameSplitter()
+    splitter = jt808.FrameSplitter()
     frames = [f for i in range(0, len(stream), 7) for f in splitter.feed(stream[i : i + 7])]
     assert len(frames) == len(ROWS)
     assert [decode_frame(f, strict=False) for f in frames] == [decode(r, strict=False) for r in sorted(ROWS)]

@@ -13,7 +13,7 @@ from typing import Any
 import msgspec
 
 from citybrain.core.config import Settings, load_settings
-from citybrain.core.events import REGISTRY, Event
+from citybrain.core.events import REGISTRY
 from citybrain.core.outputs import Outputs
 from citybrain.core.platform import Platform
 from citybrain.core.processor import AlertBook, Emitter
@@ -29,8 +29,9 @@ from citybrain.scenes.factory.plant import (
     Thresholds,
     WorkshopSpec,
 )
-from citybrain.scenes.factory.processors import FactoryMachines
+from citybrain.scenes.factory.processors import FactoryMachines, MachineEvent
 from citybrain.scenes.factory.settings import FactorySettings
+from citybrain.scenes.factory.world import FactoryWorld
 
 MOSQUITTO = ("127.0.0.1", 1883)
 # 2026-07-06 00:00 UTC = 08:00 in China (UTC+8): the start of the test day's first shift
@@ -165,11 +166,11 @@ class Driver:
     """A factory processor on one partition, fed events directly (no bus, no store)."""
 
     def __init__(self, book: PlantBook) -> None:
-        self.proc = FactoryMachines(0, FactorySettings(), book=book)
+        self.proc = FactoryMachines(0, FactorySettings(), FactoryWorld(book))
         self.book = AlertBook()
         self.out = Outputs()
 
-    def feed(self, *events: Event) -> Outputs:
+    def feed(self, *events: MachineEvent) -> Outputs:
         out = Outputs()
         self.proc.process(list(enumerate(events, start=1)), Emitter("factory.machines", 0, self.book, out))
         self.out.metrics += out.metrics

@@ -17,7 +17,6 @@ from citybrain.core.tokens import create_token
 from citybrain.scenes.factory import report
 from citybrain.scenes.factory.events import FactoryTags, FactoryTrace, MaterialInput
 from citybrain.scenes.factory.replay import Replayer, publisher
-from citybrain.scenes.factory.settings import plant_book
 from tests.scenes.factory.factory_testkit import (
     D0,
     H,
@@ -77,7 +76,7 @@ def test_api(tmp_path: Path) -> None:
         assert c.put(f"{BASE}/plants/t1", json=spec, headers=admin).status_code == 200
         spec["workshops"][0]["lines"][0]["machines"][0]["ideal_cycle_s"] = -1
         assert c.put(f"{BASE}/plants/t1", json=spec, headers=admin).status_code == 400
-        assert plant_book(p.runtime("factory")).machine("t1/a").machine.ideal_cycle_s == 0.5  # type: ignore[union-attr]
+        assert p.runtime("factory").world.book.machine("t1/a").machine.ideal_cycle_s == 0.5
         saved = msgspec.json.decode((tmp_path / "var" / "factory" / "plants.json").read_bytes())
         assert saved["t1"]["workshops"][0]["lines"][0]["machines"][0]["ideal_cycle_s"] == 0.5
         section = report.report(p.runtime("factory"), D0, D0 + 8 * H)
@@ -103,7 +102,7 @@ def test_plant_edit_checks_the_token_and_bounds_the_body(tmp_path: Path) -> None
 def test_finished_replays_are_bounded_and_expire(tmp_path: Path) -> None:
     s = factory_settings(tmp_path, write_plants(tmp_path, small_site()), ingest={"enabled": False})
     p = factory_platform(s)
-    book = plant_book(p.runtime("factory"))
+    book = p.runtime("factory").world.book
 
     async def finish_all(r: Replayer, n: int) -> list[str]:
         ids = []

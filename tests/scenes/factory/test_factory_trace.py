@@ -15,7 +15,6 @@ from citybrain.core.platform import Platform
 from citybrain.scenes.factory import genealogy
 from citybrain.scenes.factory.events import FactoryTags, FactoryTrace, MaterialInput
 from citybrain.scenes.factory.replay import Replayer, ReplaySession, play, publisher
-from citybrain.scenes.factory.settings import plant_book
 from citybrain.scenes.factory.sim import FactorySimConfig, FactorySimulator
 from tests.scenes.factory.factory_testkit import (
     D0,
@@ -82,7 +81,7 @@ def test_replay_an_hour_at_60x(plant: Platform) -> None:
         FactoryTags(key="t1/a", ts=D0 + 2 * 3_600_000, source="t", values={"good": -1.0})
     )  # outside
     plant.publish(events)
-    book = plant_book(plant.runtime("factory"))
+    book = plant.runtime("factory").world.book
 
     async def main() -> ReplaySession:
         frames: list[dict[str, object]] = []

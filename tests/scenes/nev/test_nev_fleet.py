@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from citybrain.core.events import Event
 from citybrain.core.outputs import Outputs
 from citybrain.core.processor import AlertBook, Emitter
 from citybrain.scenes.nev.events import NevLogin, NevLogout
-from citybrain.scenes.nev.processors import FleetProcessor, mode_of
+from citybrain.scenes.nev.processors import FleetEvent, FleetProcessor, mode_of
 from citybrain.scenes.nev.settings import NevSettings, VehicleInfo
 from tests.scenes.nev.nev_testkit import T0, report
 
@@ -20,7 +19,7 @@ class Run:
         self.proc = FleetProcessor(0, cfg or NevSettings())
         self.book = AlertBook()
 
-    def feed(self, *events: Event) -> Outputs:
+    def feed(self, *events: FleetEvent) -> Outputs:
         out = Outputs()
         self.proc.process(list(enumerate(events)), Emitter("nev.fleet", 0, self.book, out))
         return out

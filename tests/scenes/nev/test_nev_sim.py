@@ -7,12 +7,13 @@ import asyncio
 from collections import Counter
 from pathlib import Path
 
+from citybrain.core.platform import Platform
 from citybrain.protocols import gb32960 as gb
 from citybrain.scenes.nev.convert import report_event
 from citybrain.scenes.nev.events import NevLogin, NevLogout, NevReport
 from citybrain.scenes.nev.gateway import Gb32960Gateway
 from citybrain.scenes.nev.settings import GatewaySettings
-from citybrain.scenes.nev.sim import NevSimConfig, simulator
+from citybrain.scenes.nev.sim import FleetSimulator, NevSimConfig, simulator
 from citybrain.scenes.nev.simvehicle import DEMO_AREA, VirtualVehicle
 from citybrain.sim.base import IngestClient, SimContext
 from tests.scenes.nev.nev_testkit import T0, nev_platform, stored
@@ -75,12 +76,10 @@ def test_some_vehicles_raise_alarms_over_a_simulated_day() -> None:
     assert levels[0] > 0.9 * sum(levels.values()) and levels[1] and levels[2]
 
 
-def test_fleet_runs_over_tcp_into_the_fleet_state(tmp_path: Path) -> None:
-    p = nev_platform(tmp_path)
-    sim = simulator({"seed": 5, "vehicles": 6, "interval_s": 0.1, "link_drop": 0.0})
-    assert isinstance(sim.cfg, NevSimConfig)
+def run_through_gateway(p: Platform, sim: FleetSimulator, seconds: float) -> Gb32960Gateway:
+    """Run ``sim`` for ``seconds`` over real TCP into a gateway feeding ``p``; return the stopped gateway."""
 
-    async def main() -> None:
+    async def main() -> Gb32960Gateway:
         gw = Gb32960Gateway(p.batcher.submit, GatewaySettings(port=0))
         await gw.start()
         stop = asyncio.Event()
@@ -88,15 +87,23 @@ def test_fleet_runs_over_tcp_into_the_fleet_state(tmp_path: Path) -> None:
             IngestClient("http://127.0.0.1:9", "unused"), "127.0.0.1", {"gateway": {"port": gw.port}}
         )
         task = asyncio.create_task(sim.run(ctx, stop))
-        await asyncio.sleep(1.2)
+        await asyncio.sleep(seconds)
         stop.set()
         await asyncio.wait_for(task, 10)
         await ctx.http.aclose()
         await gw.stop()
         await p.batcher.stop()
-        assert gw.stats.connections_total == 6 and gw.stats.flush_errors == 0
+        return gw
 
-    asyncio.run(main())
+    return asyncio.run(main())
+
+
+def test_fleet_runs_over_tcp_into_the_fleet_state(tmp_path: Path) -> None:
+    p = nev_platform(tmp_path)
+    sim = simulator({"seed": 5, "vehicles": 6, "interval_s": 0.1, "link_drop": 0.0})
+    assert isinstance(sim.cfg, NevSimConfig)
+    gw = run_through_gateway(p, sim, 1.2)
+    assert gw.stats.connections_total == 6 and gw.stats.flush_errors == 0
     events = stored(p)
     kinds = Counter(type(e) for e in events)
     assert kinds[NevLogin] == 6 and kinds[NevLogout] == 6 and kinds[NevReport] >= 6 * 5
@@ -113,23 +120,7 @@ def test_fleet_runs_over_tcp_into_the_fleet_state(tmp_path: Path) -> None:
 def test_a_dropped_link_comes_back_with_reissues(tmp_path: Path) -> None:
     p = nev_platform(tmp_path)
     sim = simulator({"seed": 9, "vehicles": 1, "interval_s": 0.05, "link_drop": 1.0, "drop_s": 0.2})
-
-    async def main() -> None:
-        gw = Gb32960Gateway(p.batcher.submit, GatewaySettings(port=0))
-        await gw.start()
-        stop = asyncio.Event()
-        ctx = SimContext(
-            IngestClient("http://127.0.0.1:9", "unused"), "127.0.0.1", {"gateway": {"port": gw.port}}
-        )
-        task = asyncio.create_task(sim.run(ctx, stop))
-        await asyncio.sleep(0.8)
-        stop.set()
-        await asyncio.wait_for(task, 10)
-        await ctx.http.aclose()
-        await gw.stop()
-        await p.batcher.stop()
-
-    asyncio.run(main())
+    run_through_gateway(p, sim, 0.8)
     reports = [e for e in stored(p) if isinstance(e, NevReport)]
     assert any(r.reissue for r in reports) and any(not r.reissue for r in reports)
     p.stop()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from citybrain.core.events import Event
 from citybrain.core.outputs import AlertOp, Outputs
 from citybrain.core.processor import AlertBook, Emitter
+from citybrain.scenes.nev.events import NevReport
 from citybrain.scenes.nev.settings import NevSettings, WarningSettings
 from citybrain.scenes.nev.warnings import EarlyWarnings
 from tests.scenes.nev.nev_testkit import T0, report
@@ -19,7 +19,7 @@ class Run:
         self.proc = EarlyWarnings(0, NevSettings(warnings=WarningSettings(**cfg)))  # type: ignore[arg-type]
         self.book = AlertBook()
 
-    def feed(self, *events: Event) -> list[AlertOp]:
+    def feed(self, *events: NevReport) -> list[AlertOp]:
         out = Outputs()
         self.proc.process(list(enumerate(events)), Emitter("nev.warnings", 0, self.book, out))
         return out.alerts

@@ -17,7 +17,7 @@ HS = "hotspot:sveavagen"
 def test_hotspot_index_is_didi_weighted_over_its_segments() -> None:
     tn = network()
     a, b = tn.areas[HS].segments[:2]
-    d = Driver(AreaIndex(0, config(area={"hotspot_min_coverage": 0.0})))
+    d = Driver(AreaIndex(0, config(area={"hotspot_min_coverage": 0.0}), network()))
     out = d.feed(
         [
             seg_window(HS, a, T_PEAK, 1000.0, 20.0, 40.0, w=10.0),
@@ -36,7 +36,7 @@ def test_hotspot_index_is_didi_weighted_over_its_segments() -> None:
 def test_hotspot_with_too_little_of_its_length_covered_says_no_data() -> None:
     tn = network()
     seg = tn.areas[HS].segments[0]
-    d = Driver(AreaIndex(0, config()))  # needs 20 % of the ~4.8 km corridor
+    d = Driver(AreaIndex(0, config(), network()))  # needs 20 % of the ~4.8 km corridor
     out = d.feed([seg_window(HS, seg, T_PEAK, 100.0, 5.0, 50.0)])
     assert (HS, T_PEAK) not in metrics(out, "traffic.hotspot.index")
     assert out.states[-1].data["level"] == "no_data" and out.states[-1].data["index"] is None
@@ -50,7 +50,7 @@ def feed_minute(d: Driver, start: int, speed: float) -> list[AlertOp]:
 
 
 def test_hotspot_congested_for_n_minutes_opens_then_resolves() -> None:
-    d = Driver(AreaIndex(0, config(area={"congested_minutes": 3})))
+    d = Driver(AreaIndex(0, config(area={"congested_minutes": 3}), network()))
     ops = []
     # index 50/20 = 2.5 (congested) for minutes 0..5, then 50/45 (smooth) for minutes 6..12
     for m in range(13):
@@ -68,7 +68,7 @@ def test_hotspot_congested_for_n_minutes_opens_then_resolves() -> None:
 
 
 def test_trend_rises_with_the_index() -> None:
-    d = Driver(AreaIndex(0, config(area={"trend_minutes": 2})))
+    d = Driver(AreaIndex(0, config(area={"trend_minutes": 2}), network()))
     for m in range(8):
         feed_minute(d, T_PEAK + m * MIN, 45.0 - 4 * m)
     proc = d.proc
@@ -82,7 +82,7 @@ def test_trend_rises_with_the_index() -> None:
 
 
 def test_silent_source_alert_names_the_source_and_resolves_on_delivery() -> None:
-    d = Driver(SourceWatch(0, config(sources={"silent_after_s": 60})))
+    d = Driver(SourceWatch(0, config(sources={"silent_after_s": 60}), network()))
     now = 1_800_000_000_000
     d.feed([TrafficSourceSeen(key="jt808/bus", ts=now - 70_000, positions=12, last_ingest_ts=now - 65_000)])
     assert d.tick(now - 10_000).alerts == []  # 55 s quiet: not yet

@@ -49,7 +49,7 @@ def test_traversals_are_emitted_once_with_the_driven_speed() -> None:
     nodes = tn.net.node_ids
     path, fixes = drive(10.0, 10, (int(nodes[5]), int(nodes[400])))
     assert len(path) >= 6
-    d = Driver(VehicleMatcher(0, config()))
+    d = Driver(VehicleMatcher(0, config(), network()))
     out_events = []
     for fx in fixes:  # one point per batch: the window is re-matched every time
         out_events += d.feed([fx]).events
@@ -70,7 +70,7 @@ def test_reissued_positions_are_stored_but_never_matched() -> None:
     tn = network()
     nodes = tn.net.node_ids
     _, fixes = drive(10.0, 10, (int(nodes[5]), int(nodes[400])))
-    d = Driver(VehicleMatcher(0, config()))
+    d = Driver(VehicleMatcher(0, config(), network()))
     back = [
         TrafficPosition(key=f.key, ts=f.ts, source=f.source, lon=f.lon, lat=f.lat, live=False) for f in fixes
     ]
@@ -83,7 +83,7 @@ def test_reissued_positions_are_stored_but_never_matched() -> None:
 
 def test_a_long_silence_starts_a_new_trace() -> None:
     tn = network()
-    d = Driver(VehicleMatcher(0, config()))
+    d = Driver(VehicleMatcher(0, config(), network()))
     lon, lat = tn.net.point_on_edge(0, 1.0)
     d.feed([TrafficPosition(key="v", ts=T_PEAK, lon=lon, lat=lat)])
     d.feed([TrafficPosition(key="v", ts=T_PEAK + 10_000, lon=lon, lat=lat)])

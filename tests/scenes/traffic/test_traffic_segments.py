@@ -22,7 +22,7 @@ SEG = 1  # Sankt Eriksgatan, secondary, speed limit 50 km/h, 157.8 m
 
 
 def driver(**settings: object) -> Driver:
-    return Driver(SegmentSpeeds(0, config(**settings)))
+    return Driver(SegmentSpeeds(0, config(**settings), network()))
 
 
 def close_minute(d: Driver, start: int) -> Outputs:
@@ -98,7 +98,7 @@ def test_fallback_to_road_class_when_no_speed_limit() -> None:
     sid = next(
         s.id for s in tn.segments.values() if s.speed_limit_kmh is None and s.road_class == "residential"
     )
-    proc = SegmentSpeeds(0, config())
+    proc = SegmentSpeeds(0, config(), network())
     assert proc.freeflow(str(sid)) == (30.0, "road_class")
 
 

@@ -28,15 +28,12 @@ MIN = 60_000
 @functools.cache
 def network() -> roadnet.TrafficNetwork:
     """The demo network, read once per test run."""
-    return TrafficSettings().roads
+    return roadnet.world(TrafficSettings(), Path())
 
 
 def config(**settings: Any) -> TrafficSettings:
-    """The scene's settings as the platform validates them, holding the demo network read once."""
-    cfg = scene.load_settings(settings)
-    if not cfg.network and not cfg.areas:
-        cfg.__dict__["roads"] = network()  # the cached property's slot: no second read
-    return cfg
+    """The scene's settings as the platform validates them."""
+    return scene.load_settings(settings)
 
 
 def traffic_settings(tmp_path: Path, **scene_settings: Any) -> Settings:

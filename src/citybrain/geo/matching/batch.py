@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 from citybrain.geo.matching.assemble import assemble, lonlat_of
 from citybrain.geo.matching.base import MatchResult, as_trace
 from citybrain.geo.matching.model import HMMConfig
-from citybrain.geo.matching.viterbi import decode, transitions
+from citybrain.geo.matching.viterbi import Layers, decode, transitions
 from citybrain.geo.network import RoadNetwork
 
 __all__ = ["match_many"]
@@ -41,28 +41,17 @@ def match_many(
     first_pt = np.concatenate(([0], np.cumsum(lens)[:-1]))
     tid = np.repeat(np.arange(len(arrs)), lens)
     k = cfg.max_candidates
-    cand = net.candidates(x, y, cfg.radius_m, k)
-    counts = np.bincount(cand.point, minlength=len(x))
-    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-    kept = np.flatnonzero(counts > 0)
+    layers = Layers.of(net, cfg, x, y)
+    cand, starts, kept = layers.cand, layers.starts, layers.kept
     kt = tid[kept]
     same = kt[1:] == kt[:-1]
     p_idx, q_idx = kept[:-1][same], kept[1:][same]
-    gc = np.hypot(x[q_idx] - x[p_idx], y[q_idx] - y[p_idx])
-    limit = np.minimum(gc * cfg.route_factor + cfg.route_slack_m, cfg.max_route_m)
-    if cfg.max_speed_mps is not None:
-        dt = allp[q_idx, 0] - allp[p_idx, 0]
-        ok = np.isfinite(dt) & (dt > 0)
-        limit = np.where(ok, np.minimum(limit, cfg.max_speed_mps * dt + 2 * cfg.radius_m), limit)
-    trans = transitions(net, cfg, cand, counts, starts, p_idx, q_idx, gc, limit)
+    gc, limit = layers.limits(x, y, p_idx, q_idx, allp[q_idx, 0] - allp[p_idx, 0])
+    trans = transitions(layers, p_idx, q_idx, gc, limit)
     # step index of the transition *into* each kept position (-1 at a trace's first point)
     step_into = np.full(len(kept), -1, dtype=np.intp)
     step_into[1:][same] = np.arange(len(p_idx))
-    emis_pad = np.full((len(kept), k), _NEG)
-    kpos = np.full(len(x), -1, dtype=np.intp)
-    kpos[kept] = np.arange(len(kept))
-    local = np.arange(len(cand)) - starts[cand.point]
-    emis_pad[kpos[cand.point], local] = -0.5 * (cand.distance / cfg.sigma_m) ** 2
+    emis_pad = layers.emissions()
 
     # traces with at least one placed point, longest first so the active ones are a prefix
     kcount = np.bincount(kt, minlength=len(arrs))
@@ -90,16 +79,7 @@ def match_many(
                 lo, n, f, c = int(first_pt[t]), int(lens[t]), int(kfirst[t]), int(kcount[t])
                 s0 = int(step_into[f + 1]) if c > 1 else 0
                 r, placed, seg_of = decode(
-                    net,
-                    cfg,
-                    cand,
-                    counts,
-                    starts,
-                    kept[f : f + c],
-                    emis_pad[f : f + c],
-                    trans[s0 : s0 + c - 1],
-                    x,
-                    y,
+                    layers, kept[f : f + c], emis_pad[f : f + c], trans[s0 : s0 + c - 1], x, y
                 )
                 results[t] = assemble(net, cfg, cand, r, placed - lo, seg_of, x[lo : lo + n], y[lo : lo + n])
     return [r if r is not None else MatchResult([], []) for r in results]

@@ -24,7 +24,7 @@ from citybrain.geo.matching.assemble import assemble
 from citybrain.geo.matching.base import MatchResult, as_trace
 from citybrain.geo.matching.batch import match_many
 from citybrain.geo.matching.model import HMMConfig
-from citybrain.geo.matching.viterbi import decode, transitions
+from citybrain.geo.matching.viterbi import Layers, decode, transitions
 from citybrain.geo.network import RoadNetwork
 
 __all__ = ["HMMConfig", "HMMMatcher"]
@@ -58,29 +58,12 @@ class HMMMatcher:
         self, x: NDArray[np.float64], y: NDArray[np.float64], t: NDArray[np.float64] | None = None
     ) -> MatchResult:
         """Match points already in the network's local metric projection."""
-        net, cfg = self.net, self.cfg
-        n = len(x)
-        cand = net.candidates(x, y, cfg.radius_m, cfg.max_candidates)
-        counts = np.bincount(cand.point, minlength=n)
-        starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-        kept = np.flatnonzero(counts > 0)
+        layers = Layers.of(self.net, self.cfg, x, y)
+        kept = layers.kept
         if len(kept) == 0:
-            return MatchResult([None] * n, [])
-        emis = -0.5 * (cand.distance / cfg.sigma_m) ** 2
+            return MatchResult([None] * len(x), [])
         p_idx, q_idx = kept[:-1], kept[1:]
-        gc = np.hypot(x[q_idx] - x[p_idx], y[q_idx] - y[p_idx])
-        limit = np.minimum(gc * cfg.route_factor + cfg.route_slack_m, cfg.max_route_m)
-        if cfg.max_speed_mps is not None and t is not None:
-            dt = t[q_idx] - t[p_idx]
-            ok = np.isfinite(dt) & (dt > 0)
-            limit = np.where(ok, np.minimum(limit, cfg.max_speed_mps * dt + 2 * cfg.radius_m), limit)
-        k = cfg.max_candidates
-        m = len(kept)
-        pos = np.full(n, -1, dtype=np.intp)
-        pos[kept] = np.arange(m)
-        local = np.arange(len(cand)) - starts[cand.point]
-        emis_pad = np.full((m, k), _NEG)
-        emis_pad[pos[cand.point], local] = emis
-        trans = transitions(net, cfg, cand, counts, starts, p_idx, q_idx, gc, limit)
-        rows, placed, seg_of = decode(net, cfg, cand, counts, starts, kept, emis_pad, trans, x, y)
-        return assemble(self.net, self.cfg, cand, rows, placed, seg_of, x, y)
+        gc, limit = layers.limits(x, y, p_idx, q_idx, None if t is None else t[q_idx] - t[p_idx])
+        trans = transitions(layers, p_idx, q_idx, gc, limit)
+        rows, placed, seg_of = decode(layers, kept, layers.emissions(), trans, x, y)
+        return assemble(self.net, self.cfg, layers.cand, rows, placed, seg_of, x, y)

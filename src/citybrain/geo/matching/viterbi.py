@@ -5,6 +5,7 @@ that skips outliers and breaks chains where no transition is possible."""
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
@@ -12,17 +13,60 @@ from numpy.typing import NDArray
 from citybrain.geo.matching.model import HMMConfig
 from citybrain.geo.network import Candidates, RoadNetwork
 
-__all__ = ["decode", "transitions"]
+__all__ = ["Layers", "decode", "transitions"]
 
 _NEG = -math.inf
 
 
+@dataclass(frozen=True)
+class Layers:
+    """The candidate layers of points (x, y in the network's projection): the candidates grouped
+    by point (``counts``, ``starts`` into ``cand``) and the points that have any (``kept``)."""
+
+    net: RoadNetwork
+    cfg: HMMConfig
+    cand: Candidates
+    counts: NDArray[np.intp]
+    starts: NDArray[np.intp]
+    kept: NDArray[np.intp]
+
+    @classmethod
+    def of(cls, net: RoadNetwork, cfg: HMMConfig, x: NDArray[np.float64], y: NDArray[np.float64]) -> Layers:
+        cand = net.candidates(x, y, cfg.radius_m, cfg.max_candidates)
+        counts = np.bincount(cand.point, minlength=len(x))
+        starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+        return cls(net, cfg, cand, counts, starts, np.flatnonzero(counts > 0))
+
+    def emissions(self) -> NDArray[np.float64]:
+        """Log emission probabilities per kept point, (kept, k), padded with -inf."""
+        pos = np.full(len(self.counts), -1, dtype=np.intp)
+        pos[self.kept] = np.arange(len(self.kept))
+        local = np.arange(len(self.cand)) - self.starts[self.cand.point]
+        out = np.full((len(self.kept), self.cfg.max_candidates), _NEG)
+        out[pos[self.cand.point], local] = -0.5 * (self.cand.distance / self.cfg.sigma_m) ** 2
+        return out
+
+    def limits(
+        self,
+        x: NDArray[np.float64],
+        y: NDArray[np.float64],
+        p_idx: NDArray[np.intp],
+        q_idx: NDArray[np.intp],
+        dt: NDArray[np.float64] | None = None,
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Great-circle distance and longest plausible route of each step p -> q (``dt``: seconds
+        between them, for the speed limit when one is configured)."""
+        cfg = self.cfg
+        gc = np.hypot(x[q_idx] - x[p_idx], y[q_idx] - y[p_idx])
+        limit = np.minimum(gc * cfg.route_factor + cfg.route_slack_m, cfg.max_route_m)
+        if cfg.max_speed_mps is not None and dt is not None:
+            ok = np.isfinite(dt) & (dt > 0)
+            limit = np.where(ok, np.minimum(limit, cfg.max_speed_mps * dt + 2 * cfg.radius_m), limit)
+        return gc, limit
+
+
 def decode(
-    net: RoadNetwork,
-    cfg: HMMConfig,
-    cand: Candidates,
-    counts: NDArray[np.intp],
-    starts: NDArray[np.intp],
+    layers: Layers,
     kept: NDArray[np.intp],
     emis_pad: NDArray[np.float64],
     trans: NDArray[np.float64],
@@ -35,6 +79,7 @@ def decode(
     A step with no possible transition first tries to skip up to ``max_skip`` following points
     (outliers); only then does the chain break and restart.
     """
+    cfg = layers.cfg
     m, k = len(kept), cfg.max_candidates
     seg_first: list[int] = [0]  # positions in `kept` where a chain (re)starts
     seg_last: list[int] = []  # best final candidate of each finished chain
@@ -47,11 +92,7 @@ def decode(
     cur = 0  # position in `kept` of the live layer that `score` belongs to
     j = 1
     while j < m:
-        lt = (
-            trans[j - 1]
-            if cur == j - 1
-            else _one_step(net, cfg, cand, counts, starts, kept[cur], kept[j], x, y)
-        )
+        lt = trans[j - 1] if cur == j - 1 else _one_step(layers, kept[cur], kept[j], x, y)
         tot = score[:, None] + lt
         bp = tot.argmax(axis=0)
         best = tot[bp, ar]
@@ -74,21 +115,18 @@ def decode(
     chosen = _backtrack(back, prev_of, live, seg_first, seg_last)
     pos = np.flatnonzero(np.asarray(live, dtype=bool))
     seg_of = np.searchsorted(np.asarray(seg_first), pos, side="right") - 1
-    return starts[kept[pos]] + chosen[pos], kept[pos], seg_of
+    return layers.starts[kept[pos]] + chosen[pos], kept[pos], seg_of
 
 
 def transitions(
-    net: RoadNetwork,
-    cfg: HMMConfig,
-    cand: Candidates,
-    counts: NDArray[np.intp],
-    starts: NDArray[np.intp],
+    layers: Layers,
     p_idx: NDArray[np.intp],
     q_idx: NDArray[np.intp],
     gc: NDArray[np.float64],
     limit: NDArray[np.float64],
 ) -> NDArray[np.float64]:
     """Log transition probabilities, (steps, k, k), -inf where impossible or padding."""
+    net, cfg, cand, counts, starts = layers.net, layers.cfg, layers.cand, layers.counts, layers.starts
     k = cfg.max_candidates
     out = np.full((len(p_idx), k, k), _NEG)
     ka, kb = counts[p_idx], counts[q_idx]
@@ -119,21 +157,11 @@ def transitions(
 
 
 def _one_step(
-    net: RoadNetwork,
-    cfg: HMMConfig,
-    cand: Candidates,
-    counts: NDArray[np.intp],
-    starts: NDArray[np.intp],
-    p: int,
-    q: int,
-    x: NDArray[np.float64],
-    y: NDArray[np.float64],
+    layers: Layers, p: int, q: int, x: NDArray[np.float64], y: NDArray[np.float64]
 ) -> NDArray[np.float64]:
     """Transition block between two non-consecutive points (after skipping outliers)."""
-    gc = np.array([math.hypot(x[q] - x[p], y[q] - y[p])])
-    limit = np.minimum(gc * cfg.route_factor + cfg.route_slack_m, cfg.max_route_m)
     pi, qi = np.array([p]), np.array([q])
-    block: NDArray[np.float64] = transitions(net, cfg, cand, counts, starts, pi, qi, gc, limit)[0]
+    block: NDArray[np.float64] = transitions(layers, pi, qi, *layers.limits(x, y, pi, qi))[0]
     return block
 
 

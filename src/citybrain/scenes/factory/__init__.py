@@ -4,7 +4,7 @@ and quality, traceability, look-back replay, alerts and the district view."""
 from __future__ import annotations
 
 from citybrain import sdk
-from citybrain.scenes.factory import api, gateway, panel, report, rules, sim
+from citybrain.scenes.factory import api, gateway, panel, report, rules, sim, world
 from citybrain.scenes.factory.events import EVENTS
 from citybrain.scenes.factory.processors import METRICS, FactoryMachines
 from citybrain.scenes.factory.settings import FactorySettings
@@ -22,6 +22,7 @@ scene = sdk.Scene(
     rules=rules.RULES,
     metrics=METRICS,
     processors=[FactoryMachines],
+    world=world.world,
     router=api.router,
     panel=panel.PANEL,
     report=report.report,

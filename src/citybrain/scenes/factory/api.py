@@ -15,11 +15,13 @@ from citybrain.scenes.factory import district as district_view
 from citybrain.scenes.factory import genealogy, query
 from citybrain.scenes.factory.plant import SiteSpec
 from citybrain.scenes.factory.replay import Replayer, publisher
-from citybrain.scenes.factory.settings import FactorySettings, plant_book
+from citybrain.scenes.factory.settings import FactorySettings
+from citybrain.scenes.factory.world import FactoryWorld
 from citybrain.sdk import ConfigError, NotFoundError, now_ms
 
 DAY = 86_400_000
-Rt = Annotated[sdk.Runtime[FactorySettings], Depends(sdk.runtime)]
+Runtime = sdk.Runtime[FactorySettings, FactoryWorld]
+Rt = Annotated[Runtime, Depends(sdk.runtime)]
 Days = Annotated[float, Query(gt=0, le=400)]
 Depth = Annotated[int, Query(ge=1, le=50)]
 router = sdk.router("read")
@@ -35,26 +37,26 @@ def _who(request: Request) -> str:
     return getattr(getattr(request.state, "token", None), "name", "")
 
 
-def replayer(rt: sdk.Runtime[FactorySettings]) -> Replayer:
+def replayer(rt: Runtime) -> Replayer:
     """The runtime's replay sessions (created at the first replay)."""
-    live, book = rt.settings.live, plant_book(rt)
-    with live.lock:
-        if live.replayer is None:
+    w = rt.world
+    with w.lock:
+        if w.replayer is None:
             # the runtime's publish adds the scene after the topic; replays have one topic each
-            live.replayer = Replayer(rt.store, publisher(rt), book)
-        got: Replayer = live.replayer
+            w.replayer = Replayer(rt.store, publisher(rt), w.book)
+        got: Replayer = w.replayer
         return got
 
 
 # -- plant model ----------------------------------------------------------------------------------
 @router.get("/plants", summary="Plants with workshops, lines and machines")
 def plants(rt: Rt) -> list[a.Plant]:
-    return [a.Plant(**msgspec.to_builtins(s)) for s in plant_book(rt).sites()]
+    return [a.Plant(**msgspec.to_builtins(s)) for s in rt.world.book.sites()]
 
 
 @router.get("/plants/{site}", summary="One plant's model")
 def plant(rt: Rt, site: str) -> a.Plant:
-    return a.Plant(**msgspec.to_builtins(plant_book(rt).site(site)))
+    return a.Plant(**msgspec.to_builtins(rt.world.book.site(site)))
 
 
 @admin.put("/plants/{site}", summary="Create or replace a plant's model")
@@ -65,7 +67,7 @@ def put_plant(rt: Rt, site: str, request: Request, body: Annotated[dict[str, Any
         raise ConfigError(f"plant {site!r}: {err}") from err
     if spec.id != site:
         raise ConfigError(f"plant id {spec.id!r} in the body differs from {site!r} in the path")
-    book = plant_book(rt)
+    book = rt.world.book
     book.put_site(spec)
     rt.audit(_who(request), "factory.plant.put", site, {"version": book.version})
     return a.PlantSaved(site=site, version=book.version)
@@ -73,7 +75,7 @@ def put_plant(rt: Rt, site: str, request: Request, body: Annotated[dict[str, Any
 
 @admin.delete("/plants/{site}", summary="Remove a plant from the model")
 def delete_plant(rt: Rt, site: str, request: Request) -> a.PlantDeleted:
-    book = plant_book(rt)
+    book = rt.world.book
     book.delete_site(site)
     rt.audit(_who(request), "factory.plant.delete", site, {"version": book.version})
     return a.PlantDeleted(site=site, deleted=True)
@@ -92,7 +94,7 @@ def machines(rt: Rt, site: str | None = None, line: str | None = None) -> list[a
 
 @router.get("/machines/{site}/{machine}", summary="One machine: model and live state")
 def machine(rt: Rt, site: str, machine: str) -> a.MachineDetail:
-    ref = plant_book(rt).machine(f"{site}/{machine}")
+    ref = rt.world.book.machine(f"{site}/{machine}")
     if ref is None:
         raise NotFoundError(f"machine {site}/{machine} is not in the plant model")
     st = rt.store.states("factory", ref.key)
@@ -107,7 +109,7 @@ def machine(rt: Rt, site: str, machine: str) -> a.MachineDetail:
 
 @router.get("/oee/{site}/live", summary="Current shift OEE of every machine and line")
 def oee_live(rt: Rt, site: str) -> a.OeeLive:
-    book = plant_book(rt)
+    book = rt.world.book
     book.site(site)
     return a.OeeLive(**query.live_oee(rt.store.states("factory"), book, site))
 
@@ -124,7 +126,7 @@ def oee(
     days: Days = 1.0,
 ) -> list[a.OeeRow]:
     lo, hi = _range(start, end, days)
-    return [a.OeeRow(**r) for r in query.oee_table(rt.store, plant_book(rt), site, lo, hi, by, line, machine)]
+    return [a.OeeRow(**r) for r in query.oee_table(rt.store, rt.world.book, site, lo, hi, by, line, machine)]
 
 
 @router.get(
@@ -136,7 +138,7 @@ def output(
     rt: Rt, site: str, line: str, start: int | None = None, end: int | None = None, days: Days = 1.0
 ) -> a.Output:
     lo, hi = _range(start, end, days)
-    return a.Output(**query.output_table(rt.store, plant_book(rt), site, line, lo, hi))
+    return a.Output(**query.output_table(rt.store, rt.world.book, site, line, lo, hi))
 
 
 # -- traceability ---------------------------------------------------------------------------------
@@ -176,7 +178,7 @@ def replay_stop(rt: Rt, rid: str) -> a.Replay:
 # -- district and connectivity --------------------------------------------------------------------
 @router.get("/district", summary="Plants side by side; connected share, OEE and output by industry")
 def district(rt: Rt, days: Annotated[int, Query(ge=1, le=90)] = 7) -> a.District:
-    return a.District(**district_view.district(rt.store, plant_book(rt), now_ms(), days))
+    return a.District(**district_view.district(rt.store, rt.world.book, now_ms(), days))
 
 
 @router.get(
@@ -185,7 +187,7 @@ def district(rt: Rt, days: Annotated[int, Query(ge=1, le=90)] = 7) -> a.District
     response_model_exclude_unset=True,  # {"enabled": false} alone when the ingest is off
 )
 def connectivity(rt: Rt) -> a.Connectivity:
-    server = rt.settings.live.server
+    server = rt.world.server
     return a.Connectivity(**(server.status() if server is not None else {"enabled": False}))
 
 

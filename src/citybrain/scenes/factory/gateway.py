@@ -37,8 +37,9 @@ from citybrain.gateways.mqtt import (
 )
 from citybrain.scenes.factory.events import FactoryReject, FactoryTags, FactoryTrace, MaterialInput
 from citybrain.scenes.factory.plant import PlantBook
-from citybrain.scenes.factory.settings import FactorySettings, IngestSettings, plant_book
+from citybrain.scenes.factory.settings import FactorySettings, IngestSettings
 from citybrain.scenes.factory.spb_host import SparkplugHost
+from citybrain.scenes.factory.world import FactoryWorld
 from citybrain.sdk import MAX_TS, MIN_TS, DecodeError, Event
 
 log = logging.getLogger(__name__)
@@ -239,10 +240,10 @@ def device_login(servers: Sequence[Any], cfg: IngestSettings, user: str) -> str 
 class FactoryMqttServer:
     """The scene server: (embedded broker,) Sparkplug host state and the MQTT subscriber."""
 
-    def __init__(self, rt: sdk.Runtime[FactorySettings], submit: Submit | None = None) -> None:
+    def __init__(self, rt: sdk.Runtime[FactorySettings, FactoryWorld], submit: Submit | None = None) -> None:
         self.cfg = rt.settings.ingest
         self.rt = rt
-        self.book = plant_book(rt)
+        self.book = rt.world.book
         mq = self.cfg.mqtt
         self.passwords: dict[str, str] = {}  # generated demo accounts (simulators in this process)
         self.broker: EmbeddedBroker | None = None
@@ -312,9 +313,8 @@ class FactoryMqttServer:
         }
 
 
-def servers(rt: sdk.Runtime[FactorySettings]) -> list[FactoryMqttServer]:
-    plant_book(rt)  # at start: the processors' book gets the saved edits even with the ingest off
+def servers(rt: sdk.Runtime[FactorySettings, FactoryWorld]) -> list[FactoryMqttServer]:
     if not rt.settings.ingest.enabled:
         return []
-    server = rt.settings.live.server = FactoryMqttServer(rt)  # the API shows its status
+    server = rt.world.server = FactoryMqttServer(rt)  # the API shows its status
     return [server]

@@ -7,8 +7,6 @@ from citybrain import sdk
 BASE = "/api/v1/scenes/factory"
 
 PANEL = sdk.Panel(
-    id="factory",
-    title={"zh-CN": "智能工厂", "en": "Smart factories"},
     widgets=[
         sdk.Figure(
             label={"zh-CN": "已接入工厂占比", "en": "Plants connected"},

@@ -22,11 +22,12 @@ from citybrain.scenes.factory import machine as mc
 from citybrain.scenes.factory.anomaly import explain, judge
 from citybrain.scenes.factory.events import FactoryLink, FactoryReject, FactoryTags
 from citybrain.scenes.factory.oee import ELEMENTS, Elements, counts, machine_oee
-from citybrain.scenes.factory.plant import MachineRef, PlantBook
+from citybrain.scenes.factory.plant import MachineRef
 from citybrain.scenes.factory.rules import ANOMALY, DOWN, OFFLINE, QUALITY, RANGE, SILENT
 from citybrain.scenes.factory.settings import FactorySettings
 from citybrain.scenes.factory.shifts import shift_at
-from citybrain.sdk import Emitter, Event, Processor
+from citybrain.scenes.factory.world import FactoryWorld
+from citybrain.sdk import Emitter, Processor
 
 MINUTE = 60_000
 COUNTER_ROLES = ("cycle", "good", "reject")
@@ -59,20 +60,21 @@ def _state_text(v: float | bool | str) -> str:
     return str(v)
 
 
-class FactoryMachines(Processor[FactoryState]):
+MachineEvent = FactoryTags | FactoryLink | FactoryReject
+
+
+class FactoryMachines(Processor[FactoryState, MachineEvent]):
     name = "factory.machines"
     kinds = (FactoryTags, FactoryLink, FactoryReject)
     state_type = FactoryState
 
     config: FactorySettings
 
-    def __init__(self, partition: int, settings: FactorySettings, book: PlantBook | None = None) -> None:
+    def __init__(self, partition: int, settings: FactorySettings, world: FactoryWorld) -> None:
         super().__init__(partition, settings)
-        # the plant model loads (and is validated) when the platform builds its processors: a bad
-        # file fails at start, loudly
-        self.book = book or settings.book()
+        self.book = world.book  # shared with the API: an edit applies at once
 
-    def process(self, batch: Sequence[tuple[int, Event]], out: Emitter) -> None:
+    def process(self, batch: Sequence[tuple[int, MachineEvent]], out: Emitter) -> None:
         book = self.book
         touched: dict[str, mc.Changes] = {}
         for _, ev in batch:
@@ -98,7 +100,7 @@ class FactoryMachines(Processor[FactoryState]):
                     message=f"{ref.machine.name or ref.key} 离线 · offline: {ev.reason}",
                     data={"machine": ev.key, "reason": ev.reason},
                 )
-            elif isinstance(ev, FactoryReject):
+            else:
                 shift = mc.add_rejects(st, ref, ev.reason, ev.count, ev.ts)
                 if shift is not None:
                     n = st.rejects[shift][ev.reason]

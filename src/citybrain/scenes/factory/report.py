@@ -10,13 +10,14 @@ from citybrain import sdk
 from citybrain.scenes.factory.district import TARGET_SHARE
 from citybrain.scenes.factory.oee import combine
 from citybrain.scenes.factory.query import HOUR, oee_parts
-from citybrain.scenes.factory.settings import FactorySettings, plant_book
+from citybrain.scenes.factory.settings import FactorySettings
+from citybrain.scenes.factory.world import FactoryWorld
 from citybrain.sdk import AlertQuery
 
 
-def report(rt: sdk.Runtime[FactorySettings], start: int, end: int) -> dict[str, Any]:
+def report(rt: sdk.Runtime[FactorySettings, FactoryWorld], start: int, end: int) -> dict[str, Any]:
     """The plants of the scene's own plant model (its ``plants_file`` and saved edits)."""
-    store, book = rt.store, plant_book(rt)
+    store, book = rt.store, rt.world.book
     rows = []
     for site in book.sites():
         parts = oee_parts(store, book, site.id, start, end, "day")

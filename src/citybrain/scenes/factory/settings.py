@@ -1,24 +1,12 @@
-"""Factory settings (``[scenes.factory]``): the plant model files and the MQTT ingest.
-
-The plant model (:class:`~citybrain.scenes.factory.plant.PlantBook`) is built once per settings
-object, i.e. once per scene runtime, and shared by the parts that hold that object (API, gateway,
-report, simulators): an edit made through the API applies to them at once. Never a process global:
-two platforms in one process (tests) each have their own.
-"""
+"""Factory settings (``[scenes.factory]``): the plant model files and the MQTT ingest. The plant
+model they name is built once per runtime, as the scene's world (``world.py``)."""
 
 from __future__ import annotations
-
-import threading
-from pathlib import Path
-from typing import Any
 
 import msgspec
 
 from citybrain import sdk
 from citybrain.gateways.mqtt import FieldMap, MqttAccount, MqttConfig, TagRule
-from citybrain.scenes.factory.plant import DEFAULT_FILE, PlantBook, load_file
-
-EDITS = Path("factory") / "plants.json"  # under the platform's data_dir unless edits_file is set
 
 
 def _default_rules() -> list[TagRule]:
@@ -49,43 +37,7 @@ class IngestSettings(msgspec.Struct, forbid_unknown_fields=True):
     max_unmapped: int = 1_000  # distinct unmapped topics/entities counted; the rest in "(other)"
 
 
-class Live:
-    """What the parts of one runtime share while it runs: the plant book, the running MQTT server
-    (``/connectivity``, simulators' passwords) and the replay sessions."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.book: PlantBook | None = None
-        self.server: Any = None
-        self.replayer: Any = None
-
-
-class FactorySettings(sdk.SceneSettings, dict=True):  # dict: room for the runtime's Live objects
+class FactorySettings(sdk.SceneSettings):
     plants_file: str = ""  # TOML or JSON; empty: the demo plant model shipped in the package
     edits_file: str = ""  # plant edits made through the API; empty: <data_dir>/factory/plants.json
     ingest: IngestSettings = msgspec.field(default_factory=IngestSettings)
-
-    @property
-    def live(self) -> Live:
-        live: Live | None = self.__dict__.get("live")
-        if live is None:
-            live = self.__dict__.setdefault("live", Live())  # setdefault: one wins a race
-        return live
-
-    def book(self, data_path: Path | None = None) -> PlantBook:
-        """The plant model of these settings, built at first use. The saved edits are applied by
-        the first caller that knows where they are: ``edits_file``, else
-        ``<data_path>/factory/plants.json`` (the runtime's parts pass its ``data_path``)."""
-        live = self.live
-        with live.lock:
-            if live.book is None:
-                live.book = PlantBook(load_file(self.plants_file or DEFAULT_FILE))
-            edits = Path(self.edits_file) if self.edits_file else data_path / EDITS if data_path else None
-            if edits is not None and live.book.edits_file is None:
-                live.book.attach_edits(edits)
-            return live.book
-
-
-def plant_book(rt: sdk.Runtime[FactorySettings]) -> PlantBook:
-    """The runtime's plant model (processors, API, gateway, report share it), with its saved edits."""
-    return rt.settings.book(rt.data_path)

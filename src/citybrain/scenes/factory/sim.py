@@ -25,7 +25,7 @@ import msgspec
 from citybrain.gateways.mqtt import parse_url
 from citybrain.protocols import sparkplug_b as spb
 from citybrain.scenes.factory.gateway import FactoryMqttServer, device_login, edge_user, site_user
-from citybrain.scenes.factory.plant import PlantBook
+from citybrain.scenes.factory.plant import DEFAULT_FILE, PlantBook, load_file
 from citybrain.scenes.factory.settings import FactorySettings, IngestSettings
 from citybrain.scenes.factory.sim_plant import Station, apply_counts, build_stations
 from citybrain.sdk import SimContext
@@ -134,7 +134,7 @@ class FactorySimulator:
 
     def __init__(self, cfg: FactorySimConfig, book: PlantBook | None = None) -> None:
         self.cfg = cfg
-        self._build(book or FactorySettings().book())  # the demo until ``run`` knows the scene's
+        self._build(book or PlantBook(load_file(DEFAULT_FILE)))  # the demo until ``run`` knows the scene's
 
     def _build(self, book: PlantBook) -> None:
         cfg = self.cfg
@@ -271,17 +271,18 @@ class FactorySimulator:
 
     # -- MQTT -------------------------------------------------------------------------------------
     @staticmethod
-    def scene_settings(ctx: SimContext) -> FactorySettings:
-        """The running scene's settings (with its plant model), found through its MQTT server."""
+    def scene_settings(ctx: SimContext) -> tuple[FactorySettings, PlantBook]:
+        """The running scene's settings and plant model, found through its MQTT server."""
         for srv in ctx.servers:
             if isinstance(srv, FactoryMqttServer):
-                return srv.rt.settings
-        return msgspec.convert(dict(ctx.scene_settings), FactorySettings, strict=False)
+                return srv.rt.settings, srv.book
+        settings = msgspec.convert(dict(ctx.scene_settings), FactorySettings, strict=False)
+        return settings, PlantBook(load_file(settings.plants_file or DEFAULT_FILE))
 
     async def run(self, ctx: SimContext, stop: asyncio.Event) -> None:
-        settings = self.scene_settings(ctx)
-        if settings.book() is not self.book:
-            self._build(settings.book())  # the scene's own plant model, not the demo default
+        settings, book = self.scene_settings(ctx)
+        if book is not self.book:
+            self._build(book)  # the scene's own plant model, not the demo default
         mq = settings.ingest.mqtt
         host, port = parse_url(mq.url) if mq.url else (ctx.host, mq.embedded_port)
         delay = 0.5

@@ -31,8 +31,8 @@ from datetime import datetime
 from typing import Any, Literal
 
 from citybrain import sdk
-from citybrain.gateways.alerts import GatewayAlerts
-from citybrain.gateways.tcp import Connection, TcpServer
+from citybrain.gateways.alerts import AlertingGateway, GatewayAlerts
+from citybrain.gateways.tcp import Connection
 from citybrain.protocols import gb32960 as gb
 from citybrain.scenes.nev.convert import login_event, logout_event, report_event
 from citybrain.scenes.nev.settings import GatewaySettings, NevSettings
@@ -226,7 +226,7 @@ class Gb32960Session:
         return None if ok is None else with_flag(ok, gb.ResponseFlag.DUPLICATE_VIN)
 
 
-class Gb32960Gateway(TcpServer):
+class Gb32960Gateway(AlertingGateway):
     """The TCP server with GB/T 32960 sessions; ``submit`` makes events durable (``rt.submit``)."""
 
     def __init__(
@@ -242,19 +242,13 @@ class Gb32960Gateway(TcpServer):
             idle_timeout=cfg.idle_timeout_s, read_size=cfg.read_size, max_garbage_bytes=cfg.max_garbage_bytes,
         )  # fmt: skip
 
-    def counters(self) -> dict[str, int]:
-        """The server counters, frames by kind (``frames_login``...) and connected VINs."""
-        out: dict[str, int] = dict(self.stats.as_dict())
-        out.update({f"frames_{k}": v for k, v in sorted(self.kinds.items())})
-        out["vins_connected"] = len(self.vins.by_vin)
-        out["vins_replaced"] = self.vins.replaced
-        out["vins_login_refused"] = self.vins.refused
-        out["identity_alerts"] = self.alerts.raised
-        return out
-
-    async def stop(self, grace: float = 5.0) -> None:
-        await super().stop(grace)
-        await self.alerts.drain()
+    def extra_counters(self) -> dict[str, int]:
+        """Connected VINs, quiet links replaced, logins refused (frames by kind: ``frames_login``...)."""
+        return {
+            "vins_connected": len(self.vins.by_vin),
+            "vins_replaced": self.vins.replaced,
+            "vins_login_refused": self.vins.refused,
+        }
 
 
 def servers(rt: sdk.Runtime[NevSettings]) -> list[Gb32960Gateway]:

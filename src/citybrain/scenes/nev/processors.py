@@ -103,7 +103,10 @@ def public(v: Vehicle, cfg: NevSettings) -> dict[str, Any]:
     return d
 
 
-class FleetProcessor(sdk.Processor[FleetState]):
+FleetEvent = NevLogin | NevLogout | NevReport
+
+
+class FleetProcessor(sdk.Processor[FleetState, FleetEvent]):
     name = "nev.fleet"
     kinds = (NevLogin, NevLogout, NevReport)
     state_type = FleetState
@@ -119,7 +122,7 @@ class FleetProcessor(sdk.Processor[FleetState]):
             v.region = self.config.region_of(vin, None, None)
         return v
 
-    def process(self, batch: Sequence[tuple[int, sdk.Event]], out: sdk.Emitter) -> None:
+    def process(self, batch: Sequence[tuple[int, FleetEvent]], out: sdk.Emitter) -> None:
         changed: dict[str, Vehicle] = {}
         for _, ev in batch:
             v = self._vehicle(ev.key)
@@ -130,7 +133,7 @@ class FleetProcessor(sdk.Processor[FleetState]):
                 self._report(v, ev, out)
             elif isinstance(ev, NevLogin):
                 v.edition, v.login_ts = ev.edition, ev.ts
-            elif isinstance(ev, NevLogout) and ev.ts >= v.ts:
+            elif ev.ts >= v.ts:  # NevLogout
                 v.online, v.logout_ts = False, ev.ts
             changed[v.vin] = v
         for v in changed.values():

@@ -30,7 +30,7 @@ class WarningState(msgspec.Struct):
     tracks: dict[str, Track] = msgspec.field(default_factory=dict)
 
 
-class EarlyWarnings(sdk.Processor[WarningState]):
+class EarlyWarnings(sdk.Processor[WarningState, NevReport]):
     name = "nev.warnings"
     kinds = (NevReport,)
     state_type = WarningState
@@ -41,9 +41,9 @@ class EarlyWarnings(sdk.Processor[WarningState]):
         self.cfg = settings.warnings
         _, _, self.voltage_rule, self.insulation_rule, self.soc_rule = configured_rules(self.cfg)
 
-    def process(self, batch: Sequence[tuple[int, sdk.Event]], out: sdk.Emitter) -> None:
+    def process(self, batch: Sequence[tuple[int, NevReport]], out: sdk.Emitter) -> None:
         for _, ev in batch:
-            if not isinstance(ev, NevReport) or ev.reissue:
+            if ev.reissue:
                 continue
             tr = self.state.tracks.get(ev.key)
             if tr is None:

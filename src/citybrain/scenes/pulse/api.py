@@ -8,7 +8,7 @@ from fastapi import Depends
 from pydantic import BaseModel
 
 from citybrain import sdk
-from citybrain.scenes.pulse.events import DISTRICTS
+from citybrain.geo.regions import NANCHANG as DISTRICTS
 from citybrain.scenes.pulse.settings import PulseSettings
 from citybrain.sdk import AlertQuery
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 from citybrain import sdk
 
 PANEL = sdk.Panel(
-    id="pulse",
-    title={"zh-CN": "城市脉搏", "en": "City pulse"},
     widgets=[
         sdk.Figure(
             label={"zh-CN": "上一分钟事件数", "en": "Reports last minute"},

@@ -5,7 +5,8 @@ from __future__ import annotations
 import msgspec
 
 from citybrain import sdk
-from citybrain.scenes.pulse.events import DISTRICTS, PulseReport
+from citybrain.geo.regions import names
+from citybrain.scenes.pulse.events import PulseReport
 from citybrain.scenes.pulse.rules import SURGE
 from citybrain.scenes.pulse.settings import PulseSettings
 
@@ -43,7 +44,7 @@ def provisional(w: sdk.Window, ctx: Ctx) -> None:
 def judge(w: sdk.Window, ctx: Ctx) -> None:
     rate, limit = w["reports"], ctx.settings.surge_per_min
     ctx.keystate(w.key).last_minute = rate
-    name = DISTRICTS.get(w.key, {}).get("zh-CN", w.key)
+    name = names(w.key)["zh-CN"]
     ctx.signal(
         SURGE, w.key, w.end, rate > limit,
         severity="critical" if rate > 2 * limit else "warning",
@@ -61,7 +62,7 @@ def publish(keys: list[str], ctx: Ctx) -> None:
         previous = current.get(latest - MINUTE)
         tally = ctx.keystate(key)
         ctx.state(key, ctx.watermark, {
-            "name": DISTRICTS.get(key, {"zh-CN": key, "en": key}),
+            "name": names(key),
             "last_minute": previous["reports"] if previous is not None else tally.last_minute,
             "current_minute": current[latest]["reports"] if current else 0.0,
             "current_minute_start": latest,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from citybrain import sdk
-from citybrain.scenes.pulse.events import DISTRICTS
+from citybrain.geo.regions import NANCHANG as DISTRICTS
 from citybrain.scenes.pulse.processors import METRIC
 from citybrain.scenes.pulse.settings import PulseSettings
 from citybrain.sdk import AlertQuery

@@ -13,9 +13,15 @@ from typing import Any
 
 import msgspec
 
-from citybrain.scenes.pulse.events import CATEGORIES, DISTRICTS, STREETS, PulseReport
+from citybrain.geo.regions import NANCHANG as DISTRICTS
+from citybrain.scenes.pulse.events import PulseReport
 from citybrain.sdk import SimContext
 
+CATEGORIES = ("hotline", "parking", "clinic", "traffic", "welfare")
+# real Nanchang streets, for the addresses
+STREETS = (
+    "八一大道", "红谷中大道", "阳明路", "北京西路", "井冈山大道", "洪都中大道", "丰和中大道", "昌北大道",
+)  # fmt: skip
 # typical reports per minute at the daily peak, roughly by population
 BASE_PER_MIN = {
     "360102": 90, "360103": 80, "360104": 50, "360111": 100, "360112": 70,

@@ -5,7 +5,7 @@ simulated fleet of buses, taxis and ride-hailing cars on the demo network."""
 from __future__ import annotations
 
 from citybrain import sdk
-from citybrain.scenes.traffic import api, cli, gateway, panel, processors, report, rules, sim
+from citybrain.scenes.traffic import api, cli, gateway, panel, processors, report, roadnet, rules, sim
 from citybrain.scenes.traffic.events import EVENTS
 from citybrain.scenes.traffic.settings import TrafficSettings
 
@@ -21,6 +21,7 @@ scene = sdk.Scene(
     rules=rules.RULES,
     metrics=processors.METRICS,
     processors=processors.PROCESSORS,
+    world=roadnet.world,
     router=api.router,
     panel=panel.PANEL,
     report=report.report,

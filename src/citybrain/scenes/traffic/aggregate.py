@@ -15,10 +15,11 @@ import msgspec
 
 from citybrain.scenes.traffic import levels as lv
 from citybrain.scenes.traffic.events import TrafficSegmentWindow
+from citybrain.scenes.traffic.roadnet import TrafficNetwork
 from citybrain.scenes.traffic.rules import HOTSPOT_CONGESTED
 from citybrain.scenes.traffic.segments import MINUTE, SIZES, _hhmm
 from citybrain.scenes.traffic.settings import TrafficSettings
-from citybrain.sdk import Emitter, Event, Processor, advance_watermark, now_ms
+from citybrain.sdk import Emitter, Processor, advance_watermark, now_ms
 
 AREA_SCENE = "traffic.area"
 
@@ -39,22 +40,21 @@ class AreaState(msgspec.Struct):
     last_event_watermark: int = 0
 
 
-class AreaIndex(Processor[AreaState]):
+class AreaIndex(Processor[AreaState, TrafficSegmentWindow]):
     name = "traffic.areas"
     kinds = (TrafficSegmentWindow,)
     state_type = AreaState
 
-    def __init__(self, partition: int, settings: TrafficSettings) -> None:
+    def __init__(self, partition: int, settings: TrafficSettings, roads: TrafficNetwork) -> None:
         super().__init__(partition, settings)
         self.cfg = settings.area
         self.bands = settings.levels.index_bands()
-        self.tn = settings.roads
+        self.tn = roads
 
-    def process(self, batch: Sequence[tuple[int, Event]], out: Emitter) -> None:
+    def process(self, batch: Sequence[tuple[int, TrafficSegmentWindow]], out: Emitter) -> None:
         st = self.state
         touched: set[tuple[str, str]] = set()
         for poff, ev in batch:
-            assert isinstance(ev, TrafficSegmentWindow)
             wkey = f"{ev.window}:{ev.ts}"
             if ev.ts + SIZES[ev.window] + self.cfg.finalize_after_ms <= st.watermark:
                 out.late(poff, ev, st.watermark)  # its minute was already final

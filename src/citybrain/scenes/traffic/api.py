@@ -54,7 +54,7 @@ def area_key(scope: str, ident: str) -> str:
     return f"{scope}:{ident}"
 
 
-Rt = Annotated[sdk.Runtime[TrafficSettings], Depends(sdk.runtime)]
+Rt = Annotated[sdk.Runtime[TrafficSettings, roadnet.TrafficNetwork], Depends(sdk.runtime)]
 # Scopes differ by route (the probe feed takes ingest tokens through the ingest gate, the rest
 # read tokens), so each route names its own: an ingest route inside a read router would need both.
 router = APIRouter()
@@ -92,7 +92,7 @@ def segments(
     with_data: bool = False,
 ) -> dict[str, Any]:
     box = _bbox(bbox)
-    tn = rt.settings.roads
+    tn = rt.world
     states = segment_states(rt.store)
     feats = []
     for e in tn.net.edges:
@@ -137,7 +137,7 @@ def segments(
 
 @read("/segments/{segment_id}", summary="One segment's state")
 def segment(rt: Rt, segment_id: int) -> a.SegmentDetail:
-    tn = rt.settings.roads
+    tn = rt.world
     seg = tn.segments.get(segment_id)
     if seg is None:
         raise NotFoundError(f"segment {segment_id} is not in the network {tn.source}")
@@ -176,7 +176,7 @@ def area_view(area: roadnet.Area, states: dict[str, dict[str, Any]]) -> dict[str
 @read("/hotspots", summary="Hotspots with their live index, level and trend", response_model=list[a.AreaView])
 def hotspots(rt: Rt) -> list[dict[str, Any]]:
     states = area_states(rt.store)
-    return [area_view(x, states) for x in rt.settings.roads.area_list("hotspot")]
+    return [area_view(x, states) for x in rt.world.area_list("hotspot")]
 
 
 @read(
@@ -185,7 +185,7 @@ def hotspots(rt: Rt) -> list[dict[str, Any]]:
     response_model=a.HotspotDetail,
 )
 def hotspot(rt: Rt, hotspot_id: str, minutes: int = 120) -> dict[str, Any]:
-    tn, store = rt.settings.roads, rt.store
+    tn, store = rt.world, rt.store
     area = tn.areas.get(f"hotspot:{hotspot_id}")
     if area is None:
         raise NotFoundError(f"hotspot {hotspot_id!r} is not configured")
@@ -225,7 +225,7 @@ def hotspot(rt: Rt, hotspot_id: str, minutes: int = 120) -> dict[str, Any]:
 )
 def areas(rt: Rt, kind: str = "district") -> list[dict[str, Any]]:
     states = area_states(rt.store)
-    return [area_view(x, states) for x in rt.settings.roads.area_list(kind)]
+    return [area_view(x, states) for x in rt.world.area_list(kind)]
 
 
 @read("/series", summary="Index (and speed) time series of a segment, hotspot, district, road or the city")
@@ -276,7 +276,7 @@ def period_figures(store: ReadModel, name: str, key: str, day0: int) -> dict[str
     response_model=a.PeakHours,
 )
 def peak_hours(rt: Rt, day: str | None = None) -> dict[str, Any]:
-    tn, day0 = rt.settings.roads, day_start_ms(day)
+    tn, day0 = rt.world, day_start_ms(day)
     city = tn.areas[roadnet.CITY]
     rows = [
         {"key": area.key, "kind": area.kind, "name": area.name,
@@ -300,7 +300,7 @@ def top_roads(rt: Rt, day: str | None = None, period: str = "all_day", limit: in
     keys = set(store.metric_keys("traffic.road.index"))
     bands = rt.settings.levels.index_bands()
     rows: list[dict[str, Any]] = []
-    for road in rt.settings.roads.area_list("road"):
+    for road in rt.world.area_list("road"):
         if road.key not in keys:
             continue
         mean = store.metric_series("traffic.road.index", road.key, t0, t1, t1 - t0, "avg")
@@ -351,7 +351,7 @@ def sources(rt: Rt) -> list[dict[str, Any]]:
 
 @read("/summary", summary="City index and counts", response_model=a.Summary)
 def summary(rt: Rt) -> dict[str, Any]:
-    tn, store = rt.settings.roads, rt.store
+    tn, store = rt.world, rt.store
     states = area_states(store)
     city = area_view(tn.areas[roadnet.CITY], states)
     by_level = dict.fromkeys((*lv.LEVELS, lv.NO_DATA), 0)

@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from citybrain import sdk
-from citybrain.gateways.alerts import GatewayAlerts
-from citybrain.gateways.tcp import Connection, TcpServer
+from citybrain.gateways.alerts import AlertingGateway, GatewayAlerts
+from citybrain.gateways.tcp import Connection
 from citybrain.protocols import jt808
 from citybrain.protocols.jt808.messages import (
     REGISTER_NO_SUCH_TERMINAL,
@@ -314,7 +314,7 @@ class Jt808Session:
         )
 
 
-class Jt808Gateway(TcpServer):
+class Jt808Gateway(AlertingGateway):
     """The TCP server with JT/T 808 sessions; ``submit`` is the runtime's (durable when it returns)."""
 
     def __init__(
@@ -340,18 +340,12 @@ class Jt808Gateway(TcpServer):
             max_garbage_bytes=cfg.max_garbage_bytes,
         )
 
-    def counters(self) -> dict[str, int]:
-        out: dict[str, int] = dict(self.stats.as_dict())
-        out.update({f"frames_{k}": v for k, v in sorted(self.kinds.items())})
-        out["terminals_live"] = len(self.terminals.live)
-        out["terminals_known"] = len(self.terminals.book.by_phone)
-        out["terminal_takeovers"] = self.terminals.takeovers
-        out["identity_alerts"] = self.alerts.raised
-        return out
-
-    async def stop(self, grace: float = 5.0) -> None:
-        await super().stop(grace)
-        await self.alerts.drain()
+    def extra_counters(self) -> dict[str, int]:
+        return {
+            "terminals_live": len(self.terminals.live),
+            "terminals_known": len(self.terminals.book.by_phone),
+            "terminal_takeovers": self.terminals.takeovers,
+        }
 
 
 def servers(rt: sdk.Runtime[TrafficSettings]) -> list[Jt808Gateway]:

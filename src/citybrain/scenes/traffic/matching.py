@@ -15,9 +15,10 @@ from collections.abc import Sequence
 import msgspec
 
 from citybrain.scenes.traffic.events import TrafficPosition, TrafficSourceSeen, TrafficTraversal, vehicle_type
+from citybrain.scenes.traffic.roadnet import TrafficNetwork
 from citybrain.scenes.traffic.settings import TrafficSettings
 from citybrain.scenes.traffic.traversals import crossings
-from citybrain.sdk import Emitter, Event, Processor, advance_watermark
+from citybrain.sdk import Emitter, Processor, advance_watermark
 
 VEHICLE_SCENE = "traffic.vehicle"
 STALE_MS = 30 * 60_000  # a vehicle silent this long (event time) is forgotten
@@ -54,23 +55,22 @@ def source_key(ev: TrafficPosition) -> str:
     return f"{ev.source or 'unknown'}/{ev.vehicle_type}"
 
 
-class VehicleMatcher(Processor[MatchState]):
+class VehicleMatcher(Processor[MatchState, TrafficPosition]):
     name = "traffic.match"
     kinds = (TrafficPosition,)
     state_type = MatchState
 
-    def __init__(self, partition: int, settings: TrafficSettings) -> None:
+    def __init__(self, partition: int, settings: TrafficSettings, roads: TrafficNetwork) -> None:
         super().__init__(partition, settings)
         self.cfg = settings.matching
-        self.tn = settings.roads
+        self.tn = roads
         net = self.tn.net
         self._length = {int(eid): float(net.length[i]) for i, eid in enumerate(net.edge_ids.tolist())}
 
-    def process(self, batch: Sequence[tuple[int, Event]], out: Emitter) -> None:
+    def process(self, batch: Sequence[tuple[int, TrafficPosition]], out: Emitter) -> None:
         st, cfg = self.state, self.cfg
         touched: dict[str, TrafficPosition] = {}
         for _, ev in batch:
-            assert isinstance(ev, TrafficPosition)
             self._seen(ev)
             if not ev.live:  # back-dated reissue: stored in the log, never mixed into live speeds
                 continue

@@ -89,8 +89,6 @@ MAP_LAYERS = [
 
 
 PANEL = sdk.Panel(
-    id="traffic",
-    title={"zh-CN": "交通态势", "en": "Traffic"},
     # the headline scene: first in the header and at the top of the left column
     order=0,
     column="left",

@@ -1,7 +1,7 @@
 """The traffic scene's processing stages (see events.py for why three stages, each re-keyed):
 positions by vehicle -> traversals by segment -> segment windows by area, and the source watch.
-Each is a hand-written processor built with the typed settings (``self.config``), whose road
-network (``settings.roads``) every stage shares."""
+Each is a hand-written processor built with the typed settings and the scene's world, the road
+network every stage shares (``roadnet.world``)."""
 
 from __future__ import annotations
 

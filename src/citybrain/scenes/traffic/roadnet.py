@@ -1,9 +1,9 @@
 """The scene's road network: segments with their fallback free-flow speeds, and the areas
 (city, districts, hotspots, named roads) each segment belongs to.
 
-Loaded on first use and kept with the scene's settings (``TrafficSettings.roads``), shared by every
-processor partition built from them: a network of tens of thousands of edges costs seconds to index,
-and it is read-only.
+It is the scene's world (``rt.world``, built by :func:`world` at first use): one copy shared by
+every processor partition, route and report of a runtime, since a network of tens of thousands of
+edges costs seconds to index, and it is read-only.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from shapely.geometry import Point, Polygon
 from citybrain.geo.importers import read_geojson, read_osm_xml, read_shapefile
 from citybrain.geo.matching import HMMMatcher
 from citybrain.geo.network import RoadNetwork
+from citybrain.scenes.traffic.settings import TrafficSettings
 from citybrain.sdk import ConfigError, DecodeError
 
 CITY = "city"
@@ -180,6 +181,11 @@ def read_network(path: Path) -> RoadNetwork:
     if suffix == ".shp":
         return read_shapefile(path)
     raise ConfigError(f"{path}: unknown network format (use .geojson, .osm or .shp)")
+
+
+def world(settings: TrafficSettings, _data_path: Path) -> TrafficNetwork:
+    """The scene's world: the network and areas its settings name (else the demo ones)."""
+    return load(settings.network_path, settings.areas_path)
 
 
 def load(network: Path, areas: Path) -> TrafficNetwork:

@@ -19,10 +19,10 @@ import msgspec
 
 from citybrain.scenes.traffic import levels as lv
 from citybrain.scenes.traffic.events import TrafficSegmentWindow, TrafficTraversal
-from citybrain.scenes.traffic.roadnet import Segment, band_class
+from citybrain.scenes.traffic.roadnet import Segment, TrafficNetwork, band_class
 from citybrain.scenes.traffic.rules import SPEED_COLLAPSE
 from citybrain.scenes.traffic.settings import TrafficSettings
-from citybrain.sdk import Emitter, Event, Processor, Windows, WindowState, advance_watermark, now_ms
+from citybrain.sdk import Emitter, Processor, Windows, WindowState, advance_watermark, now_ms
 
 MINUTE = 60_000
 HOUR = 3_600_000
@@ -50,28 +50,27 @@ class SegmentState(msgspec.Struct):
     last_event_watermark: int = 0
 
 
-class SegmentSpeeds(Processor[SegmentState]):
+class SegmentSpeeds(Processor[SegmentState, TrafficTraversal]):
     name = "traffic.segments"
     kinds = (TrafficTraversal,)
     state_type = SegmentState
 
-    def __init__(self, partition: int, settings: TrafficSettings) -> None:
+    def __init__(self, partition: int, settings: TrafficSettings, roads: TrafficNetwork) -> None:
         super().__init__(partition, settings)
         self.cfg = settings.segments
         self.levels = settings.levels
         self.bands = settings.levels.index_bands()
-        self.tn = settings.roads
+        self.tn = roads
         lateness = self.cfg.allowed_lateness_ms
         self.win = {name: Windows(size, allowed_lateness_ms=lateness) for name, size in SIZES.items()}
         self.min_samples = {"1m": self.cfg.min_samples_1m, "5m": self.cfg.min_samples_5m}
         self.offpeak = [h for a, b in self.cfg.offpeak_hours for h in range(a, b)]
 
     # -- events ---------------------------------------------------------------------------------
-    def process(self, batch: Sequence[tuple[int, Event]], out: Emitter) -> None:
+    def process(self, batch: Sequence[tuple[int, TrafficTraversal]], out: Emitter) -> None:
         st = self.state
         touched: set[tuple[str, int]] = set()
         for poff, ev in batch:
-            assert isinstance(ev, TrafficTraversal)
             starts = []
             for name, win in self.win.items():
                 ws = st.windows.setdefault(name, WindowState())

@@ -6,13 +6,11 @@ configuration, not code, because the published band values disagree (see that pa
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
 import msgspec
 
 from citybrain import data, sdk
-from citybrain.scenes.traffic import roadnet
 from citybrain.sdk import ConfigError
 
 DEFAULT_NETWORK = data.path("networks/stockholm.geojson")
@@ -133,7 +131,7 @@ class SourceConfig(msgspec.Struct, forbid_unknown_fields=True):
     silent_after_s: float = 120.0  # wall-clock seconds without deliveries: silent
 
 
-class TrafficSettings(sdk.SceneSettings, dict=True):  # dict: room for the cached road network
+class TrafficSettings(sdk.SceneSettings):
     network: str = ""  # GeoJSON / OSM XML / shapefile; default: the demo network
     areas: str = ""  # districts + hotspots JSON; default: the demo list
     gateway: GatewayConfig = msgspec.field(default_factory=GatewayConfig)  # the JT/T 808 gateway
@@ -164,10 +162,3 @@ class TrafficSettings(sdk.SceneSettings, dict=True):  # dict: room for the cache
     @property
     def areas_path(self) -> Path:
         return Path(self.areas) if self.areas else DEFAULT_AREAS
-
-    @functools.cached_property
-    def roads(self) -> roadnet.TrafficNetwork:
-        """The road network with its areas, read on first use and kept with these settings, so
-        everything built from one settings object shares one copy (indexing a city's network
-        costs seconds; it is read-only)."""
-        return roadnet.load(self.network_path, self.areas_path)

@@ -15,6 +15,7 @@ import msgspec
 
 from citybrain.geo import datum
 from citybrain.protocols import jt808
+from citybrain.scenes.traffic import roadnet
 from citybrain.scenes.traffic.settings import TrafficSettings
 from citybrain.scenes.traffic.simworld import Fix, SimConfig, World
 from citybrain.sdk import SimContext
@@ -153,7 +154,11 @@ class TrafficSimulator:
 
     async def run(self, ctx: SimContext, stop: asyncio.Event) -> None:
         scene = load_settings(TrafficSettings, ctx.scene_settings, "traffic")
-        world = World(scene.roads, self.cfg, (time.time_ns() // 1_000_000) // 1000 * 1000)
+        world = World(
+            roadnet.load(scene.network_path, scene.areas_path),
+            self.cfg,
+            time.time_ns() // 1_000_000_000 * 1000,
+        )
         terminals: dict[str, Terminal] = {}
         for i, v in enumerate(world.vehicles):
             if v.vtype in ("bus", "taxi"):

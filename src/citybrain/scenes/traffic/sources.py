@@ -9,9 +9,10 @@ from collections.abc import Sequence
 import msgspec
 
 from citybrain.scenes.traffic.events import TrafficSourceSeen
+from citybrain.scenes.traffic.roadnet import TrafficNetwork
 from citybrain.scenes.traffic.rules import SOURCE_SILENT
 from citybrain.scenes.traffic.settings import TrafficSettings
-from citybrain.sdk import Emitter, Event, Processor
+from citybrain.sdk import Emitter, Processor
 
 SOURCE_SCENE = "traffic.source"
 
@@ -26,19 +27,18 @@ class SourceState(msgspec.Struct):
     sources: dict[str, SourceInfo] = msgspec.field(default_factory=dict)
 
 
-class SourceWatch(Processor[SourceState]):
+class SourceWatch(Processor[SourceState, TrafficSourceSeen]):
     name = "traffic.sources"
     kinds = (TrafficSourceSeen,)
     state_type = SourceState
 
-    def __init__(self, partition: int, settings: TrafficSettings) -> None:
+    def __init__(self, partition: int, settings: TrafficSettings, _roads: TrafficNetwork) -> None:
         super().__init__(partition, settings)
         self.silent_ms = int(settings.sources.silent_after_s * 1000)
 
-    def process(self, batch: Sequence[tuple[int, Event]], out: Emitter) -> None:
+    def process(self, batch: Sequence[tuple[int, TrafficSourceSeen]], out: Emitter) -> None:
         touched: set[str] = set()
         for _, ev in batch:
-            assert isinstance(ev, TrafficSourceSeen)
             s = self.state.sources.setdefault(ev.key, SourceInfo())
             s.last_ts = max(s.last_ts, ev.ts)
             s.last_ingest = max(s.last_ingest, ev.last_ingest_ts)
