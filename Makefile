@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: run test test-fast lint typecheck pytest bench deps clean docs dist
+.PHONY: run test test-fast lint typecheck pytest bench deps clean docs dist interop-peers
 
 # uv (from PyPI) manages the venv from uv.lock; bootstrap it with the system Python.
 $(UV):
@@ -18,6 +18,15 @@ $(UV):
 $(VENV)/.synced: $(UV) pyproject.toml uv.lock
 	$(UV) sync --locked --all-extras --python $(PY) -q
 	touch $@
+
+# third-party protocol implementations for the interop tests, in their own environment (see
+# tests/interop/peers/pyproject.toml): separate processes, their own pins
+PEERS := .interop
+$(PEERS)/.synced: $(UV) tests/interop/peers/pyproject.toml tests/interop/peers/uv.lock
+	UV_PROJECT_ENVIRONMENT=$(CURDIR)/$(PEERS) $(UV) sync --locked --project tests/interop/peers --python $(PY) -q
+	touch $@
+
+interop-peers: $(PEERS)/.synced
 
 deps: $(VENV)/.synced
 	@bash scripts/apt-deps.sh
@@ -34,7 +43,7 @@ lint: deps
 typecheck: deps
 	$(BIN)/mypy
 
-pytest: deps
+pytest: deps interop-peers
 	$(BIN)/pytest
 
 test: lint typecheck pytest dist
@@ -59,4 +68,4 @@ docs: deps
 	$(BIN)/citybrain docs panels > docs/panels.md
 
 clean:
-	rm -rf $(VENV) $(TOOLS) var dist .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(PEERS) $(TOOLS) var dist .pytest_cache .mypy_cache .ruff_cache

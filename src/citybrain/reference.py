@@ -17,7 +17,16 @@ from citybrain.sdk import Scene, panels
 
 
 def field_comments(cls: type) -> dict[str, str]:
-    """``name: type = default  # comment`` -> {name: comment} from the class's source."""
+    """``name: type = default  # comment`` -> {name: comment} from the sources of the class and its
+    bases (a subclass that overrides a field's default says so in its own comment)."""
+    out: dict[str, str] = {}
+    for base in reversed(cls.__mro__[1:]):
+        if base.__module__ != "builtins" and isinstance(base, type) and issubclass(base, msgspec.Struct):
+            out.update(_own_comments(base))
+    return {**out, **_own_comments(cls)}
+
+
+def _own_comments(cls: type) -> dict[str, str]:
     try:
         src = inspect.getsource(cls)
     except (OSError, TypeError):

@@ -208,8 +208,12 @@ def ws_url(server: Server) -> str:
 
 
 def recv(ws: object) -> dict[str, object]:
-    out: dict[str, object] = json.loads(ws.recv(timeout=WAIT_S))  # type: ignore[attr-defined]
-    return out
+    """The server's next answer to an op; feed messages (``{"topic", "data"}``) of the patterns
+    already subscribed may arrive before it and are skipped."""
+    while True:
+        out: dict[str, object] = json.loads(ws.recv(timeout=WAIT_S))  # type: ignore[attr-defined]
+        if "topic" not in out:
+            return out
 
 
 def closed(ws: object) -> tuple[int, str]:

@@ -29,7 +29,7 @@ import logging
 import random
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 from urllib.parse import urlparse
@@ -63,8 +63,10 @@ Submit = Callable[[list[Event]], Awaitable[None]]
 
 class MqttConfig(msgspec.Struct, forbid_unknown_fields=True):
     url: str = ""  # mqtt://host:port; empty = start the embedded broker on 127.0.0.1:embedded_port
-    topics: list[str] = msgspec.field(default_factory=lambda: ["#"])  # subscriptions (MQTT filters)
-    client_id: str = "citybrain"  # stable: the broker keeps the persistent session by it
+    # a scene's subclass gives its own defaults (see FactoryMqtt): never "#" or a shared client id
+    # on a broker other applications use; empty is refused when the subscriber starts
+    topics: list[str] = msgspec.field(default_factory=list)  # subscriptions (MQTT filters)
+    client_id: str = ""  # stable and unique: the broker keeps the persistent session by it
     username: str = ""  # the platform's login on an external broker
     password: str = ""  # its password
     qos: int = 1  # subscription QoS; 1 or 2 for acknowledged-means-durable
@@ -121,10 +123,13 @@ class MqttStats:
 
 
 OnConnect = Callable[["MqttSubscriber"], None]
+Publication = tuple[str, bytes, int, bool]  # topic, payload, qos, retain
 
 
 class MqttSubscriber:
-    """Subscribes to ``cfg.topics``; every message goes through ``handler`` and ``submit``."""
+    """Subscribes to ``cfg.topics``; every message goes through ``handler`` and ``submit``.
+    ``will`` is called at every connect for that connection's Will (a Sparkplug host stamps its
+    death certificate with the connect time); ``on_connect`` runs once each connection is up."""
 
     def __init__(
         self,
@@ -132,24 +137,38 @@ class MqttSubscriber:
         handler: Handler,
         submit: Submit,
         *,
-        will: aiomqtt.Will | None = None,
+        will: Callable[[], aiomqtt.Will] | None = None,
         on_connect: OnConnect | None = None,
     ) -> None:
+        if not cfg.topics:
+            raise ConfigError("mqtt.topics is empty: name the topic filters to subscribe to")
+        if not cfg.client_id:
+            raise ConfigError("mqtt.client_id is empty: the broker keeps the session by it")
         self.cfg = cfg
         self.host, self.port = parse_url(cfg.url) if cfg.url else ("127.0.0.1", cfg.embedded_port)
         self.handler, self.submit = handler, submit
         self.will, self.on_connect = will, on_connect
         self.stats = MqttStats()
         self.connected = asyncio.Event()
-        self._outbox: asyncio.Queue[tuple[str, bytes, int, bool]] = asyncio.Queue(10_000)
+        self._outbox: asyncio.Queue[Publication] = asyncio.Queue(10_000)
         self._task: asyncio.Task[None] | None = None
+        self._client: aiomqtt.Client | None = None  # of the current connection
 
     # -- lifecycle ------------------------------------------------------------------------------
     async def start(self) -> None:
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name=f"mqtt-{self.cfg.client_id}")
 
-    async def stop(self) -> None:
+    async def stop(self, last: Sequence[Publication] = (), timeout: float = 2.0) -> None:
+        """Disconnect cleanly; ``last`` is published first while still connected (a Sparkplug host's
+        offline STATE: a clean DISCONNECT makes the broker drop the Will)."""
+        client = self._client
+        if client is not None and self.connected.is_set():
+            for topic, payload, qos, retain in last:
+                try:
+                    await asyncio.wait_for(client.publish(topic, payload, qos=qos, retain=retain), timeout)
+                except Exception as err:  # the broker may be gone already; its Will covers that
+                    log.warning("MQTT: could not publish %s before disconnecting: %s", topic, err)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -195,11 +214,12 @@ class MqttSubscriber:
             keepalive=c.keepalive_s,
             username=c.username or None,
             password=c.password or None,
-            will=self.will,
+            will=self.will() if self.will is not None else None,
         )
         # before connecting: the broker may redeliver the moment the session resumes
         client._client.manual_ack_set(True)
         async with client:
+            self._client = client
             self.stats.connects += 1
             for t in c.topics:
                 await client.subscribe(t, qos=c.qos)

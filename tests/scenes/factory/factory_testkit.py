@@ -3,10 +3,13 @@ only the factory scene, and a processor driven without a server."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import subprocess
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +21,7 @@ from citybrain.core.outputs import Outputs
 from citybrain.core.platform import Platform
 from citybrain.core.processor import AlertBook, Emitter
 from citybrain.scenes.factory import scene
+from citybrain.scenes.factory.gateway import FactoryMqttServer
 from citybrain.scenes.factory.plant import (
     LineSpec,
     MachineSpec,
@@ -136,6 +140,20 @@ def factory_platform(settings: Settings) -> Platform:
     for kind in scene.events:
         REGISTRY.register(kind)
     return Platform(settings, scenes={"factory": scene})
+
+
+@asynccontextmanager
+async def serving(p: Platform) -> AsyncIterator[FactoryMqttServer]:
+    """The factory MQTT server of ``p``, connected to its broker; stopped, and what it submitted
+    flushed, on the way out."""
+    srv = FactoryMqttServer(p.runtime("factory"))
+    await srv.start()
+    try:
+        await asyncio.wait_for(srv.subscriber.connected.wait(), 10)
+        yield srv
+    finally:
+        await srv.stop()
+        await p.batcher.stop()
 
 
 def mqtt_ingest(prefix: str, group: str, url: str = "mqtt://127.0.0.1:1883") -> dict[str, Any]:

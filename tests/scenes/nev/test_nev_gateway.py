@@ -51,13 +51,13 @@ async def close(w: asyncio.StreamWriter) -> None:
 
 
 def annex_b_reply(frame: bytes, flag: int) -> bytes:
-    """B.3.3.2 by hand: change the response flag and the time, keep the rest, recompute the BCC."""
-    out = bytearray(frame)
+    """B.3.3.2 by hand: change the response flag and the time, keep the rest, recompute the BCC. A
+    request without a data unit (heartbeat) gets the time as its data unit (6.3.2; rtm-con reads
+    the time of every reply, issue 12)."""
+    now = bytes((CLOCK.year - 2000, CLOCK.month, CLOCK.day, CLOCK.hour, CLOCK.minute, CLOCK.second))
+    out = bytearray(frame[:24] + now + frame[30:-1] + b"\x00")
     out[3] = flag
-    if len(frame) > 25:
-        out[24:30] = bytes(
-            (CLOCK.year - 2000, CLOCK.month, CLOCK.day, CLOCK.hour, CLOCK.minute, CLOCK.second)
-        )
+    out[22:24] = (len(out) - 25).to_bytes(2, "big")
     out[-1] = bcc(out[2:-1])
     return bytes(out)
 
@@ -100,7 +100,10 @@ def test_realtime_report_gets_no_reply_and_is_stored(platform: Platform) -> None
         with pytest.raises(TimeoutError):
             await read_frame(r, timeout=0.3)
         w.write(hb)
-        assert await read_frame(r) == annex_b_reply(hb, 0x01)  # the first bytes back: no realtime ack
+        ack = await read_frame(r)
+        assert ack == annex_b_reply(hb, 0x01)  # the first bytes back: no realtime ack
+        back = gb.decode_frame(ack)
+        assert isinstance(back, gb.Heartbeat) and back.time == CLOCK  # the platform time (issue 12)
         (ev,) = [e for e in stored(platform) if isinstance(e, NevReport)]
         assert isinstance(ev, NevReport) and not ev.reissue and ev.edition == "2016"
         assert (ev.speed_kmh, ev.odometer_km, ev.total_voltage_v, ev.total_current_a, ev.soc_pct) == (

@@ -11,8 +11,11 @@ Rules (terminal -> platform, GB/T 32960.3-2016 Annex B; the 2025 edition keeps t
 
 Reply shape. Annex B (B.3.3.2) says a response changes only the response flag and the time and
 recomputes the BCC, keeping the rest of the data unit ("echo", also what EMQX does). The main body
-and rtm_con's test vectors send a time only ("time_only"). Both are produced here; the decoder
-accepts both. Time calibration always answers with the platform's time (that is its purpose).
+(6.3.2) and rtm_con's test vectors send a time only ("time_only"). Both are produced here; the
+decoder accepts both. Every reply's data unit starts with the platform's 6-byte time, whatever the
+shape: a request with no time of its own (heartbeat 0x07, time calibration 0x08, a frame too short
+to hold one) is answered with the time alone. An empty data unit is not a reply rtm-con (1.0.4)
+can parse: it reads the time of every response (issue 12).
 Activation 0x09 (2025) is answered by a separate 0x0A message whose result the gateway decides:
 build it with :class:`~.messages.ActivationResponse` and :func:`~.encoder.encode`.
 """
@@ -51,12 +54,10 @@ def _time_bytes(now: datetime) -> bytes:
 
 def _reply(header: Header, data_unit: bytes, flag: int, now: datetime, shape: ReplyShape) -> bytes:
     t = _time_bytes(now)
-    if header.command == Command.TIME_CALIBRATION or shape == "time_only":
-        data = t
-    elif len(data_unit) >= 6:
-        data = t + data_unit[6:]  # every acknowledged non-empty data unit starts with its time
+    if header.command == Command.TIME_CALIBRATION or shape == "time_only" or len(data_unit) < 6:
+        data = t  # a heartbeat (empty) has no time to replace: the reply carries the time alone
     else:
-        data = data_unit  # heartbeat: empty
+        data = t + data_unit[6:]  # every other acknowledged data unit starts with its time
     reply = Header(header.edition, header.command, flag, header.vin, header.encryption)
     return build_frame(reply, data)
 
@@ -97,6 +98,4 @@ def reply_to_bad_frame(
     header = Header(edition, command, flag, bytes(raw[4:21]).decode("latin-1"), raw[21])
     n = int.from_bytes(raw[22:24], "big")
     data = bytes(raw[HEADER_SIZE : min(HEADER_SIZE + n, len(raw) - 1)])
-    if command in (Command.REALTIME, Command.REISSUE):
-        shape = "time_only" if len(data) < 6 else shape
     return _reply(header, data, flag, now, shape)

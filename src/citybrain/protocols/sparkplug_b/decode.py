@@ -7,7 +7,7 @@ import struct
 
 from citybrain.core.errors import DecodeError
 
-from .messages import INT64, MAX_PAYLOAD, SIGNED32_TYPES, Metric, Payload, Value
+from .messages import INT8, INT16, INT32, INT64, MAX_PAYLOAD, Metric, Payload, Value
 from .wire import read_fields
 
 # expected wire type per Metric field: 0 varint, 1 fixed64, 2 length-delimited, 5 fixed32
@@ -74,15 +74,35 @@ def _metric(buf: bytes, index: int) -> Metric:
     return m
 
 
+_BITS = {INT8: 8, INT16: 16, INT32: 32, INT64: 64}  # the signed datatypes
+
+
+def _signed(u: int, bits: int) -> int:
+    return u - (1 << bits) if u >> (bits - 1) & 1 else u
+
+
+def _int(datatype: int, v: int, width: int) -> int:
+    """An integer value field (``int_value``: width 32, ``long_value``: 64) as the datatype says.
+
+    A negative Int8/Int16 comes in two forms: sign-extended to the field's width (the
+    specification's, Tahu Java's and protobuf's: -5 as 0xFFFFFFFB), or as the two's complement of
+    the datatype's own width (Eclipse Tahu Python and mqtt-spb-wrapper: -5 as 251, -300 as 65236).
+    Both decode to the negative number, as in Tahu's Java decoder. A value in neither form (an
+    Int8 of 1000) is kept as the field's signed value: not range-checked, not truncated."""
+    u = v & ((1 << width) - 1)
+    bits = _BITS.get(datatype)
+    if bits is None:  # unsigned
+        return u
+    wide = _signed(u, width)
+    if bits < width and (1 << (bits - 1)) <= wide < (1 << bits):
+        return _signed(wide, bits)  # the narrow two's complement
+    return wide
+
+
 def _value(datatype: int, num: int, v: int | bytes, where: str) -> Value:
-    if num == 10:
+    if num in (10, 11):
         assert isinstance(v, int)
-        u = v & 0xFFFFFFFF
-        return u - (1 << 32) if datatype in SIGNED32_TYPES and u & 0x80000000 else u
-    if num == 11:
-        assert isinstance(v, int)
-        u = v & 0xFFFFFFFFFFFFFFFF
-        return u - (1 << 64) if datatype == INT64 and u & (1 << 63) else u
+        return _int(datatype, v, 32 if num == 10 else 64)
     if num == 12:
         assert isinstance(v, int)
         return float(struct.unpack("<f", v.to_bytes(4, "little"))[0])

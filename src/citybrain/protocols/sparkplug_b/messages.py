@@ -10,7 +10,8 @@ Field numbers follow the Sparkplug 3.0 specification (chapter 6, ``sparkplug_b.p
 16 bytes_value, 17 dataset / 18 template / 19 extension (skipped: value None).
 
 Signed integers travel as two's complement: Int8/16/32 in the 32-bit ``int_value``, Int64 in
-``long_value``.
+``long_value``. Decoding also takes a negative Int8/Int16 as the 8/16-bit two's complement that
+Eclipse Tahu Python and mqtt-spb-wrapper write (-5 as 251), as Tahu's Java decoder does.
 """
 
 from __future__ import annotations

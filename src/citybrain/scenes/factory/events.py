@@ -10,7 +10,7 @@ import msgspec
 
 from citybrain.sdk import Event
 
-TagValue = float | bool | str
+TagValue = int | float | bool | str  # an integer stays one (Sparkplug Int64/UInt64 are exact)
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
 
 

@@ -107,6 +107,8 @@ class FactoryIngest:
         self.cfg, self.book, self.host = cfg, book, host
         self.tags = TagMap(cfg.tag_rules)
         self.unmapped = BoundedCounts(cfg.max_unmapped)
+        if host is not None:  # Sparkplug metrics no machine maps, as spb:<group>/<node>[/<device>]
+            host.on_unmapped = self.unmapped.add
 
     def __call__(self, msg: Incoming) -> list[Event]:
         topic = msg.topic
@@ -259,16 +261,14 @@ class FactoryMqttServer:
                         self.passwords[name] = accounts.add(name, pub, sub)
             self.broker = EmbeddedBroker("127.0.0.1", mq.embedded_port, accounts)
         self.host: SparkplugHost | None = None
-        will = None
+        self.state_ts = 0  # the Sparkplug STATE timestamp of the current connection (its CONNECT time)
         if self.cfg.sparkplug:
             self.host = SparkplugHost(self.book, self._send, self.cfg.rebirth_interval_s)
-            will = aiomqtt.Will(
-                self.state_topic, msgspec.json.encode({"online": False, "timestamp": 0}), 1, True
-            )
         self.ingest = FactoryIngest(self.cfg, self.book, self.host)
         self.subscriber = MqttSubscriber(
-            mq, self.ingest, submit or rt.submit, will=will, on_connect=self._on_connect
-        )
+            mq, self.ingest, submit or rt.submit,
+            will=self._will if self.host is not None else None, on_connect=self._on_connect,
+        )  # fmt: skip
 
     @property
     def state_topic(self) -> str:
@@ -281,10 +281,18 @@ class FactoryMqttServer:
     def _send(self, topic: str, payload: bytes, qos: int, retain: bool) -> None:
         self.subscriber.send(topic, payload, qos, retain)
 
+    def _state(self, online: bool) -> bytes:
+        return msgspec.json.encode({"online": online, "timestamp": self.state_ts})
+
+    def _will(self) -> aiomqtt.Will:
+        """Sparkplug 3.0 host death certificate, registered at every CONNECT and stamped with that
+        CONNECT's time: an edge node ignores an offline STATE older than the online one it saw."""
+        self.state_ts = time.time_ns() // 1_000_000
+        return aiomqtt.Will(self.state_topic, self._state(False), 1, True)
+
     def _on_connect(self, sub: MqttSubscriber) -> None:
-        if self.host is not None:  # Sparkplug 3.0 host birth: edge nodes wait for it before NBIRTH
-            body = msgspec.json.encode({"online": True, "timestamp": time.time_ns() // 1_000_000})
-            sub.send(self.state_topic, body, 1, True)
+        if self.host is not None:  # host birth, same timestamp as the Will: edge nodes wait for it
+            sub.send(self.state_topic, self._state(True), 1, True)
 
     async def start(self) -> None:
         if self.broker is not None:
@@ -297,7 +305,9 @@ class FactoryMqttServer:
         await self.subscriber.start()
 
     async def stop(self) -> None:
-        await self.subscriber.stop()
+        # a clean disconnect drops the Will: say offline first, with the connection's timestamp
+        last = [(self.state_topic, self._state(False), 1, True)] if self.host is not None else []
+        await self.subscriber.stop(last)
         if self.broker is not None:
             await self.broker.stop()
 

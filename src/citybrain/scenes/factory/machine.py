@@ -42,7 +42,7 @@ class MachineState(msgspec.Struct):
     shift_start: dict[str, int] = msgspec.field(default_factory=dict)
     hours: dict[int, list[float]] = msgspec.field(default_factory=dict)  # hour -> [cycles, good, reject]
     rejects: dict[str, dict[str, int]] = msgspec.field(default_factory=dict)  # shift -> reason -> n
-    values: dict[str, float | bool | str] = msgspec.field(default_factory=dict)
+    values: dict[str, int | float | bool | str] = msgspec.field(default_factory=dict)
     tag_seen: dict[str, int] = msgspec.field(default_factory=dict)  # tag -> wall-clock ms
     detectors: dict[str, Detector] = msgspec.field(default_factory=dict)
     online: bool = True

@@ -19,11 +19,17 @@ def _default_rules() -> list[TagRule]:
     ]
 
 
+class FactoryMqtt(MqttConfig):
+    """The factory's MQTT subscription: the generic settings with the factory's defaults, which hold
+    field by field (setting only ``url`` keeps these topics and this client id)."""
+
+    topics: list[str] = msgspec.field(default_factory=lambda: ["factory/#", "spBv1.0/#"])  # MQTT filters
+    client_id: str = "citybrain-factory"  # stable and unique on the broker: it keeps the session by it
+
+
 class IngestSettings(msgspec.Struct, forbid_unknown_fields=True):
     enabled: bool = True  # false: no MQTT client and no embedded broker
-    mqtt: MqttConfig = msgspec.field(
-        default_factory=lambda: MqttConfig(topics=["factory/#", "spBv1.0/#"], client_id="citybrain-factory")
-    )
+    mqtt: FactoryMqtt = msgspec.field(default_factory=FactoryMqtt)  # the subscription
     tag_rules: list[TagRule] = msgspec.field(default_factory=_default_rules)  # JSON topic -> machine tags
     reject_topic: str = "factory/+/+/+/reject"  # JSON reject reasons
     reject_entity: str = "{1}/{3}"  # the machine of a reject topic: template over its levels

@@ -54,8 +54,14 @@ class Out:
     retain: bool = False
 
 
+NODE_METRICS = ("bdSeq", "Node Control/Rebirth", "Properties/Firmware")
+
+
 class EdgeNode:
-    """A Sparkplug B edge node: bdSeq per connection, seq per message, aliases bound at birth."""
+    """A Sparkplug B edge node: bdSeq per connection, seq per message, aliases bound at birth.
+
+    Sparkplug 3.0: every metric of an NBIRTH or DBIRTH carries its name and its alias (unique across
+    the node), DDATA metrics their alias only, and every BIRTH and DATA metric its timestamp."""
 
     def __init__(self, group: str, node: str, devices: list[Station]) -> None:
         self.group, self.node = group, node
@@ -69,6 +75,7 @@ class EdgeNode:
             for tag in st.ref.machine.tags:
                 self.aliases[dev][tag] = alias
                 alias += 1
+        self.node_aliases = {name: alias + i for i, name in enumerate(NODE_METRICS)}
         self.last: dict[str, dict[str, Any]] = {}
         self.rebirth_requested = False
 
@@ -86,27 +93,26 @@ class EdgeNode:
         return self.seq
 
     @staticmethod
-    def _metric(name: str, alias: int | None, value: Any, with_name: bool) -> spb.Metric:
+    def _metric(name: str, alias: int, value: Any, with_name: bool, now: int) -> spb.Metric:
         dt = spb.STRING if isinstance(value, str) else spb.BOOLEAN if isinstance(value, bool) else spb.DOUBLE
         if isinstance(value, float) and value.is_integer() and "Production" in name:
             dt, value = spb.UINT64, int(value)
-        return spb.Metric(name=name if with_name else "", alias=alias, datatype=dt, value=value)
+        return spb.Metric(
+            name=name if with_name else "", alias=alias, timestamp=now, datatype=dt, value=value
+        )
 
     def births(self, now: int, values: dict[str, dict[str, Any]]) -> list[Out]:
         self.seq = 0
         self.rebirth_requested = False
-        nb = spb.Payload(
-            timestamp=now,
-            seq=0,
-            metrics=[
-                spb.Metric(name="bdSeq", datatype=spb.INT64, value=self.bd_seq),
-                spb.Metric(name="Node Control/Rebirth", datatype=spb.BOOLEAN, value=False),
-                spb.Metric(name="Properties/Firmware", datatype=spb.STRING, value="citybrain-sim 1.0"),
-            ],
-        )
+        node: list[tuple[int, spb.Value]] = [
+            (spb.INT64, self.bd_seq), (spb.BOOLEAN, False), (spb.STRING, "citybrain-sim 1.0")
+        ]  # fmt: skip
+        nb = spb.Payload(timestamp=now, seq=0)
+        for (name, alias), (dt, value) in zip(self.node_aliases.items(), node, strict=True):
+            nb.metrics.append(spb.Metric(name=name, alias=alias, timestamp=now, datatype=dt, value=value))
         out = [Out(self._topic("NBIRTH"), spb.encode_payload(nb), 0)]
         for dev, vals in values.items():
-            metrics = [self._metric(n, self.aliases[dev][n], v, True) for n, v in vals.items()]
+            metrics = [self._metric(n, self.aliases[dev][n], v, True, now) for n, v in vals.items()]
             p = spb.Payload(timestamp=now, seq=self._next(), metrics=metrics)
             out.append(Out(self._topic("DBIRTH", dev), spb.encode_payload(p), 0))
             self.last[dev] = dict(vals)
@@ -119,7 +125,7 @@ class EdgeNode:
         if not changed:
             return None
         prev.update(changed)
-        metrics = [self._metric(n, self.aliases[dev][n], v, False) for n, v in changed.items()]
+        metrics = [self._metric(n, self.aliases[dev][n], v, False, now) for n, v in changed.items()]
         p = spb.Payload(timestamp=now, seq=self._next(), metrics=metrics)
         return Out(self._topic("DDATA", dev), spb.encode_payload(p), 0)
 

@@ -5,10 +5,13 @@ the last ``seq`` and the alias table of its BIRTH; per device its own alias tabl
 
 * NBIRTH: new session (seq 0); aliases bound; the node's machine goes online.
 * DBIRTH: the device's aliases bound; its machine goes online with the values of the birth.
-* NDATA/DDATA: aliases resolved; ``seq`` must be the previous + 1 (mod 256). On a gap, or an alias
-  or device we do not know, or data from a node without a birth, we send NCMD
-  ``Node Control/Rebirth = true`` (at most once per ``rebirth_interval_s`` per node) and keep what we
-  can resolve: a gap means something may be missing, not that what arrived is wrong.
+* NDATA/DDATA: aliases resolved; ``seq`` must be the previous + 1 (mod 256). On a gap, or an alias,
+  metric name or device we do not know, or data from a node without a birth, we send NCMD
+  ``Node Control/Rebirth = true`` (at most once per ``rebirth_interval_s`` per node). A metric its
+  BIRTH did not announce is dropped (Sparkplug 3.0: the BIRTH defines the metrics); what we can
+  resolve is kept: a gap means something may be missing, not that what arrived is wrong.
+* Values keep their type: integers stay ``int`` (Int64/UInt64 exact), floats ``float``.
+* Metrics of a node or device that no machine of the plant model names go to ``on_unmapped``.
 * NDEATH: only if its ``bdSeq`` matches the current session's (a late Will of an older session
   must not kill a newer one); the node and all its devices go offline. DDEATH: the device does.
 
@@ -26,12 +29,14 @@ from typing import Any
 
 from citybrain.gateways.mqtt import Incoming, message_id
 from citybrain.protocols import sparkplug_b as spb
-from citybrain.scenes.factory.events import FactoryLink, FactoryTags, SpbBirth
+from citybrain.scenes.factory.events import FactoryLink, FactoryTags, SpbBirth, TagValue
 from citybrain.scenes.factory.plant import PlantBook
 from citybrain.sdk import MAX_TS, MIN_TS, DecodeError, Event
 
 log = logging.getLogger(__name__)
 REBIRTH = "Node Control/Rebirth"
+# mqtt-spb-wrapper names its data metrics ``DATA/<name>`` in a BIRTH and ``<name>`` in DATA messages
+WRAPPER_DATA = "DATA/"
 Send = Callable[[str, bytes, int, bool], None]
 
 
@@ -39,6 +44,7 @@ Send = Callable[[str, bytes, int, bool], None]
 class _Device:
     online: bool = False
     aliases: dict[int, str] = field(default_factory=dict)
+    names: set[str] = field(default_factory=set)  # the metrics of its BIRTH
 
 
 @dataclass
@@ -47,6 +53,7 @@ class _Node:
     bd_seq: int = -1
     seq: int | None = None
     aliases: dict[int, str] = field(default_factory=dict)
+    names: set[str] = field(default_factory=set)  # the metrics of its NBIRTH
     devices: dict[str, _Device] = field(default_factory=dict)
     gaps: int = 0
     last_rebirth_request: float = 0.0
@@ -61,7 +68,15 @@ class SpbStats:
     stale_deaths: int = 0
     seq_gaps: int = 0
     unknown_aliases: int = 0
+    unknown_names: int = 0
     rebirth_requests: int = 0
+
+
+def _bind(p: spb.Payload) -> tuple[dict[int, str], set[str]]:
+    """A BIRTH's alias table and metric names."""
+    return {m.alias: m.name for m in p.metrics if m.alias is not None and m.name}, {
+        m.name for m in p.metrics if m.name
+    }
 
 
 def _ts(ms: int | None, received: int) -> int:
@@ -85,6 +100,7 @@ class SparkplugHost:
         self.clock = clock
         self.nodes: dict[str, _Node] = {}
         self.stats = SpbStats()
+        self.on_unmapped: Callable[[str], None] | None = None  # a source no machine names, per message
 
     # -- restart ----------------------------------------------------------------------------------
     def restore(self, births: list[Event]) -> None:
@@ -96,10 +112,11 @@ class SparkplugHost:
             group, node, *dev = ev.key.split("/")
             n = self.nodes.setdefault(f"{group}/{node}", _Node())
             table = {int(a): name for a, name in ev.aliases.items()}
+            names = set(ev.datatypes) | set(table.values())
             if dev:
-                n.devices[dev[0]] = _Device(online=True, aliases=table)
+                n.devices[dev[0]] = _Device(online=True, aliases=table, names=names)
             else:
-                n.aliases, n.bd_seq, n.online = table, ev.bd_seq, True
+                n.aliases, n.names, n.bd_seq, n.online = table, names, ev.bd_seq, True
             n.seq = None
 
     # -- messages ---------------------------------------------------------------------------------
@@ -114,11 +131,13 @@ class SparkplugHost:
         ts = _ts(p.timestamp, msg.received_ms)
         out: list[Event] = []
         if t.type == "NBIRTH":
+            old = node or _Node()  # a new session; the node's counters and rebirth rate limit go on
             node = self.nodes[nk] = _Node(online=True, seq=p.seq if p.seq is not None else 0)
+            node.births, node.gaps, node.last_rebirth_request = old.births, old.gaps, old.last_rebirth_request
             node.bd_seq = next(
                 (int(m.value) for m in p.metrics if m.name == "bdSeq" and isinstance(m.value, int)), -1
             )
-            node.aliases = {m.alias: m.name for m in p.metrics if m.alias is not None and m.name}
+            node.aliases, node.names = _bind(p)
             node.births += 1
             self.stats.births += 1
             out.append(self._birth_event(msg, nk, node.bd_seq, p, ts))
@@ -142,11 +161,11 @@ class SparkplugHost:
             node = self.nodes.setdefault(nk, _Node())
         self._check_seq(t, node, p.seq)
         if t.type == "NDATA":
-            return self._tags(msg, f"spb:{nk}", p, node.aliases, ts, birth=False, node=t)
+            return self._tags(msg, f"spb:{nk}", p, node.aliases, ts, birth=False, node=t, known=node.names)
         src = f"spb:{nk}/{t.device}"
         if t.type == "DBIRTH":
             born = node.devices[t.device] = _Device(online=True)
-            born.aliases = {m.alias: m.name for m in p.metrics if m.alias is not None and m.name}
+            born.aliases, born.names = _bind(p)
             self.stats.births += 1
             out.append(self._birth_event(msg, f"{nk}/{t.device}", node.bd_seq, p, ts))
             out += self._link(msg, src, ts, True, "DBIRTH")
@@ -161,7 +180,7 @@ class SparkplugHost:
         if dev is None:  # DDATA of a device we never saw born
             self._rebirth(t.group, t.node, f"data from unknown device {t.device}")
             dev = node.devices[t.device] = _Device()
-        return self._tags(msg, src, p, dev.aliases, ts, birth=False, node=t)
+        return self._tags(msg, src, p, dev.aliases, ts, birth=False, node=t, known=dev.names)
 
     def _check_seq(self, t: spb.SpbTopic, node: _Node, seq: int | None) -> None:
         if seq is None:
@@ -216,9 +235,12 @@ class SparkplugHost:
         *,
         birth: bool,
         node: spb.SpbTopic | None = None,
+        known: set[str] | None = None,
     ) -> list[Event]:
+        """``known``: the metric names of the BIRTH (for DATA messages); a metric outside it is
+        dropped and asks for a rebirth."""
         key = self.book.by_source(source)
-        by_ts: dict[int, dict[str, Any]] = {}
+        by_ts: dict[int, dict[str, TagValue]] = {}
         for m in p.metrics:
             name = m.name or (aliases.get(m.alias) if m.alias is not None else None)
             if not name:
@@ -226,18 +248,23 @@ class SparkplugHost:
                 if node is not None:
                     self._rebirth(node.group, node.node, f"unknown alias {m.alias}")
                 continue
-            if name == "bdSeq" or name.startswith("Node Control/") or m.is_null:
+            if name == "bdSeq" or name.startswith("Node Control/"):
                 continue
+            if known is not None and name not in known:
+                if WRAPPER_DATA + name not in known:
+                    self.stats.unknown_names += 1
+                    if node is not None:
+                        self._rebirth(node.group, node.node, f"metric {name!r} not in its BIRTH")
+                    continue
+                name = WRAPPER_DATA + name  # the BIRTH's name is the metric's
             v = m.value
-            if isinstance(v, bool | str):
-                val: float | bool | str = v
-            elif isinstance(v, int | float):
-                val = float(v)
-            else:
-                continue  # bytes, datasets, templates: not tags we chart
+            if m.is_null or v is None or isinstance(v, bytes):
+                continue  # null, bytes, datasets, templates: not tags we chart
             mts = _ts(m.timestamp, ts) if m.timestamp is not None else ts
-            by_ts.setdefault(mts, {})[name] = val
+            by_ts.setdefault(mts, {})[name] = v  # ints stay ints: an Int64/UInt64 is exact
         if key is None:
+            if by_ts and self.on_unmapped is not None:
+                self.on_unmapped(source)
             return []
         return [
             FactoryTags(
