@@ -26,7 +26,14 @@ $(PEERS)/.synced: $(UV) tests/interop/peers/pyproject.toml tests/interop/peers/u
 	UV_PROJECT_ENVIRONMENT=$(CURDIR)/$(PEERS) $(UV) sync --locked --project tests/interop/peers --python $(PY) -q
 	touch $@
 
-interop-peers: $(PEERS)/.synced
+# the test OpenID Connect provider (tests/interop/oidc/: panva's oidc-provider on Node.js 20+), from
+# its lock file; npm writes the stamp on every install, so this runs again only when the lock changes
+OIDC_IDP := tests/interop/oidc
+$(OIDC_IDP)/node_modules/.package-lock.json: $(OIDC_IDP)/package.json $(OIDC_IDP)/package-lock.json
+	cd $(OIDC_IDP) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+interop-peers: $(PEERS)/.synced $(OIDC_IDP)/node_modules/.package-lock.json
 
 deps: $(VENV)/.synced
 	@bash scripts/apt-deps.sh

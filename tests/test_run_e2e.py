@@ -58,7 +58,7 @@ def test_run_shows_live_numbers_in_api_and_websocket(tmp_path: Path) -> None:
         time.sleep(2.5)
         later = httpx.get(f"{url}/api/v1/scenes/pulse/summary", headers=h).json()
         assert later != first, "the numbers move while the simulators run"
-        metrics = httpx.get(f"{url}/metrics").text
+        metrics = httpx.get(f"{url}/metrics", headers=h).text
         assert 'citybrain_ingest_events_total{result="accepted"}' in metrics
     finally:
         proc.send_signal(signal.SIGTERM)

@@ -11,18 +11,23 @@ import asyncio
 import csv
 import logging
 import os
+import socket
+import ssl
 import sys
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
 import typer
 
 from citybrain.core.clock import now_ms
-from citybrain.core.config import Settings, load_settings
+from citybrain.core.config import ServerSettings, Settings, load_settings
 from citybrain.core.errors import CitybrainError, DecodeError
 from citybrain.core.store.base import Store
+
+if TYPE_CHECKING:
+    import uvicorn
 
 SCENES_GROUP = "citybrain.scenes"  # = core.scenes.ENTRY_POINT_GROUP, read without importing it
 
@@ -30,8 +35,10 @@ app = typer.Typer(
     help="citybrain: an open-source City Brain", no_args_is_help=True, pretty_exceptions_enable=False
 )
 token_app = typer.Typer(help="API tokens", no_args_is_help=True)
+user_app = typer.Typer(help="People who sign in to the console", no_args_is_help=True)
 docs_app = typer.Typer(help="Generated documentation", no_args_is_help=True)
 app.add_typer(token_app, name="token")
+app.add_typer(user_app, name="user")
 app.add_typer(docs_app, name="docs")
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="settings TOML (or CITYBRAIN_CONFIG)")]
@@ -57,8 +64,6 @@ def _local_token(store: Store, path: Path, name: str, scopes: list[str]) -> str:
 
 
 def _serve(config: Path | None, simulate: bool, role: str | None = None) -> None:
-    import uvicorn
-
     from citybrain.api.app import create_app
     from citybrain.core.platform import Platform
 
@@ -76,18 +81,51 @@ def _serve(config: Path | None, simulate: bool, role: str | None = None) -> None
         if simulate
         else None
     )
-    url = f"http://{settings.server.host}:{settings.server.port}"
+    scheme = "https" if settings.server.tls_cert else "http"
+    url = f"{scheme}://{settings.server.host}:{settings.server.port}"
     typer.echo(f"citybrain on {url}  (API docs {url}/docs)")
     typer.echo(f"admin token (also in {data / 'admin.token'}): {admin}")
     typer.echo(f"scenes: {', '.join(platform.scenes)}; simulators {'on' if simulate else 'off'}")
     application = create_app(settings, platform, simulate_with_token=sim)
-    uvicorn.run(
+    api_server(application, settings.server).run()
+
+
+def api_server(application: Any, server: ServerSettings) -> uvicorn.Server:
+    """The uvicorn server for the API: HTTPS when ``server.tls_cert`` is set, its certificate
+    reloaded while it runs when the files change or on SIGHUP (citybrain.gateways.tls)."""
+    import uvicorn
+
+    from citybrain.api.server import http_limits
+    from citybrain.gateways.tls import ReloadingTls
+
+    tls = None
+    if server.tls_cert:
+        tls = ReloadingTls(server.tls_cert, server.tls_key, check_every_s=server.tls_reload_s, name="api")
+
+    def context(_config: uvicorn.Config, _default: Any) -> ssl.SSLContext:
+        assert tls is not None
+        return tls.context
+
+    config = uvicorn.Config(
         application,
-        host=settings.server.host,
-        port=settings.server.port,
+        host=server.host,
+        port=server.port,
         log_level="warning",
-        ws_max_size=settings.server.ws_max_bytes,  # one live-feed message is parsed whole
+        **http_limits(server),  # request heads and live-feed messages bounded (api/server.py)
+        ssl_context_factory=None if tls is None else context,
     )
+
+    class ApiServer(uvicorn.Server):
+        async def serve(self, sockets: list[socket.socket] | None = None) -> None:
+            if tls is not None:
+                tls.start()
+            try:
+                await super().serve(sockets)
+            finally:
+                if tls is not None:
+                    await tls.stop()
+
+    return ApiServer(config)
 
 
 @app.command()
@@ -114,17 +152,37 @@ def token_create(
     scope: Annotated[list[str], typer.Option(help="ingest, read, operate, admin (repeatable)")],
     config: ConfigOpt = None,
 ) -> None:
-    """Create a token; its secret is printed once and stored only as a hash."""
-    from citybrain.core.platform import open_store
-    from citybrain.core.tokens import create_token
+    """Create a token; its secret is printed once and stored only as a hash. Works while the
+    platform runs (through its API) and while it does not (on the store)."""
+    from citybrain import admin
 
-    store = open_store(_settings(config))
-    try:
-        token_id, secret = create_token(store, name, scope)
-        store.audit(now_ms(), "cli", "token.create", token_id, {"name": name, "scopes": scope})
-    finally:
-        store.close()
-    typer.echo(f"token {token_id} ({', '.join(scope)}): {secret}")
+    made = admin.create_token(_settings(config), name, scope)
+    typer.echo(f"token {made['id']} ({', '.join(scope)}): {made['token']}")
+
+
+@user_app.command("create")
+def user_create(
+    username: Annotated[str, typer.Option(help="sign-in name: a-z, 0-9, '.', '_', '-'")],
+    name: Annotated[str, typer.Option(help="the person's name as shown")],
+    department: Annotated[str, typer.Option(help="a department id of the organisation file")],
+    role: Annotated[list[str], typer.Option(help="a role of the organisation file (repeatable)")],
+    area: Annotated[list[str] | None, typer.Option(help="an area code of their own (repeatable)")] = None,
+    password_stdin: Annotated[bool, typer.Option(help="read the password from standard input")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Create a person who signs in to the console (asks for the password unless --password-stdin)."""
+    import sys
+
+    from citybrain import admin
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    fields = {"username": username, "name": name, "department": department, "roles": role,
+              "areas": area or [], "password": password}  # fmt: skip
+    made = admin.create_user(_settings(config), fields)
+    typer.echo(f"user {made['id']} {made['username']} ({', '.join(made['roles'])})")
 
 
 @token_app.command("list")
@@ -177,6 +235,26 @@ def export(
     finally:
         store.close()
     typer.echo(f"wrote {n} rows of {table} to {out}")
+
+
+@app.command()
+def backup(directory: Path, config: ConfigOpt = None) -> None:
+    """Back up every table of the store into DIRECTORY (DuckDB: server stopped; PostgreSQL: live)."""
+    from citybrain.core.store import backup as ops
+
+    manifest = ops.backup(_settings(config), directory)
+    rows = sum(manifest["tables"].values())
+    typer.echo(f"backed up {len(manifest['tables'])} tables ({rows} rows, schema version "
+               f"{manifest['schema_version']}) to {directory}")  # fmt: skip
+
+
+@app.command()
+def restore(directory: Path, config: ConfigOpt = None) -> None:
+    """Restore a backup into an empty store (a new data folder, or an empty PostgreSQL schema)."""
+    from citybrain.core.store import backup as ops
+
+    manifest = ops.restore(_settings(config), directory)
+    typer.echo(f"restored {len(manifest['tables'])} tables from {directory}")
 
 
 @app.command()

@@ -194,7 +194,7 @@ def test_health_readiness_metrics_and_openapi(api: Api) -> None:
     ready = api.client.get("/readyz")
     assert ready.status_code == 200 and ready.json()["ready"] is True
     api.client.post("/api/v1/events", content=reports(3), headers=api.h("ingest"))
-    text = api.client.get("/metrics").text
+    text = api.client.get("/metrics", headers=api.h("read")).text
     assert 'citybrain_ingest_events_total{result="accepted"} 3.0' in text
     for name in (
         "citybrain_bus_lag_events",

@@ -135,3 +135,43 @@ def test_export_other_tables_as_csv(tmp_path: Path, table: str) -> None:
     cli("token", "list", data=tmp_path)  # creates the store
     out = cli("export", table, "--out", str(tmp_path / f"{table}.csv"), "--format", "csv", data=tmp_path)
     assert out.returncode == 0 and (tmp_path / f"{table}.csv").exists()
+
+
+def create_user(
+    data: Path, username: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    import os
+
+    e = {**os.environ, "CITYBRAIN_DATA_DIR": str(data), **(env or {})}
+    args = ["user", "create", "--username", username, "--name", "李娜", "--department", "donghu-civil",
+            "--role", "caseworker", "--password-stdin"]  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-c", "from citybrain.cli import main; main()", *args],
+        input="correct horse battery staple\n", capture_output=True, text=True, env=e, timeout=120,
+    )  # fmt: skip
+
+
+def test_users_and_tokens_are_made_on_the_store_and_through_a_running_server(tmp_path: Path) -> None:
+    offline = create_user(tmp_path / "var", "lina")
+    assert offline.returncode == 0 and "lina (caseworker)" in offline.stdout, offline.stderr
+    bad = create_user(tmp_path / "var", "lina")
+    assert bad.returncode == 2 and "username 'lina' is taken" in bad.stderr
+    port = free_port()
+    srv = Server(tmp_path / "var", port)
+    srv.start()  # the server now holds the DuckDB file: the CLI goes through its API
+    try:
+        env = {"CITYBRAIN_SERVER__PORT": str(port)}
+        online = create_user(tmp_path / "var", "wang", env)
+        assert online.returncode == 0 and "wang (caseworker)" in online.stdout, online.stderr
+        made = cli("token", "create", "--name", "bi", "--scope", "read", data=tmp_path / "var", env=env)
+        assert made.returncode == 0 and "cb_" in made.stdout, made.stderr
+        secret = made.stdout.split()[-1]
+        r = httpx.get(f"{srv.url}/api/v1/session", headers={"Authorization": f"Bearer {secret}"})
+        assert r.status_code == 200 and r.json()["name"] == "bi"
+        login = httpx.post(f"{srv.url}/api/v1/auth/login",
+                           json={"username": "lina", "password": "correct horse battery staple"})  # fmt: skip
+        assert login.status_code == 200 and login.json()["areas"] == ["360102"]
+        audit = httpx.get(f"{srv.url}/api/v1/audit", headers={"Authorization": f"Bearer {srv.token}"}).json()
+        assert {"user.create", "token.create"} <= {a["action"] for a in audit}
+    finally:
+        srv.stop()

@@ -16,6 +16,7 @@ from citybrain.core.pipeline import ProcessorSpec
 from citybrain.core.platform import Platform
 from citybrain.core.processor import Emitter
 from citybrain.core.scenes import Scene, discover
+from citybrain.core.tokens import create_token
 from citybrain.scenes.pulse.events import PulseReport
 from citybrain.scenes.pulse.processors import PulseRates
 from citybrain.scenes.pulse.settings import PulseSettings
@@ -60,6 +61,7 @@ def test_slow_consumer_backpressure_and_bounded_lag(scaleout: MakeSettings) -> N
     acked: list[Event] = []
     refused, worst = 0, 0
     with TestClient(create_app(s, platform)) as client:
+        client.headers["Authorization"] = f"Bearer {create_token(platform.store, 'metrics', ['read'])[1]}"
         deadline = time.monotonic() + 6
         n = 0
         while time.monotonic() < deadline:

@@ -81,7 +81,9 @@ class Server:
     def wait_caught_up(self, timeout: float = 120) -> None:
         deadline = time.time() + timeout
         while time.time() < deadline:
-            text = httpx.get(f"{self.url}/metrics", timeout=5).text
+            text = httpx.get(
+                f"{self.url}/metrics", headers={"Authorization": f"Bearer {self.token}"}, timeout=5
+            ).text
             lags = [
                 float(ln.rsplit(" ", 1)[1])
                 for ln in text.splitlines()

@@ -18,12 +18,45 @@ class Screen:
         self.url = url
         self.errors: list[str] = []
         self.outside: list[str] = []
+        self.expected: list[str] = []  # console errors a test provokes on purpose (a refused sign-in)
+        self.refused: list[str] = []  # URLs the server answered 403 (the page asked beyond its role)
 
     def sign_in(self, token: str) -> None:
+        """With an API token (the big-screen way)."""
         self.page.goto(self.url + "/")
+        self.page.click("#token-way summary")
         self.page.fill("#token", token)
         self.page.click("#signin-form button[type=submit]")
         self.page.wait_for_selector("body[data-ready='1']", timeout=30_000)
+
+    def sign_in_as(self, username: str, password: str, code: str = "", ready: bool = True) -> None:
+        """As a person, through the sign-in form (``ready``: wait for the signed-in screen)."""
+        if not self.page.locator("#signin-form").is_visible():
+            self.page.goto(self.url + "/")
+        self.page.fill("#username", username)
+        self.page.fill("#password", password)
+        self.page.fill("#code", code)
+        self.page.click("#signin-form button[type=submit]")
+        if ready:
+            self.page.wait_for_selector("body[data-ready='1']", timeout=30_000)
+
+    def acknowledge(self, row: str, filter_by: tuple[str, str], note: str) -> str:
+        """Acknowledge the first alert matching ``row`` with ``note``, with the list filtered by
+        ``(filter, value)`` so the row stays put while others arrive; its id."""
+        page = self.page
+        first = page.locator(row).first
+        first.wait_for(timeout=30_000)
+        alert_id: str | None = first.get_attribute("data-id")
+        assert alert_id
+        page.select_option(f"#alerts select[data-filter={filter_by[0]}]", filter_by[1])
+        it = page.locator(f"#alert-list li[data-id='{alert_id}']")
+        it.locator("button[data-action=ack]").click()
+        it.locator("textarea").fill(note)
+        it.locator("button[data-action=confirm]").click()
+        page.locator(f"#alert-list li[data-id='{alert_id}'][data-status=acknowledged]").wait_for(
+            timeout=10_000
+        )
+        return alert_id
 
     def shot(self, name: str) -> Path:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -40,6 +73,7 @@ def open_screen(browser: Any, url: str) -> Iterator[Screen]:
     s = Screen(page, url)
     page.on("console", lambda m: s.errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: s.errors.append(str(e)))
+    page.on("response", lambda r: s.refused.append(r.url) if r.status == 403 else None)
 
     def guard(route: Any) -> None:
         if route.request.url.startswith((url, "blob:", "data:")):
@@ -52,4 +86,5 @@ def open_screen(browser: Any, url: str) -> Iterator[Screen]:
     yield s
     context.close()
     assert not s.outside, f"the page tried to leave the machine: {s.outside}"
-    assert not s.errors, f"console errors: {s.errors}"
+    errors = [e for e in s.errors if not any(x in e for x in s.expected)]
+    assert not errors, f"console errors: {errors}"

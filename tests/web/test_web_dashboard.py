@@ -65,16 +65,8 @@ def _alerts(running: Running, **q: Any) -> list[dict[str, Any]]:
 def test_web_alert_acknowledge_and_resolve(screen: Screen, running: Running) -> None:
     page = screen.page
     screen.sign_in(running.tokens["operate"])
-    row = page.locator("#alert-list li[data-status=open][data-severity=major]").first
-    row.wait_for(timeout=20_000)
-    alert_id = row.get_attribute("data-id")
-    assert alert_id
-    page.select_option("#alerts select[data-filter=severity]", "major")
-    row = page.locator(f"#alert-list li[data-id='{alert_id}']")
-    row.locator("button[data-action=ack]").click()
-    row.locator("textarea").fill("已派交警疏导")
-    row.locator("button[data-action=confirm]").click()
-    page.locator(f"#alert-list li[data-id='{alert_id}'][data-status=acknowledged]").wait_for(timeout=10_000)
+    row = "#alert-list li[data-status=open][data-severity=major]"
+    alert_id = screen.acknowledge(row, ("severity", "major"), "已派交警疏导")
     assert "已派交警疏导" in page.locator(f"#alert-list li[data-id='{alert_id}']").inner_text()
     screen.shot("03-alert-acknowledged")
     stored = next(a for a in _alerts(running, scene="fleet") if a["id"] == alert_id)

@@ -13,18 +13,26 @@ from prometheus_client import CollectorRegistry
 
 from citybrain import __version__, web
 from citybrain.api import (
+    documented,
     errors,
     live,
+    routes_identity,
     routes_ingest,
+    routes_oidc,
     routes_ops,
     routes_quarantine,
     routes_query,
     routes_session,
+    security,
 )
 from citybrain.api.bodies import BodyGate
+from citybrain.api.masking import FieldGuard
 from citybrain.api.ratelimit import RateLimiter
 from citybrain.core.config import Settings
 from citybrain.core.platform import Platform
+from citybrain.identity import org
+from citybrain.identity.directory import Directory, Limits
+from citybrain.identity.policy import Policy
 from citybrain.sim.base import IngestClient, SimContext
 
 log = logging.getLogger(__name__)
@@ -43,6 +51,11 @@ def create_app(
         p = platform or Platform(settings)
         app.state.platform = p
         app.state.token_cache = {}
+        organisation = org.load(settings.identity.org_file)
+        app.state.policy = Policy(organisation)
+        ids = settings.identity
+        limits = Limits(ids.session_idle_s, ids.session_lifetime_s, ids.max_failures, ids.lockout_s)
+        app.state.directory = Directory(p.store, organisation, limits)
         p.hub.max_subscribers = settings.server.live_max_clients
         p.hub.max_patterns = settings.server.live_max_patterns
         app.state.ratelimit = RateLimiter(settings.ingest.rate_limit_eps, settings.ingest.rate_burst)
@@ -93,8 +106,12 @@ def create_app(
         version=__version__,
         description="An open-source City Brain: ingest, processing, alerts and live feeds for a city.",
         lifespan=lifespan,
+        docs_url=None,  # security.install serves /docs under its own CSP
+        redoc_url=None,  # ReDoc needs inline styles and web fonts: not offered
     )
     errors.install(app)
+    documented.install(app)  # every operation's error answers in /openapi.json
+    app.add_middleware(FieldGuard)  # personal fields masked per role, unmasked reads audited
     app.add_middleware(BodyGate)  # token and size checked before any route reads a body
     app.include_router(routes_ingest.router)
     app.include_router(routes_query.router)
@@ -102,7 +119,11 @@ def create_app(
     app.include_router(routes_ops.router)
     app.include_router(live.router)
     app.include_router(routes_session.router)
+    app.include_router(routes_identity.router)
+    app.state.oidc = routes_oidc.from_settings(settings.identity)  # None: OIDC sign-in is off
+    app.include_router(routes_oidc.router)
     web.mount(app)
+    security.install(app)  # outermost: every answer carries the security headers
     return app
 
 

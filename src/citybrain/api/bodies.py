@@ -29,9 +29,10 @@ from typing import Any
 from fastapi.concurrency import run_in_threadpool
 from fastapi.dependencies.models import Dependant
 from starlette.exceptions import HTTPException
+from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from citybrain.api.auth import Require, bearer, check
+from citybrain.api.auth import CSRF_HEADER, SESSION_COOKIE, Require, authorize, identify, scene_of
 from citybrain.core.errors import CitybrainError
 from citybrain.core.ingest import TooLargeError
 
@@ -44,6 +45,18 @@ class Refused(HTTPException):
     def __init__(self, error: CitybrainError) -> None:
         super().__init__(status_code=400, detail=str(error))
         self.error = error
+
+
+def _admit(state: Any, scope: Scope, action: str, scene: str) -> None:
+    """Who the request is (token or session), allowed ``action`` in ``scene``; else the refusal."""
+
+    def text(name: bytes) -> str | None:
+        raw = _header(scope, name)
+        return raw.decode("latin-1") if raw is not None else None
+
+    cookie = cookie_parser(text(b"cookie") or "").get(SESSION_COOKIE)
+    who = identify(state, text(b"authorization"), cookie, text(CSRF_HEADER.encode()), scope["method"])
+    authorize(state, who, action, scene)
 
 
 def _header(scope: Scope, name: bytes) -> bytes | None:
@@ -127,13 +140,13 @@ class _Guard:
         app = scope["app"]
         route = scope.get("route")
         needs = self.gate.scopes_of(route) if route is not None else ()
-        secret = bearer((_header(scope, b"authorization") or b"").decode("latin-1"))
         # a route that reads its body itself (ingest) has run its dependencies already: they set
-        # the request's token only once every scope passed, so there is nothing left to check
-        admitted = (scope.get("state") or {}).get("token") is not None
+        # the request's principal only once every action passed, so there is nothing left to check
+        admitted = (scope.get("state") or {}).get("who") is not None
+        where = scene_of(scope["path"], scope.get("path_params"))
         for need in () if admitted else needs:
             try:
-                await run_in_threadpool(check, app.state, secret, need)
+                await run_in_threadpool(_admit, app.state, scope, need, where)
             except CitybrainError as err:  # AuthError, ForbiddenError; StoreError answers 503
                 raise Refused(err) from None
         settings = app.state.platform.settings

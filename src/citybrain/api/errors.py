@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import math
+from http import HTTPStatus
+from typing import Any
+
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
 from citybrain.api.bodies import Refused
 from citybrain.core.errors import (
@@ -46,10 +53,40 @@ def answer(err: CitybrainError, headers: dict[str, str] | None = None) -> JSONRe
     return JSONResponse(body, status_code=status, headers=out)
 
 
+def _finite(value: Any) -> Any:
+    """``value`` with every non-finite float written as a string ("nan", "inf", "-inf")."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+_KNOWN = frozenset(int(s) for s in HTTPStatus)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(CitybrainError)
     async def handle(_: Request, err: CitybrainError) -> JSONResponse:
         return answer(err)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, err: RequestValidationError) -> JSONResponse:
+        """FastAPI's 422 ``{"detail": [...]}``, with what was sent made JSON-safe: a NaN or an
+        Infinity echoed back as it came would make the answer itself fail (a 500)."""
+        return JSONResponse({"detail": _finite(jsonable_encoder(err.errors()))}, status_code=422)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, err: HTTPException) -> JSONResponse:
+        """Starlette's and FastAPI's own refusals (unknown path 404, unparsable JSON body 400, 405)
+        in the same form as every other error."""
+        name = (
+            HTTPStatus(err.status_code).phrase.replace(" ", "") if err.status_code in _KNOWN else "HTTPError"
+        )
+        body = {"error": name, "message": str(err.detail)}
+        return JSONResponse(body, status_code=err.status_code, headers=err.headers)
 
     @app.exception_handler(Refused)
     async def refused(_: Request, err: Refused) -> JSONResponse:

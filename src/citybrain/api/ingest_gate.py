@@ -17,18 +17,17 @@ from typing import Any
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 
-from citybrain.api.auth import require
+from citybrain.api.auth import Who, require
 from citybrain.core.errors import BackpressureError, TooLargeError
 from citybrain.core.events import Event, check_event_count
 from citybrain.core.ingest import gunzip
-from citybrain.core.store.base import Token
 
 
 @dataclass
 class IngestBody:
     body: bytes  # inflated when it came gzip-encoded
     content_type: str
-    token: Token
+    token: Who
     platform: Any
     ratelimit: Any
 
@@ -51,7 +50,7 @@ class IngestBody:
         return self.platform.time_gate.checker()  # type: ignore[no-any-return]
 
 
-async def ingest_body(request: Request, token: Token = Depends(require("ingest"))) -> IngestBody:
+async def ingest_body(request: Request, token: Who = Depends(require("ingest"))) -> IngestBody:
     st = request.app.state
     limit = st.platform.settings.ingest.max_body_bytes
     declared = request.headers.get("content-length")

@@ -1,9 +1,14 @@
 """WebSocket live feed at /api/v1/live.
 
 The client authenticates with an ``Authorization: Bearer`` header, or (browsers cannot set
-headers) with a first message ``{"op": "auth", "token": "..."}`` — never in the URL. Then it
+headers) with a first message ``{"op": "auth", "token": "..."}`` — never in the URL. A signed-in
+person's page sends ``{"op": "auth"}`` without a token: the session cookie its browser sent with
+the handshake (same origin only: a handshake whose ``Origin`` is another site is refused) is used
+instead. Then it
 sends ``{"op": "subscribe", "topics": ["state.pulse", "alert.*"]}`` (glob patterns) and receives
-``{"topic": ..., "data": ...}`` messages.
+``{"topic": ..., "data": ...}`` messages, of the scenes the client may read only: a topic is
+``<kind>.<scene>[.<more>]`` (``state.nev``, ``metric.traffic.city.index``, ``alert.factory``);
+one whose second part names no installed scene is a platform topic.
 
 Limits, and how the server ends a connection (close code, reason):
 - at most ``server.live_max_patterns`` patterns (64) per connection, each at most 200 characters:
@@ -12,7 +17,8 @@ Limits, and how the server ends a connection (close code, reason):
 - bad or missing token: ``{"error": "auth", ...}`` then close 1008;
 - the token is revoked: close 1008 with reason ``"token revoked"`` — at once when it is revoked
   through this server's API, otherwise within ``server.live_recheck_s`` (5 s) plus the 5 s token
-  cache, as every connection re-checks its token that often;
+  cache, as every connection re-checks its token that often; a session that ends (sign-out, idle
+  or lifetime) closes the same way within ``server.live_recheck_s``;
 - a client too slow to keep up: close 1013 ``"too slow: reconnect and re-read state"``;
 - ``server.live_max_clients`` (1000) connections open already: close 1013 ``"too many live clients"``.
 """
@@ -23,19 +29,56 @@ import asyncio
 import contextlib
 import json
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, WebSocket
 from fastapi.concurrency import run_in_threadpool
 
-from citybrain.api.auth import bearer, check
+from citybrain.api.auth import SESSION_COOKIE, Who, authorize, bearer, identify
 from citybrain.core.errors import AuthError, BackpressureError, ValidationError
 from citybrain.core.live import Subscriber
 
 router = APIRouter()
 
 REVOKED = (1008, "token revoked")
+ENDED = (1008, "session ended")
 SLOW = (1013, "too slow: reconnect and re-read state")
 FULL = (1013, "too many live clients")
+
+
+class Reader:
+    """Who a connection is and which scenes' topics it may receive (re-read on every re-check, so a
+    changed role narrows or widens the feed without a reconnect)."""
+
+    def __init__(self, state: Any, secret: str | None, cookie: str | None) -> None:
+        self.state = state
+        self.secret = secret
+        self.cookie = cookie if not secret else None
+        self.scenes = frozenset(state.platform.scenes)
+        self.readable: frozenset[str] = frozenset()
+
+    def check(self) -> Who:
+        """The principal, allowed to read the platform, with its readable scenes (AuthError)."""
+        state = self.state
+        if self.cookie:
+            who = identify(state, None, self.cookie, None)
+        else:  # a token: exactly as before sessions existed (an empty one fails the same way)
+            who = identify(state, f"Bearer {self.secret}" if self.secret else None, None, None)
+        authorize(state, who, "read")
+        self.readable = frozenset(s for s in self.scenes if state.policy.allows(who.principal, s, "read"))
+        return who
+
+    def may(self, topic: str) -> bool:
+        """``<kind>.<scene>[...]``: a scene's topic needs read there; any other is the platform's."""
+        parts = topic.split(".", 2)
+        scene = parts[1] if len(parts) > 1 else ""
+        return scene in self.readable or scene not in self.scenes
+
+
+def _same_origin(ws: WebSocket) -> bool:
+    """Cookies ride on cross-site handshakes too: a session is accepted only from this origin."""
+    origin = ws.headers.get("origin")
+    return origin is None or urlsplit(origin).netloc == ws.headers.get("host")
 
 
 @router.websocket("/api/v1/live")
@@ -43,30 +86,33 @@ async def live(ws: WebSocket) -> None:
     await ws.accept()
     state = ws.app.state
     secret = bearer(ws.headers.get("authorization"))
+    cookie = ws.cookies.get(SESSION_COOKIE) if _same_origin(ws) else None
     try:
         if secret is None:
             first = await asyncio.wait_for(ws.receive_json(), timeout=10)
             if not isinstance(first, dict) or first.get("op") != "auth":
                 raise AuthError('the first message must be {"op": "auth", "token": "..."}')
             secret = str(first.get("token") or "")
-        token = await run_in_threadpool(check, state, secret, "read")
+        reader = Reader(state, secret, cookie)
+        who = await run_in_threadpool(reader.check)
     except (AuthError, TimeoutError, ValueError) as err:
         await ws.send_json({"error": "auth", "message": str(err) or "authentication timed out"})
         await ws.close(code=1008)
         return
     hub = state.platform.hub
     try:
-        sub = hub.subscribe(set(), token.id)
+        sub = hub.subscribe(set(), who.token.id if who.token else "")
     except BackpressureError as err:
         await ws.send_json({"error": "busy", "message": str(err)})
         await ws.close(*FULL)
         return
-    await ws.send_json({"op": "ready", "token": token.id, "max_patterns": sub.max_patterns})
+    ready = {"token": who.token.id} if who.token else {"user": who.id}
+    await ws.send_json({"op": "ready", **ready, "max_patterns": sub.max_patterns})
     recheck_s = state.platform.settings.server.live_recheck_s
     tasks = [
-        asyncio.create_task(_pump(ws, sub)),
+        asyncio.create_task(_pump(ws, sub, reader)),
         asyncio.create_task(_ops(ws, sub)),
-        asyncio.create_task(_watch(state, secret, sub, recheck_s)),
+        asyncio.create_task(_watch(reader, sub, recheck_s)),
     ]
     try:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -84,10 +130,11 @@ async def live(ws: WebSocket) -> None:
         hub.unsubscribe(sub)
 
 
-async def _pump(ws: WebSocket, sub: Subscriber) -> tuple[int, str]:
+async def _pump(ws: WebSocket, sub: Subscriber, reader: Reader) -> tuple[int, str]:
     while True:
         msg = await sub.queue.get()
-        await ws.send_json(msg)
+        if reader.may(msg["topic"]):
+            await ws.send_json(msg)
         if sub.overflowed and sub.queue.empty():
             return SLOW
 
@@ -128,16 +175,17 @@ async def _ops(ws: WebSocket, sub: Subscriber) -> None:
         await ws.send_json({"op": "subscribed", "topics": sorted(sub.patterns)})
 
 
-async def _watch(state: Any, secret: str, sub: Subscriber, every_s: float) -> tuple[int, str]:
-    """Ends when the token no longer authenticates: checked when the hub says it was revoked and
-    every ``every_s`` seconds (a revocation made by another API process or directly in the store)."""
+async def _watch(reader: Reader, sub: Subscriber, every_s: float) -> tuple[int, str]:
+    """Ends when the token or session no longer authenticates: checked when the hub says the token
+    was revoked and every ``every_s`` seconds (a revocation made by another API process or directly
+    in the store, a session signed out or timed out)."""
     while True:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(sub.revoked.wait(), every_s)
         sub.revoked.clear()
         try:
-            await run_in_threadpool(check, state, secret, "read")
+            await run_in_threadpool(reader.check)
         except AuthError:
-            return REVOKED
+            return ENDED if reader.cookie else REVOKED
         except Exception:  # a store hiccup is not a revocation: keep the feed, check again
             continue

@@ -16,9 +16,8 @@ from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
 
 from citybrain.api.answers import ReadyAnswer, text_answer
-from citybrain.api.auth import require
+from citybrain.api.auth import Who, require
 from citybrain.core.errors import ForbiddenError
-from citybrain.core.store.base import Token
 from citybrain.core.tokens import SCOPES, create_token
 
 router = APIRouter(tags=["operations"])
@@ -132,11 +131,11 @@ class PlatformCollector:
 
 @router.get(
     "/metrics",
-    summary="Prometheus metrics",
+    summary="Prometheus metrics (read scope: scrape with a bearer token, see docs/operations.md)",
     response_class=Response,
     responses=text_answer(CONTENT_TYPE_LATEST.split(";")[0], "Prometheus text exposition format"),
 )
-def metrics(request: Request) -> Response:
+def metrics(request: Request, _: Who = Depends(require("read"))) -> Response:
     registry: CollectorRegistry = request.app.state.prometheus
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
@@ -161,9 +160,9 @@ async def export(
     format: Literal["parquet", "csv"] = "parquet",
     since: int | None = None,
     until: int | None = None,
-    token: Token = Depends(require("read")),
+    token: Who = Depends(require("read")),
 ) -> FileResponse:
-    if table in ("audit",) and "admin" not in token.scopes:
+    if table in ("audit",) and not request.app.state.policy.allows(token.principal, "platform", "admin"):
         raise ForbiddenError("exporting the audit log needs the admin scope")
     fd, path = tempfile.mkstemp(suffix=f".{format}")
     os.close(fd)
@@ -183,16 +182,17 @@ class NewToken(BaseModel):
 
 
 @router.post("/api/v1/tokens", summary="Create a token (admin); the secret is shown only once")
-def new_token(request: Request, body: NewToken, token: Token = Depends(require("admin"))) -> dict[str, Any]:
+def new_token(request: Request, body: NewToken, token: Who = Depends(require("admin"))) -> dict[str, Any]:
     p = request.app.state.platform
-    token_id, secret = create_token(p.store, body.name, list(body.scopes))
-    p.store.audit(time.time_ns() // 1_000_000, f"{token.name} ({token.id})", "token.create", token_id,
+    owner = f"{token.principal.kind}:{token.id}"  # a person's tokens end with their account
+    token_id, secret = create_token(p.store, body.name, list(body.scopes), owner)
+    p.store.audit(time.time_ns() // 1_000_000, token.actor, "token.create", token_id,
                   {"name": body.name, "scopes": list(body.scopes)})  # fmt: skip
     return {"id": token_id, "name": body.name, "scopes": list(body.scopes), "token": secret}
 
 
 @router.get("/api/v1/tokens", summary="Tokens (never their secrets)")
-def list_tokens(request: Request, _: Token = Depends(require("admin"))) -> list[dict[str, Any]]:
+def list_tokens(request: Request, _: Who = Depends(require("admin"))) -> list[dict[str, Any]]:
     return [
         {
             "id": t.id,
@@ -200,25 +200,26 @@ def list_tokens(request: Request, _: Token = Depends(require("admin"))) -> list[
             "scopes": list(t.scopes),
             "created_ts": t.created_ts,
             "revoked_ts": t.revoked_ts,
+            "owner": t.owner,
         }
         for t in request.app.state.platform.store.tokens()
     ]
 
 
 @router.delete("/api/v1/tokens/{token_id}", summary="Revoke a token (admin)")
-def revoke(request: Request, token_id: str, token: Token = Depends(require("admin"))) -> dict[str, str]:
+def revoke(request: Request, token_id: str, token: Who = Depends(require("admin"))) -> dict[str, str]:
     p = request.app.state.platform
     now = time.time_ns() // 1_000_000
     p.store.revoke_token(token_id, now)
     request.app.state.token_cache.clear()
     p.hub.revoke(token_id)  # its open live-feed connections close now (1008 "token revoked")
-    p.store.audit(now, f"{token.name} ({token.id})", "token.revoke", token_id, {})
+    p.store.audit(now, token.actor, "token.revoke", token_id, {})
     return {"revoked": token_id}
 
 
 @router.get("/api/v1/audit", summary="The audit log of writes (admin)")
 def audit(
-    request: Request, limit: int = Query(200, ge=1, le=10_000), _: Token = Depends(require("admin"))
+    request: Request, limit: int = Query(200, ge=1, le=10_000), _: Who = Depends(require("admin"))
 ) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = request.app.state.platform.store.audit_log(limit)
     return rows

@@ -15,9 +15,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, create_model
 
-from citybrain.api.auth import require
+from citybrain.api.auth import Who, require
 from citybrain.core.outputs import Quarantined
-from citybrain.core.store.base import Token
 
 router = APIRouter(tags=["query"])
 
@@ -39,7 +38,7 @@ class QuarantineListing(BaseModel):
 async def quarantine(
     request: Request,
     limit: int = Query(100, ge=1, le=10_000),
-    _: Token = Depends(require("read")),
+    _: Who = Depends(require("read")),
 ) -> QuarantineListing:
     store: Any = request.app.state.platform.store
     items = await run_in_threadpool(store.quarantined, limit)

@@ -11,9 +11,9 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from citybrain.api.answers import AlertAnswer
-from citybrain.api.auth import require
+from citybrain.api.auth import Who, authorize, require
 from citybrain.core.errors import NotFoundError, Problem, ValidationError
-from citybrain.core.store.base import AlertQuery, Token
+from citybrain.core.store.base import AlertQuery
 
 router = APIRouter(tags=["query"])
 NICE_BUCKETS_MS = [1_000, 5_000, 10_000, 30_000, 60_000, 300_000, 900_000, 1_800_000, 3_600_000,
@@ -25,12 +25,12 @@ def _platform(request: Request) -> Any:
 
 
 @router.get("/api/v1/scenes", summary="Installed scenes with their events, alert rules and panel")
-def scenes(request: Request, _: Token = Depends(require("read"))) -> list[dict[str, Any]]:
+def scenes(request: Request, _: Who = Depends(require("read"))) -> list[dict[str, Any]]:
     return [s.describe() for s in _platform(request).scenes.values()]
 
 
 @router.get("/api/v1/entities/{scene}", summary="Latest state of every entity of a scene")
-def entities(request: Request, scene: str, _: Token = Depends(require("read"))) -> list[dict[str, Any]]:
+def entities(request: Request, scene: str, _: Who = Depends(require("read"))) -> list[dict[str, Any]]:
     p = _platform(request)
     if scene not in p.scenes:
         raise NotFoundError(f"scene {scene!r} is not installed; installed: {sorted(p.scenes)}")
@@ -39,7 +39,7 @@ def entities(request: Request, scene: str, _: Token = Depends(require("read"))) 
 
 
 @router.get("/api/v1/entities/{scene}/{key}", summary="Latest state of one entity")
-def entity(request: Request, scene: str, key: str, _: Token = Depends(require("read"))) -> dict[str, Any]:
+def entity(request: Request, scene: str, key: str, _: Who = Depends(require("read"))) -> dict[str, Any]:
     rows = _platform(request).store.states(scene, key)
     if not rows:
         raise NotFoundError(f"no state for {key!r} in scene {scene!r}")
@@ -48,7 +48,7 @@ def entity(request: Request, scene: str, key: str, _: Token = Depends(require("r
 
 
 @router.get("/api/v1/metrics/{name}/keys", summary="Entity keys that have values of a metric")
-def metric_keys(request: Request, name: str, _: Token = Depends(require("read"))) -> list[str]:
+def metric_keys(request: Request, name: str, _: Who = Depends(require("read"))) -> list[str]:
     keys: list[str] = _platform(request).store.metric_keys(name)
     return keys
 
@@ -67,11 +67,11 @@ def metric(
     start: int | None = Query(None, description="epoch ms; default end - 1 h"),
     end: int | None = Query(None, description="epoch ms; default now"),
     bucket_ms: int | None = Query(
-        None, ge=1_000, description="bucket width; default: chosen from max_points"
+        None, ge=1_000, le=NICE_BUCKETS_MS[-1], description="bucket width; default: chosen from max_points"
     ),
     agg: Literal["avg", "min", "max", "sum", "count", "last"] = "avg",
     max_points: int = Query(1_000, ge=1, le=100_000),
-    _: Token = Depends(require("read")),
+    _: Who = Depends(require("read")),
 ) -> dict[str, Any]:
     end = end if end is not None else time.time_ns() // 1_000_000
     start = start if start is not None else end - 3_600_000
@@ -94,15 +94,25 @@ def alerts(
     key: str | None = None,
     since: int | None = None,
     limit: int = Query(200, ge=1, le=10_000),
-    _: Token = Depends(require("read")),
+    _: Who = Depends(require("read")),
 ) -> list[AlertAnswer]:
     q = AlertQuery(status=status, severity=severity, scene=scene, key=key, since=since, limit=limit)
-    return [AlertAnswer.of(a) for a in _platform(request).store.alerts(q)]
+    policy, who = request.app.state.policy, request.state.who
+    readable: dict[str, bool] = {}  # the alerts of the scenes the principal may read
+    out = []
+    for a in _platform(request).store.alerts(q):
+        if a.scene not in readable:
+            readable[a.scene] = policy.allows(who.principal, a.scene, "read")
+        if readable[a.scene]:
+            out.append(AlertAnswer.of(a))
+    return out
 
 
 @router.get("/api/v1/alerts/{alert_id}", summary="One alert")
-def alert(request: Request, alert_id: str, _: Token = Depends(require("read"))) -> AlertAnswer:
-    return AlertAnswer.of(_platform(request).store.alert(alert_id))
+def alert(request: Request, alert_id: str, _: Who = Depends(require("read"))) -> AlertAnswer:
+    found = _platform(request).store.alert(alert_id)
+    authorize(request.app.state, request.state.who, "read", found.scene)
+    return AlertAnswer.of(found)
 
 
 class Note(BaseModel):
@@ -113,8 +123,9 @@ async def _transition(
     request: Request, alert_id: str, action: Literal["ack", "resolve"], note: str
 ) -> AlertAnswer:
     p = _platform(request)
-    token: Token = request.state.token
-    who = f"{token.name} ({token.id})"
+    found = await run_in_threadpool(p.store.alert, alert_id)
+    authorize(request.app.state, request.state.who, "operate", found.scene)  # in the alert's scene
+    who: str = request.state.who.actor
     updated = await run_in_threadpool(p.store.transition_alert, alert_id, action, who, note)
     await run_in_threadpool(
         p.store.audit, time.time_ns() // 1_000_000, who, f"alert.{action}", alert_id, {"note": note}
@@ -123,16 +134,14 @@ async def _transition(
     return AlertAnswer.of(updated)
 
 
-@router.post("/api/v1/alerts/{alert_id}/ack", summary="Acknowledge an alert (operate scope)")
-async def ack(
-    request: Request, alert_id: str, body: Note, _: Token = Depends(require("operate"))
-) -> AlertAnswer:
+@router.post("/api/v1/alerts/{alert_id}/ack", summary="Acknowledge an alert (operate in its scene)")
+async def ack(request: Request, alert_id: str, body: Note, _: Who = Depends(require("read"))) -> AlertAnswer:
     return await _transition(request, alert_id, "ack", body.note)
 
 
-@router.post("/api/v1/alerts/{alert_id}/resolve", summary="Resolve an alert (operate scope)")
+@router.post("/api/v1/alerts/{alert_id}/resolve", summary="Resolve an alert (operate in its scene)")
 async def resolve(
-    request: Request, alert_id: str, body: Note, _: Token = Depends(require("operate"))
+    request: Request, alert_id: str, body: Note, _: Who = Depends(require("read"))
 ) -> AlertAnswer:
     return await _transition(request, alert_id, "resolve", body.note)
 
@@ -142,7 +151,7 @@ def report(
     request: Request,
     start: int | None = Query(None, description="epoch ms"),
     end: int | None = Query(None, description="epoch ms; default now"),
-    _: Token = Depends(require("read")),
+    _: Who = Depends(require("read")),
 ) -> dict[str, Any]:
     end = end if end is not None else time.time_ns() // 1_000_000
     start = start if start is not None else end - 30 * 86_400_000

@@ -8,15 +8,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 
-from citybrain.api.auth import require
-from citybrain.core.store.base import Token
+from citybrain.api.auth import Who, require
 from citybrain.core.tokens import granted
+from citybrain.identity.org import ACTIONS
 
 router = APIRouter(tags=["dashboard"])
 
 
-@router.get("/api/v1/session", summary="The presented token's id, name and granted scopes")
-def session(token: Token = Depends(require("read"))) -> dict[str, Any]:
-    return {"id": token.id, "name": token.name, "scopes": sorted(granted(token))}
+@router.get("/api/v1/session", summary="Who is calling (token or signed-in person) and what they may do")
+def session(request: Request, who: Who = Depends(require("read"))) -> dict[str, Any]:
+    """``scopes``: a token's granted scopes; for a person, the actions the platform allows them."""
+    if who.token is not None:
+        scopes = sorted(granted(who.token))
+    else:
+        policy = request.app.state.policy
+        scopes = [a for a in ACTIONS if policy.allows(who.principal, "platform", a)]
+    return {"id": who.id, "name": who.name, "scopes": scopes}

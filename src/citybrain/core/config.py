@@ -21,10 +21,14 @@ class ServerSettings(msgspec.Struct, forbid_unknown_fields=True):
     host: str = "127.0.0.1"  # the HTTP API and dashboard listen here
     port: int = 8000  # the HTTP port (dashboard at http://<host>:<port>)
     max_body_bytes: int = 1_048_576  # every route but ingest (which has ingest.max_body_bytes)
+    max_header_bytes: int = 32_768  # request line and headers of one request; over it: 431
     live_max_patterns: int = 64  # live-feed subscriptions per client
     live_max_clients: int = 1_000  # live-feed connections in all
     live_recheck_s: float = 5.0  # a live client's token is re-checked this often
     ws_max_bytes: int = 65_536  # largest WebSocket message a client may send
+    tls_cert: str = ""  # PEM certificate chain file: set it to serve HTTPS (HTTP when empty)
+    tls_key: str = ""  # PEM private key file (empty: the key is in tls_cert)
+    tls_reload_s: float = 5.0  # how often the files are checked for a new certificate (SIGHUP: at once)
 
 
 class BusSettings(msgspec.Struct, forbid_unknown_fields=True):
@@ -86,6 +90,23 @@ class RetentionSettings(msgspec.Struct, forbid_unknown_fields=True):
     check_every_s: int = 3_600  # how often retention runs
 
 
+class IdentitySettings(msgspec.Struct, forbid_unknown_fields=True):
+    org_file: str = ""  # areas, departments and roles (TOML); empty: the Nanchang demo organisation
+    session_idle_s: int = 1_800  # a console session unused this long ends
+    session_lifetime_s: int = 43_200  # and every session ends this long after sign-in
+    max_failures: int = 5  # failed sign-ins in a row before the account is locked...
+    lockout_s: int = 900  # ...for this long
+    # OIDC sign-in with the city's identity provider (docs/operations.md); empty issuer: OIDC off
+    oidc_issuer: str = ""  # the provider's issuer URL (https; http only on loopback), as its discovery says
+    oidc_client_id: str = ""  # citybrain's client at the provider (a confidential client)
+    oidc_client_secret: str = ""  # its secret (also keys the signed cookie that carries the sign-in's state)
+    oidc_redirect_url: str = ""  # the public URL of /api/v1/auth/oidc/callback, registered at the provider
+    oidc_scopes: str = "openid profile"  # space-separated; must include openid
+    oidc_username_claim: str = "preferred_username"  # the ID token claim matched to a local username
+    # roles, department and areas always come from citybrain's own user record, never from the provider
+    oidc_provision: str = "existing"  # existing: only people with an enabled local account of that username
+
+
 class Settings(msgspec.Struct, forbid_unknown_fields=True):
     data_dir: str = "var"  # the embedded store, tokens and gateway journals live here
     store: str = "duckdb"  # duckdb (embedded, one process) | postgres (shared, scale-out)
@@ -97,6 +118,7 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True):
     ingest: IngestSettings = msgspec.field(default_factory=IngestSettings)
     pipeline: PipelineSettings = msgspec.field(default_factory=PipelineSettings)
     retention: RetentionSettings = msgspec.field(default_factory=RetentionSettings)
+    identity: IdentitySettings = msgspec.field(default_factory=IdentitySettings)
     scenes: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)  # per-scene settings
     simulators: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)  # per-simulator settings
 

@@ -166,6 +166,9 @@ class EventRegistry:
             except msgspec.DecodeError as err:
                 out.reject(_problem(line, err))
                 continue
+            except UnicodeDecodeError as err:  # a string that is not UTF-8: this line's problem only
+                out.reject(Problem(line, "", f"the line holds text that is not valid UTF-8 ({err.reason})"))
+                continue
             why = check(ev) if check is not None else None
             if why is None:
                 events.append(ev)

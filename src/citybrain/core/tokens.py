@@ -7,7 +7,7 @@ import hashlib
 import secrets
 import time
 
-from citybrain.core.errors import AuthError, ConfigError, ForbiddenError
+from citybrain.core.errors import AuthError, ConfigError
 from citybrain.core.store.base import Store, Token
 
 SCOPES = ("ingest", "read", "operate", "admin")
@@ -25,14 +25,15 @@ def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def create_token(store: Store, name: str, scopes: list[str]) -> tuple[str, str]:
-    """Returns (token id, secret). The secret is not stored anywhere."""
+def create_token(store: Store, name: str, scopes: list[str], owner: str = "") -> tuple[str, str]:
+    """Returns (token id, secret). The secret is not stored anywhere. ``owner``: who made it
+    (``user:<id>`` tokens stop working when that person is disabled)."""
     bad = [s for s in scopes if s not in SCOPES]
     if bad or not scopes:
         raise ConfigError(f"unknown scope(s) {bad or scopes}; choose from {', '.join(SCOPES)}")
     token_id = secrets.token_hex(4)
     secret = f"{PREFIX}{token_id}_{secrets.token_urlsafe(32)}"
-    store.add_token(token_id, name, scopes, digest(secret), time.time_ns() // 1_000_000)
+    store.add_token(token_id, name, scopes, digest(secret), time.time_ns() // 1_000_000, owner)
     return token_id, secret
 
 
@@ -43,7 +44,8 @@ def granted(token: Token) -> frozenset[str]:
     return frozenset(out)
 
 
-def authenticate(store: Store, secret: str | None, scope: str) -> Token:
+def authenticate(store: Store, secret: str | None) -> Token:
+    """The token ``secret`` belongs to; what it may do is the policy's to decide (``scope_roles``)."""
     if not secret:
         raise AuthError(
             "no token: send 'Authorization: Bearer <token>' (create one with 'citybrain token create')"
@@ -53,6 +55,9 @@ def authenticate(store: Store, secret: str | None, scope: str) -> Token:
         raise AuthError("unknown token")
     if token.revoked_ts is not None:
         raise AuthError(f"token {token.id} was revoked")
-    if scope not in granted(token):
-        raise ForbiddenError(f"token {token.id} lacks the {scope!r} scope (it has {', '.join(token.scopes)})")
     return token
+
+
+def scope_roles(token: Token) -> tuple[str, ...]:
+    """The token's scopes as roles of the identity policy (``scope:read`` ...)."""
+    return tuple(f"scope:{s}" for s in token.scopes)

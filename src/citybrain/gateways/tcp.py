@@ -20,6 +20,11 @@ one sweeper closes idle ones, so tens of thousands of quiet vehicles cost little
 One event loop also serves the HTTP API, so the work per callback is bounded: a read is at most
 ``read_size`` bytes, bytes that arrive while a flush runs (reading is paused, so at most what was
 already in flight) are capped at ``max_pending_bytes`` and fed back one read's worth per callback.
+
+With ``tls`` (a :class:`citybrain.gateways.tls.ReloadingTls`) the server speaks TLS: sessions see
+the decrypted stream, a connection is handed to the factory only after its handshake, and a client
+that does not speak TLS (or has no valid client certificate when one is required) is dropped by the
+handshake without reaching a session. The certificate is reloaded while the server runs.
 """
 
 from __future__ import annotations
@@ -30,12 +35,16 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
+
+if TYPE_CHECKING:
+    from citybrain.gateways.tls import ReloadingTls
 
 log = logging.getLogger(__name__)
 
 HEX_LOG_LIMIT = 2048  # bytes of a bad frame shown in the log; the count says how many were cut
 BAD_FRAME_LOG_WINDOW = 1.0  # seconds over which ``bad_frame_logs_per_s`` hex lines may be written
+HANDSHAKE_TIMEOUT = 10.0  # seconds a TLS client has to finish its handshake
 
 
 class Session(Protocol):
@@ -95,6 +104,8 @@ class Connection:
         self.close_reason = ""
         self.good_frames = 0
         self.unframed_bytes = 0  # bytes fed since the last good frame
+        # the verified client certificate (ssl.SSLSocket.getpeercert form) on a TLS server asking for one
+        self.peer_cert: dict[str, Any] | None = transport.get_extra_info("peercert")
 
     def frame_ok(self, n: int = 1) -> None:
         self.server.stats.frames += n
@@ -320,6 +331,7 @@ class TcpServer:
     ``max_garbage_bytes`` closes a connection that sent that many bytes without a good frame
     (0 = never); ``bad_frame_logs_per_s`` bounds the hex lines logged per second for the server;
     ``max_pending_bytes`` (default: four reads) bounds what a connection may hold while paused.
+    ``tls`` serves TLS with that (reloading) certificate instead of plain TCP.
     """
 
     def __init__(
@@ -336,6 +348,7 @@ class TcpServer:
         max_garbage_bytes: int = 1 << 20,
         bad_frame_logs_per_s: int = 10,
         max_pending_bytes: int = 0,
+        tls: ReloadingTls | None = None,
     ) -> None:
         self.factory = factory
         self.name, self.host, self.port = name, host, port
@@ -343,6 +356,7 @@ class TcpServer:
         self.read_size, self.backlog = read_size, backlog
         self.max_garbage_bytes = max_garbage_bytes
         self.max_pending_bytes = max_pending_bytes or 4 * read_size
+        self.tls = tls
         self.stats = TcpStats()
         self.bad_frame_log = _BadFrameLog(self, bad_frame_logs_per_s)
         self.read_buffer = memoryview(bytearray(read_size))
@@ -360,13 +374,17 @@ class TcpServer:
         loop = asyncio.get_running_loop()
         self.stopping = False
         self._server = await loop.create_server(
-            lambda: _Handler(self), self.host, self.port, backlog=self.backlog, reuse_address=True
-        )
+            lambda: _Handler(self), self.host, self.port, backlog=self.backlog, reuse_address=True,
+            ssl=None if self.tls is None else self.tls.context,
+            ssl_handshake_timeout=None if self.tls is None else HANDSHAKE_TIMEOUT,
+        )  # fmt: skip
         sock = self._server.sockets[0]
         self.port = int(sock.getsockname()[1])
+        if self.tls is not None:
+            self.tls.start()
         if self.idle_timeout > 0:
             self._sweeper = loop.create_task(self._sweep(), name=f"{self.name}-idle-sweeper")
-        log.info("%s listening on %s:%d", self.name, self.host, self.port)
+        log.info("%s listening on %s:%d%s", self.name, self.host, self.port, " (TLS)" if self.tls else "")
 
     async def _sweep(self) -> None:
         every = min(5.0, max(0.05, self.idle_timeout / 4))
@@ -381,6 +399,8 @@ class TcpServer:
     async def stop(self, grace: float = 5.0) -> None:
         """Stop accepting, let running flushes finish (up to ``grace`` s), close every connection."""
         self.stopping = True
+        if self.tls is not None:
+            await self.tls.stop()
         if self._sweeper is not None:
             self._sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -7,6 +7,7 @@ See docs/scenes/writing-a-scene.md for a complete scene in one file.
 from citybrain.api.answers import AlertAnswer
 from citybrain.api.ingest_gate import IngestBody, ingest_body
 from citybrain.core.clock import now_ms
+from citybrain.core.documents import read_document
 from citybrain.core.errors import (
     CitybrainError,
     ConfigError,
@@ -105,6 +106,7 @@ __all__ = [
     "minimum",
     "now_ms",
     "processor_class",
+    "read_document",
     "require",
     "router",
     "rule",

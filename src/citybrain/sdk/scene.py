@@ -26,6 +26,7 @@ from typing import Any, Generic, TypeVar
 import msgspec
 from fastapi import APIRouter
 
+from citybrain.api.route_table import walk
 from citybrain.core.errors import ConfigError
 from citybrain.core.events import REGISTRY, Event
 from citybrain.core.pipeline import ProcessorSpec
@@ -203,15 +204,8 @@ class Scene(CoreScene, Generic[S]):
         return out
 
 
-def _flatten(router: APIRouter, prefix: str = "") -> list[tuple[str, Any]]:
-    out: list[tuple[str, Any]] = []
-    for r in router.routes:
-        inner = getattr(r, "original_router", None)  # an included router (FastAPI keeps it lazily)
-        if isinstance(inner, APIRouter):
-            out += _flatten(inner, prefix + getattr(getattr(r, "include_context", None), "prefix", ""))
-        elif getattr(r, "path", None) is not None:
-            out.append((prefix + r.path, getattr(r, "response_model", None)))  # type: ignore[attr-defined]
-    return out
+def _flatten(router: APIRouter) -> list[tuple[str, Any]]:
+    return [(path, getattr(r, "response_model", None)) for path, r in walk(router)]
 
 
 def _bind(factory: Callable[..., Processor[Any]], *args: Any) -> Callable[[int], Processor[Any]]:

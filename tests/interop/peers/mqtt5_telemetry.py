@@ -20,6 +20,14 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+_OUT = threading.Lock()
+
+
+def emit(**fields: object) -> None:
+    """One JSON line; the MQTT thread and the main thread both report, never on one line."""
+    with _OUT:
+        sys.stdout.write(json.dumps(fields) + "\n")
+
 
 def code(rc: object) -> int:
     """An MQTT 5 reason code (paho gives a ReasonCodes object) or a 3.1.1 return code (an int)."""
@@ -38,24 +46,24 @@ def main() -> None:
     changed = threading.Condition()
 
     def on_connect(_c, _u, _flags, rc, _props=None):  # type: ignore[no-untyped-def]
-        print(json.dumps({"connack": code(rc), "name": str(rc)}))
+        emit(connack=code(rc), name=str(rc))
         connected.set()
 
     def on_publish(_c, _u, mid):  # type: ignore[no-untyped-def]
-        print(json.dumps({"puback": mid}))
+        emit(puback=mid)
         with changed:  # never held while calling into paho (its own locks are taken in there)
             acked.add(mid)
             changed.notify_all()
 
     def on_disconnect(_c, _u, rc, _props=None):  # type: ignore[no-untyped-def]
-        print(json.dumps({"disconnected": code(rc), "name": str(rc)}))
+        emit(disconnected=code(rc), name=str(rc))
         connected.set()
         with changed:
             changed.notify_all()
 
     def on_log(_c, _u, level, text):  # type: ignore[no-untyped-def]
         if level <= mqtt.MQTT_LOG_WARNING:
-            print(json.dumps({"log": text}))
+            emit(log=text)
 
     client.on_connect, client.on_publish, client.on_disconnect = on_connect, on_publish, on_disconnect
     client.on_log = on_log
@@ -64,12 +72,12 @@ def main() -> None:
     try:
         client.connect(host, int(port), keepalive=30, clean_start=True, properties=props)
     except OSError as err:
-        print(json.dumps({"connect_error": str(err)}))
+        emit(connect_error=str(err))
         return
     client.loop_start()
     connected.wait(10)
     if not connected.is_set():
-        print(json.dumps({"no_answer_s": 10}))
+        emit(no_answer_s=10)
     if client.is_connected():
         mids = []
         for pair in pairs:
@@ -80,7 +88,7 @@ def main() -> None:
             p.UserProperty = ("device-model", "paho-v5-peer")
             p.MessageExpiryInterval = 3600
             mids.append(client.publish(topic, body.encode(), qos=1, properties=p).mid)
-            print(json.dumps({"published": topic, "mid": mids[-1]}))
+            emit(published=topic, mid=mids[-1])
         with changed:
             changed.wait_for(lambda: acked >= set(mids) or not client.is_connected(), timeout=10)
         client.disconnect()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -47,8 +48,13 @@ METRICS: list[tuple[str, int, Any, Any]] = [
 ]
 
 
+_OUT = threading.Lock()
+
+
 def out(**obj: Any) -> None:
-    print(json.dumps(obj, ensure_ascii=False, default=repr), flush=True)
+    """One JSON line; callbacks on the MQTT thread report too, never on the same line."""
+    with _OUT:
+        print(json.dumps(obj, ensure_ascii=False, default=repr), flush=True)
 
 
 def _jsonable(values: dict[str, Any]) -> dict[str, Any]:

@@ -1,9 +1,13 @@
 """Helpers for the NEV scene tests: a platform with only the nev scene, frames from
-tests/data/frames, stored events, and crafted reports for the processors."""
+tests/data/frames, stored events, crafted reports for the processors, and a vehicle link to a
+gateway (plain TCP or TLS)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import csv
+import ssl
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -11,7 +15,9 @@ from typing import Any
 from citybrain.core.config import Settings, load_settings
 from citybrain.core.events import REGISTRY, Event
 from citybrain.core.platform import Platform
+from citybrain.gateways.tcp import TcpServer
 from citybrain.protocols import gb32960 as gb
+from citybrain.protocols.gb32960.frame import bcc
 from citybrain.scenes.nev import scene
 from citybrain.scenes.nev.events import NevReport
 
@@ -57,3 +63,40 @@ def report(vin: str, ts: int, ingest_ts: int | None = None, **fields: Any) -> Ne
                             "fix_valid": True, "alarm_level": 0}  # fmt: skip
     base.update(fields)
     return NevReport(key=vin, ts=ts, source="test", ingest_ts=ingest_ts or ts, **base)
+
+
+def frame_for(row: str, vin: str) -> bytes:
+    """A frame of tests/data/frames with another VIN (BCC fixed)."""
+    out = bytearray(tsv_frame(row))
+    out[4:21] = vin.encode()
+    out[-1] = bcc(out[2:-1])
+    return bytes(out)
+
+
+def logout_for(vin: str) -> bytes:
+    return gb.encode(gb.VehicleLogout(gb.Header("2016", gb.Command.VEHICLE_LOGOUT, vin=vin), CLOCK, 1))
+
+
+class Link:
+    """A vehicle's connection to a gateway: ``send`` a frame and read the reply's command and flag."""
+
+    def __init__(self, r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        self.r, self.w = r, w
+
+    @classmethod
+    async def open(cls, gw: TcpServer, tls: ssl.SSLContext | None = None) -> Link:
+        host = "localhost" if tls is not None else None
+        return cls(*await asyncio.open_connection("127.0.0.1", gw.port, ssl=tls, server_hostname=host))
+
+    async def send(self, frame: bytes) -> bytes:
+        """Write a frame and read the reply (command, flag): ``b"\\x01\\x01"`` login OK..."""
+        self.w.write(frame)
+        head = await asyncio.wait_for(self.r.readexactly(24), 5)
+        body = await asyncio.wait_for(self.r.readexactly(int.from_bytes(head[22:24], "big") + 1), 5)
+        assert head[4:21] == frame[4:21] and (head + body)[-1] == bcc((head + body)[2:-1])
+        return head[2:4]
+
+    async def close(self) -> None:
+        self.w.close()
+        with contextlib.suppress(OSError, ssl.SSLError):
+            await self.w.wait_closed()

@@ -4,8 +4,6 @@ live VIN is refused with an alert while the real vehicle stays connected."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
@@ -15,12 +13,11 @@ from citybrain.core.platform import Platform
 from citybrain.core.store.base import AlertQuery
 from citybrain.gateways.alerts import GatewayAlerts
 from citybrain.protocols import gb32960 as gb
-from citybrain.protocols.gb32960.frame import bcc
 from citybrain.scenes.nev.events import NevLogin, NevLogout, NevReport
 from citybrain.scenes.nev.gateway import Gb32960Gateway
 from citybrain.scenes.nev.settings import GatewaySettings
 from citybrain.testing import run_gateway
-from tests.scenes.nev.nev_testkit import CLOCK, nev_platform, stored, tsv_frame
+from tests.scenes.nev.nev_testkit import CLOCK, Link, frame_for, logout_for, nev_platform, stored, tsv_frame
 
 VICTIM = "H3V21AA24RZ016158"  # the VIN of the real realtime frame GB-SS-01
 OTHER = "H3V21BA29SZ003109"  # the VIN of the real login frame GB-SS-02
@@ -37,39 +34,6 @@ def run(p: Platform, main: Callable[[Gb32960Gateway], Awaitable[None]]) -> None:
     alerts = GatewayAlerts(p.runtime("nev"), "nev", "gb32960")
     gw = Gb32960Gateway(p.batcher.submit, GatewaySettings(port=0), clock=lambda: CLOCK, alerts=alerts)
     run_gateway(p, gw, main)
-
-
-def frame_for(row: str, vin: str) -> bytes:
-    out = bytearray(tsv_frame(row))
-    out[4:21] = vin.encode()
-    out[-1] = bcc(out[2:-1])
-    return bytes(out)
-
-
-def logout_for(vin: str) -> bytes:
-    return gb.encode(gb.VehicleLogout(gb.Header("2016", gb.Command.VEHICLE_LOGOUT, vin=vin), CLOCK, 1))
-
-
-class Link:
-    def __init__(self, r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-        self.r, self.w = r, w
-
-    @classmethod
-    async def open(cls, gw: Gb32960Gateway) -> Link:
-        return cls(*await asyncio.open_connection("127.0.0.1", gw.port))
-
-    async def send(self, frame: bytes) -> bytes:
-        """Write a frame and read the reply (command, flag): ``b"\\x01\\x01"`` login OK..."""
-        self.w.write(frame)
-        head = await asyncio.wait_for(self.r.readexactly(24), 5)
-        body = await asyncio.wait_for(self.r.readexactly(int.from_bytes(head[22:24], "big") + 1), 5)
-        assert head[4:21] == frame[4:21] and (head + body)[-1] == bcc((head + body)[2:-1])
-        return head[2:4]
-
-    async def close(self) -> None:
-        self.w.close()
-        with contextlib.suppress(OSError):
-            await self.w.wait_closed()
 
 
 def test_reports_and_logouts_without_a_login_on_that_connection_are_refused(platform: Platform) -> None:

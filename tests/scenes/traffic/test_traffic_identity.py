@@ -17,10 +17,13 @@ from citybrain.core.errors import ConfigError
 from citybrain.core.outputs import Alert
 from citybrain.core.platform import Platform
 from citybrain.core.store.base import AlertQuery
+from citybrain.gateways.alerts import GatewayAlerts
 from citybrain.scenes.traffic import scene
 from citybrain.scenes.traffic.auth import AuthBook
 from citybrain.scenes.traffic.events import TrafficPosition
 from citybrain.scenes.traffic.gateway import Jt808Gateway
+from citybrain.scenes.traffic.settings import GatewayConfig
+from citybrain.testing import run_gateway
 from tests.scenes.traffic.jt808_terminal import PHONE, PLATE, Terminal, gateway, run_terminals
 from tests.scenes.traffic.traffic_testkit import T_PEAK, stored, traffic_platform
 
@@ -149,3 +152,28 @@ def test_codes_survive_a_restart_and_only_digests_are_kept(platform: Platform, t
         await platform.batcher.stop()
 
     asyncio.run(go())
+
+
+def test_codes_are_rotated_after_their_maximum_age(platform: Platform) -> None:
+    now = [T_PEAK / 1000]
+    gw = Jt808Gateway(
+        platform.batcher.submit, GatewayConfig(port=0, auth_max_age_days=30), clock=lambda: now[0],
+        alerts=GatewayAlerts(platform.runtime("traffic"), "traffic", "jt808"),
+    )  # fmt: skip
+
+    async def main(gw: Jt808Gateway) -> None:
+        t = await Terminal.open(gw, OWNER)
+        code = (await t.register()).auth_code
+        assert code is not None
+        assert await t.authenticate(code) == 0
+        now[0] += 29 * 86_400
+        assert await t.authenticate(code) == 0  # 29 days old: still good
+        now[0] += 2 * 86_400
+        assert await t.authenticate(code) == 1  # 31 days old: refused, register again
+        fresh = (await t.register()).auth_code
+        assert fresh is not None and fresh != code
+        assert await t.authenticate(fresh) == 0
+        await t.close()
+
+    run_gateway(platform, gw, main)
+    assert gw.counters()["frames_auth_expired"] == 1

@@ -58,6 +58,7 @@ class Token:
     scopes: tuple[str, ...]
     created_ts: int
     revoked_ts: int | None
+    owner: str = ""  # who made it: "user:<id>", "token:<id>", "cli", or empty (before owners)
 
 
 class EventLog(ABC):
@@ -144,7 +145,9 @@ class Tokens(ABC):
     """API tokens, stored by the hash of their secret."""
 
     @abstractmethod
-    def add_token(self, token_id: str, name: str, scopes: Sequence[str], digest: str, now: int) -> None: ...
+    def add_token(
+        self, token_id: str, name: str, scopes: Sequence[str], digest: str, now: int, owner: str = ""
+    ) -> None: ...
 
     @abstractmethod
     def token_by_hash(self, digest: str) -> Token | None: ...
@@ -167,7 +170,32 @@ class Audit(ABC):
     def audit_log(self, limit: int = 200) -> list[dict[str, Any]]: ...
 
 
-class Store(EventLog, Checkpoints, ReadModel, Tokens, Audit):
+class People(ABC):
+    """People and their console sessions, as documents the identity package reads and writes
+    (``citybrain.identity.directory``); usernames are unique, a user's sessions go with them."""
+
+    @abstractmethod
+    def put_user(self, user_id: str, username: str, doc: str, now: int) -> None: ...
+
+    @abstractmethod
+    def user_doc(self, user_id: str = "", username: str = "") -> str | None:
+        """The document of the user with that id (or, given instead, that username)."""
+
+    @abstractmethod
+    def user_docs(self) -> list[str]: ...
+
+    @abstractmethod
+    def put_session(self, session_id: str, user_id: str, doc: str, last_ts: int) -> None: ...
+
+    @abstractmethod
+    def session_doc(self, session_id: str) -> str | None: ...
+
+    @abstractmethod
+    def delete_sessions(self, *, user_id: str = "", session_id: str = "") -> int:
+        """End one session, or every session of a user; how many ended."""
+
+
+class Store(EventLog, Checkpoints, ReadModel, Tokens, Audit, People):
     """Every table: what the platform holds. Writes outside a processor commit live here."""
 
     @abstractmethod

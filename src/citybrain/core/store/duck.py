@@ -2,6 +2,8 @@
 
 Events go in as Arrow batches (never row by row: DuckDB's row inserts run at ~2k rows/s); a
 commit returns only after DuckDB has written its WAL, so an acknowledged batch survives kill -9.
+An append claims its ids in ``event_ids`` (primary key) in the same transaction as the rows, so an
+id is stored once whatever its time.
 The queries are ``SqlStore``'s; this module gives them connections, transactions and Arrow.
 """
 
@@ -19,7 +21,7 @@ import pyarrow as pa
 from citybrain.core.errors import StoreError
 from citybrain.core.events import Event, kind_of
 from citybrain.core.outputs import Alert, Outputs
-from citybrain.core.store import schema
+from citybrain.core.store import migrations, schema
 from citybrain.core.store.base import AppendResult
 from citybrain.core.store.rows import JSON
 from citybrain.core.store.sql import SqlStore
@@ -69,8 +71,10 @@ class DuckStore(SqlStore[DuckTx]):
             with self._wlock:
                 # fewer, larger checkpoints: DuckDB compresses on checkpoint, the main cost of ingest
                 self._con.execute(f"SET checkpoint_threshold = '{checkpoint_mb}MB'")
-                for ddl in schema.TABLES.values():
-                    self._con.execute(ddl)
+                with self._transaction("creating and migrating the schema") as tx:
+                    for ddl in schema.TABLES.values():
+                        tx.execute(ddl)
+                    migrations.migrate(tx, "duckdb")
         self._heads = self._load_heads()
 
     # -- the primitives --------------------------------------------------------------------------
@@ -101,13 +105,15 @@ class DuckStore(SqlStore[DuckTx]):
                     raise StoreError(f"{what} failed: {err}") from err
                 raise
 
-    def _upsert(self, tx: DuckTx, sql: str, columns: schema.Columns, values: list[list[Any]]) -> None:
+    def _upsert(
+        self, tx: DuckTx, sql: str, columns: schema.Columns, values: list[list[Any]]
+    ) -> list[tuple[Any, ...]]:
         table = pa.table(
             {name: pa.array(vals, _ARROW_TYPES[t]) for (name, t), vals in zip(columns, values, strict=True)}
         )
         tx.cur.register("_src", table)
         try:
-            tx.cur.execute(sql.format(src="_src"))
+            return tx.cur.execute(sql.format(src="_src")).fetchall()
         finally:
             tx.cur.unregister("_src")
 
@@ -123,69 +129,64 @@ class DuckStore(SqlStore[DuckTx]):
         return dict(self._heads)
 
     def append_events(self, events: Sequence[Event], partition_of: Callable[[str], int]) -> AppendResult:
-        unique: dict[str, int] = {}
-        for i, ev in enumerate(events):
-            unique.setdefault(ev.id, i)
+        unique: dict[str, Event] = {}
+        for ev in events:
+            unique.setdefault(ev.id, ev)  # the first of a batch's repeats wins
         result = AppendResult(duplicates=len(events) - len(unique))
         if not unique:
             return result
-        with self._wlock:
-            cur = self._cur()
-            seen = self._stored_ids(cur, [events[i] for i in unique.values()])
-            fresh = [events[i] for eid, i in unique.items() if eid not in seen]
-            result.duplicates += len(unique) - len(fresh)
-            if not fresh:
-                return result
-            parts = [partition_of(ev.key) for ev in fresh]
-            offs: list[int] = []
-            heads = self._heads
-            groups = result.groups
-            for p, ev in zip(parts, fresh, strict=True):
-                o = heads.get(p, 0) + 1
-                heads[p] = o
-                offs.append(o)
-                g = groups.get(p)
-                if g is None:
-                    groups[p] = (o, [ev])
-                else:
-                    g[1].append(ev)
-            table = pa.Table.from_arrays(
-                [
-                    pa.array(parts, pa.int32()), pa.array(offs, pa.int64()),
-                    pa.array([e.id for e in fresh], pa.string()),
-                    pa.array([kind_of(e) for e in fresh], pa.string()),
-                    pa.array([e.key for e in fresh], pa.string()),
-                    pa.array([e.source for e in fresh], pa.string()),
-                    pa.array([e.ts for e in fresh], pa.int64()),
-                    pa.array([e.ingest_ts for e in fresh], pa.int64()),
-                    pa.array([JSON.encode(e) for e in fresh], pa.binary()).cast(pa.string()),
-                ],
-                schema=EVENT_SCHEMA,
-            )  # fmt: skip
-            try:
-                cur.register("_batch", table)
-                cur.execute("INSERT INTO events SELECT * FROM _batch")
-            except duckdb.Error as err:
-                self._heads = self._load_heads()
-                raise StoreError(f"appending {len(fresh)} events failed: {err}") from err
-            finally:
-                cur.unregister("_batch")
-            result.accepted = list(zip(parts, offs, fresh, strict=True))
+        try:
+            with self._transaction(f"appending {len(unique)} events") as tx:
+                claimed = self._claim_ids(tx, list(unique.values()))
+                fresh = [ev for eid, ev in unique.items() if eid in claimed]
+                result.duplicates += len(unique) - len(fresh)
+                if fresh:
+                    result.accepted = self._insert_events(tx.cur, fresh, partition_of, result.groups)
+        except BaseException:
+            result.groups.clear()
+            self._heads = self._load_heads()  # offsets handed out in the failed transaction
+            raise
         return result
 
-    @staticmethod
-    def _stored_ids(cur: duckdb.DuckDBPyConnection, events: list[Event]) -> set[str]:
-        lo = min(e.ts for e in events)
-        hi = max(e.ts for e in events)
-        ids = pa.table({"id": pa.array([e.id for e in events], pa.string())})
-        cur.register("_ids", ids)
+    def _insert_events(
+        self,
+        cur: duckdb.DuckDBPyConnection,
+        fresh: list[Event],
+        partition_of: Callable[[str], int],
+        groups: dict[int, tuple[int, list[Event]]],
+    ) -> list[tuple[int, int, Event]]:
+        """Give ``fresh`` their offsets (grouped by partition into ``groups``) and insert them."""
+        parts = [partition_of(ev.key) for ev in fresh]
+        offs: list[int] = []
+        heads = self._heads
+        for p, ev in zip(parts, fresh, strict=True):
+            o = heads.get(p, 0) + 1
+            heads[p] = o
+            offs.append(o)
+            g = groups.get(p)
+            if g is None:
+                groups[p] = (o, [ev])
+            else:
+                g[1].append(ev)
+        table = pa.Table.from_arrays(
+            [
+                pa.array(parts, pa.int32()), pa.array(offs, pa.int64()),
+                pa.array([e.id for e in fresh], pa.string()),
+                pa.array([kind_of(e) for e in fresh], pa.string()),
+                pa.array([e.key for e in fresh], pa.string()),
+                pa.array([e.source for e in fresh], pa.string()),
+                pa.array([e.ts for e in fresh], pa.int64()),
+                pa.array([e.ingest_ts for e in fresh], pa.int64()),
+                pa.array([JSON.encode(e) for e in fresh], pa.binary()).cast(pa.string()),
+            ],
+            schema=EVENT_SCHEMA,
+        )  # fmt: skip
+        cur.register("_batch", table)
         try:
-            rows = cur.execute(
-                "SELECT e.id FROM events e JOIN _ids USING (id) WHERE e.ts BETWEEN ? AND ?", [lo, hi]
-            ).fetchall()
+            cur.execute("INSERT INTO events SELECT * FROM _batch")
         finally:
-            cur.unregister("_ids")
-        return {r[0] for r in rows}
+            cur.unregister("_batch")
+        return list(zip(parts, offs, fresh, strict=True))
 
     # -- processor commits -----------------------------------------------------------------------
     def commit(self, processor: str, partition: int, poff: int, state: bytes, out: Outputs) -> list[Alert]:

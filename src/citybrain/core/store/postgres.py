@@ -5,8 +5,10 @@ module gives them connections (``pg_conn``) and keeps what PostgreSQL does diffe
 
 * ``events`` is partitioned by event time (one table per day, created on demand) with a BRIN index
   on ``ts``: retention drops old days cheaply and time-range scans touch only the days they need.
-  A unique index on ``id`` cannot span time partitions, so the id-dedupe on append looks the ids up
-  in the batch's time range (as DuckDB does), under a row lock on the partitions' log heads.
+  A unique index on ``id`` cannot span time partitions, so an append claims its ids in ``event_ids``
+  (one row per stored id, primary key ``id``; schema version 2) and copies only the events whose id
+  it claimed: an id is stored once whatever its time, also between concurrent writers (the second
+  waits for the first's transaction, then skips the id).
 * The log head of each bus partition lives in ``event_heads`` (one row per partition). Appends lock
   those rows, so offsets stay contiguous even with several writer processes, and a head never moves
   back when retention deletes events.
@@ -32,7 +34,7 @@ from citybrain.core.clock import now_ms
 from citybrain.core.errors import StoreError
 from citybrain.core.events import Event, kind_of
 from citybrain.core.outputs import Alert, Outputs
-from citybrain.core.store import pg_export, schema
+from citybrain.core.store import migrations, pg_export, schema
 from citybrain.core.store.base import AppendResult
 from citybrain.core.store.pg_conn import PgConnections, PgTx, StoreUnavailableError
 from citybrain.core.store.rows import json_text
@@ -58,9 +60,6 @@ _EXTRA_DDL = (
 _COPY_EVENTS = "COPY events (partition, poff, id, kind, key, source, ts, ingest_ts, payload) FROM STDIN"
 
 
-_Item = tuple[int, Event]
-
-
 class FencedError(StoreError):
     """This process no longer owns the partition it tried to write (another worker took it over)."""
 
@@ -75,6 +74,7 @@ class PostgresStore(SqlStore[PgTx]):
         *,
         commit_retry_s: float = 60.0,
         connect_timeout: int = 5,
+        target_version: int = migrations.LATEST,
     ) -> None:
         if not schema_name.replace("_", "").isalnum():
             raise StoreError(f"postgres.schema must be letters, digits and '_', got {schema_name!r}")
@@ -84,6 +84,7 @@ class PostgresStore(SqlStore[PgTx]):
         self._db = PgConnections(dsn, schema_name, connect_timeout)
         self._days: set[int] = set()  # time partitions of ``events`` known to exist
         self._fences: dict[int, int] | None = None  # partition -> epoch, once fencing is on
+        self._target_version = target_version  # older only to restore a backup of an older version
         self._create_schema()
 
     # -- the primitives --------------------------------------------------------------------------
@@ -96,9 +97,11 @@ class PostgresStore(SqlStore[PgTx]):
     def _transaction(self, what: str) -> AbstractContextManager[PgTx]:
         return self._db.transaction(what)
 
-    def _upsert(self, tx: PgTx, sql: str, columns: schema.Columns, values: list[list[Any]]) -> None:
+    def _upsert(
+        self, tx: PgTx, sql: str, columns: schema.Columns, values: list[list[Any]]
+    ) -> list[tuple[Any, ...]]:
         arrays = ", ".join(f"?::{t}[]" for _, t in columns)
-        tx.execute(sql.format(src=f"unnest({arrays}) AS t({', '.join(n for n, _ in columns)})"), values)
+        return tx.rows(sql.format(src=f"unnest({arrays}) AS t({', '.join(n for n, _ in columns)})"), values)
 
     def _create_schema(self) -> None:
         try:
@@ -110,6 +113,7 @@ class PostgresStore(SqlStore[PgTx]):
                     cur.execute(ddl + (" PARTITION BY RANGE (ts)" if name == "events" else ""))
                 for ddl in _EXTRA_DDL:
                     cur.execute(ddl)
+                migrations.migrate(PgTx(cur), "postgres", self._target_version)
         except psycopg.Error as err:
             raise StoreError(f"cannot create the citybrain schema {self.schema!r}: {err}") from err
 
@@ -138,7 +142,8 @@ class PostgresStore(SqlStore[PgTx]):
                 touched = sorted({it[0] for it in unique.values()} | set(sink or {}))
                 self._check_fences(cur, touched)
                 heads = self._lock_heads(cur, touched)
-                fresh = self._unseen(cur, list(unique.values()))
+                claimed = self._claim_ids(PgTx(cur), [ev for _, ev in unique.values()])
+                fresh = [it for eid, it in unique.items() if eid in claimed]
                 result.duplicates += len(unique) - len(fresh)
                 accepted: list[tuple[int, int, Event]] = []
                 with cur.copy(_COPY_EVENTS) as copy:
@@ -180,19 +185,6 @@ class PostgresStore(SqlStore[PgTx]):
             [parts],
         )
         return {int(p): int(o) for p, o in cur.fetchall()}
-
-    @staticmethod
-    def _unseen(cur: psycopg.Cursor[Any], items: list[_Item]) -> list[_Item]:
-        if not items:
-            return []
-        lo = min(it[1].ts for it in items)
-        hi = max(it[1].ts for it in items)
-        cur.execute(
-            "SELECT id FROM events WHERE ts BETWEEN %s AND %s AND id = ANY(%s)",
-            [lo, hi, [it[1].id for it in items]],
-        )
-        seen = {r[0] for r in cur.fetchall()}
-        return [it for it in items if it[1].id not in seen]
 
     def _ensure_days(self, days: set[int]) -> None:
         """Create missing day partitions in their own short transaction, before the data transaction:

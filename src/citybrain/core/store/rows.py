@@ -102,8 +102,8 @@ def alert_params(a: Alert) -> list[Any]:
 
 
 def token_from_row(row: Sequence[Any]) -> Token:
-    tid, name, scopes, created, revoked = row
-    return Token(tid, name, tuple(s for s in scopes.split(",") if s), int(created), revoked)
+    tid, name, scopes, created, revoked, owner = row
+    return Token(tid, name, tuple(s for s in scopes.split(",") if s), int(created), revoked, owner or "")
 
 
 def audit_dict(row: Sequence[Any]) -> dict[str, Any]:

@@ -41,6 +41,12 @@ TABLES: dict[str, str] = {
     "audit": """CREATE TABLE IF NOT EXISTS audit (
         ts BIGINT NOT NULL, actor VARCHAR NOT NULL, action VARCHAR NOT NULL, target VARCHAR NOT NULL,
         detail VARCHAR NOT NULL)""",
+    # people and their console sessions: documents the identity package owns (citybrain.identity)
+    "users": """CREATE TABLE IF NOT EXISTS users (
+        id VARCHAR PRIMARY KEY, username VARCHAR NOT NULL UNIQUE, doc VARCHAR NOT NULL,
+        updated_ts BIGINT NOT NULL)""",
+    "sessions": """CREATE TABLE IF NOT EXISTS sessions (
+        id VARCHAR PRIMARY KEY, user_id VARCHAR NOT NULL, doc VARCHAR NOT NULL, last_ts BIGINT NOT NULL)""",
 }
 
 ALERT_COLUMNS = (
@@ -74,14 +80,32 @@ RESOLVE_ALERT = (
 ACK_ALERT = "UPDATE alerts SET status = 'acknowledged', acked_by = ?, acked_ts = ?, ack_note = ? WHERE id = ?"
 INSERT_LATE = "INSERT INTO late_events VALUES (?, ?, ?, ?, ?, ?, ?)"
 INSERT_QUARANTINE = f"INSERT INTO quarantine VALUES ({', '.join('?' * 12)})"
-INSERT_TOKEN = "INSERT INTO tokens VALUES (?, ?, ?, ?, ?, NULL)"
+INSERT_TOKEN = "INSERT INTO tokens (id, name, scopes, hash, created_ts, owner) VALUES (?, ?, ?, ?, ?, ?)"
 INSERT_AUDIT = "INSERT INTO audit VALUES (?, ?, ?, ?, ?)"
+UPSERT_USER = (
+    "INSERT INTO users VALUES (?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET doc = excluded.doc, "
+    "updated_ts = excluded.updated_ts"
+)
+UPSERT_SESSION = (
+    "INSERT INTO sessions VALUES (?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET doc = excluded.doc, "
+    "last_ts = excluded.last_ts"
+)
+
+# An event id is stored once whatever its time (schema version 2): an append claims its ids in
+# ``event_ids`` (its primary key) and stores only the events whose id it claimed, so the first
+# stored version of an id wins. Sorted, so concurrent PostgreSQL writers take the keys in one order.
+CLAIM_EVENT_IDS = (
+    "INSERT INTO event_ids SELECT id, ts FROM {src} ORDER BY id ON CONFLICT (id) DO NOTHING RETURNING id"
+)
+# ids go with their events at retention (the ts of an id is its stored event's)
+PRUNE_EVENT_IDS = "DELETE FROM event_ids WHERE ts < ? AND id NOT IN (SELECT id FROM events WHERE ts < ?)"
 
 # The columns of a batch upsert (``UPSERT_METRICS``, ``UPSERT_STATES``) with their SQL types; each
 # backend turns them into its own bulk source (an Arrow table, ``unnest`` of arrays).
 Columns = tuple[tuple[str, str], ...]
 METRIC_COLUMNS: Columns = (("name", "text"), ("key", "text"), ("ts", "bigint"), ("value", "float8"))
 STATE_COLUMNS: Columns = (("scene", "text"), ("key", "text"), ("ts", "bigint"), ("data", "text"))
+ID_COLUMNS: Columns = (("id", "text"), ("ts", "bigint"))  # of CLAIM_EVENT_IDS
 
 # Reads
 READ_LOG = (
@@ -94,7 +118,7 @@ QUARANTINE_LIST = (
     "FROM quarantine ORDER BY recorded_ts DESC LIMIT ?"
 )
 METRIC_KEYS = "SELECT DISTINCT key FROM metrics WHERE name = ? ORDER BY key"
-TOKEN_COLUMNS = "SELECT id, name, scopes, created_ts, revoked_ts FROM tokens"
+TOKEN_COLUMNS = "SELECT id, name, scopes, created_ts, revoked_ts, owner FROM tokens"
 AUDIT_LOG = "SELECT ts, actor, action, target, detail FROM audit ORDER BY ts DESC LIMIT ?"
 
 

@@ -68,8 +68,17 @@ class SqlStore(Store, Generic[TxT]):
     def _transaction(self, what: str) -> AbstractContextManager[TxT]: ...
 
     @abstractmethod
-    def _upsert(self, tx: TxT, sql: str, columns: schema.Columns, values: list[list[Any]]) -> None:
-        """Run ``sql`` (an upsert whose ``{src}`` is filled in) over rows given column by column."""
+    def _upsert(
+        self, tx: TxT, sql: str, columns: schema.Columns, values: list[list[Any]]
+    ) -> list[tuple[Any, ...]]:
+        """Run ``sql`` (an upsert whose ``{src}`` is filled in) over rows given column by column;
+        returns what it returns (``RETURNING``)."""
+
+    def _claim_ids(self, tx: TxT, events: Sequence[Event]) -> set[str]:
+        """Claim the ids of ``events`` (distinct) in ``event_ids``; returns those not stored before."""
+        rows = self._upsert(tx, schema.CLAIM_EVENT_IDS, schema.ID_COLUMNS,
+                            [[e.id for e in events], [e.ts for e in events]])  # fmt: skip
+        return {r[0] for r in rows}
 
     def _count(self, sql: str, params: Sequence[Any] = ()) -> int:
         rows = self._rows(sql, params)
@@ -221,9 +230,11 @@ class SqlStore(Store, Generic[TxT]):
         return self._count("SELECT count(*) FROM quarantine")
 
     # -- tokens and audit ------------------------------------------------------------------------
-    def add_token(self, token_id: str, name: str, scopes: Sequence[str], digest: str, now: int) -> None:
+    def add_token(
+        self, token_id: str, name: str, scopes: Sequence[str], digest: str, now: int, owner: str = ""
+    ) -> None:
         with self._transaction(f"adding token {token_id!r}") as tx:
-            tx.execute(schema.INSERT_TOKEN, [token_id, name, ",".join(scopes), digest, now])
+            tx.execute(schema.INSERT_TOKEN, [token_id, name, ",".join(scopes), digest, now, owner])
 
     def token_by_hash(self, digest: str) -> Token | None:
         rows = self._rows(schema.TOKEN_COLUMNS + " WHERE hash = ?", [digest])
@@ -244,7 +255,38 @@ class SqlStore(Store, Generic[TxT]):
     def audit_log(self, limit: int = 200) -> list[dict[str, Any]]:
         return [audit_dict(r) for r in self._rows(schema.AUDIT_LOG, [limit])]
 
+    # -- people --------------------------------------------------------------------------------
+    def put_user(self, user_id: str, username: str, doc: str, now: int) -> None:
+        with self._transaction(f"saving user {username!r}") as tx:
+            tx.execute(schema.UPSERT_USER, [user_id, username, doc, now])
+
+    def user_doc(self, user_id: str = "", username: str = "") -> str | None:
+        column, value = ("id", user_id) if user_id else ("username", username)
+        rows = self._rows(f"SELECT doc FROM users WHERE {column} = ?", [value])
+        return str(rows[0][0]) if rows else None
+
+    def user_docs(self) -> list[str]:
+        return [str(r[0]) for r in self._rows("SELECT doc FROM users ORDER BY username")]
+
+    def put_session(self, session_id: str, user_id: str, doc: str, last_ts: int) -> None:
+        with self._transaction("saving a session") as tx:
+            tx.execute(schema.UPSERT_SESSION, [session_id, user_id, doc, last_ts])
+
+    def session_doc(self, session_id: str) -> str | None:
+        rows = self._rows("SELECT doc FROM sessions WHERE id = ?", [session_id])
+        return str(rows[0][0]) if rows else None
+
+    def delete_sessions(self, *, user_id: str = "", session_id: str = "") -> int:
+        column, value = ("user_id", user_id) if user_id else ("id", session_id)
+        with self._transaction("ending sessions") as tx:
+            n: int = tx.execute(f"DELETE FROM sessions WHERE {column} = ?", [value])
+            return n
+
     # -- housekeeping ----------------------------------------------------------------------------
+    def schema_version(self) -> int:
+        """The schema version of the database (``migrations``)."""
+        return self._count("SELECT max(version) FROM schema_version")
+
     def apply_retention(self, cutoffs: dict[str, int]) -> dict[str, int]:
         deleted: dict[str, int] = {}
         for table, cutoff in cutoffs.items():
@@ -252,6 +294,8 @@ class SqlStore(Store, Generic[TxT]):
                 deleted[table] = tx.execute(
                     f"DELETE FROM {table} WHERE {schema.retention_where(table)}", [cutoff]
                 )
+                if table == "events":
+                    tx.execute(schema.PRUNE_EVENT_IDS, [cutoff, cutoff])
         self._after_retention(cutoffs)
         return deleted
 

@@ -78,10 +78,11 @@ def reply_to(message: Message, raw: bytes, now: datetime, shape: ReplyShape = "e
 def reply_to_bad_frame(
     raw: bytes,
     now: datetime,
-    reason: Literal["check", "structure"] = "check",
+    reason: Literal["check", "structure", "signature"] = "check",
     shape: ReplyShape = "echo",
 ) -> bytes | None:
-    """The error reply for a frame that failed its BCC ("check") or its decoding ("structure").
+    """The error reply for a frame that failed its BCC ("check"), its decoding ("structure") or
+    its 2025 signature check ("signature": flag 0x05 in 2025, the 2016 error flag 0x02 otherwise).
 
     ``raw`` only needs a readable 24-byte header; None when no reply is due (unknown start,
     a response frame, or a command the standard does not answer).
@@ -95,6 +96,8 @@ def reply_to_bad_frame(
     flag = ResponseFlag.ERROR
     if reason == "structure" and edition == "2025":
         flag = ResponseFlag.INVALID_STRUCTURE
+    elif reason == "signature" and edition == "2025":
+        flag = ResponseFlag.INVALID_SIGNATURE
     header = Header(edition, command, flag, bytes(raw[4:21]).decode("latin-1"), raw[21])
     n = int.from_bytes(raw[22:24], "big")
     data = bytes(raw[HEADER_SIZE : min(HEADER_SIZE + n, len(raw) - 1)])

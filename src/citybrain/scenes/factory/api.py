@@ -14,7 +14,7 @@ from citybrain.scenes.factory import answers as a
 from citybrain.scenes.factory import district as district_view
 from citybrain.scenes.factory import genealogy, query
 from citybrain.scenes.factory.plant import SiteSpec
-from citybrain.scenes.factory.replay import Replayer, publisher
+from citybrain.scenes.factory.replay import MAX_SPAN_MS, Replayer, publisher
 from citybrain.scenes.factory.settings import FactorySettings
 from citybrain.scenes.factory.world import FactoryWorld
 from citybrain.sdk import ConfigError, NotFoundError, now_ms
@@ -159,8 +159,8 @@ async def replay(
     site: Annotated[str, Body()],
     line: Annotated[str, Body()],
     start: Annotated[int, Body()],
-    minutes: Annotated[float, Body()] = 60.0,
-    speed: Annotated[float, Body()] = 1.0,
+    minutes: Annotated[float, Body(gt=0, le=MAX_SPAN_MS // 60_000, allow_inf_nan=False)] = 60.0,
+    speed: Annotated[float, Body(ge=1, le=60, allow_inf_nan=False)] = 1.0,
 ) -> a.Replay:
     return a.Replay(**replayer(rt).start(site, line, start, minutes, speed).view())
 

@@ -10,7 +10,6 @@ a half-applied change.
 from __future__ import annotations
 
 import threading
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -18,7 +17,7 @@ from typing import Any, Literal
 import msgspec
 
 from citybrain import data
-from citybrain.sdk import ConfigError, NotFoundError
+from citybrain.sdk import ConfigError, NotFoundError, read_document
 
 Role = Literal["cycle", "good", "reject", "state", "process"]
 Category = Literal["running", "stopped", "planned"]
@@ -259,14 +258,4 @@ DEFAULT_FILE = str(data.path("plants/demo.toml"))
 
 
 def load_file(path: str | Path) -> list[SiteSpec]:
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError as err:
-        raise ConfigError(f"plant model file {p} does not exist") from err
-    try:
-        raw: Any = tomllib.loads(text) if p.suffix == ".toml" else msgspec.json.decode(text)
-    except (tomllib.TOMLDecodeError, msgspec.DecodeError) as err:
-        raise ConfigError(f"plant model file {p}: {err}") from err
-    sites: list[SiteSpec] = _convert(raw, PlantsFile, str(p)).sites
-    return sites
+    return read_document(path, "plant model", PlantsFile).sites

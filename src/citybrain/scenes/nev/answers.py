@@ -25,6 +25,7 @@ class Vehicle(BaseModel):
     """What the list and the detail both say of a vehicle."""
 
     vin: str
+    plate: str = ""  # from [scenes.nev.vehicles.<VIN>]; masked for roles that mask it
     model: str
     model_name: Words
     region: str

@@ -3,6 +3,7 @@ summary by model and region, alarms, and the early-warning rules with their thre
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -49,7 +50,7 @@ def vehicle_list(
     min_alarm_level: Annotated[int, Query(ge=0, le=3)] = 0,
     q: Annotated[str | None, Query(max_length=17, description="VIN substring")] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 200,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> VehicleList:
     rows = [v for v in _vehicles(rt) if matches(v, status, mode, model, region, min_alarm_level, q)]
     rows.sort(key=lambda v: (-v.get("alarm_level", 0), v["vin"]))
@@ -97,9 +98,14 @@ def vehicle_history(
     if format == "csv":
         return Response(
             history.to_csv(result), media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{vin}-{start}-{end}.csv"'},
+            headers={"Content-Disposition": f'attachment; filename="{_safe(vin)}-{start}-{end}.csv"'},
         )  # fmt: skip
     return History.model_validate(result)
+
+
+def _safe(name: str) -> str:
+    """``name`` fit for a header's file name: ASCII letters, digits, ``.-_`` (a VIN has only these)."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", name)[:64]
 
 
 @router.get("/summary", summary="Fleet figures: online, charging, driving, in alarm; by model and region")

@@ -14,6 +14,7 @@ import msgspec
 from citybrain.sdk import Event
 
 Edition = Literal["2016", "2025"]
+SignatureMark = Literal["verified", "unchecked", "unsigned"]
 Vin = Annotated[str, msgspec.Meta(min_length=1, max_length=17, description="vehicle identification number")]
 
 
@@ -76,6 +77,9 @@ class NevReport(Event, tag="nev.report"):
     engine_faults: list[int] = msgspec.field(default_factory=list)
     other_faults: list[int] = msgspec.field(default_factory=list)
     invalid: dict[str, str] = msgspec.field(default_factory=dict)  # field -> "abnormal" | "invalid"
+    # 2025 SM2 signature: "verified" with the vehicle's configured key; "unchecked" signed but no key
+    # is configured for the VIN; "unsigned" the vehicle has a key but sent none (accepted by policy)
+    signature: SignatureMark | None = None
 
 
 EVENTS: list[type[Event]] = [NevLogin, NevLogout, NevReport]

@@ -20,6 +20,19 @@ every 30 s) it keeps the VIN; the newcomer's login is answered with flag 0x03 "d
 its reports for that VIN are refused as above, and an alert names both peers. A live connection
 that has gone quiet that long is a dead link (a lost modem, half-open TCP): the newcomer replaces
 it, as B.2.7 says, without an alert.
+
+Data security (GB/T 32960-2025, ``[scenes.nev.security]``). A vehicle whose SM2 public key is
+configured must sign its real-time and reissue reports; the signature is verified before the report
+counts. One that does not verify (a tampered frame, a wrong key, a signature that is not the last
+block) gets the error reply (flag 0x05 "invalid signature" in 2025), is counted
+(``frames_refused_bad_signature``), raises a ``gb32960.bad_signature`` alert and is never stored; a
+report without a signature is refused the same way unless ``unsigned = "accept"``. A stored report
+says how it was checked in its ``signature`` field. A 0x09 activation from such a vehicle must carry
+the configured key and a signature that verifies with it, or it is answered "failed".
+
+TLS (``[scenes.nev.gateway.tls]``): the server speaks TLS, with client certificates when
+``client_ca`` is set; ``tls_vin_in_certificate`` then binds each login to the VIN in the
+certificate's subject CN.
 """
 
 from __future__ import annotations
@@ -34,9 +47,11 @@ from citybrain import sdk
 from citybrain.gateways.alerts import AlertingGateway, GatewayAlerts
 from citybrain.gateways.tcp import Connection
 from citybrain.protocols import gb32960 as gb
+from citybrain.protocols.gb32960 import security as gbsec
 from citybrain.scenes.nev.convert import login_event, logout_event, report_event
-from citybrain.scenes.nev.settings import GatewaySettings, NevSettings
-from citybrain.sdk import MAX_TS, MIN_TS, DecodeError, Event
+from citybrain.scenes.nev.events import SignatureMark
+from citybrain.scenes.nev.settings import GatewaySettings, NevSettings, SecuritySettings
+from citybrain.sdk import MAX_TS, MIN_TS, ConfigError, DecodeError, Event
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +88,29 @@ class VinRegistry:
             del self.by_vin[vin]
 
 
+class Keys:
+    """The vehicles' SM2 public keys (parsed and checked once) and the policy for unsigned reports."""
+
+    def __init__(self, cfg: SecuritySettings) -> None:
+        self.by_vin: dict[str, bytes] = {}
+        for vin, text in cfg.public_keys.items():
+            try:
+                self.by_vin[vin] = gbsec.parse_public_key(text)
+            except ValueError as err:
+                raise ConfigError(f"scenes.nev.security.public_keys[{vin!r}]: {err}") from err
+        self.accept_unsigned = cfg.unsigned == "accept"
+        self.user_id = cfg.user_id.encode()
+
+
+def certificate_cn(cert: dict[str, Any] | None) -> str | None:
+    """The subject commonName of a peer certificate (``getpeercert()`` form), if any."""
+    for rdn in (cert or {}).get("subject", ()):
+        for name, value in rdn:
+            if name == "commonName":
+                return str(value)
+    return None
+
+
 def with_flag(reply: bytes, flag: int) -> bytes:
     """A reply frame with another response flag (byte 3), its BCC (XOR from byte 2) adjusted."""
     out = bytearray(reply)
@@ -91,8 +129,10 @@ class Gb32960Session:
         clock: Clock = _now,
         counts: dict[str, int] | None = None,
         alerts: GatewayAlerts | None = None,
+        keys: Keys | None = None,
     ) -> None:
         self.conn = conn
+        self.keys = keys or Keys(SecuritySettings())
         self.submit = submit
         self.cfg = cfg
         self.vins = vins
@@ -174,11 +214,18 @@ class Gb32960Session:
                      self.conn.peer, type(msg).__name__, h.vin)  # fmt: skip
             return gb.reply_to_bad_frame(raw, now, "check", self.shape)
         if isinstance(msg, gb.RealtimeReport):
+            mark = self._signature(msg, raw)
+            if mark == "refused":
+                return gb.reply_to_bad_frame(raw, now, "signature", self.shape)
             self._count("reissue" if msg.reissue else "realtime")
-            self.events.append(report_event(msg, self.source, self.reassembler))
+            event = report_event(msg, self.source, self.reassembler)
+            event.signature = mark
+            self.events.append(event)
             return None
         if isinstance(msg, gb.VehicleLogin | gb.VehicleLogin2025):
             self._count("login")
+            if not self._certificate_allows(h.vin):
+                return gb.reply_to_bad_frame(raw, now, "check", self.shape)
             live = self.vins.bind(h.vin, self.conn, self.cfg.duplicate_quiet_s)
             if live is not None:
                 return self._duplicate_login(msg, raw, now, live)
@@ -198,9 +245,17 @@ class Gb32960Session:
             self.trusted_platform = bool(users)  # with no users configured it proves nothing
         elif isinstance(msg, gb.Activation):
             self._count("activation")
-            # no security-chip registry here: every activation succeeds (0x0A, result 1, info 1)
+            # no security-chip registry here: an activation succeeds (0x0A, result 1, info 1) unless
+            # the VIN has a configured key that the activation does not carry and prove
+            key = self.keys.by_vin.get(h.vin)
+            ok = key is None or (
+                msg.public_key in (key, b"\x04" + key)
+                and gbsec.check(msg, raw, key, self.keys.user_id) == "verified"
+            )
+            if not ok:
+                self._refuse_signature(h.vin, "activation without the configured key or signature")
             hdr = gb.Header(h.edition, gb.Command.ACTIVATION_RESPONSE, gb.ResponseFlag.COMMAND, h.vin)
-            return gb.encode(gb.ActivationResponse(hdr, 1, 1))
+            return gb.encode(gb.ActivationResponse(hdr, 1 if ok else 2, 1))
         elif isinstance(msg, gb.RawMessage):
             self._count("undecoded")
             log.info("gb32960 %s: %s command 0x%02X from %s kept undecoded", self.conn.peer, msg.reason,
@@ -209,6 +264,45 @@ class Gb32960Session:
         else:
             self._count(type(msg).__name__.lower())
         return gb.reply_to(msg, raw, now, self.shape)
+
+    def _signature(self, msg: gb.RealtimeReport, raw: bytes) -> SignatureMark | Literal["refused"] | None:
+        """How a report's 2025 signature checks out, or "refused" (counted and alerted)."""
+        vin = msg.header.vin
+        key = self.keys.by_vin.get(vin)
+        if key is None:
+            return None if gbsec.signed_part(msg, raw) is None else "unchecked"
+        verdict = gbsec.check(msg, raw, key, self.keys.user_id)
+        if verdict == "verified":
+            return "verified"
+        if verdict == "missing" and self.keys.accept_unsigned:
+            return "unsigned"
+        self._refuse_signature(vin, "report without a signature" if verdict == "missing" else
+                               f"report signature {verdict}")  # fmt: skip
+        return "refused"
+
+    def _refuse_signature(self, vin: str, why: str) -> None:
+        self._count("refused_bad_signature")
+        self.alerts.raise_alert(
+            "gb32960.bad_signature", vin, "车辆数据签名无效 / vehicle data signature invalid",
+            f"VIN {vin} from {self.conn.peer}: {why}; the frame was refused and not stored",
+            {"vin": vin, "peer": self.conn.peer, "reason": why},
+        )  # fmt: skip
+
+    def _certificate_allows(self, vin: str) -> bool:
+        """With ``tls_vin_in_certificate``: the client certificate's CN must be the login's VIN
+        (a forwarding platform that passed its platform login may log in any VIN)."""
+        if not self.cfg.tls_vin_in_certificate or self.trusted_platform:
+            return True
+        cn = certificate_cn(self.conn.peer_cert)
+        if cn == vin:
+            return True
+        self._count("login_refused_certificate")
+        self.alerts.raise_alert(
+            "gb32960.certificate_mismatch", vin, "证书与车辆不符 / certificate does not name the vehicle",
+            f"login for VIN {vin} from {self.conn.peer} with a client certificate for {cn!r}",
+            {"vin": vin, "peer": self.conn.peer, "certificate_cn": cn},
+        )  # fmt: skip
+        return False
 
     def _speaks_for(self, vin: str) -> bool:
         return self.trusted_platform or vin in self.logged_in
@@ -230,17 +324,30 @@ class Gb32960Gateway(AlertingGateway):
     """The TCP server with GB/T 32960 sessions; ``submit`` makes events durable (``rt.submit``)."""
 
     def __init__(
-        self, submit: Submit, cfg: GatewaySettings, clock: Clock = _now, alerts: GatewayAlerts | None = None
+        self,
+        submit: Submit,
+        cfg: GatewaySettings,
+        clock: Clock = _now,
+        alerts: GatewayAlerts | None = None,
+        security: SecuritySettings | None = None,
     ) -> None:
         self.vins = VinRegistry()
         self.cfg = cfg
         self.kinds: dict[str, int] = {}
         self.alerts = alerts or GatewayAlerts(None, "nev", "gb32960")
+        self.keys = Keys(security or SecuritySettings())
+        self.submit, self.clock = submit, clock
         super().__init__(
-            lambda conn: Gb32960Session(conn, submit, cfg, self.vins, clock, self.kinds, self.alerts),
+            self._session,
             name="gb32960", host=cfg.host, port=cfg.port, max_connections=cfg.max_connections,
             idle_timeout=cfg.idle_timeout_s, read_size=cfg.read_size, max_garbage_bytes=cfg.max_garbage_bytes,
+            tls=cfg.tls.build("gb32960"),
         )  # fmt: skip
+
+    def _session(self, conn: Connection) -> Gb32960Session:
+        return Gb32960Session(
+            conn, self.submit, self.cfg, self.vins, self.clock, self.kinds, self.alerts, self.keys
+        )
 
     def extra_counters(self) -> dict[str, int]:
         """Connected VINs, quiet links replaced, logins refused (frames by kind: ``frames_login``...)."""
@@ -255,4 +362,5 @@ def servers(rt: sdk.Runtime[NevSettings]) -> list[Gb32960Gateway]:
     cfg = rt.settings.gateway
     if not cfg.enabled:
         return []
-    return [Gb32960Gateway(rt.submit, cfg, alerts=GatewayAlerts(rt, "nev", "gb32960"))]
+    alerts = GatewayAlerts(rt, "nev", "gb32960")
+    return [Gb32960Gateway(rt.submit, cfg, alerts=alerts, security=rt.settings.security)]

@@ -100,6 +100,8 @@ def public(v: Vehicle, cfg: NevSettings) -> dict[str, Any]:
     d["region_name"] = cfg.region_name(v.region)
     d["alarm_words"] = alarm_words(v.alarms)
     d["alarm_level_words"] = LEVEL_WORDS.get(v.alarm_level, LEVEL_WORDS[0])
+    info = cfg.vehicles.get(v.vin)
+    d["plate"] = info.plate if info is not None else ""  # personal: masked for some roles
     return d
 
 

@@ -5,9 +5,12 @@ Every early-warning threshold lives in :class:`WarningSettings`; docs/scenes/nev
 
 from __future__ import annotations
 
+from typing import Literal
+
 import msgspec
 
 from citybrain import sdk
+from citybrain.gateways.tls import TlsSettings
 
 
 class GatewaySettings(msgspec.Struct, forbid_unknown_fields=True):
@@ -30,6 +33,21 @@ class GatewaySettings(msgspec.Struct, forbid_unknown_fields=True):
     # A login for a VIN live on another connection that received data within this many seconds is
     # refused (flag 0x03) with an alert; a live connection silent that long is a dead link: replaced.
     duplicate_quiet_s: float = 90.0  # a live VIN's connection keeps it unless silent this long
+    # TLS instead of plain TCP for terminals that support it (docs/scenes/nev.md, "Transport security")
+    tls: TlsSettings = msgspec.field(default_factory=TlsSettings)
+    # With tls.client_ca set: a vehicle login's VIN must be the client certificate's subject CN (one
+    # certificate per vehicle); a forwarding platform that passed its platform login may log in any VIN.
+    tls_vin_in_certificate: bool = False  # the client certificate names the VIN it may speak for
+
+
+class SecuritySettings(msgspec.Struct, forbid_unknown_fields=True):
+    """``[scenes.nev.security]``: GB/T 32960-2025 data signatures (SM2 with SM3), checked on ingest."""
+
+    # A vehicle listed here must sign its real-time and reissue reports; a report whose signature
+    # does not verify is refused (docs/scenes/nev.md, "Data security").
+    public_keys: dict[str, str] = msgspec.field(default_factory=dict)  # VIN -> SM2 public key, hex (04||X||Y)
+    unsigned: Literal["reject", "accept"] = "reject"  # a keyed vehicle's unsigned report: refuse or store
+    user_id: str = "1234567812345678"  # the SM2 signer ID in Z (GM/T 0009's default)
 
 
 class WarningSettings(msgspec.Struct, forbid_unknown_fields=True):
@@ -94,6 +112,7 @@ class VehicleInfo(msgspec.Struct, forbid_unknown_fields=True):
 
 class NevSettings(sdk.SceneSettings):
     gateway: GatewaySettings = msgspec.field(default_factory=GatewaySettings)
+    security: SecuritySettings = msgspec.field(default_factory=SecuritySettings)
     warnings: WarningSettings = msgspec.field(default_factory=WarningSettings)
     # The standard's report interval is at most 30 s, so three missed reports.
     offline_after_ms: int = 90_000  # no report or login for this long (platform receive time): offline

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import time
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 
@@ -29,6 +29,9 @@ from citybrain.sdk import (
     ReadModel,
     ingest_body,
 )
+
+Level = Literal["smooth", "slow", "congested", "severe", "no_data"]  # levels.LEVEL_RANK
+RoadClass = Annotated[str, Query(pattern=r"^[a-z_]{1,40}$", description="an OSM highway class")]
 
 HOUR = 3_600_000
 CHINA = dt.timezone(dt.timedelta(hours=8))
@@ -87,8 +90,10 @@ def area_states(store: ReadModel) -> dict[str, dict[str, Any]]:
 def segments(
     rt: Rt,
     bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat")] = None,
-    level: Annotated[list[str] | None, Query(description="smooth, slow, congested, severe, no_data")] = None,
-    road_class: Annotated[list[str] | None, Query()] = None,
+    level: Annotated[
+        list[Level] | None, Query(description="smooth, slow, congested, severe, no_data")
+    ] = None,
+    road_class: Annotated[list[RoadClass] | None, Query()] = None,
     with_data: bool = False,
 ) -> dict[str, Any]:
     box = _bbox(bbox)
@@ -184,7 +189,9 @@ def hotspots(rt: Rt) -> list[dict[str, Any]]:
     summary="One hotspot: live figures, history, segments, alerts",
     response_model=a.HotspotDetail,
 )
-def hotspot(rt: Rt, hotspot_id: str, minutes: int = 120) -> dict[str, Any]:
+def hotspot(
+    rt: Rt, hotspot_id: str, minutes: Annotated[int, Query(ge=1, le=1_000_000_000)] = 120
+) -> dict[str, Any]:
     tn, store = rt.world, rt.store
     area = tn.areas.get(f"hotspot:{hotspot_id}")
     if area is None:
@@ -235,7 +242,7 @@ def series(
     id: str = "",
     start: int | None = None,
     end: int | None = None,
-    bucket_ms: int = 60_000,
+    bucket_ms: Annotated[int, Query(ge=1_000, le=86_400_000)] = 60_000,
     window: str = "1m",
 ) -> a.IndexSeries:
     if scope not in SCOPES:
@@ -291,7 +298,9 @@ def peak_hours(rt: Rt, day: str | None = None) -> dict[str, Any]:
 
 
 @read("/top-roads", summary="The most congested named roads of a day", response_model=a.TopRoads)
-def top_roads(rt: Rt, day: str | None = None, period: str = "all_day", limit: int = 10) -> dict[str, Any]:
+def top_roads(
+    rt: Rt, day: str | None = None, period: str = "all_day", limit: Annotated[int, Query(ge=1, le=1_000)] = 10
+) -> dict[str, Any]:
     if period not in PERIODS:
         raise ConfigError(f"period must be one of {', '.join(PERIODS)}")
     store, day0 = rt.store, day_start_ms(day)

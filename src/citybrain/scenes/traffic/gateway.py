@@ -237,6 +237,11 @@ class Jt808Session:
             self._count("auth_failed")
             log.info("jt808 %s: terminal %s sent an auth code not issued to it", self.conn.peer, phone)
             return jt808.reply_for(msg, self._facts(auth_code=None))
+        max_age = self.cfg.auth_max_age_days * 86_400_000
+        if max_age and self._now_ms() - grant.issued_ms > max_age:
+            self._count("auth_expired")  # rotation: the terminal registers again for a new code
+            log.info("jt808 %s: terminal %s sent an expired auth code", self.conn.peer, phone)
+            return jt808.reply_for(msg, self._facts(auth_code=None))
         if self.phone and self.phone != phone:
             self._leave()  # one connection speaks for one terminal
         other = t.live_elsewhere(phone, self)

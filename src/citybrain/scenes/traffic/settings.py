@@ -38,6 +38,9 @@ class GatewayConfig(msgspec.Struct, forbid_unknown_fields=True):
     # issued auth codes (random, bound to the registering phone; SHA-256 only), a JSON-lines
     # journal; default: <data_dir>/jt808-auth.jsonl
     auth_file: str = ""  # journal of issued auth codes; default <data_dir>/jt808-auth.jsonl
+    # codes are rotated: an authentication with a code older than this is refused (0x8001 result
+    # 1), so the terminal registers again and gets a new one; 0 keeps codes until re-registration
+    auth_max_age_days: float = 0.0  # a code older than this is refused and the terminal re-registers
     # removed: codes used to be an HMAC under a shipped default secret; a leftover setting is refused
     auth_secret: str = ""  # removed: a value left in the settings is refused at start
     # a second authenticated connection of a terminal closes the first; when the first had received

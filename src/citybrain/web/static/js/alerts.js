@@ -3,7 +3,7 @@
 // per second and keyed by id, so a burst of thousands costs a few renders and a note being typed
 // survives them. After a reconnect (including the server's "too slow" close) the feed re-reads
 // the store, so alerts published while disconnected are not lost.
-import { api } from "./api.js";
+import { allows, api } from "./api.js";
 import * as live from "./live.js";
 import { fmtTime, loc, onLocale, t } from "./i18n.js";
 import { el, SEVERITIES, throttle } from "./util.js";
@@ -14,7 +14,7 @@ const store = new Map();
 const rows = new Map();  // id -> {node, sig}
 const drafts = new Map();  // id -> {action, note}
 const countHooks = new Set();
-let canOperate = false;
+let who = null;  // GET /api/v1/auth/me: what each scene lets the caller do
 let scenes = [];
 let root, list, more;
 let filter = { scene: "", severity: "", status: "" };
@@ -25,6 +25,7 @@ export const onCounts = (fn) => countHooks.add(fn);
 export const all = () => store;
 
 export function upsert(a) {
+  if (!readable(a.scene)) return;  // only the scenes shown on this screen
   const cur = store.get(a.id);
   if (cur && (RANK[cur.status] > RANK[a.status] || (cur.status === a.status && cur.last_ts > a.last_ts))) return;
   store.set(a.id, a);
@@ -80,8 +81,14 @@ function row(a) {
   return node;
 }
 
+const readable = (scene) => scenes.some((s) => s.name === scene);
+// acknowledge/resolve go through /api/v1/alerts/..., which the API authorizes in the platform
+// scene: offered where the caller may operate both there and in the alert's own scene
+const mayOperate = (scene) => allows(who, "platform", "operate") && allows(who, scene, "operate");
+const operatesSomewhere = () => scenes.some((s) => mayOperate(s.name));
+
 function actions(a) {
-  if (!canOperate || replayTs != null || a.status === "resolved") return null;
+  if (!mayOperate(a.scene) || replayTs != null || a.status === "resolved") return null;
   const draft = drafts.get(a.id);
   if (!draft) {
     return el("div", { class: "actions" },
@@ -172,7 +179,7 @@ function filters() {
 
 function frame() {
   const parts = [el("h2", {}, t("alerts.title")), filters(), list, more];
-  if (!canOperate) parts.push(el("div", { class: "hint" }, t("alerts.readonly")));
+  if (!operatesSomewhere()) parts.push(el("div", { class: "hint" }, t("alerts.readonly")));
   root.replaceChildren(...parts);
   for (const r of rows.values()) r.node.remove();
   rows.clear();
@@ -185,10 +192,10 @@ async function reload(since) {
   for (const a of [...recent, ...open]) upsert(a);
 }
 
-export async function init(node, sceneList, scopes) {
+export async function init(node, sceneList, caller) {
   root = node;
   scenes = sceneList;
-  canOperate = scopes.includes("operate");
+  who = caller;
   list = el("ol", { id: "alert-list" });
   more = el("div", { class: "more" });
   frame();

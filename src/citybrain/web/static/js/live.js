@@ -9,6 +9,7 @@ import { topicMatch } from "./util.js";
 const handlers = [];  // [pattern, fn(data, topic)]
 const reconnectHooks = new Set();
 const statusHooks = new Set();
+const refusedHooks = new Set();
 let inbox = [];
 let ws = null;
 let topics = new Set();
@@ -25,6 +26,8 @@ export function on(pattern, fn) {
 }
 export const onReconnect = (fn) => reconnectHooks.add(fn);
 export const onStatus = (fn) => statusHooks.add(fn);
+/** Called when the server refuses the feed's credentials (the session or token may have ended). */
+export const onRefused = (fn) => refusedHooks.add(fn);
 const setStatus = (s) => { for (const fn of statusHooks) fn(s); };
 
 /** Put a message on the page's data path exactly as if it came over the WebSocket. */
@@ -65,7 +68,8 @@ export function connect() {
   setStatus("connecting");
   ws = new WebSocket(url);
   let authed = false;
-  ws.onopen = () => ws.send(JSON.stringify({ op: "auth", token: getToken() }));
+  // with no token the server takes the session cookie the browser sent with the handshake
+  ws.onopen = () => ws.send(JSON.stringify(getToken() ? { op: "auth", token: getToken() } : { op: "auth" }));
   ws.onmessage = (ev) => {
     const msg = JSON.parse(ev.data);
     if (msg.op === "ready") {
@@ -87,6 +91,7 @@ export function connect() {
     setStatus("down");
     if (!authed && ev.code === 1008) {
       setStatus("auth");
+      for (const fn of refusedHooks) fn();
       return;
     }
     setTimeout(connect, backoff);
