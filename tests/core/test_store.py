@@ -8,6 +8,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
@@ -18,7 +19,7 @@ from citybrain.core.errors import ConflictError, NotFoundError, StoreError
 from citybrain.core.events import stamp
 from citybrain.core.outputs import Alert, AlertOp, LateEvent, MetricPoint, Outputs, Quarantined, StateUpdate
 from citybrain.core.scenes import discover
-from citybrain.core.store.base import AlertQuery, ReadModel, Store, Token
+from citybrain.core.store.base import AlertQuery, AuditSearch, ReadModel, Store, Token
 from citybrain.core.store.duck import DuckStore
 from citybrain.core.store.postgres import PostgresStore
 from citybrain.core.store.sql import SqlStore
@@ -335,6 +336,40 @@ def test_tokens_and_audit(store: Store) -> None:
         {"ts": 1, "actor": "ops", "action": "token.revoke", "target": "t1", "detail": {"why": "left"}},
     ]
     assert len(store.audit_log(limit=1)) == 1
+
+
+def test_audit_search_filters_in_the_store(store: Store) -> None:
+    records = [
+        (10, "赵运营 (u1)", "read", "/api/v1/scenes/nev/vehicles", {"fields": ["plate"], "purpose": "工单"}),
+        (20, "Admin (u0)", "user.create", "u1", {}),
+        (30, "admin (u0)", "user.password", "u2", {}),
+        (40, "web-ops", "token.create", "t_1", {}),
+        (50, "web-ops", "users", "100%_off", {}),  # "users" is not under the prefix "user."
+    ]
+    for record in records:
+        store.audit(*record)
+
+    def ts(limit: int = 200, **q: Any) -> list[int]:
+        return [r["ts"] for r in store.audit_log(limit, AuditSearch(**q))]
+
+    assert ts() == [50, 40, 30, 20, 10]
+    assert ts(actor="ADMIN") == [30, 20]  # a substring, whatever the case
+    assert ts(actor="运营") == [10]
+    assert ts(action="read") == [10] and ts(action="rea") == []  # exact
+    assert ts(action="user.") == [30, 20]  # a prefix ending in "."
+    assert ts(target="/nev/") == [10]
+    # LIKE's wildcards and the escape character are matched literally
+    assert ts(target="%") == [50] and ts(target="_") == [50, 40] and ts(target="\\") == []
+    assert ts(target="0%_o") == [50] and ts(actor="%") == [] and ts(action="%.") == []
+    assert ts(since=20, until=40) == [30, 20]  # until is exclusive
+    assert ts(actor="admin", action="user.", since=25) == [30]
+    assert ts(limit=2) == [50, 40]
+    # values are bound, never formatted into the SQL
+    assert ts(actor="' OR '1'='1") == [] and ts(action="x' OR 1=1 --") == []
+    assert store.audit_log(1, AuditSearch(action="read"))[0]["detail"] == {
+        "fields": ["plate"],
+        "purpose": "工单",
+    }
 
 
 def test_a_store_is_a_read_model(store: Store) -> None:

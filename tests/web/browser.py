@@ -58,6 +58,38 @@ class Screen:
         )
         return alert_id
 
+    def click_feature(self, layer: str, key: str) -> None:
+        """Centre the map feature ``key`` of ``layer``, let the map render, then click where it is
+        now (vehicles move)."""
+        locate = """([layer, key, centre]) => {
+            const f = window.citybrain.layers.get(layer).features.get(key);
+            const g = f.geometry;
+            const [a, b] = g.type === 'Point' ? [g.coordinates, g.coordinates] : g.coordinates;
+            const c = [(a[0] + b[0]) / 2, (a[1] + b[1]) / 2];
+            const map = window.citybrain.getMap();
+            if (centre) map.jumpTo({center: c, zoom: 14});
+            const p = map.project(c);
+            const r = map.getCanvas().getBoundingClientRect();
+            return [r.left + p.x, r.top + p.y];
+        }"""
+        self.page.evaluate(locate, [layer, key, True])
+        self.page.wait_for_timeout(400)
+        x, y = self.page.evaluate(locate, [layer, key, False])
+        self.page.mouse.click(x, y)
+
+    def open_drill(self, layer: str, key: str, tries: int = 6) -> Any:
+        """Click ``key`` on ``layer`` until its drill-down opens (a moving vehicle on a loaded machine
+        can be missed); the drill's locator. Features on top of each other open whichever is on top:
+        read the drill's ``data-key``."""
+        drill = self.page.locator(f"#drill[data-layer='{layer}']")
+        for _ in range(tries):
+            self.click_feature(layer, key)
+            self.page.wait_for_timeout(700)
+            if drill.is_visible():
+                break
+        drill.wait_for(state="visible", timeout=10_000)
+        return drill
+
     def shot(self, name: str) -> Path:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         path = ARTIFACTS / f"{name}.png"

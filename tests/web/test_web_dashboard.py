@@ -89,25 +89,6 @@ def test_web_read_only_token_cannot_operate(screen: Screen, running: Running) ->
     assert page.locator("#alerts .hint").count() == 1
 
 
-def _click_feature(page: Any, layer: str, key: str) -> None:
-    """Centre the feature, let the map render, then click where it is now (vehicles move)."""
-    locate = """([layer, key, centre]) => {
-        const f = window.citybrain.layers.get(layer).features.get(key);
-        const g = f.geometry;
-        const [a, b] = g.type === 'Point' ? [g.coordinates, g.coordinates] : g.coordinates;
-        const c = [(a[0] + b[0]) / 2, (a[1] + b[1]) / 2];
-        const map = window.citybrain.getMap();
-        if (centre) map.jumpTo({center: c, zoom: 14});
-        const p = map.project(c);
-        const r = map.getCanvas().getBoundingClientRect();
-        return [r.left + p.x, r.top + p.y];
-    }"""
-    page.evaluate(locate, [layer, key, True])
-    page.wait_for_timeout(400)
-    x, y = page.evaluate(locate, [layer, key, False])
-    page.mouse.click(x, y)
-
-
 def test_web_drill_down_segment_and_vehicle(screen: Screen, running: Running) -> None:
     page = screen.page
     screen.sign_in(running.tokens["read"])
@@ -115,9 +96,7 @@ def test_web_drill_down_segment_and_vehicle(screen: Screen, running: Running) ->
     # the layer switches: only the roads are clickable for the first drill-down
     page.uncheck("#layers input[data-layer='fleet.vehicles']")
     page.uncheck("#layers input[data-layer='fleet.hotspots']")
-    _click_feature(page, "fleet.segments", "s3")
-    drill = page.locator("#drill[data-layer='fleet.segments']")
-    drill.wait_for(state="visible", timeout=10_000)
+    drill = screen.open_drill("fleet.segments", "s3")
     assert "北京西路" in drill.inner_text()
     page.wait_for_function(
         "() => Number(document.querySelector('#drill .history')?.dataset.points) > 0", timeout=10_000
@@ -131,13 +110,7 @@ def test_web_drill_down_segment_and_vehicle(screen: Screen, running: Running) ->
     page.uncheck("#layers input[data-layer='fleet.segments']")
     page.check("#layers input[data-layer='fleet.vehicles']")
     page.wait_for_timeout(3_000)  # a few seconds of track
-    drill = page.locator("#drill[data-layer='fleet.vehicles']")
-    for _ in range(6):  # vehicles move while a loaded machine renders: aim again if the click missed
-        _click_feature(page, "fleet.vehicles", key)
-        page.wait_for_timeout(700)
-        if drill.is_visible():
-            break
-    drill.wait_for(state="visible", timeout=10_000)
+    drill = screen.open_drill("fleet.vehicles", key)
     # vehicles on one road can overlap: whichever is on top opens, with its own detail
     assert (drill.get_attribute("data-key") or "").startswith("赣A")
     assert drill.locator("tr[data-field=soc] td").inner_text().endswith("%")

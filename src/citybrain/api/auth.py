@@ -21,7 +21,7 @@ from fastapi import Request
 from citybrain.core.errors import AuthError, ForbiddenError
 from citybrain.core.store.base import Token
 from citybrain.core.tokens import authenticate, digest, scope_roles
-from citybrain.identity.policy import Policy, Principal
+from citybrain.identity.policy import SELF, Policy, Principal
 
 if TYPE_CHECKING:
     from citybrain.identity.directory import Directory
@@ -47,6 +47,7 @@ PUBLIC: dict[str, str] = {
 }
 SCENES_PREFIX = "/api/v1/scenes/"
 METRICS_PREFIX = "/api/v1/metrics/"
+SELF_PREFIX = "/api/v1/auth/"
 SESSION_COOKIE = "cb_session"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -63,6 +64,8 @@ def scene_of(path: str, path_params: Mapping[str, Any] | None = None) -> str:
     """The scene a request acts in."""
     if path.startswith(SCENES_PREFIX):
         return path[len(SCENES_PREFIX) :].split("/", 1)[0]
+    if path.startswith(SELF_PREFIX):
+        return SELF  # one's own session: every signed-in principal may read and end it
     params = path_params or {}
     scene = params.get("scene")
     if not scene and path.startswith(METRICS_PREFIX) and params.get("name"):

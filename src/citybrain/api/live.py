@@ -35,6 +35,8 @@ from fastapi import APIRouter, WebSocket
 from fastapi.concurrency import run_in_threadpool
 
 from citybrain.api.auth import SESSION_COOKIE, Who, authorize, bearer, identify
+from citybrain.api.masking import mask_json
+from citybrain.core.clock import now_ms
 from citybrain.core.errors import AuthError, BackpressureError, ValidationError
 from citybrain.core.live import Subscriber
 
@@ -56,6 +58,8 @@ class Reader:
         self.cookie = cookie if not secret else None
         self.scenes = frozenset(state.platform.scenes)
         self.readable: frozenset[str] = frozenset()
+        self.masked: dict[str, frozenset[str]] = {}  # scene -> fields this principal sees masked
+        self.shown: dict[str, list[str]] = {}  # scene -> sensitive fields it sees unmasked (audited)
 
     def check(self) -> Who:
         """The principal, allowed to read the platform, with its readable scenes (AuthError)."""
@@ -65,14 +69,30 @@ class Reader:
         else:  # a token: exactly as before sessions existed (an empty one fails the same way)
             who = identify(state, f"Bearer {self.secret}" if self.secret else None, None, None)
         authorize(state, who, "read")
-        self.readable = frozenset(s for s in self.scenes if state.policy.allows(who.principal, s, "read"))
+        policy = state.policy
+        self.readable = frozenset(s for s in self.scenes if policy.allows(who.principal, s, "read"))
+        self.masked = {s: m for s in self.readable if (m := policy.masked(who.principal, s))}
+        self.shown = {
+            s: sorted(f) for s in self.readable if (f := policy.sensitive(s) - self.masked.get(s, set()))
+        }
         return who
+
+    def prepare(self, msg: dict[str, Any]) -> dict[str, Any] | None:
+        """The message as this connection may see it (personal fields masked), or None."""
+        if not self.may(msg["topic"]):
+            return None
+        fields = self.masked.get(_scene_of_topic(msg["topic"]))
+        return {**msg, "data": mask_json(msg.get("data"), fields, set())} if fields else msg
 
     def may(self, topic: str) -> bool:
         """``<kind>.<scene>[...]``: a scene's topic needs read there; any other is the platform's."""
-        parts = topic.split(".", 2)
-        scene = parts[1] if len(parts) > 1 else ""
+        scene = _scene_of_topic(topic)
         return scene in self.readable or scene not in self.scenes
+
+
+def _scene_of_topic(topic: str) -> str:
+    parts = topic.split(".", 2)
+    return parts[1] if len(parts) > 1 else ""
 
 
 def _same_origin(ws: WebSocket) -> bool:
@@ -106,6 +126,13 @@ async def live(ws: WebSocket) -> None:
         await ws.send_json({"error": "busy", "message": str(err)})
         await ws.close(*FULL)
         return
+    if reader.shown:  # its feed carries personal fields unmasked: recorded once per connection
+        fields = sorted({f for fs in reader.shown.values() for f in fs})
+        detail = {"fields": fields, "scenes": sorted(reader.shown), "department": who.principal.department,
+                  "purpose": "live feed"}  # fmt: skip
+        await run_in_threadpool(
+            state.platform.store.audit, now_ms(), who.actor, "read", "/api/v1/live", detail
+        )
     ready = {"token": who.token.id} if who.token else {"user": who.id}
     await ws.send_json({"op": "ready", **ready, "max_patterns": sub.max_patterns})
     recheck_s = state.platform.settings.server.live_recheck_s
@@ -132,9 +159,9 @@ async def live(ws: WebSocket) -> None:
 
 async def _pump(ws: WebSocket, sub: Subscriber, reader: Reader) -> tuple[int, str]:
     while True:
-        msg = await sub.queue.get()
-        if reader.may(msg["topic"]):
-            await ws.send_json(msg)
+        out = reader.prepare(await sub.queue.get())
+        if out is not None:
+            await ws.send_json(out)
         if sub.overflowed and sub.queue.empty():
             return SLOW
 

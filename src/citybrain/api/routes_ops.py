@@ -18,6 +18,9 @@ from starlette.background import BackgroundTask
 from citybrain.api.answers import ReadyAnswer, text_answer
 from citybrain.api.auth import Who, require
 from citybrain.core.errors import ForbiddenError
+from citybrain.core.events import MAX_TS
+from citybrain.core.store.base import AuditSearch
+from citybrain.core.store.schema import AUDIT_MAX
 from citybrain.core.tokens import SCOPES, create_token
 
 router = APIRouter(tags=["operations"])
@@ -217,11 +220,25 @@ def revoke(request: Request, token_id: str, token: Who = Depends(require("admin"
     return {"revoked": token_id}
 
 
-@router.get("/api/v1/audit", summary="The audit log of writes (admin)")
+# printable text only: a control character (NUL above all) is no actor, action or target
+_TEXT = r"^[^\x00-\x1f\x7f]*$"
+
+
+@router.get("/api/v1/audit", summary="The audit log of writes and of sensitive reads, searched (admin)")
 def audit(
-    request: Request, limit: int = Query(200, ge=1, le=10_000), _: Who = Depends(require("admin"))
+    request: Request,
+    actor: str = Query("", max_length=200, pattern=_TEXT, description="a part of the actor's name"),
+    action: str = Query(
+        "", max_length=64, pattern=_TEXT, description='exact ("read"), or a prefix ending in "." ("user.")'
+    ),
+    target: str = Query("", max_length=500, pattern=_TEXT, description="a part of the target (route, id)"),
+    since: int | None = Query(None, ge=0, le=MAX_TS, description="epoch ms, inclusive"),
+    until: int | None = Query(None, ge=0, le=MAX_TS, description="epoch ms, exclusive"),
+    limit: int = Query(200, ge=1, le=AUDIT_MAX),
+    _: Who = Depends(require("admin")),
 ) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = request.app.state.platform.store.audit_log(limit)
+    search = AuditSearch(actor=actor, action=action, target=target, since=since, until=until)
+    rows: list[dict[str, Any]] = request.app.state.platform.store.audit_log(limit, search)
     return rows
 
 

@@ -35,6 +35,8 @@ m = g(r.sub, p.sub) && (p.scene == "*" || r.scene == p.scene) && (p.act == "*" |
 && areaIn(r.area, p.area, r.own)
 """
 
+SELF = "self"  # the scene of one's own identity routes (/api/v1/auth/...)
+
 # API token scopes as roles: what each scope has always meant (core.tokens.IMPLIES)
 SCOPE_ROLES = [
     Role("scope:ingest", {"en": "ingest token"}, [Permission(ANY, "ingest")]),
@@ -80,7 +82,10 @@ class Policy:
             self._masks[role.name] = {scene: frozenset(f) for scene, f in role.mask.items()}
 
     def allows(self, who: Principal, scene: str, action: str, area: str = "") -> bool:
-        """May ``who`` take ``action`` in ``scene`` (for ``area``, or anywhere it has a grant)?"""
+        """May ``who`` take ``action`` in ``scene`` (for ``area``, or anywhere it has a grant)?
+        Everyone may read the pseudo-scene ``self`` (who they are, their own session)."""
+        if scene == SELF and action == "read":
+            return True
         own = ",".join(who.areas)
         return any(self._e.enforce(role, scene, action, area, own) for role in who.roles)
 

@@ -39,7 +39,7 @@ from citybrain.sdk.panels import (
     TimeSeries,
 )
 from citybrain.sdk.rules import make_rule as rule
-from citybrain.sdk.runtime import require, router, runtime
+from citybrain.sdk.runtime import Areas, readable_areas, require, router, runtime
 from citybrain.sdk.scene import Scene
 from citybrain.sdk.settings import SceneSettings, duration_ms
 from citybrain.sdk.windows import (
@@ -65,6 +65,7 @@ __all__ = [
     "AlertQuery",
     "AlertRule",
     "Alerts",
+    "Areas",
     "Bar",
     "CitybrainError",
     "ConfigError",
@@ -107,6 +108,7 @@ __all__ = [
     "now_ms",
     "processor_class",
     "read_document",
+    "readable_areas",
     "require",
     "router",
     "rule",

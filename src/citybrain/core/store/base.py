@@ -52,6 +52,21 @@ class AlertQuery:
 
 
 @dataclass(frozen=True)
+class AuditSearch:
+    """Which audit records: ``actor`` and ``target`` case-insensitive substrings, ``action`` exact or
+    a prefix ending in "." ("user."), ``since`` <= ts < ``until`` (epoch ms); empty: any."""
+
+    actor: str = ""
+    action: str = ""
+    target: str = ""
+    since: int | None = None
+    until: int | None = None
+
+
+EVERY_RECORD = AuditSearch()
+
+
+@dataclass(frozen=True)
 class Token:
     id: str
     name: str
@@ -167,7 +182,8 @@ class Audit(ABC):
     def audit(self, ts: int, actor: str, action: str, target: str, detail: dict[str, Any]) -> None: ...
 
     @abstractmethod
-    def audit_log(self, limit: int = 200) -> list[dict[str, Any]]: ...
+    def audit_log(self, limit: int = 200, search: AuditSearch = EVERY_RECORD) -> list[dict[str, Any]]:
+        """The records ``search`` finds, newest first."""
 
 
 class People(ABC):

@@ -6,6 +6,8 @@ bucketing is ``ts - ts % bucket``. Placeholders are ``?``; the PostgreSQL store 
 
 from collections.abc import Sequence
 
+from citybrain.core.store.base import AuditSearch
+
 TABLES: dict[str, str] = {
     "events": """CREATE TABLE IF NOT EXISTS events (
         partition INTEGER NOT NULL, poff BIGINT NOT NULL, id VARCHAR NOT NULL, kind VARCHAR NOT NULL,
@@ -119,7 +121,8 @@ QUARANTINE_LIST = (
 )
 METRIC_KEYS = "SELECT DISTINCT key FROM metrics WHERE name = ? ORDER BY key"
 TOKEN_COLUMNS = "SELECT id, name, scopes, created_ts, revoked_ts, owner FROM tokens"
-AUDIT_LOG = "SELECT ts, actor, action, target, detail FROM audit ORDER BY ts DESC LIMIT ?"
+AUDIT_COLUMNS = "ts, actor, action, target, detail"
+AUDIT_MAX = 10_000  # records one audit search returns at most
 
 
 # Exportable tables and the time column used to filter them.
@@ -169,6 +172,30 @@ def alerts_query(
         f"SELECT {ALERT_COLUMNS} FROM alerts WHERE {' AND '.join(where)} ORDER BY opened_ts DESC, id LIMIT ?"
     )
     return sql, [*params, limit]
+
+
+def _like(text: str) -> str:
+    """``text`` as a LIKE pattern that matches it literally (with ``ESCAPE '\\'``)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def audit_query(q: AuditSearch, limit: int) -> tuple[str, list[object]]:
+    """The audit log searched (``AuditSearch``), newest first, at most ``AUDIT_MAX`` records: SQL
+    and its parameters (every value bound, none formatted into the SQL)."""
+    conds: list[tuple[str, object]] = [
+        (f"lower({col}) LIKE ? ESCAPE '\\'", f"%{_like(text.lower())}%")
+        for col, text in (("actor", q.actor), ("target", q.target))
+        if text
+    ]
+    if q.action:
+        prefix = q.action.endswith(".")
+        conds.append(
+            ("action LIKE ? ESCAPE '\\'", _like(q.action) + "%") if prefix else ("action = ?", q.action)
+        )
+    conds += [(f"ts {op} ?", ts) for op, ts in ((">=", q.since), ("<", q.until)) if ts is not None]
+    where = " AND ".join(["1 = 1", *(c for c, _ in conds)])
+    sql = f"SELECT {AUDIT_COLUMNS} FROM audit WHERE {where} ORDER BY ts DESC LIMIT ?"
+    return sql, [*(v for _, v in conds), max(0, min(limit, AUDIT_MAX))]
 
 
 def find_events_query(

@@ -22,7 +22,7 @@ from citybrain.core.errors import ConflictError, NotFoundError
 from citybrain.core.events import Event
 from citybrain.core.outputs import Alert, AlertOp, Outputs, Quarantined
 from citybrain.core.store import schema
-from citybrain.core.store.base import Agg, AlertQuery, Store, Token
+from citybrain.core.store.base import EVERY_RECORD, Agg, AlertQuery, AuditSearch, Store, Token
 from citybrain.core.store.rows import (
     alert_from_row,
     alert_params,
@@ -252,8 +252,9 @@ class SqlStore(Store, Generic[TxT]):
         with self._transaction(f"auditing {action}") as tx:
             tx.execute(schema.INSERT_AUDIT, [ts, actor, action, target, json_text(detail)])
 
-    def audit_log(self, limit: int = 200) -> list[dict[str, Any]]:
-        return [audit_dict(r) for r in self._rows(schema.AUDIT_LOG, [limit])]
+    def audit_log(self, limit: int = 200, search: AuditSearch = EVERY_RECORD) -> list[dict[str, Any]]:
+        sql, params = schema.audit_query(search, limit)
+        return [audit_dict(r) for r in self._rows(sql, params)]
 
     # -- people --------------------------------------------------------------------------------
     def put_user(self, user_id: str, username: str, doc: str, now: int) -> None:

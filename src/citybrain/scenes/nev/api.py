@@ -25,6 +25,8 @@ from citybrain.scenes.nev.summary import matches, summarise
 from citybrain.sdk import AlertQuery, NotFoundError, Problem, ValidationError, now_ms
 
 Rt = Annotated[sdk.Runtime[NevSettings], Depends(sdk.runtime)]
+# the vehicles a principal may read: those of its areas (a vehicle's region is an area code)
+Seen = Annotated[sdk.Areas, Depends(sdk.readable_areas)]
 router = sdk.router("read")
 
 MAX_STATES = 1_000_000
@@ -32,8 +34,18 @@ DAY_MS = 86_400_000
 CSV = {200: {"content": {"text/csv": {"schema": {"type": "string"}}}}}
 
 
-def _vehicles(rt: Rt) -> list[dict[str, Any]]:
-    return [s["data"] for s in rt.store.states("nev", limit=MAX_STATES)]
+def _vehicles(rt: Rt, seen: sdk.Areas) -> list[dict[str, Any]]:
+    return [
+        s["data"] for s in rt.store.states("nev", limit=MAX_STATES) if seen.admit(s["data"].get("region"))
+    ]
+
+
+def _vehicle(rt: Rt, seen: sdk.Areas, vin: str) -> dict[str, Any]:
+    found = rt.store.states("nev", key=vin)
+    if not found or not seen.admit(found[0]["data"].get("region")):  # outside its areas: as if absent
+        raise NotFoundError(f"vehicle {vin} has not reported")
+    v: dict[str, Any] = found[0]["data"]
+    return v
 
 
 def _alerts(found: list[Any]) -> list[sdk.AlertAnswer]:
@@ -43,6 +55,7 @@ def _alerts(found: list[Any]) -> list[sdk.AlertAnswer]:
 @router.get("/vehicles", summary="Vehicles with their live state; filters combine")
 def vehicle_list(
     rt: Rt,
+    seen: Seen,
     status: Literal["online", "offline"] | None = None,
     mode: Literal["driving", "charging", "parked", "unknown"] | None = None,
     model: str | None = None,
@@ -52,18 +65,15 @@ def vehicle_list(
     limit: Annotated[int, Query(ge=1, le=10_000)] = 200,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> VehicleList:
-    rows = [v for v in _vehicles(rt) if matches(v, status, mode, model, region, min_alarm_level, q)]
+    rows = [v for v in _vehicles(rt, seen) if matches(v, status, mode, model, region, min_alarm_level, q)]
     rows.sort(key=lambda v: (-v.get("alarm_level", 0), v["vin"]))
     page = rows[offset : offset + limit]
     return VehicleList.model_validate({"total": len(rows), "offset": offset, "limit": limit, "items": page})
 
 
 @router.get("/vehicles/{vin}", summary="One vehicle: mileage, speed, battery, position, alarms")
-def vehicle_detail(rt: Rt, vin: str) -> VehicleDetail:
-    found = rt.store.states("nev", key=vin)
-    if not found:
-        raise NotFoundError(f"vehicle {vin} has not reported")
-    v = found[0]["data"]
+def vehicle_detail(rt: Rt, seen: Seen, vin: str) -> VehicleDetail:
+    v = _vehicle(rt, seen, vin)
     alerts = _alerts(rt.store.alerts(AlertQuery(scene="nev", key=vin, limit=50)))
     # each section reads its fields from the vehicle's state (answers.py names where from)
     sections = {s: v for s in ("driving", "battery", "position", "alarm", "counts")}
@@ -78,6 +88,7 @@ def vehicle_detail(rt: Rt, vin: str) -> VehicleDetail:
 )
 def vehicle_history(
     rt: Rt,
+    seen: Seen,
     vin: str,
     start: int | None = None,
     end: int | None = None,
@@ -85,6 +96,8 @@ def vehicle_history(
     max_points: Annotated[int, Query(ge=10, le=20_000)] = 1_000,
     format: Literal["json", "csv"] = "json",
 ) -> History | Response:
+    if seen.codes is not None:  # an area-bound principal: only vehicles of its areas
+        _vehicle(rt, seen, vin)
     end = end if end is not None else now_ms() + 1
     start = start if start is not None else end - DAY_MS
     names = [n.strip() for n in signals.split(",") if n.strip()]
@@ -109,8 +122,8 @@ def _safe(name: str) -> str:
 
 
 @router.get("/summary", summary="Fleet figures: online, charging, driving, in alarm; by model and region")
-def summary(rt: Rt) -> FleetSummary:
-    out = summarise(_vehicles(rt), rt.settings)
+def summary(rt: Rt, seen: Seen) -> FleetSummary:
+    out = summarise(_vehicles(rt, seen), rt.settings)
     out["open_alerts"] = len(rt.store.alerts(AlertQuery(status="open", scene="nev", limit=100_000)))
     return FleetSummary.model_validate(out)
 

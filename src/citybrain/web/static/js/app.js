@@ -2,6 +2,7 @@
 // read, from GET /api/v1/auth/me's `can`), then the live feed.
 import { allows, api } from "./api.js";
 import * as alerts from "./alerts.js";
+import * as audit from "./audit.js";
 import * as drill from "./drill.js";
 import * as header from "./header.js";
 import * as live from "./live.js";
@@ -16,6 +17,7 @@ export async function start(who, onRefused = () => {}) {
   header.init($("headline"), $("clock"), $("conn"));
   buildPanels(scenes, $("panels-left"), $("panels-right"));
   drill.init($("drill"));
+  audit.init($("audit"), $("audit-open"), who);  // only for people who may administer the platform
   replay.init($("mode"));
   live.onRefused(onRefused);
   live.connect();

@@ -6,7 +6,7 @@ import { axis, baseOption, chart } from "./charts.js";
 import { axisTimeFormatter, fmtNum, fmtTime, loc, minIntervalFor, t } from "./i18n.js";
 import { getMap } from "./map.js";
 import { el, expand, pick } from "./util.js";
-import { valueLabel } from "./widgets.js";
+import { fieldLabel, valueLabel } from "./widgets.js";
 
 const RANGES = { "1h": 3_600_000, "24h": 86_400_000, "7d": 604_800_000 };
 let node;
@@ -58,11 +58,12 @@ async function details(drill, vars, props) {
     }
   }
   const merged = { ...props, ...detail };
-  const fields = drill.fields || Object.keys(props || {}).filter((k) => typeof props[k] !== "object").map((k) => ({ field: k, label: k }));
+  // undeclared fields are every plain one, headed by the catalogue's "field.<name>" when it has one
+  const fields = drill.fields || Object.keys(props || {}).filter((k) => typeof props[k] !== "object").map((k) => ({ field: k }));
   return el("table", { class: "grid detail" }, fields.map((f) => {
     const v = pick(merged, f.field) ?? pick(merged.data, f.field);
     const shown = typeof v === "number" ? `${fmtNum(v, f.digits)}${f.unit ? ` ${loc(f.unit)}` : ""}` : Array.isArray(v) ? v.map(loc).join("、") : valueLabel(f.field, v, f.categories);
-    return el("tr", { dataset: { field: f.field } }, el("th", {}, loc(f.label)), el("td", { class: typeof v === "number" ? "n" : "" }, shown));
+    return el("tr", { dataset: { field: f.field } }, el("th", {}, fieldLabel(f.field, f.label)), el("td", { class: typeof v === "number" ? "n" : "" }, shown));
   }));
 }
 
