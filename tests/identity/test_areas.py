@@ -17,17 +17,14 @@ from tests.identity.test_sign_in import PASSWORD
 from tests.scenes.nev.nev_testkit import T0, nev_platform, report
 
 NANCHANG_CAR, JIUJIANG_CAR = "LCBEV1A0100000001", "LCBEV1A0100000002"
-ORG = """
-[[areas]]
-code = "36"
-name = { "zh-CN" = "江西省", en = "Jiangxi" }
-[[areas]]
-code = "360100"
-name = { "zh-CN" = "南昌市", en = "Nanchang" }
-[[areas]]
-code = "360000"
-name = { "zh-CN" = "江西省(南昌以外)", en = "Jiangxi outside Nanchang" }
-
+AREAS = {"36": ("江西省", "Jiangxi"), "360100": ("南昌市", "Nanchang"),
+         "360000": ("江西省(南昌以外)", "Jiangxi outside Nanchang")}  # fmt: skip
+ORG = (
+    "".join(
+        f'[[areas]]\ncode = "{code}"\nname = {{ "zh-CN" = "{zh}", en = "{en}" }}\n'
+        for code, (zh, en) in AREAS.items()
+    )
+    + """
 [[departments]]
 id = "jx-transport"
 name = { "zh-CN" = "省交通运输厅", en = "Provincial transport" }
@@ -47,6 +44,7 @@ name = "nev_inspector"
 title = { "zh-CN" = "新能源车辆监管员", en = "NEV inspector" }
 permissions = [{ scene = "nev", action = "read", area = "@own" }]
 """
+)
 
 
 @pytest.fixture
