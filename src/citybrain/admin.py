@@ -106,3 +106,17 @@ def create_user(settings: Settings, fields: dict[str, Any]) -> dict[str, Any]:
         )  # fmt: skip
         store.audit(now_ms(), "cli", "user.create", u.id, {"username": u.username, "roles": u.roles})
     return {"id": u.id, "username": u.username, "name": u.name, "department": u.department, "roles": u.roles}
+
+
+def erase(settings: Settings, scene: str, key: str, reason: str) -> dict[str, Any]:
+    """Ask for a data subject's erasure (``core.erasure``); the pipeline carries it out, at once
+    when the platform runs, else when it next starts."""
+    from citybrain.core.erasure import erasure_dict, request_erasure
+    from citybrain.core.scenes import discover
+
+    with target(settings) as store:
+        if isinstance(store, httpx.Client):
+            body = {"scene": scene, "key": key, "reason": reason}
+            out: dict[str, Any] = answer(store.post("/api/v1/erasures", json=body))
+            return out
+        return erasure_dict(request_erasure(store, discover(), scene, key, reason, "cli", now_ms()))

@@ -185,6 +185,20 @@ def user_create(
     typer.echo(f"user {made['id']} {made['username']} ({', '.join(made['roles'])})")
 
 
+@app.command()
+def erase(
+    scene: Annotated[str, typer.Option(help="the scene holding the subject (nev, traffic, ...)")],
+    key: Annotated[str, typer.Option(help="the subject's entity key (a VIN, a vehicle id, ...)")],
+    reason: Annotated[str, typer.Option(help="the request it answers (kept in the audit log)")],
+    config: ConfigOpt = None,
+) -> None:
+    """Erase a data subject's records in a scene on request; the audit of it is kept."""
+    from citybrain import admin
+
+    made = admin.erase(_settings(config), scene, key, reason)
+    typer.echo(f"erasure {made['id']} of {scene} {key!r}: {made['status']} (GET /api/v1/erasures to follow)")
+
+
 @token_app.command("list")
 def token_list(config: ConfigOpt = None) -> None:
     """List tokens (never their secrets)."""

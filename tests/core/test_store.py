@@ -6,7 +6,6 @@ import os
 import subprocess
 import threading
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -66,13 +65,6 @@ def close_backend(s: Store) -> None:
 
         with psycopg.connect(s.dsn, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA "{s.schema}" CASCADE')
-
-
-@pytest.fixture(params=BACKENDS)
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    s = open_backend(request.param, tmp_path)
-    yield s
-    close_backend(s)
 
 
 def evs(n: int, start: int = 0) -> list[PulseReport]:

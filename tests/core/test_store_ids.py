@@ -5,12 +5,10 @@ scale-out raw sink's append."""
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import psycopg
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -44,13 +42,6 @@ def _reopen(store: Store, tmp: Path) -> Store:
         return DuckStore(store.path)
     assert isinstance(store, PostgresStore)
     return PostgresStore(store.dsn, store.schema)
-
-
-@pytest.fixture(params=BACKENDS)
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    s = open_backend(request.param, tmp_path)
-    yield s
-    close_backend(s)
 
 
 def test_a_resent_id_with_another_timestamp_is_a_duplicate(store: Store) -> None:

@@ -18,10 +18,11 @@ from typing import Any
 import msgspec
 
 from citybrain.core.bus import Bus
+from citybrain.core.bus.base import partition_for
 from citybrain.core.events import Event, stamp
 from citybrain.core.outputs import Alert, Outputs, Quarantined
 from citybrain.core.processor import AlertBook, Emitter, Processor, restore, snapshot
-from citybrain.core.store.base import Store
+from citybrain.core.store.base import Erasure, Store
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +177,37 @@ class Pipeline:
             self._next_tick = now + self.tick_ms / 1000
             for task in self._tasks:
                 self._tick(task, int(now * 1000))
+            self._erase_unlocked(int(now * 1000))
         return progressed
+
+    # -- erasures ---------------------------------------------------------------------------------
+    def erase_pending(self) -> list[Erasure]:
+        """Carry out the erasures asked for (run once a second; tests call it). Thread-safe."""
+        with self._round:
+            return self._erase_unlocked(int(time.time() * 1000))
+
+    def _erase_unlocked(self, now_ms: int) -> list[Erasure]:
+        """For each pending erasure of a partition this process owns: the scene's processors forget
+        the subject (checkpointed at their position, so no replay brings it back), then the store
+        deletes its rows. An erasure whose events are not all processed yet stays pending and is
+        taken up again next time; it is done (and audited) once none stored before it is left."""
+        done: list[Erasure] = []
+        for req in self.store.erasures(pending=True):
+            partition = partition_for(req.key, self.bus.partitions)
+            if not self.bus.owns(partition):
+                continue
+            for task in self._tasks:
+                mine = task.partition == partition and task.spec.name.startswith(f"{req.scene}.")
+                if mine and task.proc.forget(req.key) | task.book.forget(req.key):
+                    self._commit(task, task.pos, Outputs())
+            now = self.store.erase_subject(req, now_ms)
+            if now.done_ts is not None:
+                self.store.audit(
+                    now_ms, "system", "subject.erased", f"{req.scene}:{req.key}",
+                    {"erasure": req.id, "deleted": now.deleted},
+                )  # fmt: skip
+                done.append(now)
+        return done
 
     def drain(self, timeout: float = 30.0) -> None:
         """Process until every task has caught up with the bus (tests, replay, shutdown)."""

@@ -64,6 +64,13 @@ class AlertBook(msgspec.Struct):
 
     tracks: dict[str, AlertTrack] = msgspec.field(default_factory=dict)
 
+    def forget(self, key: str) -> bool:
+        """Drop every rule's track of ``key`` (an erasure); True when there was one."""
+        gone = [dk for dk in self.tracks if dk.split(":", 1)[1:] == [key]]
+        for dk in gone:
+            del self.tracks[dk]
+        return bool(gone)
+
 
 class Emitter:
     """Collects one batch's outputs; the runtime commits them with the checkpoint."""
@@ -183,6 +190,19 @@ class Processor(ABC, Generic[S, E]):
 
     def tick(self, now_ms: int, out: Emitter) -> None:
         """Called about once a second with wall-clock time (silence and timeout rules)."""
+
+    def forget(self, key: str) -> bool:
+        """Drop what the state holds of entity ``key`` (a data subject's erasure); True when it
+        held anything. The default removes ``key`` from every dict of the state's own fields, the
+        shape per-key state has (``vehicles[vin]``, an aggregation's ``open`` and ``keys``); a
+        processor keeping a subject elsewhere overrides it."""
+        found = False
+        for name in self.state.__struct_fields__:
+            held = getattr(self.state, name)
+            if isinstance(held, dict) and key in held:
+                del held[key]
+                found = True
+        return found
 
 
 class Envelope(msgspec.Struct):

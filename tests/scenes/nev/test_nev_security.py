@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from citybrain.core.store.base import AlertQuery
 from citybrain.gateways.alerts import GatewayAlerts
 from citybrain.gateways.tls import TlsSettings
 from citybrain.protocols import gb32960 as gb
+from citybrain.protocols.gb32960 import cipher as gbcipher
 from citybrain.protocols.gb32960 import security as gbsec
 from citybrain.protocols.gb32960.frame import bcc
 from citybrain.scenes.nev.events import NevLogin, NevReport
@@ -238,3 +240,93 @@ def test_client_certificates_name_the_vin_a_terminal_may_log_in(platform: Platfo
 
     run(platform, main, tls=tls, tls_vin_in_certificate=True)
     assert [e.key for e in stored(platform) if isinstance(e, NevLogin)] == [VIN]
+
+
+# -- data-unit encryption (SM4 under a key exchanged with 0x0B) ------------------------------------
+PLATFORM_KEY = gbcipher.new_private_key()
+DATA_KEY = bytes.fromhex("00112233445566778899aabbccddeeff")
+
+
+def encrypting(tmp_path: Path, **kw: Any) -> SecuritySettings:
+    key_file = tmp_path / "platform-sm2.key"
+    key_file.write_text(f"{PLATFORM_KEY:064x}\n")
+    return keyed(platform_key_file=str(key_file), **kw)
+
+
+def key_exchange(carried: bytes, algorithm: int = gb.Encryption.SM4, days: int = 30) -> bytes:
+    hdr = gb.Header("2025", gb.Command.KEY_EXCHANGE, gb.ResponseFlag.COMMAND, VIN)
+    return gb.encode(
+        gb.KeyExchange(hdr, algorithm, carried, CLOCK - timedelta(days=1), CLOCK + timedelta(days=days))
+    )
+
+
+def test_an_encrypted_signed_report_is_decrypted_then_verified_and_a_bad_one_refused(
+    platform: Platform, tmp_path: Path
+) -> None:
+    wrapped = gbcipher.sm2_encrypt(gbcipher.public_key_of(PLATFORM_KEY), DATA_KEY)
+    secret = gbcipher.encrypt_frame(signed_report(), DATA_KEY)
+
+    async def main(gw: Gb32960Gateway) -> None:
+        link = await Link.open(gw)
+        assert await link.send(LOGIN) == b"\x01\x01"
+        assert await link.send(secret) == b"\x02\x07"  # no key exchanged yet: 0x07 decryption failed
+        assert await link.send(key_exchange(wrapped)) == b"\x0b\x01"  # the key taken, acknowledged
+        await report_then_sync(link, secret)
+        # an altered block decrypts to noise (ECB has no MAC): the signature or the structure fails
+        assert await link.send(tampered(secret, 30)) in (b"\x02\x05", b"\x02\x06")
+        other = gbcipher.encrypt_frame(signed_report(), bytes(16))
+        assert await link.send(other) == b"\x02\x07"  # encrypted with another key
+        c = gw.counters()
+        assert c["frames_refused_undecryptable"] == 2 and c["frames_key_exchange"] == 1
+        await link.close()
+
+    run(platform, main, encrypting(tmp_path))
+    (rep,) = reports(platform)  # the one that decrypted, with its signature checked on the plain unit
+    assert rep.signature == "verified" and rep.key == VIN
+
+
+def test_a_key_exchange_is_refused_unless_it_unwraps_for_a_logged_in_vehicle(
+    platform: Platform, tmp_path: Path
+) -> None:
+    wrapped = gbcipher.sm2_encrypt(gbcipher.public_key_of(PLATFORM_KEY), DATA_KEY)
+    for_someone_else = gbcipher.sm2_encrypt(gbcipher.public_key_of(gbcipher.new_private_key()), DATA_KEY)
+
+    async def main(gw: Gb32960Gateway) -> None:
+        link = await Link.open(gw)
+        assert await link.send(key_exchange(wrapped)) == b"\x0b\x07"  # before the vehicle's login
+        assert await link.send(LOGIN) == b"\x01\x01"
+        assert await link.send(key_exchange(wrapped, algorithm=gb.Encryption.AES128)) == b"\x0b\x07"
+        assert await link.send(key_exchange(for_someone_else)) == b"\x0b\x07"
+        assert await link.send(key_exchange(wrapped, days=-2)) == b"\x0b\x01"  # taken, but expired
+        assert await link.send(gbcipher.encrypt_frame(signed_report(), DATA_KEY)) == b"\x02\x07"
+        assert gw.counters()["frames_key_exchange_refused"] == 3
+        await link.close()
+
+    run(platform, main, encrypting(tmp_path))
+    assert reports(platform) == []
+
+
+def test_a_bare_key_is_taken_without_a_platform_key(platform: Platform) -> None:
+    async def main(gw: Gb32960Gateway) -> None:
+        link = await Link.open(gw)
+        assert await link.send(LOGIN) == b"\x01\x01"
+        assert await link.send(key_exchange(DATA_KEY)) == b"\x0b\x01"
+        await report_then_sync(link, gbcipher.encrypt_frame(tsv_frame("GB-RC-11"), DATA_KEY))
+        await link.close()
+
+    run(platform, main)
+    (rep,) = reports(platform)
+    assert rep.key == VIN and rep.signature == "unchecked"  # a signature, but no key configured
+
+
+@pytest.mark.parametrize("text", ["not hex", "00", f"{gbsec.N:064x}"])
+def test_a_bad_platform_key_file_is_a_config_error(tmp_path: Path, text: str) -> None:
+    f = tmp_path / "k"
+    f.write_text(text)
+    with pytest.raises(ConfigError, match="platform_key_file"):
+        Gb32960Gateway(
+            lambda e: None, GatewaySettings(port=0), security=SecuritySettings(platform_key_file=str(f))
+        )
+    with pytest.raises(ConfigError, match="platform_key_file"):
+        Gb32960Gateway(lambda e: None, GatewaySettings(port=0),
+                       security=SecuritySettings(platform_key_file=str(tmp_path / "missing")))  # fmt: skip

@@ -46,6 +46,10 @@ class Bus(ABC):
     def lag(self) -> dict[str, int]:
         """Events not yet consumed, per consumer group (sum over partitions)."""
 
+    def owns(self, partition: int) -> bool:
+        """Whether this process's pipeline processes ``partition`` (a scaled-out worker owns some)."""
+        return True
+
     def queue_depth(self) -> int:
         """Events held in memory by the bus (0 where the bus keeps none)."""
         return 0

@@ -76,6 +76,23 @@ class Token:
     owner: str = ""  # who made it: "user:<id>", "token:<id>", "cli", or empty (before owners)
 
 
+@dataclass(frozen=True)
+class Erasure:
+    """A data subject's erasure: every record of entity ``key`` in ``scene`` (its events, state,
+    metrics, alerts, quarantined events) and what the scene's processors hold of it. ``done_ts``
+    stays None until nothing of it stored by ``requested_ts`` is left; ``deleted`` counts rows per
+    table. The request and the audit trail are kept."""
+
+    id: str
+    scene: str
+    key: str
+    reason: str
+    requested_by: str
+    requested_ts: int
+    done_ts: int | None = None
+    deleted: dict[str, int] = field(default_factory=dict)
+
+
 class EventLog(ABC):
     """Raw events: the durable log of the embedded bus, partitioned, with contiguous offsets."""
 
@@ -211,7 +228,24 @@ class People(ABC):
         """End one session, or every session of a user; how many ended."""
 
 
-class Store(EventLog, Checkpoints, ReadModel, Tokens, Audit, People):
+class Erasures(ABC):
+    """Erasures of data subjects, asked through the API or the CLI and done by the pipeline, which
+    first makes the scene's processors forget the subject (``Processor.forget``)."""
+
+    @abstractmethod
+    def request_erasure(self, erasure: Erasure) -> None: ...
+
+    @abstractmethod
+    def erasures(self, pending: bool = False, limit: int = 200) -> list[Erasure]:
+        """The newest erasures (only those not done yet, when ``pending``)."""
+
+    @abstractmethod
+    def erase_subject(self, erasure: Erasure, now: int) -> Erasure:
+        """Delete the subject's rows in one transaction (events only where every processor has
+        passed them); done when none it had by the request is left. Returns it as it now stands."""
+
+
+class Store(EventLog, Checkpoints, ReadModel, Tokens, Audit, People, Erasures):
     """Every table: what the platform holds. Writes outside a processor commit live here."""
 
     @abstractmethod

@@ -11,7 +11,7 @@ import msgspec
 from citybrain.core.errors import ConfigError
 from citybrain.core.events import REGISTRY, Event
 from citybrain.core.outputs import Alert, Quarantined
-from citybrain.core.store.base import Token
+from citybrain.core.store.base import Erasure, Token
 
 log = logging.getLogger(__name__)
 JSON = msgspec.json.Encoder()
@@ -104,6 +104,12 @@ def alert_params(a: Alert) -> list[Any]:
 def token_from_row(row: Sequence[Any]) -> Token:
     tid, name, scopes, created, revoked, owner = row
     return Token(tid, name, tuple(s for s in scopes.split(",") if s), int(created), revoked, owner or "")
+
+
+def erasure_from_row(row: Sequence[Any]) -> Erasure:
+    eid, scene, key, reason, by, requested, done, deleted = row
+    counts = {k: int(v) for k, v in json_dict(deleted).items()}
+    return Erasure(eid, scene, key, reason, by, int(requested), None if done is None else int(done), counts)
 
 
 def audit_dict(row: Sequence[Any]) -> dict[str, Any]:

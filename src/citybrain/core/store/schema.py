@@ -49,6 +49,11 @@ TABLES: dict[str, str] = {
         updated_ts BIGINT NOT NULL)""",
     "sessions": """CREATE TABLE IF NOT EXISTS sessions (
         id VARCHAR PRIMARY KEY, user_id VARCHAR NOT NULL, doc VARCHAR NOT NULL, last_ts BIGINT NOT NULL)""",
+    # data subjects' erasures: asked, then done by the pipeline (``Erasures`` in base.py)
+    "erasures": """CREATE TABLE IF NOT EXISTS erasures (
+        id VARCHAR PRIMARY KEY, scene VARCHAR NOT NULL, key VARCHAR NOT NULL, reason VARCHAR NOT NULL,
+        requested_by VARCHAR NOT NULL, requested_ts BIGINT NOT NULL, done_ts BIGINT,
+        deleted VARCHAR NOT NULL)""",
 }
 
 ALERT_COLUMNS = (
@@ -233,6 +238,30 @@ RETENTION_GUARDS: dict[str, str] = {
     "WHERE c.partition = events.partition), 0)",
     "alerts": " AND status = 'resolved'",
 }
+
+
+# What an erasure deletes of a subject (scene, key): per table, the column naming the scene and
+# whether it holds the scene itself or a name prefixed "<scene>."; events only once every processor
+# of their partition has passed them (the retention guard), so none vanishes under a processor.
+ERASABLE: dict[str, tuple[str, bool]] = {
+    "events": ("kind", True),
+    "states": ("scene", False),
+    "metrics": ("name", True),
+    "alerts": ("scene", False),
+    "quarantine": ("kind", True),
+}
+ERASURE_COLUMNS = "SELECT id, scene, key, reason, requested_by, requested_ts, done_ts, deleted FROM erasures"
+# events of the subject that were stored by the time it was asked and are not erased yet
+ERASURE_LEFT = "SELECT count(*) FROM events WHERE starts_with(kind, ?) AND key = ? AND ingest_ts <= ?"
+
+
+def erase_where(table: str) -> str:
+    """The WHERE clause (``?``: the scene or its "<scene>." prefix, then the key) of what an erasure
+    deletes from ``table``."""
+    column, prefixed = ERASABLE[table]
+    scene = f"starts_with({column}, ?)" if prefixed else f"{column} = ?"
+    guard = RETENTION_GUARDS["events"] if table == "events" else ""
+    return f"{scene} AND key = ?{guard}"
 
 
 def retention_where(table: str) -> str:

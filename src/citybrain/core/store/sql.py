@@ -22,12 +22,13 @@ from citybrain.core.errors import ConflictError, NotFoundError
 from citybrain.core.events import Event
 from citybrain.core.outputs import Alert, AlertOp, Outputs, Quarantined
 from citybrain.core.store import schema
-from citybrain.core.store.base import EVERY_RECORD, Agg, AlertQuery, AuditSearch, Store, Token
+from citybrain.core.store.base import EVERY_RECORD, Agg, AlertQuery, AuditSearch, Erasure, Store, Token
 from citybrain.core.store.rows import (
     alert_from_row,
     alert_params,
     audit_dict,
     decode_log_rows,
+    erasure_from_row,
     events_from_rows,
     json_dict,
     json_text,
@@ -282,6 +283,36 @@ class SqlStore(Store, Generic[TxT]):
         with self._transaction("ending sessions") as tx:
             n: int = tx.execute(f"DELETE FROM sessions WHERE {column} = ?", [value])
             return n
+
+    # -- erasures ------------------------------------------------------------------------------
+    def request_erasure(self, erasure: Erasure) -> None:
+        e = erasure
+        with self._transaction(f"recording erasure {e.id!r}") as tx:
+            tx.execute(
+                "INSERT INTO erasures VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [e.id, e.scene, e.key, e.reason, e.requested_by, e.requested_ts, e.done_ts,
+                 json_text(e.deleted)],
+            )  # fmt: skip
+
+    def erasures(self, pending: bool = False, limit: int = 200) -> list[Erasure]:
+        where = " WHERE done_ts IS NULL" if pending else ""
+        rows = self._rows(f"{schema.ERASURE_COLUMNS}{where} ORDER BY requested_ts DESC, id LIMIT ?", [limit])
+        return [erasure_from_row(r) for r in rows]
+
+    def erase_subject(self, erasure: Erasure, now: int) -> Erasure:
+        e = erasure
+        deleted = dict(e.deleted)
+        with self._transaction(f"erasing {e.scene} {e.key!r}") as tx:
+            for table, (_, prefixed) in schema.ERASABLE.items():
+                scene = f"{e.scene}." if prefixed else e.scene
+                n = tx.execute(f"DELETE FROM {table} WHERE {schema.erase_where(table)}", [scene, e.key])
+                deleted[table] = deleted.get(table, 0) + n
+            left = tx.rows(schema.ERASURE_LEFT, [f"{e.scene}.", e.key, e.requested_ts])[0][0]
+            done = now if not left else None
+            tx.execute(
+                "UPDATE erasures SET done_ts = ?, deleted = ? WHERE id = ?", [done, json_text(deleted), e.id]
+            )
+        return Erasure(e.id, e.scene, e.key, e.reason, e.requested_by, e.requested_ts, done, deleted)
 
     # -- housekeeping ----------------------------------------------------------------------------
     def schema_version(self) -> int:

@@ -40,6 +40,7 @@ ACKNOWLEDGED = frozenset(
         Command.PLATFORM_LOGOUT,
         Command.HEARTBEAT,
         Command.TIME_CALIBRATION,
+        Command.KEY_EXCHANGE,  # 2025: the vehicle encrypts with the key only once it is taken
     }
 )
 #: Commands that get an error reply when their frame is bad (B.2.1 and the acknowledged ones).
@@ -78,11 +79,12 @@ def reply_to(message: Message, raw: bytes, now: datetime, shape: ReplyShape = "e
 def reply_to_bad_frame(
     raw: bytes,
     now: datetime,
-    reason: Literal["check", "structure", "signature"] = "check",
+    reason: Literal["check", "structure", "signature", "decryption"] = "check",
     shape: ReplyShape = "echo",
 ) -> bytes | None:
     """The error reply for a frame that failed its BCC ("check"), its decoding ("structure") or
-    its 2025 signature check ("signature": flag 0x05 in 2025, the 2016 error flag 0x02 otherwise).
+    its 2025 signature check ("signature": flag 0x05 in 2025, the 2016 error flag 0x02 otherwise)
+    or its decryption ("decryption": flag 0x07 in 2025).
 
     ``raw`` only needs a readable 24-byte header; None when no reply is due (unknown start,
     a response frame, or a command the standard does not answer).
@@ -98,6 +100,8 @@ def reply_to_bad_frame(
         flag = ResponseFlag.INVALID_STRUCTURE
     elif reason == "signature" and edition == "2025":
         flag = ResponseFlag.INVALID_SIGNATURE
+    elif reason == "decryption" and edition == "2025":
+        flag = ResponseFlag.DECRYPTION_FAILED
     header = Header(edition, command, flag, bytes(raw[4:21]).decode("latin-1"), raw[21])
     n = int.from_bytes(raw[22:24], "big")
     data = bytes(raw[HEADER_SIZE : min(HEADER_SIZE + n, len(raw) - 1)])

@@ -30,6 +30,14 @@ report without a signature is refused the same way unless ``unsigned = "accept"`
 says how it was checked in its ``signature`` field. A 0x09 activation from such a vehicle must carry
 the configured key and a signature that verifies with it, or it is answered "failed".
 
+Encryption (2025): a vehicle sends its SM4 data key in a 0x0B key exchange on its own connection
+(wrapped with the platform's SM2 key from ``platform_key_file``, or bare over TLS); the key is
+acknowledged and held for that connection within its validity. A frame whose data unit is
+SM4-encrypted (encryption byte 0x05) is decrypted with it before anything else, so its signature
+is checked on the plain unit; one without a valid key, or that does not decrypt, gets flag 0x07
+"decryption failed", is counted (``frames_refused_undecryptable``) and never stored. The layout
+assumptions are in ``protocols/gb32960/cipher.py``.
+
 TLS (``[scenes.nev.gateway.tls]``): the server speaks TLS, with client certificates when
 ``client_ca`` is set; ``tls_vin_in_certificate`` then binds each login to the VIN in the
 certificate's subject CN.
@@ -40,13 +48,16 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Literal
 
 from citybrain import sdk
 from citybrain.gateways.alerts import AlertingGateway, GatewayAlerts
 from citybrain.gateways.tcp import Connection
 from citybrain.protocols import gb32960 as gb
+from citybrain.protocols.gb32960 import cipher as gbcipher
 from citybrain.protocols.gb32960 import security as gbsec
 from citybrain.scenes.nev.convert import login_event, logout_event, report_event
 from citybrain.scenes.nev.events import SignatureMark
@@ -100,6 +111,25 @@ class Keys:
                 raise ConfigError(f"scenes.nev.security.public_keys[{vin!r}]: {err}") from err
         self.accept_unsigned = cfg.unsigned == "accept"
         self.user_id = cfg.user_id.encode()
+        self.platform_key: int | None = None
+        if cfg.platform_key_file:
+            where = f"scenes.nev.security.platform_key_file ({cfg.platform_key_file})"
+            try:
+                text = Path(cfg.platform_key_file).read_text().strip()
+                self.platform_key = int(text, 16)
+            except (OSError, ValueError) as err:
+                raise ConfigError(f"{where}: an SM2 private key in hex is expected: {err}") from err
+            if not 1 <= self.platform_key < gbsec.N - 1:
+                raise ConfigError(f"{where}: not an SM2 private key (out of range)")
+
+
+@dataclass(frozen=True, slots=True)
+class DataKey:
+    """An SM4 data key a vehicle sent in a 0x0B key exchange, and when it may be used."""
+
+    key: bytes
+    valid_from: datetime
+    valid_to: datetime
 
 
 def certificate_cn(cert: dict[str, Any] | None) -> str | None:
@@ -146,6 +176,7 @@ class Gb32960Session:
         self.trusted_platform = False  # platform login matched a configured user: any VIN
         self.alerts = alerts or GatewayAlerts(None, "nev", "gb32960")
         self.counts: dict[str, int] = {} if counts is None else counts  # frames by kind, per server
+        self.data_keys: dict[str, DataKey] = {}  # VIN -> its SM4 key (0x0B on this connection)
 
     # -- Session protocol ----------------------------------------------------------------------
     @property
@@ -159,12 +190,17 @@ class Gb32960Session:
             if isinstance(item, gb.BadBytes):
                 self._bad(item.data, item.reason, replies, now)
                 continue
+            raw = item.data
+            if raw[21] == gb.Encryption.SM4:
+                raw = self._decrypt(raw, now, replies)
+                if not raw:
+                    continue
             try:
-                msg = gb.decode_frame(item.data)
+                msg = gb.decode_frame(raw)
             except DecodeError as err:
-                self._bad(item.data, f"structure: {err}", replies, now, structure=True)
+                self._bad(raw, f"structure: {err}", replies, now, structure=True)
                 continue
-            reply = self._handle(msg, item.data, now, replies)
+            reply = self._handle(msg, raw, now, replies)
             if reply is not None:
                 replies.append(reply)
         return replies
@@ -191,6 +227,46 @@ class Gb32960Session:
         reply = gb.reply_to_bad_frame(raw, now, "structure" if structure else "check", self.shape)
         if reply is not None:
             replies.append(reply)
+
+    def _decrypt(self, raw: bytes, now: datetime, replies: list[bytes]) -> bytes:
+        """The frame with its SM4 data unit decrypted, or b"" (refused: counted, answered 0x07)."""
+        vin = raw[4:21].decode("latin-1")
+        held = self.data_keys.get(vin)
+        try:
+            if held is None:
+                raise gbcipher.CipherError(f"no data key was exchanged for VIN {vin} on this connection")
+            if not held.valid_from <= now <= held.valid_to:
+                span = f"{held.valid_from:%Y-%m-%d %H:%M} to {held.valid_to:%Y-%m-%d %H:%M}"
+                raise gbcipher.CipherError(f"the data key of VIN {vin} is valid {span}, not now")
+            return gbcipher.decrypt_frame(raw, held.key)
+        except gbcipher.CipherError as err:
+            self._count("refused_undecryptable")
+            self.conn.bad_frame(raw, f"decryption: {err}")
+            reply = gb.reply_to_bad_frame(raw, now, "decryption", self.shape)
+            if reply is not None:
+                replies.append(reply)
+            return b""
+
+    def _key_exchange(self, msg: gb.KeyExchange, raw: bytes, now: datetime) -> bytes | None:
+        """Take a vehicle's SM4 data key (for a VIN this connection speaks for)."""
+        vin = msg.header.vin
+        why = ""
+        if not self._speaks_for(vin):
+            why = "without a login on this connection"
+        elif msg.algorithm != gb.Encryption.SM4:
+            why = f"for algorithm 0x{msg.algorithm:02X} (only SM4, 0x05, is taken)"
+        else:
+            try:
+                key = gbcipher.unwrap_key(msg.key, self.keys.platform_key)
+            except gbcipher.CipherError as err:
+                why = str(err)
+        if why:
+            self._count("key_exchange_refused")
+            log.warning("gb32960 %s: key exchange for VIN %s refused: %s", self.conn.peer, vin, why)
+            return gb.reply_to_bad_frame(raw, now, "decryption", self.shape)
+        self._count("key_exchange")
+        self.data_keys[vin] = DataKey(key, msg.valid_from, msg.valid_to)
+        return gb.reply_to(msg, raw, now, self.shape)
 
     def _time_ok(self, t: datetime, now: datetime) -> bool:
         ms = int(t.timestamp() * 1000)
@@ -256,6 +332,8 @@ class Gb32960Session:
                 self._refuse_signature(h.vin, "activation without the configured key or signature")
             hdr = gb.Header(h.edition, gb.Command.ACTIVATION_RESPONSE, gb.ResponseFlag.COMMAND, h.vin)
             return gb.encode(gb.ActivationResponse(hdr, 1 if ok else 2, 1))
+        elif isinstance(msg, gb.KeyExchange):
+            return self._key_exchange(msg, raw, now)
         elif isinstance(msg, gb.RawMessage):
             self._count("undecoded")
             log.info("gb32960 %s: %s command 0x%02X from %s kept undecoded", self.conn.peer, msg.reason,

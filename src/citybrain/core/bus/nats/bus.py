@@ -209,7 +209,7 @@ class JetStreamBus(TailedBus):
         return list(await asyncio.gather(*(one(p, evs) for p, evs in chunks)))
 
     # -- consuming -------------------------------------------------------------------------------
-    def _owned(self, partition: int) -> bool:
+    def owns(self, partition: int) -> bool:
         w = self.worker
         if w is None:
             return False
@@ -217,7 +217,7 @@ class JetStreamBus(TailedBus):
         return bool(partition in w.active)
 
     def fetch(self, partition: int, after: int, limit: int, timeout: float = 0.0) -> list[tuple[int, Event]]:
-        if not self._owned(partition):
+        if not self.owns(partition):
             return []
         return super().fetch(partition, after, limit, timeout)
 
