@@ -24,6 +24,7 @@ ORDER = [
     "factory_mqtt",
     "scaleout",
     "dashboard",
+    "workcal",
 ]
 
 

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from citybrain.core.cases.records import Case, CaseEntry, CaseQuery
 from citybrain.core.events import Event
 from citybrain.core.outputs import Alert, AlertOp, Outputs, Quarantined
 
@@ -245,7 +246,41 @@ class Erasures(ABC):
         passed them); done when none it had by the request is left. Returns it as it now stands."""
 
 
-class Store(EventLog, Checkpoints, ReadModel, Tokens, Audit, People, Erasures):
+class Cases(ABC):
+    """Work orders (``core.cases``): each case's row and its log, changed under optimistic
+    concurrency with client command ids (store/sql_cases.py)."""
+
+    @abstractmethod
+    def save_case(self, case: Case, expected: int, entry: CaseEntry) -> None:
+        """Write ``case`` and its log ``entry`` in one transaction. ``expected`` is the version the
+        change was computed from (0: a new case): ``ConflictError`` when the stored case is at
+        another version (or exists, for a new one); ``CommandSeen`` when the entry's command id
+        was applied before."""
+
+    @abstractmethod
+    def case(self, case_id: str) -> Case:
+        """One case; ``NotFoundError`` when there is none of that id."""
+
+    @abstractmethod
+    def case_by_command(self, command_id: str) -> tuple[str, int] | None:
+        """The case and version a command id made, if it was applied."""
+
+    @abstractmethod
+    def case_entries(self, case_id: str) -> list[CaseEntry]:
+        """A case's log, oldest first (its timeline)."""
+
+    @abstractmethod
+    def case_entries_since(self, ts: int, limit: int = 10_000) -> list[CaseEntry]:
+        """Log entries of every case from ``ts`` on, oldest first (the bus relay)."""
+
+    @abstractmethod
+    def find_cases(self, q: CaseQuery) -> list[Case]: ...
+
+    @abstractmethod
+    def count_cases(self) -> int: ...
+
+
+class Store(EventLog, Checkpoints, ReadModel, Tokens, Audit, People, Erasures, Cases):
     """Every table: what the platform holds. Writes outside a processor commit live here."""
 
     @abstractmethod

@@ -49,6 +49,15 @@ TABLES: dict[str, str] = {
         updated_ts BIGINT NOT NULL)""",
     "sessions": """CREATE TABLE IF NOT EXISTS sessions (
         id VARCHAR PRIMARY KEY, user_id VARCHAR NOT NULL, doc VARCHAR NOT NULL, last_ts BIGINT NOT NULL)""",
+    # work orders: each case's current row and its log, one entry per version (core/cases)
+    "cases": """CREATE TABLE IF NOT EXISTS cases (
+        id VARCHAR PRIMARY KEY, type VARCHAR NOT NULL, scene VARCHAR NOT NULL, state VARCHAR NOT NULL,
+        version BIGINT NOT NULL, opened_ts BIGINT NOT NULL, updated_ts BIGINT NOT NULL,
+        department VARCHAR NOT NULL, area VARCHAR NOT NULL, category VARCHAR NOT NULL,
+        due_ts BIGINT, step_due_ts BIGINT, closed_ts BIGINT, doc VARCHAR NOT NULL)""",
+    "case_log": """CREATE TABLE IF NOT EXISTS case_log (
+        case_id VARCHAR NOT NULL, version BIGINT NOT NULL, ts BIGINT NOT NULL,
+        command_id VARCHAR NOT NULL UNIQUE, doc VARCHAR NOT NULL, PRIMARY KEY (case_id, version))""",
     # data subjects' erasures: asked, then done by the pipeline (``Erasures`` in base.py)
     "erasures": """CREATE TABLE IF NOT EXISTS erasures (
         id VARCHAR PRIMARY KEY, scene VARCHAR NOT NULL, key VARCHAR NOT NULL, reason VARCHAR NOT NULL,

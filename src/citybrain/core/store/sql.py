@@ -36,6 +36,7 @@ from citybrain.core.store.rows import (
     quarantine_rows,
     token_from_row,
 )
+from citybrain.core.store.sql_cases import SqlCases
 
 
 class SqlTx(Protocol):
@@ -53,7 +54,7 @@ class SqlTx(Protocol):
 TxT = TypeVar("TxT", bound=SqlTx)
 
 
-class SqlStore(Store, Generic[TxT]):
+class SqlStore(SqlCases, Store, Generic[TxT]):
     """Every query, and every write that is the same SQL on both backends."""
 
     _ROW_LOCK = ""  # appended to a SELECT of the row a read-modify-write transaction changes

@@ -1,0 +1,302 @@
+"""The case engine: commands checked against their case type, applied once, under optimistic
+concurrency, each change logged, audited and published.
+
+``open`` and ``act`` compute the new case from the stored one (``advance``: pure), then the store
+writes it only if nobody changed the case meanwhile (``Cases.save_case``: same version, unseen
+command id). A command id seen before answers the case as it is now, marked ``replayed``, without
+applying anything again; a stale version is a ``ConflictError`` that says so. After the write the
+change is published on the bus as a ``CaseChanged`` event whose id is "<case>:v<version>";
+``republish`` puts the log of the last minutes on the bus again at start (the bus drops ids it
+has), so a crash between the write and the publish loses no event.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from citybrain.core.cases.events import CaseChanged
+from citybrain.core.cases.model import ANY, Action, CaseType, Limit
+from citybrain.core.cases.records import Case, CaseEntry
+from citybrain.core.cases.workcal import Unit, WorkCalendar
+from citybrain.core.clock import now_ms
+from citybrain.core.errors import (
+    ConflictError,
+    ForbiddenError,
+    NotFoundError,
+    Problem,
+    StoreError,
+    ValidationError,
+)
+from citybrain.core.events import Event
+from citybrain.core.store.base import Store
+from citybrain.core.store.sql_cases import CommandSeen
+
+BJT = timezone(timedelta(hours=8))
+WORKING: frozenset[Unit] = frozenset({"working_days", "working_hours"})
+REPUBLISH_MS = 10 * 60_000  # at start, the log of this long before the last published change
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: the audit's name for them, their roles and department (``identity``)."""
+
+    name: str
+    roles: tuple[str, ...]
+    department: str = ""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    case: Case
+    replayed: bool = False  # the command id was applied before: nothing was applied now
+
+
+# columns a command may set through its fields (改派 names a department, 核实 a category ...)
+ROW_FIELDS = ("department", "area", "category", "title")
+
+
+def case_id_for(command_id: str, now: int) -> str:
+    """A case number that reads as a date and is the same for a retried open: "20261206-K3M9QX2A"."""
+    digest = hashlib.blake2b(command_id.encode(), digest_size=5).digest()
+    day = datetime.fromtimestamp(now / 1000, BJT).strftime("%Y%m%d")
+    return f"{day}-{base64.b32encode(digest).decode()}"
+
+
+def may(actor: Actor, action: Action) -> bool:
+    return "admin" in actor.roles or any(r in action.roles for r in actor.roles)
+
+
+def _missing(action: Action, fields: Mapping[str, Any]) -> list[str]:
+    return [n for n in action.needs if fields.get(n) in (None, "", [], {})]
+
+
+class CaseEngine:
+    def __init__(
+        self,
+        store: Store,
+        types: Mapping[str, CaseType],
+        calendar: WorkCalendar,
+        publish: Callable[[Sequence[Event]], Any] | None = None,
+        audit: bool = True,
+        clock: Callable[[], int] = now_ms,
+    ) -> None:
+        self.store, self.types, self.calendar = store, dict(types), calendar
+        self.publish, self.audit, self.clock = publish, audit, clock
+        for ct in self.types.values():
+            ct.check()
+
+    def case_type(self, name: str) -> CaseType:
+        ct = self.types.get(name)
+        if ct is None:
+            raise NotFoundError(f"case type {name!r} is not declared; declared: {sorted(self.types)}")
+        return ct
+
+    # -- commands --------------------------------------------------------------------------------
+    def open(
+        self,
+        type_name: str,
+        actor: Actor,
+        command_id: str,
+        *,
+        fields: Mapping[str, Any] | None = None,
+        department: str = "",
+        area: str = "",
+        category: str = "",
+        title: str = "",
+        lon: float | None = None,
+        lat: float | None = None,
+        note: str = "",
+    ) -> Outcome:
+        """Open a case of ``type_name`` in its initial state, its deadlines counted from now."""
+        ct = self.case_type(type_name)
+        seen = self.store.case_by_command(command_id)
+        if seen is not None:
+            return Outcome(self.store.case(seen[0]), replayed=True)
+        now = self.clock()
+        case = Case(
+            id=case_id_for(command_id, now), type=ct.name, state=ct.initial, version=1, opened_ts=now,
+            updated_ts=now, department=department, area=area, category=category, title=title,
+            lon=lon, lat=lat, fields=dict(fields or {}),
+        )  # fmt: skip
+        if ct.limit is not None:
+            self._set_due(case, now, ct.limit)
+        self._enter(ct, case, now)
+        entry = CaseEntry(
+            case.id, 1, now, actor.name, "open", "", case.state, command_id, dict(fields or {}), note
+        )
+        return self._save(ct, case, 0, entry)
+
+    def act(
+        self,
+        case_id: str,
+        action_name: str,
+        actor: Actor,
+        command_id: str,
+        version: int,
+        *,
+        fields: Mapping[str, Any] | None = None,
+        note: str = "",
+    ) -> Outcome:
+        """Take ``action_name`` on a case that is at ``version`` (as the actor last saw it)."""
+        seen = self.store.case_by_command(command_id)
+        if seen is not None:
+            return Outcome(self.store.case(seen[0]), replayed=True)
+        current = self.store.case(case_id)
+        ct = self.case_type(current.type)
+        if current.version != version:
+            again = self.store.case_by_command(command_id)  # the same command, in flight meanwhile
+            if again is not None:
+                return Outcome(self.store.case(again[0]), replayed=True)
+            raise ConflictError(
+                f"case {case_id!r} is at version {current.version}, not {version}: someone changed it "
+                "meanwhile; reload it and decide again"
+            )
+        now = self.clock()
+        given = dict(fields or {})
+        case = advance(ct, current, action_name, actor, given, now, self.calendar)
+        entry = CaseEntry(case.id, case.version, now, actor.name, action_name, current.state, case.state,
+                          command_id, given, note)  # fmt: skip
+        return self._save(ct, case, version, entry)
+
+    def _save(self, ct: CaseType, case: Case, expected: int, entry: CaseEntry) -> Outcome:
+        try:
+            self.store.save_case(case, expected, entry)
+        except CommandSeen as seen:
+            return Outcome(self.store.case(seen.case_id), replayed=True)
+        except (ConflictError, StoreError):
+            # a concurrent command with the same id (a client retrying while the first is in flight)
+            # got there first: answer its result; anything else is the conflict it is
+            again = self.store.case_by_command(entry.command_id)
+            if again is not None:
+                return Outcome(self.store.case(again[0]), replayed=True)
+            raise
+        if self.audit:
+            self.store.audit(entry.ts, entry.actor, f"case.{entry.action}", case.id,
+                             {"version": case.version, "from": entry.from_state, "to": entry.to_state,
+                              "note": entry.note})  # fmt: skip
+        if self.publish is not None:
+            self.publish([changed(ct, case, entry)])
+        return Outcome(case)
+
+    def _set_due(self, case: Case, start: int, limit: Limit) -> None:
+        d = self.calendar.deadline(start, limit.amount, limit.unit, case.department or None)
+        case.due_ts, case.assumed = d.at_ms, case.assumed or d.assumed
+
+    def _enter(self, ct: CaseType, case: Case, now: int) -> None:
+        _enter_state(ct, case, now, self.calendar)
+
+    # -- the bus ---------------------------------------------------------------------------------
+    def republish(self, since_ms: int) -> int:
+        """Publish the log from ``since_ms`` on again (the bus drops the ids it has); returns how many."""
+        if self.publish is None:
+            return 0
+        entries = self.store.case_entries_since(since_ms)
+        cases: dict[str, Case] = {}
+        events: list[Event] = []
+        for e in entries:
+            case = cases.get(e.case_id) or self.store.case(e.case_id)
+            cases[e.case_id] = case
+            ct = self.types.get(case.type)
+            if ct is not None:
+                events.append(changed(ct, _as_of(case, e), e))
+        if events:
+            self.publish(events)
+        return len(events)
+
+
+def _as_of(case: Case, e: CaseEntry) -> Case:
+    """The case as the entry left it, as far as an event needs (the row holds only the latest)."""
+    return case if case.version == e.version else replace(case, state=e.to_state, version=e.version)
+
+
+def changed(ct: CaseType, case: Case, e: CaseEntry) -> CaseChanged:
+    state = ct.state(case.state)
+    return CaseChanged(
+        key=case.id, ts=e.ts, id=f"{case.id}:v{e.version}", source="cases", type=case.type, action=e.action,
+        from_state=e.from_state, to_state=e.to_state, version=e.version, actor=e.actor,
+        department=case.department, area=case.area, category=case.category, opened_ts=case.opened_ts,
+        due_ts=case.due_ts, closed_ts=case.closed_ts, public=state.public, paused=state.pause,
+        final=state.final, assumed=case.assumed, fields=dict(e.fields),
+    )  # fmt: skip
+
+
+def advance(
+    ct: CaseType,
+    current: Case,
+    action_name: str,
+    actor: Actor,
+    fields: dict[str, Any],
+    now: int,
+    cal: WorkCalendar,
+) -> Case:
+    """The case after ``action_name`` (pure): ValidationError, ForbiddenError or ConflictError
+    name what stops it."""
+    action = ct.action(action_name)
+    if action is None:
+        raise ValidationError([Problem(0, "action", f"{ct.name} has no action {action_name!r}; it has "
+                                                    f"{[a.name for a in ct.actions]}")])  # fmt: skip
+    here = ct.state(current.state)
+    allowed = current.state in action.sources or (ANY in action.sources and not here.final)
+    if not allowed:
+        can = [a.name for a in ct.actions_from(current.state)]
+        raise ConflictError(f"case {current.id} is {here.title}: {action.title} is not possible now "
+                            f"(possible: {can})")  # fmt: skip
+    if not may(actor, action):
+        raise ForbiddenError(
+            f"{actor.name} may not {action.title} (needs one of the roles {list(action.roles)})"
+        )
+    if missing := _missing(action, fields):
+        raise ValidationError([Problem(0, n, f"{action.title} needs {n!r}") for n in missing])
+    if action.before_due and current.due_ts is not None and now > current.due_ts:
+        raise ConflictError(f"{action.title} must come before the deadline; case {current.id} is overdue")
+    case = replace(current, fields={**current.fields, **fields}, version=current.version + 1, updated_ts=now)
+    for name in ROW_FIELDS:
+        value = fields.get(name)
+        if isinstance(value, str) and value:
+            setattr(case, name, value)
+    if action.restarts and ct.limit is not None:
+        d = cal.deadline(now, ct.limit.amount, ct.limit.unit, case.department or None)
+        case.due_ts, case.assumed, case.closed_ts = d.at_ms, case.assumed or d.assumed, None
+    if action.extends is not None and case.due_ts is not None:
+        d = cal.deadline(case.due_ts, action.extends.amount, action.extends.unit, case.department or None)
+        case.due_ts, case.assumed = d.at_ms, case.assumed or d.assumed
+    if action.target is not None and action.target != current.state:
+        _leave_state(ct, case, now, cal)
+        case.state = action.target
+        _enter_state(ct, case, now, cal)
+    return case
+
+
+def _leave_state(ct: CaseType, case: Case, now: int, cal: WorkCalendar) -> None:
+    """Leaving a pause: the deadline is the allowance that was left, counted from now."""
+    if not ct.state(case.state).pause or case.left_ms is None or ct.limit is None:
+        case.paused_since = case.left_ms = None
+        return
+    working = ct.limit.unit in WORKING
+    d = cal.deadline(
+        now, case.left_ms / 3_600_000, "working_hours" if working else "hours", case.department or None
+    )
+    case.due_ts, case.assumed = d.at_ms, case.assumed or d.assumed
+    case.paused_since = case.left_ms = None
+
+
+def _enter_state(ct: CaseType, case: Case, now: int, cal: WorkCalendar) -> None:
+    state = ct.state(case.state)
+    case.step_due_ts = None
+    if state.limit is not None:
+        d = cal.deadline(now, state.limit.amount, state.limit.unit, case.department or None)
+        case.step_due_ts, case.assumed = d.at_ms, case.assumed or d.assumed
+    if state.pause and case.due_ts is not None and ct.limit is not None:
+        if ct.limit.unit in WORKING:
+            span = cal.working_time_between(now, case.due_ts, case.department or None)
+            left, case.assumed = span.ms, case.assumed or span.assumed
+        else:
+            left = max(0, case.due_ts - now)
+        case.paused_since, case.left_ms, case.due_ts = now, left, None
+    if state.final:
+        case.closed_ts, case.step_due_ts = now, None

@@ -1,0 +1,134 @@
+"""Case types as data: states, actions (transitions), limits, pauses, escalation, public fields.
+
+A scene declares its case types with these values (``sdk.CaseType``); the engine
+(``core.cases.engine``) checks every command against them and the store keeps each case's current
+row and its log. Nothing here runs: a case type is checked once (``CaseType.check``) when built.
+
+Words: a **state** is where a case stands (已受理, 已派遣 ...); an **action** moves it (签收, 退单,
+办结 ...) and names who may take it and which fields it needs; a **limit** is a time allowance in
+working days, working hours, days or hours (``workcal``); a state's limit is its step deadline
+(签收 within 1 working day), the type's limit the whole case's (办结 within 15 working days), and
+time in a **pause** state (延期 approved, waiting for the citizen) does not count against it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from citybrain.core.cases.workcal import Unit
+from citybrain.core.errors import ConfigError
+
+PublicStatus = Literal["open", "closed"]  # what Open311 clients see
+ANY = "*"  # an action's source: any state that is not final
+
+
+@dataclass(frozen=True)
+class Limit:
+    """A time allowance: ``amount`` of ``unit`` (working units on the city's calendar)."""
+
+    amount: float
+    unit: Unit = "working_days"
+
+    def __str__(self) -> str:
+        words = {"working_days": "工作日", "working_hours": "工作时", "days": "天", "hours": "小时"}
+        return f"{self.amount:g} {words[self.unit]}"
+
+
+@dataclass(frozen=True)
+class State:
+    name: str
+    title: str  # Chinese first: "已派遣 / dispatched"
+    public: PublicStatus = "open"
+    limit: Limit | None = None  # how long a case may stay here (the step deadline)
+    pause: bool = False  # the case's clock stops here
+    final: bool = False  # closed: no action leaves it but those naming it as a source
+
+
+@dataclass(frozen=True)
+class Action:
+    """A transition: from ``sources`` to ``target`` (None: stays, e.g. a note or a callback)."""
+
+    name: str
+    title: str
+    sources: tuple[str, ...]
+    target: str | None
+    roles: tuple[str, ...]  # roles that may take it
+    needs: tuple[str, ...] = ()  # fields the command must carry (non-empty)
+    before_due: bool = False  # only while the case's deadline has not passed (延期申请)
+    extends: Limit | None = None  # moves the case's deadline by this much (an approved 延期)
+    restarts: bool = False  # the case's deadline starts over from now (返工: reopened)
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """Warn when ``warn_at`` of a deadline's allowance has elapsed (0.8 = with a fifth left);
+    escalate to ``to_department`` (or the same department's supervisors) once overdue."""
+
+    warn_at: float = 0.8
+    to_department: str = ""
+
+
+@dataclass(frozen=True)
+class CaseType:
+    """One kind of work order of a scene (``name`` prefixed with the scene: "civic.complaint")."""
+
+    name: str
+    title: str
+    states: tuple[State, ...]
+    actions: tuple[Action, ...]
+    initial: str
+    limit: Limit | None = None  # the whole case, from opening to a final state, pauses excluded
+    public_fields: tuple[str, ...] = ()  # shown to the public (Open311) and to every role
+    escalation: Escalation = field(default_factory=Escalation)
+
+    @property
+    def scene(self) -> str:
+        return self.name.split(".", 1)[0]
+
+    def state(self, name: str) -> State:
+        for s in self.states:
+            if s.name == name:
+                return s
+        raise KeyError(name)
+
+    def action(self, name: str) -> Action | None:
+        return next((a for a in self.actions if a.name == name), None)
+
+    def actions_from(self, state: str) -> list[Action]:
+        """The actions a case in ``state`` may take (roles aside)."""
+        final = self.state(state).final
+        return [a for a in self.actions if state in a.sources or (ANY in a.sources and not final)]
+
+    def check(self) -> None:
+        """ConfigError naming the first inconsistency: unknown states, duplicate names, a final
+        state without a closed public status, an unreachable state."""
+        where = f"case type {self.name!r}"
+        if "." not in self.name:
+            raise ConfigError(f"{where}: its name must start with its scene ('civic.complaint')")
+        names = [s.name for s in self.states]
+        for kind, seq in (("state", names), ("action", [a.name for a in self.actions])):
+            dup = {n for n in seq if seq.count(n) > 1}
+            if dup:
+                raise ConfigError(f"{where}: {kind} {sorted(dup)[0]!r} is declared twice")
+        if self.initial not in names:
+            raise ConfigError(f"{where}: the initial state {self.initial!r} is not one of {names}")
+        for s in self.states:
+            if s.final and s.public != "closed":
+                raise ConfigError(f"{where}: final state {s.name!r} must be public 'closed'")
+        for a in self.actions:
+            for src in a.sources:
+                if src != ANY and src not in names:
+                    raise ConfigError(f"{where}: action {a.name!r} leaves unknown state {src!r}")
+            if a.target is not None and a.target not in names:
+                raise ConfigError(f"{where}: action {a.name!r} goes to unknown state {a.target!r}")
+            if not a.roles:
+                raise ConfigError(f"{where}: action {a.name!r} names no role that may take it")
+        reached = {self.initial}
+        while True:
+            more = {a.target for s in reached for a in self.actions_from(s) if a.target} - reached
+            if not more:
+                break
+            reached |= more
+        if missing := [n for n in names if n not in reached]:
+            raise ConfigError(f"{where}: state {missing[0]!r} cannot be reached from {self.initial!r}")

@@ -1,0 +1,228 @@
+"""The case engine on both stores (issue 14 item 1): deadlines on the working-day calendar (hand
+computed across 国庆 2026 and its 调休 Saturday), pauses that stop the clock, extensions only before
+the deadline, who may act, a stale version refused, a retried command applied once, concurrent
+conflicting commands of which exactly one wins, every change logged, audited and published."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+
+from citybrain.core.cases.engine import Actor, case_id_for
+from citybrain.core.cases.events import CaseChanged
+from citybrain.core.cases.model import Action, CaseType, State
+from citybrain.core.cases.records import CaseQuery
+from citybrain.core.errors import ConfigError, ConflictError, ForbiddenError, NotFoundError, ValidationError
+from citybrain.core.store.base import AuditSearch, Store
+from tests.core.cases.casekit import COMPLAINT, DISPATCHER, HANDLER, SUPERVISOR, Clock, Published, bjt, engine
+
+HOUR = 3_600_000
+
+
+def _opened(store: Store, clock: Clock, published: Published | None = None) -> Any:
+    e = engine(store, clock, published)
+    fields = {"description": "楼道积水", "phone": "13800000000"}
+    case = e.open("civic.complaint", DISPATCHER, "cmd-open", fields=fields, area="360102001001001",
+                  category="投诉", title="楼道积水").case  # fmt: skip
+    return e, case
+
+
+def test_deadlines_follow_the_working_day_calendar_across_national_day(store: Store) -> None:
+    # opened Thu 2026-09-24 10:00. The next days: 09-25 中秋 and the weekend off; 09-28, 29, 30 (1-3);
+    # 国庆 10-01..07 off; 10-08 (4), 10-09 (5), Sat 10-10 调休 working (6), 10-12..16 (7-11),
+    # 10-19..22 (12-15): 15 working days end Thu 2026-10-22 at 17:30 (the default hours' end)
+    clock = Clock(bjt(2026, 9, 24, 10))
+    e, case = _opened(store, clock)
+    assert case.state == "registered" and case.version == 1
+    assert case.due_ts == bjt(2026, 10, 22, 17, 30) and not case.assumed
+    assert case.id == case_id_for("cmd-open", clock.ms) and case.id.startswith("20260924-")
+    # dispatched Wed 09-30 09:00 with 签收 due in 1 working day: the next one is Thu 10-08 (after 国庆)
+    clock.ms = bjt(2026, 9, 30, 9)
+    case = e.act(case.id, "dispatch", DISPATCHER, "cmd-2", 1, fields={"department": "housing"}).case
+    assert case.state == "dispatched" and case.department == "housing"
+    assert case.step_due_ts == bjt(2026, 10, 8, 17, 30)
+    # dispatched on Fri 10-09 instead, 签收 would be due on the 调休 Saturday 10-10
+    assert e.calendar.deadline(bjt(2026, 10, 9, 9), 1, "working_days").at_ms == bjt(2026, 10, 10, 17, 30)
+
+
+def test_a_pause_stops_the_clock_and_resuming_counts_what_was_left(store: Store) -> None:
+    clock = Clock(bjt(2026, 9, 24, 10))
+    e, case = _opened(store, clock)
+    case = e.act(case.id, "dispatch", DISPATCHER, "c2", 1, fields={"department": "housing"}).case
+    case = e.act(case.id, "sign", HANDLER, "c3", 2).case
+    # asked the citizen on Fri 10-09 10:00; left until 10-22 17:30: 5.5 h that day (10-12, 14-17:30)
+    # plus 10 full days (10-10, 12-16, 19-22) of 7 h = 75.5 working hours
+    clock.ms = bjt(2026, 10, 9, 10)
+    case = e.act(case.id, "ask_info", HANDLER, "c4", 3, fields={"question": "请提供照片"}).case
+    assert case.state == "waiting" and case.due_ts is None and case.left_ms == int(75.5 * HOUR)
+    assert store.find_cases(CaseQuery(overdue_at=bjt(2026, 12, 1))) == []  # a paused case is not overdue
+    # answered Wed 10-14 15:00: 2.5 h that day, 10 days (10-15..28) = 70 h, 3 h of Thu 10-29 -> 11:30
+    clock.ms = bjt(2026, 10, 14, 15)
+    case = e.act(case.id, "info_received", HANDLER, "c5", 4).case
+    assert case.state == "accepted" and case.due_ts == bjt(2026, 10, 29, 11, 30) and case.left_ms is None
+
+
+def test_an_extension_moves_the_deadline_only_before_it_passes(store: Store) -> None:
+    clock = Clock(bjt(2026, 9, 24, 10))
+    e, case = _opened(store, clock)
+    case = e.act(case.id, "dispatch", DISPATCHER, "c2", 1, fields={"department": "housing"}).case
+    case = e.act(case.id, "sign", HANDLER, "c3", 2).case
+    clock.ms = bjt(2026, 10, 20, 9)
+    # 5 more working days from the deadline Thu 10-22 17:30: 10-23, 26, 27, 28, 29 -> Thu 10-29 17:30
+    case = e.act(case.id, "extend", SUPERVISOR, "c4", 3, fields={"reason": "需现场勘查"}).case
+    assert case.state == "accepted" and case.due_ts == bjt(2026, 10, 29, 17, 30)
+    clock.ms = bjt(2026, 10, 30, 9)  # overdue now
+    with pytest.raises(ConflictError, match="before the deadline"):
+        e.act(case.id, "extend", SUPERVISOR, "c5", 4, fields={"reason": "again"})
+    assert [c.id for c in store.find_cases(CaseQuery(overdue_at=clock.ms))] == [case.id]
+
+
+def test_what_stops_a_command_is_named(store: Store) -> None:
+    clock = Clock(bjt(2026, 9, 24, 10))
+    e, case = _opened(store, clock)
+    with pytest.raises(ForbiddenError, match="needs one of the roles \\['dispatcher'\\]"):
+        e.act(case.id, "dispatch", HANDLER, "c2", 1, fields={"department": "housing"})
+    with pytest.raises(ValidationError, match="'department'"):
+        e.act(case.id, "dispatch", DISPATCHER, "c2", 1)
+    with pytest.raises(ConflictError, match="not possible now"):
+        e.act(case.id, "sign", HANDLER, "c2", 1)
+    with pytest.raises(ValidationError, match="no action 'fly'"):
+        e.act(case.id, "fly", HANDLER, "c2", 1)
+    with pytest.raises(NotFoundError, match="case 'nope'"):
+        e.act("nope", "sign", HANDLER, "c2", 1)
+    with pytest.raises(NotFoundError, match=r"case type 'civic\.nope'"):
+        e.open("civic.nope", DISPATCHER, "c9")
+    assert store.case(case.id).version == 1 and len(store.case_entries(case.id)) == 1
+
+
+def test_a_stale_version_is_refused_and_a_retried_command_applied_once(store: Store) -> None:
+    clock = Clock(bjt(2026, 9, 24, 10))
+    published = Published()
+    e, case = _opened(store, clock, published)
+    first = e.act(case.id, "dispatch", DISPATCHER, "c2", 1, fields={"department": "housing"})
+    again = e.act(case.id, "dispatch", DISPATCHER, "c2", 1, fields={"department": "housing"})
+    assert not first.replayed and again.replayed and again.case.version == 2
+    assert e.open("civic.complaint", DISPATCHER, "cmd-open").replayed  # a retried open too
+    with pytest.raises(ConflictError, match="at version 2, not 1"):
+        e.act(case.id, "note", DISPATCHER, "c3", 1, fields={"text": "stale"})
+    log = store.case_entries(case.id)
+    assert [(x.version, x.action, x.from_state, x.to_state) for x in log] == [
+        (1, "open", "", "registered"), (2, "dispatch", "registered", "dispatched")]  # fmt: skip
+    assert [ev.id for ev in published.events] == [f"{case.id}:v1", f"{case.id}:v2"]
+    ev = published.events[1]
+    assert isinstance(ev, CaseChanged) and ev.department == "housing" and ev.due_ts == case.due_ts
+    audit = store.audit_log(search=AuditSearch(action="case."))
+    assert sorted((r["action"], r["target"]) for r in audit) == [
+        ("case.dispatch", case.id), ("case.open", case.id)]  # fmt: skip
+
+
+def test_concurrent_conflicting_commands_exactly_one_wins(store: Store) -> None:
+    clock = Clock(bjt(2026, 9, 24, 10))
+    e, case = _opened(store, clock)
+    results: list[str] = []
+    barrier = threading.Barrier(8)
+
+    def attempt(i: int) -> None:
+        barrier.wait()
+        try:
+            e.act(case.id, "note", DISPATCHER, f"racer-{i}", 1, fields={"text": str(i)})
+            results.append("won")
+        except ConflictError as err:
+            assert "not 1" in str(err)
+            results.append("conflict")
+
+    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == ["conflict"] * 7 + ["won"]
+    assert store.case(case.id).version == 2 and len(store.case_entries(case.id)) == 2
+
+
+def test_the_same_command_sent_concurrently_is_applied_once(store: Store) -> None:
+    clock = Clock(bjt(2026, 9, 24, 10))
+    e, case = _opened(store, clock)
+    outcomes: list[bool] = []
+    barrier = threading.Barrier(4)
+
+    def send() -> None:
+        barrier.wait()
+        outcomes.append(e.act(case.id, "note", DISPATCHER, "same", 1, fields={"text": "x"}).replayed)
+
+    threads = [threading.Thread(target=send) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == [False, True, True, True]
+    assert len(store.case_entries(case.id)) == 2
+
+
+def test_closing_rework_and_callback(store: Store) -> None:
+    clock = Clock(bjt(2026, 9, 24, 10))
+    e, case = _opened(store, clock)
+    steps: list[tuple[str, Actor, dict[str, Any]]] = [
+        ("dispatch", DISPATCHER, {"department": "housing"}), ("sign", HANDLER, {}),
+        ("handle", HANDLER, {"reply": "已清理"}), ("close", DISPATCHER, {}),
+    ]  # fmt: skip
+    for i, (action, who, fields) in enumerate(steps):
+        clock.ms += HOUR
+        case = e.act(case.id, action, who, f"s{i}", case.version, fields=fields).case
+    assert case.state == "closed" and case.closed_ts == clock.ms and case.step_due_ts is None
+    assert store.find_cases(CaseQuery(open_only=True)) == []
+    # 返工: the case is dispatched again and its 15 working days start over
+    clock.ms = bjt(2026, 10, 12, 9)
+    case = e.act(case.id, "reopen", DISPATCHER, "r1", case.version, fields={"reason": "未解决"}).case
+    assert case.state == "dispatched" and case.closed_ts is None
+    assert case.due_ts == bjt(2026, 11, 2, 17, 30)  # 10-13..16, 19..23, 26..30, 11-02: 15 days
+    with pytest.raises(ConflictError):
+        e.act(case.id, "callback", DISPATCHER, "cb", case.version, fields={"satisfaction": 5})
+
+
+def test_a_case_type_that_does_not_hold_together_is_refused() -> None:
+    base = COMPLAINT
+    bad = [
+        (CaseType("complaint", "t", base.states, base.actions, "registered"), "must start with its scene"),
+        (CaseType("civic.x", "t", base.states, base.actions, "nowhere"), "initial state 'nowhere'"),
+        (CaseType("civic.x", "t", (*base.states, State("limbo", "limbo")), base.actions, "registered"),
+         "'limbo' cannot be reached"),
+        (CaseType("civic.x", "t", base.states, (*base.actions, Action("go", "go", ("registered",), "mars",
+                                                                       ("dispatcher",))), "registered"),
+         "unknown state 'mars'"),
+        (CaseType("civic.x", "t", (State("a", "a", final=True),), (), "a"), "must be public 'closed'"),
+    ]  # fmt: skip
+    for ct, message in bad:
+        with pytest.raises(ConfigError, match=message):
+            ct.check()
+
+
+def test_cases_are_found_by_department_area_state_and_text(store: Store) -> None:
+    clock = Clock(bjt(2026, 9, 24, 10))
+    e = engine(store, clock)
+    for i, (area, dept) in enumerate([("360102001001001", "housing"), ("360102002001001", "water"),
+                                      ("360111001001001", "housing")]):  # fmt: skip
+        c = e.open("civic.complaint", DISPATCHER, f"o{i}", area=area, title=f"问题{i}",
+                   fields={"description": f"desc {i}"}).case  # fmt: skip
+        e.act(c.id, "dispatch", DISPATCHER, f"d{i}", 1, fields={"department": dept})
+    assert len(store.find_cases(CaseQuery(department="housing"))) == 2
+    assert len(store.find_cases(CaseQuery(area_prefix="360102"))) == 2
+    assert [c.title for c in store.find_cases(CaseQuery(text="DESC 1"))] == ["问题1"]
+    assert len(store.find_cases(CaseQuery(states=("dispatched",), scene="civic"))) == 3
+    assert store.find_cases(CaseQuery(area_prefix="36010_")) == []  # LIKE wildcards are literal
+    assert store.count_cases() == 3
+
+
+def test_republish_puts_the_log_on_the_bus_again_with_the_same_ids(store: Store) -> None:
+    clock = Clock(bjt(2026, 9, 24, 10))
+    published = Published()
+    e, case = _opened(store, clock, published)
+    e.act(case.id, "dispatch", DISPATCHER, "c2", 1, fields={"department": "housing"})
+    first = [ev.id for ev in published.events]
+    published.events.clear()
+    assert e.republish(bjt(2026, 9, 24)) == 2
+    assert [ev.id for ev in published.events] == first
+    states = [ev.to_state for ev in published.events if isinstance(ev, CaseChanged)]
+    assert states == ["registered", "dispatched"]
