@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -140,3 +141,27 @@ def test_a_bad_organisation_file_names_its_problem(tmp_path: Path, text: str, er
 
 def test_department_ancestry() -> None:
     assert [d.id for d in ORG.ancestry("donghu-civil")] == ["donghu-civil", "nc-civil", "nc-gov"]
+
+
+def test_many_threads_may_ask_the_policy_at_once() -> None:
+    # casbin parses its matcher with ast, which two threads of CPython 3.11 must not do at once
+    # (it raised "AST constructor recursion depth mismatch" from the API's thread pool)
+    policy = Policy(ORG)  # a fresh one: nothing cached yet
+    errors: list[BaseException] = []
+    start = threading.Barrier(8)
+
+    def ask(t: int) -> None:
+        start.wait()
+        try:
+            for i in range(150):
+                who = person("caseworker", "viewer", areas=(f"3601{i:02d}",), dept="donghu-civil")
+                policy.allows(who, "welfare", "read", f"3601{i:02d}{t}")
+        except BaseException as err:
+            errors.append(err)
+
+    threads = [threading.Thread(target=ask, args=(t,)) for t in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert errors == []

@@ -16,6 +16,7 @@ from citybrain.api import (
     documented,
     errors,
     live,
+    routes_cases,
     routes_erasures,
     routes_identity,
     routes_ingest,
@@ -119,6 +120,7 @@ def create_app(
     app.include_router(routes_quarantine.router)
     app.include_router(routes_ops.router)
     app.include_router(routes_erasures.router)
+    app.include_router(routes_cases.router)
     app.include_router(live.router)
     app.include_router(routes_session.router)
     app.include_router(routes_identity.router)

@@ -48,6 +48,7 @@ PUBLIC: dict[str, str] = {
 SCENES_PREFIX = "/api/v1/scenes/"
 METRICS_PREFIX = "/api/v1/metrics/"
 SELF_PREFIX = "/api/v1/auth/"
+CASE_PREFIXES = ("/api/v1/cases", "/api/v1/case-types")  # the case engine: pseudo-scene "cases"
 SESSION_COOKIE = "cb_session"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -66,6 +67,8 @@ def scene_of(path: str, path_params: Mapping[str, Any] | None = None) -> str:
         return path[len(SCENES_PREFIX) :].split("/", 1)[0]
     if path.startswith(SELF_PREFIX):
         return SELF  # one's own session: every signed-in principal may read and end it
+    if path.startswith(CASE_PREFIXES):
+        return "cases"  # areas and actions are checked per case inside (api/routes_cases.py)
     params = path_params or {}
     scene = params.get("scene")
     if not scene and path.startswith(METRICS_PREFIX) and params.get("name"):

@@ -107,6 +107,11 @@ class IdentitySettings(msgspec.Struct, forbid_unknown_fields=True):
     oidc_provision: str = "existing"  # existing: only people with an enabled local account of that username
 
 
+class CasesSettings(msgspec.Struct, forbid_unknown_fields=True):
+    # TOML: holidays and 调休 days the package does not know yet, local days, hours per department
+    calendar_file: str = ""  # the city's working-day calendar table; empty: the one shipped
+
+
 class Settings(msgspec.Struct, forbid_unknown_fields=True):
     data_dir: str = "var"  # the embedded store, tokens and gateway journals live here
     store: str = "duckdb"  # duckdb (embedded, one process) | postgres (shared, scale-out)
@@ -119,6 +124,7 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True):
     pipeline: PipelineSettings = msgspec.field(default_factory=PipelineSettings)
     retention: RetentionSettings = msgspec.field(default_factory=RetentionSettings)
     identity: IdentitySettings = msgspec.field(default_factory=IdentitySettings)
+    cases: CasesSettings = msgspec.field(default_factory=CasesSettings)
     scenes: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)  # per-scene settings
     simulators: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)  # per-simulator settings
 

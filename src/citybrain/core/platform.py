@@ -7,13 +7,17 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from functools import cached_property
 from typing import Any
 
 import msgspec
 
 from citybrain.core.batcher import BatchPublisher
 from citybrain.core.bus import Bus, EmbeddedBus
+from citybrain.core.cases.engine import REPUBLISH_MS, CaseEngine
+from citybrain.core.cases.events import CaseChanged
+from citybrain.core.cases.workcal import WorkCalendar
 from citybrain.core.clock import now_ms
 from citybrain.core.config import Settings
 from citybrain.core.errors import ConfigError, NotFoundError, Problem
@@ -129,8 +133,34 @@ class Platform:
             )  # fmt: skip
         return rt
 
+    @cached_property
+    def cases(self) -> CaseEngine:
+        """The case engine over every scene's case types (built at first use: the calendar's
+        tables take some 70 ms)."""
+        scenes = self.scenes.items()
+        types = {ct.name: ct for name, scene in scenes for ct in scene.cases_for(self.runtime(name).settings)}
+        path = self.settings.cases.calendar_file
+        calendar = WorkCalendar.from_file(path) if path else WorkCalendar.shipped()
+        return CaseEngine(self.store, types, calendar, publish=self._publish_cases)
+
+    def _publish_cases(self, events: Sequence[Event]) -> None:
+        """Case changes onto the bus (durable before the command is answered) and the live feed."""
+        self.bus.publish(list(events), internal=True)
+        for ev in events:
+            if isinstance(ev, CaseChanged):
+                self.hub.publish(f"case.{ev.type.split('.', 1)[0]}", msgspec.to_builtins(ev))
+
+    def republish_cases(self) -> int:
+        """At start: the case log of the minutes before its last change onto the bus again (what a
+        crash between a change and its publish would have lost; the bus drops the ids it has)."""
+        if not self.cases.types:
+            return 0
+        last = self.store.last_case_change()
+        return 0 if last is None else self.cases.republish(max(0, last - REPUBLISH_MS))
+
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> None:
+        self.republish_cases()
         self.pipeline.start()
         self._retention_thread = threading.Thread(
             target=self._retention_loop, name="citybrain-retention", daemon=True

@@ -11,6 +11,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from citybrain.core.cases.model import CaseType
 from citybrain.core.errors import ConfigError
 from citybrain.core.events import REGISTRY, Event
 from citybrain.core.pipeline import ProcessorSpec
@@ -55,6 +56,13 @@ class Scene:
     # world(settings, data_path) -> what the scene's parts share while it runs (a road network, a
     # plant model): built once per runtime at first use (``Runtime.world``), never a module global
     world: Callable[[Any, Path], Any] | None = None
+    # the scene's kinds of work order (names "<scene>.<kind>"), run by the platform's case engine;
+    # or, when their limits are settings, a function of the scene's settings that builds them
+    case_types: list[CaseType] | Callable[[Any], list[CaseType]] = field(default_factory=list)
+
+    def cases_for(self, settings: Any) -> list[CaseType]:
+        """The scene's case types as its settings make them."""
+        return list(self.case_types(settings) if callable(self.case_types) else self.case_types)
 
     @property
     def has_report(self) -> bool:

@@ -9,6 +9,7 @@ read the scene masks it.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
@@ -80,6 +81,22 @@ class Policy:
             for inc in role.includes:
                 self._e.add_grouping_policy(role.name, inc)
             self._masks[role.name] = {scene: frozenset(f) for scene, f in role.mask.items()}
+        # casbin evaluates its matcher with Python's ast, which CPython 3.11 does not let two threads
+        # run at once ("AST constructor recursion depth mismatch"): one enforcement at a time, and
+        # each answer kept (the policy does not change while it runs)
+        self._lock = threading.Lock()
+        self._answers: dict[tuple[str, str, str, str, str], bool] = {}
+
+    def _enforce(self, role: str, scene: str, action: str, area: str, own: str) -> bool:
+        key = (role, scene, action, area, own)
+        hit = self._answers.get(key)
+        if hit is None:
+            with self._lock:
+                hit = bool(self._e.enforce(role, scene, action, area, own))
+                if len(self._answers) > 100_000:
+                    self._answers.clear()
+                self._answers[key] = hit
+        return hit
 
     def allows(self, who: Principal, scene: str, action: str, area: str = "") -> bool:
         """May ``who`` take ``action`` in ``scene`` (for ``area``, or anywhere it has a grant)?
@@ -87,14 +104,16 @@ class Policy:
         if scene == SELF and action == "read":
             return True
         own = ",".join(who.areas)
-        return any(self._e.enforce(role, scene, action, area, own) for role in who.roles)
+        return any(self._enforce(role, scene, action, area, own) for role in who.roles)
 
     def areas(self, who: Principal, scene: str, action: str) -> tuple[str, ...] | None:
         """The areas ``who`` may act in: None for everywhere, else area codes (each covering what
         it prefixes); empty when none."""
         out: list[str] = []
         for role in who.roles:
-            for _sub, p_scene, p_act, p_area in self._e.get_implicit_permissions_for_user(role):
+            with self._lock:
+                grants = self._e.get_implicit_permissions_for_user(role)
+            for _sub, p_scene, p_act, p_area in grants:
                 if p_scene not in (ANY, scene) or p_act not in (ANY, action):
                     continue
                 if p_area == ANY:
@@ -115,7 +134,7 @@ class Policy:
         sets = [
             self._masks.get(role, {}).get(scene, frozenset())
             for role in who.roles
-            if self._e.enforce(role, scene, "read", "", own)
+            if self._enforce(role, scene, "read", "", own)
         ]
         return frozenset.intersection(*sets) if sets else frozenset()
 

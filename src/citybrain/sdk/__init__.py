@@ -6,6 +6,7 @@ See docs/scenes/writing-a-scene.md for a complete scene in one file.
 
 from citybrain.api.answers import AlertAnswer
 from citybrain.api.ingest_gate import IngestBody, ingest_body
+from citybrain.core.cases.model import ANY, Action, CaseType, Escalation, Limit, State
 from citybrain.core.clock import now_ms
 from citybrain.core.documents import read_document
 from citybrain.core.errors import (
@@ -57,8 +58,10 @@ from citybrain.sdk.windows import (
 from citybrain.sim.base import SimContext
 
 __all__ = [
+    "ANY",
     "MAX_TS",
     "MIN_TS",
+    "Action",
     "Agg",
     "Aggregation",
     "AlertAnswer",
@@ -67,6 +70,7 @@ __all__ = [
     "Alerts",
     "Areas",
     "Bar",
+    "CaseType",
     "CitybrainError",
     "ConfigError",
     "ConflictError",
@@ -74,10 +78,12 @@ __all__ = [
     "DecodeError",
     "Detail",
     "Emitter",
+    "Escalation",
     "Event",
     "Figure",
     "Figures",
     "IngestBody",
+    "Limit",
     "Map",
     "NotFoundError",
     "Panel",
@@ -91,6 +97,7 @@ __all__ = [
     "Severity",
     "Share",
     "SimContext",
+    "State",
     "Table",
     "TimeSeries",
     "ValidationError",

@@ -27,6 +27,7 @@ import msgspec
 from fastapi import APIRouter
 
 from citybrain.api.route_table import walk
+from citybrain.core.cases.model import CaseType
 from citybrain.core.errors import ConfigError
 from citybrain.core.events import REGISTRY, Event
 from citybrain.core.pipeline import ProcessorSpec
@@ -66,6 +67,7 @@ class Scene(CoreScene, Generic[S]):
         aggregations: Sequence[Aggregation[Any]] = (),
         processors: Sequence[type[Processor[Any]]] = (),
         world: Callable[[S, Path], Any] | None = None,
+        case_types: Sequence[CaseType] | Callable[[S], Sequence[CaseType]] = (),
         **hooks: Any,  # commands, decoders, listen: see core.scenes.Scene
     ) -> None:
         """Parts may be passed here (a scene spread over modules) or declared with the methods
@@ -106,6 +108,11 @@ class Scene(CoreScene, Generic[S]):
             self.aggregations.append(agg)
         for proc in processors:
             self.processor(proc)
+        if callable(case_types):
+            self.case_types = lambda settings: [self._checked(ct) for ct in case_types(settings)]
+        else:
+            for ct in case_types:
+                self.case_type(ct)
 
     # -- declaring parts ------------------------------------------------------------------------
     def _named(self, what: str, name: str) -> str:
@@ -162,6 +169,18 @@ class Scene(CoreScene, Generic[S]):
             raise ConfigError(f"scene {self.name}: processor {cls.name!r} must be named '{self.name}.<name>'")
         self.custom.append((cls.name, cls))
         return cls
+
+    def case_type(self, ct: CaseType) -> CaseType:
+        """A kind of work order of this scene (named "<scene>.<kind>"), checked as it is added."""
+        assert isinstance(self.case_types, list), "this scene builds its case types from its settings"
+        self.case_types.append(self._checked(ct))
+        return ct
+
+    def _checked(self, ct: CaseType) -> CaseType:
+        if not ct.name.startswith(f"{self.name}."):
+            raise ConfigError(f"scene {self.name}: case type {ct.name!r} must be named '{self.name}.<kind>'")
+        ct.check()
+        return ct
 
     # -- what the platform calls ------------------------------------------------------------------
     def load_settings(self, section: Mapping[str, Any]) -> S:

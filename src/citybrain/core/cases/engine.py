@@ -67,8 +67,18 @@ def case_id_for(command_id: str, now: int) -> str:
     return f"{day}-{base64.b32encode(digest).decode()}"
 
 
-def may(actor: Actor, action: Action) -> bool:
-    return "admin" in actor.roles or any(r in action.roles for r in actor.roles)
+def may(actor: Actor, action: Action, case: Case | None = None) -> bool:
+    """Whether ``actor`` may take ``action`` (on ``case``: its department, for own-department ones)."""
+    if "admin" in actor.roles:
+        return True
+    if not any(r in action.roles for r in actor.roles):
+        return False
+    return not (action.own_department and case is not None and case.department != actor.department)
+
+
+def available(ct: CaseType, case: Case, actor: Actor) -> list[Action]:
+    """The actions ``actor`` may take on ``case`` now."""
+    return [a for a in ct.actions_from(case.state) if may(actor, a, case)]
 
 
 def _missing(action: Action, fields: Mapping[str, Any]) -> list[str]:
@@ -123,12 +133,13 @@ class CaseEngine:
             updated_ts=now, department=department, area=area, category=category, title=title,
             lon=lon, lat=lat, fields=dict(fields or {}),
         )  # fmt: skip
-        if ct.limit is not None:
-            self._set_due(case, now, ct.limit)
+        limit = ct.limit_for(category)
+        if limit is not None:
+            self._set_due(case, now, limit)
         self._enter(ct, case, now)
-        entry = CaseEntry(
-            case.id, 1, now, actor.name, "open", "", case.state, command_id, dict(fields or {}), note
-        )
+        given = dict(fields or {})
+        entry = CaseEntry(case.id, 1, now, actor.name, "open", "", case.state, command_id, given, note,
+                          case.department, case.due_ts, case.step_due_ts)  # fmt: skip
         return self._save(ct, case, 0, entry)
 
     def act(
@@ -159,8 +170,9 @@ class CaseEngine:
         now = self.clock()
         given = dict(fields or {})
         case = advance(ct, current, action_name, actor, given, now, self.calendar)
-        entry = CaseEntry(case.id, case.version, now, actor.name, action_name, current.state, case.state,
-                          command_id, given, note)  # fmt: skip
+        c = case
+        entry = CaseEntry(c.id, c.version, now, actor.name, action_name, current.state, c.state, command_id,
+                          given, note, c.department, c.due_ts, c.step_due_ts)  # fmt: skip
         return self._save(ct, case, version, entry)
 
     def _save(self, ct: CaseType, case: Case, expected: int, entry: CaseEntry) -> Outcome:
@@ -219,9 +231,10 @@ def changed(ct: CaseType, case: Case, e: CaseEntry) -> CaseChanged:
     return CaseChanged(
         key=case.id, ts=e.ts, id=f"{case.id}:v{e.version}", source="cases", type=case.type, action=e.action,
         from_state=e.from_state, to_state=e.to_state, version=e.version, actor=e.actor,
-        department=case.department, area=case.area, category=case.category, opened_ts=case.opened_ts,
-        due_ts=case.due_ts, closed_ts=case.closed_ts, public=state.public, paused=state.pause,
-        final=state.final, assumed=case.assumed, fields=dict(e.fields),
+        department=e.department or case.department, area=case.area, category=case.category,
+        opened_ts=case.opened_ts, due_ts=e.due_ts, step_due_ts=e.step_due_ts, closed_ts=case.closed_ts,
+        public=state.public, paused=state.pause, final=state.final, assumed=case.assumed,
+        fields=dict(e.fields),
     )  # fmt: skip
 
 
@@ -250,8 +263,13 @@ def advance(
         raise ForbiddenError(
             f"{actor.name} may not {action.title} (needs one of the roles {list(action.roles)})"
         )
+    if not may(actor, action, current):
+        raise ForbiddenError(f"only the handling department {current.department!r} may {action.title}")
     if missing := _missing(action, fields):
         raise ValidationError([Problem(0, n, f"{action.title} needs {n!r}") for n in missing])
+    wrong = [(n, fields[n], ok) for n, ok in action.choices.items() if n in fields and fields[n] not in ok]
+    if wrong:
+        raise ValidationError([Problem(0, n, f"{v!r} is not one of {list(ok)}") for n, v, ok in wrong])
     if action.before_due and current.due_ts is not None and now > current.due_ts:
         raise ConflictError(f"{action.title} must come before the deadline; case {current.id} is overdue")
     case = replace(current, fields={**current.fields, **fields}, version=current.version + 1, updated_ts=now)
@@ -259,8 +277,9 @@ def advance(
         value = fields.get(name)
         if isinstance(value, str) and value:
             setattr(case, name, value)
-    if action.restarts and ct.limit is not None:
-        d = cal.deadline(now, ct.limit.amount, ct.limit.unit, case.department or None)
+    limit = ct.limit_for(case.category)
+    if action.restarts and limit is not None:
+        d = cal.deadline(now, limit.amount, limit.unit, case.department or None)
         case.due_ts, case.assumed, case.closed_ts = d.at_ms, case.assumed or d.assumed, None
     if action.extends is not None and case.due_ts is not None:
         d = cal.deadline(case.due_ts, action.extends.amount, action.extends.unit, case.department or None)
@@ -274,10 +293,11 @@ def advance(
 
 def _leave_state(ct: CaseType, case: Case, now: int, cal: WorkCalendar) -> None:
     """Leaving a pause: the deadline is the allowance that was left, counted from now."""
-    if not ct.state(case.state).pause or case.left_ms is None or ct.limit is None:
+    limit = ct.limit_for(case.category)
+    if not ct.state(case.state).pause or case.left_ms is None or limit is None:
         case.paused_since = case.left_ms = None
         return
-    working = ct.limit.unit in WORKING
+    working = limit.unit in WORKING
     d = cal.deadline(
         now, case.left_ms / 3_600_000, "working_hours" if working else "hours", case.department or None
     )
@@ -291,8 +311,9 @@ def _enter_state(ct: CaseType, case: Case, now: int, cal: WorkCalendar) -> None:
     if state.limit is not None:
         d = cal.deadline(now, state.limit.amount, state.limit.unit, case.department or None)
         case.step_due_ts, case.assumed = d.at_ms, case.assumed or d.assumed
-    if state.pause and case.due_ts is not None and ct.limit is not None:
-        if ct.limit.unit in WORKING:
+    limit = ct.limit_for(case.category)
+    if state.pause and case.due_ts is not None and limit is not None:
+        if limit.unit in WORKING:
             span = cal.working_time_between(now, case.due_ts, case.department or None)
             left, case.assumed = span.ms, case.assumed or span.assumed
         else:

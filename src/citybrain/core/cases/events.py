@@ -25,6 +25,7 @@ class CaseChanged(Event, tag="cases.changed"):
     category: str = ""
     opened_ts: int = 0
     due_ts: int | None = None
+    step_due_ts: int | None = None
     closed_ts: int | None = None
     public: str = "open"  # the new state's public status
     paused: bool = False  # the new state is a pause

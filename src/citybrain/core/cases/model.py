@@ -13,8 +13,9 @@ time in a **pause** state (延期 approved, waiting for the citizen) does not co
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 
 from citybrain.core.cases.workcal import Unit
 from citybrain.core.errors import ConfigError
@@ -33,6 +34,19 @@ class Limit:
     def __str__(self) -> str:
         words = {"working_days": "工作日", "working_hours": "工作时", "days": "天", "hours": "小时"}
         return f"{self.amount:g} {words[self.unit]}"
+
+    @classmethod
+    def parse(cls, text: str, where: str = "a limit") -> Limit:
+        """ "15 working_days", "4 working_hours", "1 hours" -> a Limit; ConfigError naming ``where``."""
+        amount, _, unit = text.strip().partition(" ")
+        units = get_args(Unit)
+        try:
+            value = float(amount)
+        except ValueError:
+            value = -1.0
+        if not (value >= 0 and value < 10_000) or unit.strip() not in units:
+            raise ConfigError(f"{where}: {text!r} is not '<amount> <unit>' with a unit of {', '.join(units)}")
+        return cls(value, unit.strip())  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -58,6 +72,8 @@ class Action:
     before_due: bool = False  # only while the case's deadline has not passed (延期申请)
     extends: Limit | None = None  # moves the case's deadline by this much (an approved 延期)
     restarts: bool = False  # the case's deadline starts over from now (返工: reopened)
+    own_department: bool = False  # only people of the case's department (签收, 办结 by the 承办单位)
+    choices: Mapping[str, tuple[object, ...]] = field(default_factory=dict)  # allowed values of fields
 
 
 @dataclass(frozen=True)
@@ -79,12 +95,17 @@ class CaseType:
     actions: tuple[Action, ...]
     initial: str
     limit: Limit | None = None  # the whole case, from opening to a final state, pauses excluded
+    limits_by_category: Mapping[str, Limit] = field(default_factory=dict)  # a category's own limit
     public_fields: tuple[str, ...] = ()  # shown to the public (Open311) and to every role
     escalation: Escalation = field(default_factory=Escalation)
 
     @property
     def scene(self) -> str:
         return self.name.split(".", 1)[0]
+
+    def limit_for(self, category: str) -> Limit | None:
+        """The whole case's limit for a case of ``category`` (its own, else the type's)."""
+        return self.limits_by_category.get(category, self.limit)
 
     def state(self, name: str) -> State:
         for s in self.states:

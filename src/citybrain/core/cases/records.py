@@ -53,6 +53,10 @@ class CaseEntry:
     command_id: str
     fields: dict[str, Any] = field(default_factory=dict)
     note: str = ""
+    # the case as the change left it: its department and deadlines (KPIs judge by them)
+    department: str = ""
+    due_ts: int | None = None
+    step_due_ts: int | None = None
 
 
 @dataclass(frozen=True)

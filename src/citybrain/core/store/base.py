@@ -274,6 +274,10 @@ class Cases(ABC):
         """Log entries of every case from ``ts`` on, oldest first (the bus relay)."""
 
     @abstractmethod
+    def last_case_change(self) -> int | None:
+        """When the newest log entry of any case was made (None: no case yet)."""
+
+    @abstractmethod
     def find_cases(self, q: CaseQuery) -> list[Case]: ...
 
     @abstractmethod

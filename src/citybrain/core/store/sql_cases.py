@@ -144,6 +144,10 @@ class SqlCases(Cases):
         )
         return [_ENTRY.decode(r[0]) for r in rows]
 
+    def last_case_change(self) -> int | None:
+        rows = self._rows("SELECT max(ts) FROM case_log")
+        return None if not rows or rows[0][0] is None else int(rows[0][0])
+
     def find_cases(self, q: CaseQuery) -> list[Case]:
         sql, params = find_cases_query(q)
         return [_CASE.decode(r[0]) for r in self._rows(sql, params)]

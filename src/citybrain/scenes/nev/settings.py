@@ -48,9 +48,8 @@ class SecuritySettings(msgspec.Struct, forbid_unknown_fields=True):
     public_keys: dict[str, str] = msgspec.field(default_factory=dict)  # VIN -> SM2 public key, hex (04||X||Y)
     unsigned: Literal["reject", "accept"] = "reject"  # a keyed vehicle's unsigned report: refuse or store
     user_id: str = "1234567812345678"  # the SM2 signer ID in Z (GM/T 0009's default)
-    # The platform's SM2 private key (a file holding it in hex, readable by the platform only):
     # unwraps the SM4 data keys vehicles send in 0x0B key exchanges (docs/scenes/nev.md)
-    platform_key_file: str = ""
+    platform_key_file: str = ""  # a file with the platform's SM2 private key, hex, readable by it only
 
 
 class WarningSettings(msgspec.Struct, forbid_unknown_fields=True):

@@ -1,0 +1,240 @@
+"""Cases (work orders) over the case engine: open, find, read with the timeline, act (issue 14).
+
+Permissions: the pseudo-scene ``cases`` (read, operate, by area: a case is in its ``area``) says
+who may see and change cases at all; each action of a case type then names the roles that may take
+it (``core.cases.model.Action``). A case's fields outside its type's ``public_fields`` are shown
+only to those who may operate on cases in its area. Commands carry the version the client saw and
+a command id of its own: a stale version answers 409 naming both versions, a command id already
+applied answers the case as it is with ``replayed: true`` (nothing applied twice).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field
+
+from citybrain.api.auth import Who, require
+from citybrain.core.cases.engine import Actor, CaseEngine, available
+from citybrain.core.cases.model import CaseType, Limit
+from citybrain.core.cases.records import Case, CaseEntry, CaseQuery
+from citybrain.core.clock import now_ms
+from citybrain.core.errors import ForbiddenError, NotFoundError
+from citybrain.core.store.sql_cases import CASE_MAX
+from citybrain.identity.policy import Policy
+
+router = APIRouter(tags=["cases"])
+CASES = "cases"  # the pseudo-scene of the case engine's permissions
+
+_TEXT = r"^[^\x00-\x1f\x7f]*$"
+_ONCE = "the client's id of this command: a retry is applied once"
+_ID = r"^[A-Za-z0-9._:-]+$"
+CommandId = Annotated[str, Field(min_length=1, max_length=100, pattern=_ID, description=_ONCE)]
+Fields = Annotated[dict[str, Any], Field(max_length=100, description="what the command carries")]
+Note = Annotated[str, Field(max_length=2000, pattern=_TEXT)]
+
+
+class CaseOpened(BaseModel):
+    type: str = Field(min_length=3, max_length=100, pattern=r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
+    command_id: CommandId
+    fields: Fields = {}
+    department: str = Field("", max_length=64, pattern=r"^[A-Za-z0-9_.-]*$")
+    area: str = Field("", max_length=15, pattern=r"^[0-9]*$", description="administrative or unit-grid code")
+    category: str = Field("", max_length=64, pattern=_TEXT)
+    title: str = Field("", max_length=200, pattern=_TEXT)
+    lon: float | None = Field(None, ge=-180, le=180)
+    lat: float | None = Field(None, ge=-90, le=90)
+    note: Note = ""
+
+
+class CaseCommand(BaseModel):
+    version: int = Field(ge=1, le=1_000_000, description="the case's version the decision was made on")
+    command_id: CommandId
+    fields: Fields = {}
+    note: Note = ""
+
+
+def actor_of(who: Who) -> Actor:
+    """The engine's actor: an admin token acts as an administrator."""
+    p = who.principal
+    return Actor(who.actor, p.roles + (("admin",) if "scope:admin" in p.roles else ()), p.department)
+
+
+def _engine(request: Request) -> CaseEngine:
+    engine: CaseEngine = request.app.state.platform.cases
+    return engine
+
+
+def _policy(request: Request) -> Policy:
+    policy: Policy = request.app.state.policy
+    return policy
+
+
+def _limit(limit: Limit | None) -> dict[str, Any] | None:
+    return None if limit is None else {"amount": limit.amount, "unit": limit.unit, "text": str(limit)}
+
+
+def case_view(ct: CaseType, case: Case, private: bool, now: int) -> dict[str, Any]:
+    """A case as the API shows it: private fields only when ``private``."""
+    state = ct.state(case.state)
+    due = [t for t in (case.due_ts, case.step_due_ts) if t is not None]
+    return {
+        "id": case.id, "type": case.type, "type_title": ct.title, "state": case.state,
+        "state_title": state.title, "status": state.public, "version": case.version,
+        "opened_ts": case.opened_ts, "updated_ts": case.updated_ts, "department": case.department,
+        "area": case.area, "category": case.category, "title": case.title, "due_ts": case.due_ts,
+        "step_due_ts": case.step_due_ts, "closed_ts": case.closed_ts, "paused": state.pause,
+        "overdue": case.closed_ts is None and any(now > t for t in due),
+        "on_time": None if case.closed_ts is None or case.due_ts is None else case.closed_ts <= case.due_ts,
+        "assumed_calendar": case.assumed, "lon": case.lon, "lat": case.lat,
+        "fields": fields_view(ct, case.fields, private),
+    }  # fmt: skip
+
+
+def fields_view(ct: CaseType, fields: dict[str, Any], private: bool) -> dict[str, Any]:
+    return dict(fields) if private else {k: v for k, v in fields.items() if k in ct.public_fields}
+
+
+def entry_view(ct: CaseType, e: CaseEntry, private: bool) -> dict[str, Any]:
+    action = ct.action(e.action)
+    titles = {s.name: s.title for s in ct.states}
+    return {
+        "version": e.version, "ts": e.ts, "actor": e.actor, "action": e.action,
+        "action_title": action.title if action else "受理 / opened", "from_state": e.from_state,
+        "from_title": titles.get(e.from_state, ""), "to_state": e.to_state,
+        "to_title": titles.get(e.to_state, ""), "fields": fields_view(ct, e.fields, private), "note": e.note,
+    }  # fmt: skip
+
+
+def type_view(ct: CaseType) -> dict[str, Any]:
+    return {
+        "name": ct.name, "title": ct.title, "initial": ct.initial, "limit": _limit(ct.limit),
+        "public_fields": list(ct.public_fields),
+        "limits_by_category": {k: _limit(v) for k, v in ct.limits_by_category.items()},
+        "states": [{"name": s.name, "title": s.title, "status": s.public, "limit": _limit(s.limit),
+                    "pause": s.pause, "final": s.final} for s in ct.states],
+        "actions": [{"name": a.name, "title": a.title, "from": list(a.sources), "to": a.target,
+                     "roles": list(a.roles), "needs": list(a.needs), "own_department": a.own_department}
+                    for a in ct.actions],
+    }  # fmt: skip
+
+
+def _check_area(policy: Policy, who: Who, action: str, case: Case) -> None:
+    if not policy.allows(who.principal, CASES, action, case.area):
+        raise ForbiddenError(f"{who.name} may not {action} cases in area {case.area or '-'}")
+
+
+@router.get("/api/v1/case-types", summary="The declared kinds of case: states, actions, limits")
+def case_types(request: Request, _: Who = Depends(require("read"))) -> list[dict[str, Any]]:
+    return [type_view(ct) for ct in _engine(request).types.values()]
+
+
+@router.post("/api/v1/cases", status_code=201, summary="Open a case (a 12345 call, a report, an appeal)")
+async def open_case(
+    request: Request, body: CaseOpened, who: Who = Depends(require("operate"))
+) -> dict[str, Any]:
+    policy, engine = _policy(request), _engine(request)
+    if not policy.allows(who.principal, CASES, "operate", body.area):
+        raise ForbiddenError(f"{who.name} may not open cases in area {body.area or '-'}")
+    out = await run_in_threadpool(
+        engine.open, body.type, actor_of(who), body.command_id, fields=body.fields,
+        department=body.department, area=body.area, category=body.category, title=body.title,
+        lon=body.lon, lat=body.lat, note=body.note,
+    )  # fmt: skip
+    ct = engine.case_type(out.case.type)
+    return {**case_view(ct, out.case, True, now_ms()), "replayed": out.replayed}
+
+
+@router.get("/api/v1/cases", summary="Cases found by type, state, department, area, deadline and text")
+async def find_cases(
+    request: Request,
+    type: str = Query("", max_length=100, pattern=_TEXT),
+    scene: str = Query("", max_length=64, pattern=_TEXT),
+    state: list[str] = Query([], max_length=20),
+    department: str = Query("", max_length=64, pattern=_TEXT),
+    area: str = Query("", max_length=15, pattern=r"^[0-9]*$", description="a code: that area and within"),
+    category: str = Query("", max_length=64, pattern=_TEXT),
+    open: bool = Query(False, description="only cases not closed"),
+    overdue: bool = Query(False, description="only open cases past a deadline"),
+    inbox: bool = Query(False, description="only cases the caller may move on now (notes aside)"),
+    text: str = Query("", max_length=100, pattern=_TEXT),
+    limit: int = Query(200, ge=1, le=CASE_MAX),
+    who: Who = Depends(require("read")),
+) -> list[dict[str, Any]]:
+    policy, engine = _policy(request), _engine(request)
+    now = now_ms()
+    granted = policy.areas(who.principal, CASES, "read")
+    # the query's area within the caller's: the narrower of the two, for each grant that meets it
+    prefixes = (
+        [area]
+        if granted is None
+        else sorted(
+            {area if area.startswith(g) else g for g in granted if area.startswith(g) or g.startswith(area)}
+        )
+    )
+    q = CaseQuery(type=type, scene=scene, states=tuple(state), department=department, category=category,
+                  open_only=open or inbox, overdue_at=now if overdue else None, text=text,
+                  limit=CASE_MAX if inbox else limit)  # fmt: skip
+    found: dict[str, Case] = {}
+    for prefix in prefixes:
+        for c in await run_in_threadpool(engine.store.find_cases, replace(q, area_prefix=prefix)):
+            found[c.id] = c
+    actor = actor_of(who)
+    out: list[dict[str, Any]] = []
+    for c in found.values():
+        ct = engine.types.get(c.type)
+        if ct is None or (inbox and not any(a.target for a in available(ct, c, actor))):
+            continue
+        out.append(case_view(ct, c, policy.allows(who.principal, CASES, "operate", c.area), now))
+        if len(out) >= limit:
+            break
+    return out
+
+
+@router.get(
+    "/api/v1/cases/{case_id}", summary="One case with its timeline and the actions the caller may take"
+)
+async def get_case(request: Request, case_id: str, who: Who = Depends(require("read"))) -> dict[str, Any]:
+    policy, engine = _policy(request), _engine(request)
+    case = await run_in_threadpool(engine.store.case, case_id)
+    _check_area(policy, who, "read", case)
+    ct = engine.types.get(case.type)
+    if ct is None:
+        raise NotFoundError(f"case {case_id!r} is of type {case.type!r}, which no scene declares")
+    private = policy.allows(who.principal, CASES, "operate", case.area)
+    entries = await run_in_threadpool(engine.store.case_entries, case_id)
+    return {
+        **case_view(ct, case, private, now_ms()),
+        "timeline": [entry_view(ct, e, private) for e in entries],
+        "actions": [
+            {"name": a.name, "title": a.title, "needs": list(a.needs), "to": a.target}
+            for a in (available(ct, case, actor_of(who)) if private else [])
+        ],
+        "case_type": type_view(ct),
+    }
+
+
+@router.post(
+    "/api/v1/cases/{case_id}/actions/{action}", summary="Take an action on a case (签收, 办结, 回访 ...)"
+)
+async def act(
+    request: Request, case_id: str, action: str, body: CaseCommand, who: Who = Depends(require("operate"))
+) -> dict[str, Any]:
+    policy, engine = _policy(request), _engine(request)
+    case = await run_in_threadpool(engine.store.case, case_id)
+    _check_area(policy, who, "operate", case)
+    out = await run_in_threadpool(
+        engine.act,
+        case_id,
+        action,
+        actor_of(who),
+        body.command_id,
+        body.version,
+        fields=body.fields,
+        note=body.note,
+    )
+    ct = engine.case_type(out.case.type)
+    return {**case_view(ct, out.case, True, now_ms()), "replayed": out.replayed}
