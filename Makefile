@@ -38,6 +38,7 @@ interop-peers: $(PEERS)/.synced $(OIDC_IDP)/node_modules/.package-lock.json
 deps: $(VENV)/.synced
 	@bash scripts/apt-deps.sh
 	@if [ -f scripts/web-deps.sh ]; then bash scripts/web-deps.sh; fi
+	@if [ -f scripts/console-build.sh ]; then bash scripts/console-build.sh; fi
 
 run: deps
 	$(BIN)/citybrain run

@@ -25,6 +25,7 @@ ORDER = [
     "scaleout",
     "dashboard",
     "workcal",
+    "cases",
 ]
 
 

@@ -1,4 +1,4 @@
-"""Hatchling build hook: no wheel or sdist without the dashboard's npm files.
+"""Hatchling build hook: no wheel or sdist without the dashboard's npm files and the built console.
 
 They are copied into src/citybrain/web/vendor/ by scripts/web-deps.sh (``make dist`` runs it) and
 ignored by git, so a bare ``uv build`` on a fresh clone would otherwise ship a dashboard without
@@ -32,4 +32,10 @@ class VendorFilesPresent(BuildHookInterface):  # type: ignore[misc]  # hatchling
             raise RuntimeError(
                 f"the dashboard's npm files are missing from {vendor}: {', '.join(missing)}; "
                 "run `make dist` (or scripts/web-deps.sh) before building"
+            )
+        console = Path(self.root) / "src" / "citybrain" / "web" / "console"
+        if not (console / "index.html").is_file() or not (console / "licenses.md").is_file():
+            raise RuntimeError(
+                f"the operator console is not built in {console}; run `make dist` "
+                "(or scripts/console-build.sh) before building"
             )

@@ -55,7 +55,7 @@ def _local_token(store: Store, path: Path, name: str, scopes: list[str]) -> str:
     if path.exists():
         secret = path.read_text().strip()
         known = store.token_by_hash(digest(secret))
-        if known is not None and known.revoked_ts is None:
+        if known is not None and known.revoked_ts is None and set(scopes) <= set(known.scopes):
             return secret
     _, secret = create_token(store, name, scopes)
     path.write_text(secret + "\n")
@@ -76,8 +76,9 @@ def _serve(config: Path | None, simulate: bool, role: str | None = None) -> None
     platform = Platform(settings)
     data = settings.data_path
     admin = _local_token(platform.store, data / "admin.token", "local-admin", ["admin", "ingest"])
+    # the simulators send events and play every role of the case workflows (civic): admin
     sim = (
-        _local_token(platform.store, data / "simulators.token", "simulators", ["ingest"])
+        _local_token(platform.store, data / "simulators.token", "simulators", ["ingest", "admin"])
         if simulate
         else None
     )

@@ -21,6 +21,7 @@ from citybrain.api import (
     routes_identity,
     routes_ingest,
     routes_oidc,
+    routes_open311,
     routes_ops,
     routes_quarantine,
     routes_query,
@@ -121,6 +122,7 @@ def create_app(
     app.include_router(routes_ops.router)
     app.include_router(routes_erasures.router)
     app.include_router(routes_cases.router)
+    app.include_router(routes_open311.router)
     app.include_router(live.router)
     app.include_router(routes_session.router)
     app.include_router(routes_identity.router)

@@ -39,11 +39,18 @@ PUBLIC: dict[str, str] = {
     "/": "the dashboard shell; the page signs in and calls the API with the user's credentials",
     "/static/{path:path}": "the dashboard's own assets",
     "/vendor/{path:path}": "the dashboard's npm assets",
+    "/console": "the operator console's shell; the page signs in and calls the API with the person's session",
+    "/console/{path:path}": "the operator console's built assets (web/console_serving.py)",
     "/api/v1/live": "WebSocket: authenticates in its first message and is re-checked (api/live.py)",
     "/api/v1/auth/login": "sign-in: it checks the credentials it is given (accounts lock after failures)",
     "/api/v1/auth/oidc/login": "OIDC sign-in: only redirects to the identity provider (404 when OIDC is off)",
     "/api/v1/auth/oidc/callback": "OIDC sign-in: admits only a valid answer to its own signed state (PKCE, "
     "ID token checked) for an enabled local account",
+    "/open311/v2/services.{format}": "Open311 service list: the kinds of request one may file, no records",
+    "/open311/v2/services/{service_code}.{format}": "Open311 service definition: one kind's form, no records",
+    "/open311/v2/requests.{format}": "POST of Open311: the spec sends api_key in the form body, so the route "
+    "checks it itself (ingest or operate scope) once the body gate has bounded the body; the GET on this "
+    "path declares require('read')",
 }
 SCENES_PREFIX = "/api/v1/scenes/"
 METRICS_PREFIX = "/api/v1/metrics/"

@@ -18,6 +18,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from citybrain.api.auth import Who, require
+from citybrain.core.cases.duplicates import RADIUS_M, WINDOW_MS, suggest
 from citybrain.core.cases.engine import Actor, CaseEngine, available
 from citybrain.core.cases.model import CaseType, Limit
 from citybrain.core.cases.records import Case, CaseEntry, CaseQuery
@@ -238,3 +239,28 @@ async def act(
     )
     ct = engine.case_type(out.case.type)
     return {**case_view(ct, out.case, True, now_ms()), "replayed": out.replayed}
+
+
+@router.get(
+    "/api/v1/cases/{case_id}/duplicates",
+    summary="并单 suggestions: open cases of the same type and category nearby, opened around the same time",
+)
+async def duplicates(
+    request: Request,
+    case_id: str,
+    radius_m: float = Query(RADIUS_M, gt=0, le=10_000, description="how near counts as the same place"),
+    window_h: float = Query(WINDOW_MS / 3_600_000, gt=0, le=24 * 90, description="opened this close in time"),
+    who: Who = Depends(require("read")),
+) -> list[dict[str, Any]]:
+    policy, engine = _policy(request), _engine(request)
+    case = await run_in_threadpool(engine.store.case, case_id)
+    _check_area(policy, who, "read", case)
+    found = await run_in_threadpool(suggest, engine.store, case, radius_m, int(window_h * 3_600_000))
+    now = now_ms()
+    p = who.principal
+    return [
+        {**case_view(engine.types[d.case.type], d.case, policy.allows(p, CASES, "operate", d.case.area), now),
+         "distance_m": d.distance_m}
+        for d in found
+        if d.case.type in engine.types and policy.allows(p, CASES, "read", d.case.area)
+    ]  # fmt: skip

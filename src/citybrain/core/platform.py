@@ -16,11 +16,12 @@ import msgspec
 from citybrain.core.batcher import BatchPublisher
 from citybrain.core.bus import Bus, EmbeddedBus
 from citybrain.core.cases.engine import REPUBLISH_MS, CaseEngine
+from citybrain.core.cases.engine import Actor as CaseActor
 from citybrain.core.cases.events import CaseChanged
 from citybrain.core.cases.workcal import WorkCalendar
 from citybrain.core.clock import now_ms
 from citybrain.core.config import Settings
-from citybrain.core.errors import ConfigError, NotFoundError, Problem
+from citybrain.core.errors import CitybrainError, ConfigError, NotFoundError, Problem
 from citybrain.core.events import DecodedBatch, Event, kind_of, stamp
 from citybrain.core.extras import require as require_extra
 from citybrain.core.ingest import IngestResult
@@ -28,9 +29,10 @@ from citybrain.core.live import Hub
 from citybrain.core.logs import RateLimitedLog
 from citybrain.core.outputs import Alert, Outputs, Quarantined
 from citybrain.core.pipeline import Pipeline, ProcessorSpec
+from citybrain.core.processor import AlertRule
 from citybrain.core.runtime import Runtime
 from citybrain.core.scenes import Scene, discover
-from citybrain.core.store.base import Store
+from citybrain.core.store.base import AlertQuery, Store
 from citybrain.core.store.duck import DuckStore
 
 log = logging.getLogger(__name__)
@@ -129,7 +131,7 @@ class Platform:
             cfg = self.scenes[scene].load_settings(self.settings.scenes.get(scene, {}))
             rt = self._runtimes[scene] = Runtime(
                 scene, cfg, self.settings.data_path, self.store, self.batcher.submit, self.hub.publish,
-                self.store.record_alerts, self.store.audit, self.scenes[scene].world,
+                self.store.record_alerts, self.store.audit, self.scenes[scene].world, lambda: self.cases,
             )  # fmt: skip
         return rt
 
@@ -145,6 +147,7 @@ class Platform:
 
     def _publish_cases(self, events: Sequence[Event]) -> None:
         """Case changes onto the bus (durable before the command is answered) and the live feed."""
+        stamp(events, now_ms())
         self.bus.publish(list(events), internal=True)
         for ev in events:
             if isinstance(ev, CaseChanged):
@@ -158,9 +161,47 @@ class Platform:
         last = self.store.last_case_change()
         return 0 if last is None else self.cases.republish(max(0, last - REPUBLISH_MS))
 
+    # -- alerts that become cases -------------------------------------------------------------
+    @cached_property
+    def dispatching_rules(self) -> dict[str, AlertRule]:
+        """Alert rules that open a case for each alert (``AlertRule.case_type``)."""
+        return {r.name: r for scene in self.scenes.values() for r in scene.alert_rules if r.case_type}
+
+    def dispatch_alerts(self, alerts: Iterable[Alert]) -> list[str]:
+        """Open the case of each open alert whose rule says so (once: the command id is the alert's);
+        returns the case ids. Called after each commit and, at start, for the open alerts (what a
+        crash between an alert's commit and its case would have left)."""
+        made: list[str] = []
+        for a in alerts:
+            rule = self.dispatching_rules.get(a.rule)
+            if rule is None or a.status == "resolved":
+                continue
+            data = a.data
+            lon, lat = data.get("lon"), data.get("lat")
+            try:
+                out = self.cases.open(
+                    rule.case_type, CaseActor("系统派单 / alert dispatch", ("system",)), f"alert:{a.id}",
+                    fields={"alert": a.id, "description": a.message, "photos": data.get("photos") or []},
+                    department=str(rule.case_department or data.get("department") or ""),
+                    area=str(data.get("area") or ""), category=str(data.get("category") or ""),
+                    title=a.title, lon=float(lon) if isinstance(lon, int | float) else None,
+                    lat=float(lat) if isinstance(lat, int | float) else None,
+                    note=f"{a.rule} {a.key}",
+                )  # fmt: skip
+                made.append(out.case.id)
+            except CitybrainError:
+                log.exception("alert %s (%s) not dispatched as a %s case", a.id, a.rule, rule.case_type)
+        return made
+
+    def _dispatch_open_alerts(self) -> None:
+        if self.dispatching_rules:
+            for scene in {r.scene for r in self.dispatching_rules.values()}:
+                self.dispatch_alerts(self.store.alerts(AlertQuery(status="open", scene=scene, limit=10_000)))
+
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> None:
         self.republish_cases()
+        self._dispatch_open_alerts()
         self.pipeline.start()
         self._retention_thread = threading.Thread(
             target=self._retention_loop, name="citybrain-retention", daemon=True
@@ -247,6 +288,9 @@ class Platform:
             self.hub.publish(f"state.{scene}", states)
         for a in alerts:
             self.hub.publish(f"alert.{a.scene}", msgspec.to_builtins(a))
+        opened = {op.alert.id for op in out.alerts if op.op == "open"}
+        if opened and self.dispatching_rules:
+            self.dispatch_alerts(a for a in alerts if a.id in opened)
 
     def publish_alert(self, alert: Alert) -> None:
         self.hub.publish(f"alert.{alert.scene}", msgspec.to_builtins(alert))

@@ -47,6 +47,9 @@ class AlertRule:
     clear_ms: int = 60_000
     update_every_ms: int = 10_000
     doc: str = ""
+    # dispatch: each alert it opens also opens a case of this type (core/cases), for this department
+    case_type: str = ""
+    case_department: str = ""
 
 
 class AlertTrack(msgspec.Struct):

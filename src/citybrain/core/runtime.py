@@ -10,7 +10,7 @@ import threading
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generic
+from typing import TYPE_CHECKING, Any, Generic
 
 from typing_extensions import TypeVar
 
@@ -18,6 +18,9 @@ from citybrain.core.clock import now_ms
 from citybrain.core.events import Event
 from citybrain.core.outputs import Alert, AlertOp
 from citybrain.core.store.base import ReadModel
+
+if TYPE_CHECKING:
+    from citybrain.core.cases.engine import CaseEngine
 
 S = TypeVar("S")
 W = TypeVar("W", default=Any)
@@ -35,6 +38,7 @@ class Runtime(Generic[S, W]):
     _record_alerts: Callable[[Sequence[AlertOp]], list[Alert]]
     _audit: Callable[[int, str, str, str, dict[str, Any]], None]
     _make_world: Callable[[S, Path], W] | None = None  # the scene's ``world`` hook
+    _cases: Callable[[], CaseEngine] | None = None  # the platform's case engine, built at first use
     _world: W = field(default=_UNBUILT, init=False, repr=False)
     _world_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
@@ -48,6 +52,13 @@ class Runtime(Generic[S, W]):
                     made = self._make_world(self.settings, self.data_path) if self._make_world else None
                     self._world = made  # type: ignore[assignment]
         return self._world
+
+    @property
+    def cases(self) -> CaseEngine:
+        """The platform's case engine (every scene's case types, the store, the city's calendar)."""
+        if self._cases is None:
+            raise RuntimeError(f"scene {self.name}: this runtime has no case engine")
+        return self._cases()
 
     def publish(self, topic: str, data: Any, sub: str = "") -> None:
         """Push to live-feed subscribers of ``<topic>.<scene>`` (e.g. ``state.nev``), or of

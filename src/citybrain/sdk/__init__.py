@@ -6,6 +6,9 @@ See docs/scenes/writing-a-scene.md for a complete scene in one file.
 
 from citybrain.api.answers import AlertAnswer
 from citybrain.api.ingest_gate import IngestBody, ingest_body
+from citybrain.core.cases import kpi as case_kpi
+from citybrain.core.cases.engine import CaseEngine
+from citybrain.core.cases.events import CaseChanged
 from citybrain.core.cases.model import ANY, Action, CaseType, Escalation, Limit, State
 from citybrain.core.clock import now_ms
 from citybrain.core.documents import read_document
@@ -70,6 +73,8 @@ __all__ = [
     "Alerts",
     "Areas",
     "Bar",
+    "CaseChanged",
+    "CaseEngine",
     "CaseType",
     "CitybrainError",
     "ConfigError",
@@ -105,6 +110,7 @@ __all__ = [
     "WindowState",
     "Windows",
     "advance_watermark",
+    "case_kpi",
     "count",
     "duration_ms",
     "ingest_body",

@@ -18,9 +18,13 @@ def make_rule(
     clear: str | int = "60s",
     update_every: str | int = "10s",
     doc: str = "",
+    case_type: str = "",
+    case_department: str = "",
 ) -> AlertRule:
     """An alert rule named ``<scene>.<name>``: ``for_`` how long the condition must hold before
-    an alert opens, ``clear`` how long it must be clear before it resolves (no flapping)."""
+    an alert opens, ``clear`` how long it must be clear before it resolves (no flapping);
+    ``case_type``: every alert it opens is also dispatched as a case of that type (to
+    ``case_department``, or the department the alert's data names)."""
     return AlertRule(
         name=f"{scene}.{name}",
         scene=scene,
@@ -30,4 +34,6 @@ def make_rule(
         clear_ms=duration_ms(clear),
         update_every_ms=duration_ms(update_every),
         doc=doc,
+        case_type=case_type,
+        case_department=case_department,
     )

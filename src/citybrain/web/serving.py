@@ -91,4 +91,7 @@ def router() -> APIRouter:
     def vendor(path: str) -> Response:
         return _served(VENDOR, path, "public, max-age=86400", "npm file")
 
+    from citybrain.web import console_serving  # the operator console (imports this module's helpers)
+
+    r.include_router(console_serving.router())
     return r

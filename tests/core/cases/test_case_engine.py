@@ -226,3 +226,16 @@ def test_republish_puts_the_log_on_the_bus_again_with_the_same_ids(store: Store)
     assert [ev.id for ev in published.events] == first
     states = [ev.to_state for ev in published.events if isinstance(ev, CaseChanged)]
     assert states == ["registered", "dispatched"]
+
+
+def test_pausing_an_overdue_case_keeps_it_due_at_once_on_resume(store: Store) -> None:
+    clock = Clock(bjt(2026, 9, 24, 10))
+    e, case = _opened(store, clock)
+    case = e.act(case.id, "dispatch", DISPATCHER, "c2", 1, fields={"department": "housing"}).case
+    case = e.act(case.id, "sign", HANDLER, "c3", 2).case
+    clock.ms = bjt(2026, 11, 2, 9)  # past 10-22 17:30
+    case = e.act(case.id, "ask_info", HANDLER, "c4", 3, fields={"question": "?"}).case
+    assert case.left_ms == 0 and case.due_ts is None
+    clock.ms = bjt(2026, 11, 3, 9)
+    case = e.act(case.id, "info_received", HANDLER, "c5", 4).case
+    assert case.due_ts == clock.ms  # nothing was left: due (and overdue) at once

@@ -313,11 +313,13 @@ def _enter_state(ct: CaseType, case: Case, now: int, cal: WorkCalendar) -> None:
         case.step_due_ts, case.assumed = d.at_ms, case.assumed or d.assumed
     limit = ct.limit_for(case.category)
     if state.pause and case.due_ts is not None and limit is not None:
-        if limit.unit in WORKING:
+        if now >= case.due_ts:
+            left = 0  # overdue already: resuming, it is due at once
+        elif limit.unit in WORKING:
             span = cal.working_time_between(now, case.due_ts, case.department or None)
             left, case.assumed = span.ms, case.assumed or span.assumed
         else:
-            left = max(0, case.due_ts - now)
+            left = case.due_ts - now
         case.paused_since, case.left_ms, case.due_ts = now, left, None
     if state.final:
         case.closed_ts, case.step_due_ts = now, None

@@ -283,6 +283,22 @@ class Cases(ABC):
     @abstractmethod
     def count_cases(self) -> int: ...
 
+    @abstractmethod
+    def case_kpi_rows(
+        self, scene: str, start: int, end: int, follow_until: int, open_cases: bool = False
+    ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        """What the KPIs of ``[start, end)`` are computed from (core/cases/kpi.py), as plain tuples
+        (a month of a big city is some 10^5 rows: no objects per row). ``scene`` "" means every scene.
+
+        1. log entries made in ``[start, follow_until)`` (the entries after ``end`` say whether a
+           dispatch or a reply of the month was answered): ``(case_id, version, ts, area, doc)``, the
+           area the case's now, ``doc`` the entry as stored (JSON of a ``CaseEntry``), in no order;
+        2. cases opened, due or closed in ``[start, end)``, and open cases without a deadline (those in
+           a pause: their deadline is counted again when they resume): ``(id, type, state, department,
+           area, category, opened_ts, due_ts, closed_ts, paused_since, left_ms)``;
+        3. with ``open_cases``, every case not closed: ``(id, type, state, department, area, opened_ts,
+           due_ts, step_due_ts, lon, lat)`` (the big screen's map and counts), else empty."""
+
 
 class Store(EventLog, Checkpoints, ReadModel, Tokens, Audit, People, Erasures, Cases):
     """Every table: what the platform holds. Writes outside a processor commit live here."""

@@ -83,6 +83,26 @@ def find_cases_query(q: CaseQuery) -> tuple[str, list[object]]:
     return sql, [*(v for _, vs in conds for v in vs), max(0, min(q.limit, CASE_MAX))]
 
 
+# the rows of ``Cases.case_kpi_rows``: the JSON operators below are the same on DuckDB and PostgreSQL
+KPI_ENTRIES = (  # the entry's document is decoded by the caller: PostgreSQL's json parses once per ->>
+    "SELECT l.case_id, l.version, l.ts, c.area, l.doc FROM case_log l JOIN cases c ON c.id = l.case_id "
+    "WHERE l.ts >= ? AND l.ts < ? AND (? = '' OR c.scene = ?)"
+)
+KPI_CASES = (
+    "SELECT id, type, state, department, area, category, opened_ts, due_ts, closed_ts, "
+    "CAST(CAST(doc AS JSON) ->> 'paused_since' AS BIGINT), CAST(CAST(doc AS JSON) ->> 'left_ms' AS BIGINT) "
+    "FROM cases WHERE (? = '' OR scene = ?) AND ((opened_ts >= ? AND opened_ts < ?) "
+    "OR (due_ts >= ? AND due_ts < ?) OR (closed_ts >= ? AND closed_ts < ?) "
+    "OR (closed_ts IS NULL AND due_ts IS NULL))"
+)
+KPI_OPEN = (
+    "SELECT id, type, state, department, area, opened_ts, due_ts, step_due_ts, "
+    "CAST(CAST(doc AS JSON) ->> 'lon' AS DOUBLE PRECISION), "
+    "CAST(CAST(doc AS JSON) ->> 'lat' AS DOUBLE PRECISION) "
+    "FROM cases WHERE (? = '' OR scene = ?) AND closed_ts IS NULL"
+)
+
+
 class SqlCases(Cases):
     """``Cases`` over the two primitives of ``sql.SqlStore``."""
 
@@ -155,3 +175,11 @@ class SqlCases(Cases):
     def count_cases(self) -> int:
         rows = self._rows("SELECT count(*) FROM cases")
         return int(rows[0][0]) if rows else 0
+
+    def case_kpi_rows(
+        self, scene: str, start: int, end: int, follow_until: int, open_cases: bool = False
+    ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        entries = self._rows(KPI_ENTRIES, [start, max(end, follow_until), scene, scene])
+        cases = self._rows(KPI_CASES, [scene, scene, start, end, start, end, start, end])
+        still_open = self._rows(KPI_OPEN, [scene, scene]) if open_cases else []
+        return entries, cases, still_open

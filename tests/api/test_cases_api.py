@@ -1,0 +1,150 @@
+"""Cases through the API as the people who work them (issue 14): a 12345 appeal opened by a hotline
+agent, dispatched, accepted only by the handling department, answered, called back and closed;
+inboxes per role and department; personal fields hidden from read-only roles; a stale version
+answered 409 and a retried command answered once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from citybrain.api.app import create_app
+from citybrain.api.auth import CSRF_HEADER
+from citybrain.core.config import load_settings
+from citybrain.core.platform import Platform
+from citybrain.core.scenes import discover
+from citybrain.core.tokens import create_token
+from citybrain.scenes import civic
+from citybrain.testing import server_ports_env
+from tests.identity.test_sign_in import PASSWORD
+
+PEOPLE = {  # username: (role, department)
+    "agent": ("hotline_agent", "nc-12345"),
+    "disp": ("dispatcher", "nc-12345"),
+    "housing": ("handler", "nc-housing"),
+    "water": ("handler", "nc-water"),
+    "caller": ("callback_agent", "nc-12345"),
+    "kan": ("viewer", "nc-data"),
+}
+
+
+class Person:
+    """One signed-in person: their own client (cookie) and CSRF token on the shared app."""
+
+    def __init__(self, app: Any, username: str) -> None:
+        self.client = TestClient(app)
+        r = self.client.post("/api/v1/auth/login", json={"username": username, "password": PASSWORD})
+        assert r.status_code == 200, r.text
+        self.csrf = r.json()["csrf"]
+
+    def get(self, path: str, **params: Any) -> Any:
+        r = self.client.get(path, params=params)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    def post(self, path: str, body: dict[str, Any], status: int = 200) -> Any:
+        r = self.client.post(path, json=body, headers={CSRF_HEADER: self.csrf})
+        assert r.status_code == status, r.text
+        return r.json()
+
+    def act(self, case: dict[str, Any], action: str, status: int = 200, **fields: Any) -> Any:
+        body = {"version": case["version"], "command_id": f"{action}-{case['version']}", "fields": fields}
+        return self.post(f"/api/v1/cases/{case['id']}/actions/{action}", body, status)
+
+
+@pytest.fixture
+def people(tmp_path: Path) -> Iterator[dict[str, Person]]:
+    settings = load_settings(env={"CITYBRAIN_DATA_DIR": str(tmp_path / "var"), **server_ports_env()})
+    app = create_app(settings, platform=Platform(settings, scenes={**discover(), "civic": civic.scene}))
+    with TestClient(app) as admin_client:
+        admin = {"Authorization": f"Bearer {create_token(app.state.platform.store, 'admin', ['admin'])[1]}"}
+        for username, (role, dept) in PEOPLE.items():
+            body = {"username": username, "name": username, "department": dept, "roles": [role],
+                    "password": PASSWORD, "areas": ["3601"]}  # fmt: skip
+            assert admin_client.post("/api/v1/users", json=body, headers=admin).status_code == 200
+        yield {u: Person(app, u) for u in PEOPLE}
+
+
+CALLER = {"description": "楼道积水三天", "name": "张三", "phone": "13800001234"}
+APPEAL = {
+    "type": "civic.hotline", "command_id": "call-0001", "category": "投诉", "area": "360102001001001",
+    "title": "小区楼道积水", "fields": CALLER,
+}  # fmt: skip
+
+
+def test_an_appeal_from_call_to_callback(people: dict[str, Person]) -> None:
+    agent, disp, housing, water, caller = (people[u] for u in ("agent", "disp", "housing", "water", "caller"))
+    case = agent.post("/api/v1/cases", APPEAL, 201)
+    assert case["state"] == "registered" and case["status"] == "open" and case["due_ts"] > case["opened_ts"]
+    assert agent.post("/api/v1/cases", APPEAL, 201)["replayed"] is True  # the same call, retried
+
+    case = disp.act(case, "dispatch", department="nc-housing")
+    assert case["state"] == "dispatched" and case["step_due_ts"] is not None
+    assert [c["id"] for c in housing.get("/api/v1/cases", inbox="true")] == [case["id"]]
+    assert water.get("/api/v1/cases", inbox="true") == []  # another department's case
+    refused = water.act(case, "sign", 403)
+    assert "nc-housing" in refused["message"]
+    case = housing.act(case, "sign")
+    stale = {"version": 2, "command_id": "late-sign", "fields": {}}
+    conflict = housing.post(f"/api/v1/cases/{case['id']}/actions/sign", stale, 409)
+    assert "version 3, not 2" in conflict["message"]
+    again = housing.post(
+        f"/api/v1/cases/{case['id']}/actions/sign", {**stale, "command_id": "sign-2", "version": 2}
+    )
+    assert again["replayed"] is True and again["version"] == 3  # the first sign, answered again
+
+    case = housing.act(case, "reply", reply="已疏通排水管")
+    bad = caller.act(case, "callback", 422, satisfaction=9)
+    assert "not one of [1, 2, 3, 4, 5]" in bad["message"]
+    case = caller.act(case, "callback", satisfaction=5)
+    assert case["state"] == "closed" and case["status"] == "closed" and case["on_time"] is True
+
+    seen = disp.get(f"/api/v1/cases/{case['id']}")
+    assert [e["action"] for e in seen["timeline"]] == ["open", "dispatch", "sign", "reply", "callback"]
+    assert seen["timeline"][-1]["fields"] == {"satisfaction": 5} and [a["name"] for a in seen["actions"]] == [
+        "rework"
+    ]
+
+
+def test_read_only_roles_see_public_fields_only_and_cannot_act(people: dict[str, Person]) -> None:
+    case = people["agent"].post("/api/v1/cases", APPEAL, 201)
+    kan = people["kan"]
+    seen = kan.get(f"/api/v1/cases/{case['id']}")
+    assert seen["fields"] == {"description": "楼道积水三天"} and seen["actions"] == []
+    assert [c["fields"] for c in kan.get("/api/v1/cases")] == [{"description": "楼道积水三天"}]
+    assert kan.act(case, "dispatch", 403, department="nc-housing")["message"]
+    full = people["disp"].get(f"/api/v1/cases/{case['id']}")
+    assert full["fields"]["phone"] == "13800001234"
+
+
+def test_case_types_and_filters(people: dict[str, Person]) -> None:
+    agent = people["agent"]
+    types = {t["name"]: t for t in agent.get("/api/v1/case-types")}
+    assert set(types) == {"civic.hotline", "civic.enterprise", "civic.grid"}
+    assert types["civic.hotline"]["limits_by_category"]["咨询"]["text"] == "2 工作日"
+    agent.post("/api/v1/cases", APPEAL, 201)
+    agent.post("/api/v1/cases", {**APPEAL, "command_id": "call-0002", "area": "360111001001001"}, 201)
+    assert len(agent.get("/api/v1/cases", area="360102")) == 1
+    assert len(agent.get("/api/v1/cases", state="registered", type="civic.hotline")) == 2
+    r = agent.client.get("/api/v1/cases/nope")
+    assert r.status_code == 404 and "case 'nope'" in r.json()["message"]
+    bad = agent.post("/api/v1/cases", {**APPEAL, "command_id": "c3", "type": "civic.nope"}, 404)
+    assert "civic.nope" in bad["message"]
+
+
+def test_duplicates_are_suggested_and_merged_by_the_dispatcher(people: dict[str, Person]) -> None:
+    agent, disp = people["agent"], people["disp"]
+    here = {**APPEAL, "lon": 115.8921, "lat": 28.6760}
+    first = agent.post("/api/v1/cases", here, 201)
+    near = agent.post("/api/v1/cases", {**here, "command_id": "call-0002", "lon": 115.8930}, 201)  # ~88 m
+    agent.post("/api/v1/cases", {**here, "command_id": "call-0003", "lon": 115.9100}, 201)  # ~1.7 km
+    agent.post("/api/v1/cases", {**here, "command_id": "call-0004", "category": "咨询"}, 201)  # other kind
+    found = disp.get(f"/api/v1/cases/{near['id']}/duplicates")
+    assert [(d["id"], round(d["distance_m"])) for d in found] == [(first["id"], 88)]
+    merged = disp.act(near, "merge", master=first["id"])
+    assert merged["state"] == "merged" and merged["status"] == "closed"
+    assert disp.get(f"/api/v1/cases/{first['id']}/duplicates") == []  # the merged one is closed
