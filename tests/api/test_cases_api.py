@@ -148,3 +148,17 @@ def test_duplicates_are_suggested_and_merged_by_the_dispatcher(people: dict[str,
     merged = disp.act(near, "merge", master=first["id"])
     assert merged["state"] == "merged" and merged["status"] == "closed"
     assert disp.get(f"/api/v1/cases/{first['id']}/duplicates") == []  # the merged one is closed
+
+
+def test_a_case_without_an_area_and_a_phone_search_stay_private(people: dict[str, Person]) -> None:
+    agent, housing, kan = people["agent"], people["housing"], people["kan"]
+    nowhere = agent.post("/api/v1/cases", {**APPEAL, "command_id": "call-9", "area": ""}, 201)
+    # a handler's grant is their own areas: a case without an area is not theirs to read or change
+    r = housing.client.get(f"/api/v1/cases/{nowhere['id']}")
+    assert r.status_code == 403 and "area -" in r.json()["message"]
+    assert housing.act(nowhere, "note", 403, text="x")["message"]
+    # a read-only viewer's text search looks at titles, never at the caller's phone
+    agent.post("/api/v1/cases", APPEAL, 201)
+    assert kan.get("/api/v1/cases", text="13800001234") == []
+    assert len(kan.get("/api/v1/cases", text="楼道积水")) == 2
+    assert len(agent.get("/api/v1/cases", text="13800001234")) == 2  # who may see phones, finds them

@@ -10,6 +10,7 @@ page fails its test on a console error (a CSP violation is one) or on a request 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -20,6 +21,8 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
+from citybrain.core.clock import now_ms
+from citybrain.core.store.base import AlertQuery
 from citybrain.core.tokens import create_token
 from citybrain.scenes import civic
 from tests.web import platform_server
@@ -58,6 +61,27 @@ class Console:
         token = create_token(run.platform.store, "console-admin", ["admin"])[1]
         self.admin = {"Authorization": f"Bearer {token}"}
 
+    now: datetime | None = None  # the clock the engine and the pages are set to (None: real time)
+
+    def at(self, year: int, month: int, day: int, hour: int, minute: int = 0, page: Any = None) -> None:
+        """Set the case engine's clock (the commands are stamped with it), and the open page's, to
+        a Beijing time."""
+        self.now = datetime(year, month, day, hour, minute, tzinfo=BJT)
+        ms = int(self.now.timestamp() * 1000)
+        self.run.platform.cases.clock = lambda: ms
+        if page is not None:
+            page.clock.set_fixed_time(self.now)
+
+    def overdue_alert(self, case_id: str, within_s: float = 15) -> bool:
+        """Whether the deadline watch opens its overdue alert for the case within ``within_s``."""
+        deadline = time.monotonic() + within_s
+        while time.monotonic() < deadline:
+            alerts = self.run.platform.store.alerts(AlertQuery(scene="civic", key=case_id))
+            if any(a.rule == "civic.case_overdue" for a in alerts):
+                return True
+            time.sleep(0.2)
+        return False
+
     def case(self, case_id: str) -> dict[str, Any]:
         r = httpx.get(f"{self.run.url}/api/v1/cases/{case_id}", headers=self.admin, timeout=10)
         assert r.status_code == 200, r.text
@@ -79,7 +103,11 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     if not BUILT.is_file():
         pytest.fail(f"{BUILT} is missing: run 'make deps' (scripts/console-build.sh builds the console)")
     run = platform_server.start(
-        tmp_path_factory.mktemp("console") / "var", [civic.scene], simulate=False, installed=set()
+        tmp_path_factory.mktemp("console") / "var",
+        [civic.scene],
+        simulate=False,
+        installed=set(),
+        scene_settings={"civic": {"watch_every_s": 0.5}},
     )
     try:
         c = Console(run)
@@ -91,6 +119,14 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
         run.stop()
 
 
+@pytest.fixture(autouse=True)
+def real_time(console: Console) -> Iterator[None]:
+    """Each test leaves the engine on the real clock."""
+    yield
+    console.now = None
+    console.run.platform.cases.clock = now_ms
+
+
 @contextmanager
 def signed_in(browser: Any, console: Console, username: str) -> Iterator[Screen]:
     """A fresh browser context (its own session cookie) signed in to the console as ``username``;
@@ -98,6 +134,8 @@ def signed_in(browser: Any, console: Console, username: str) -> Iterator[Screen]
     screens = open_screen(browser, console.run.url)
     screen = next(screens)
     page = screen.page
+    if console.now is not None:
+        page.clock.set_fixed_time(console.now)  # the page counts down on the engine's clock
     page.goto(f"{console.run.url}/console/")
     page.fill("#username", username)
     page.fill("#password", PASSWORD)
@@ -134,7 +172,14 @@ def test_a_case_goes_from_a_12345_call_to_closure_and_callback_in_a_real_browser
     browser: Any, console: Console
 ) -> None:
     url = console.run.url
-    # 1. the hotline agent registers the call: 投诉, with the caller's name and phone
+    # The engine's clock is set so the case runs over 国庆 2026 (10-01..07 off) and the 调休 Saturday
+    # 10-10; every deadline shown is checked against the hand-computed one (default hours
+    # 08:30-12:00, 14:00-17:30; counting starts the day after).
+    at = console.at
+    # 1. the hotline agent registers the call on Wed 09-30 09:00: 投诉, 15 working days:
+    #    10-08 (1), 10-09 (2), Sat 10-10 (3), 10-12..16 (4-8), 10-19..23 (9-13), 10-26 (14), 10-27 (15);
+    #    派单 within 4 working hours: 09:00-12:00 (3 h), 14:00-15:00 (1 h)
+    at(2026, 9, 30, 9)
     with signed_in(browser, console, "hua.wy") as s:
         page = s.page
         page.click("#nav-new")
@@ -153,8 +198,8 @@ def test_a_case_goes_from_a_12345_call_to_closure_and_callback_in_a_real_browser
         case_id = page.inner_text("#case-id").strip()
         engine = console.case(case_id)
         assert engine["category"] == "投诉" and engine["fields"]["phone"] == PHONE
-        assert page.inner_text("#case-due").strip() == bjt(engine["due_ts"])
-        assert page.inner_text("#case-step-due").strip() == bjt(engine["step_due_ts"])
+        assert page.inner_text("#case-due").strip() == bjt(engine["due_ts"]) == "2026-10-27 17:30"
+        assert page.inner_text("#case-step-due").strip() == bjt(engine["step_due_ts"]) == "2026-09-30 15:00"
         assert page.inner_text("#case-state").strip() == "已受理"
         assert page.get_attribute("#case-sla", "data-state") == "running"
         assert PHONE in page.inner_text("#case-detail")  # the agent may see the caller's phone
@@ -162,7 +207,9 @@ def test_a_case_goes_from_a_12345_call_to_closure_and_callback_in_a_real_browser
         page.locator(".map[data-ready='1']").wait_for(timeout=20_000)  # MapLibre from /vendor/
         s.shot("console-registered")
 
-    # 2. the dispatcher sends it to the housing bureau from the dispatch desk
+    # 2. the dispatcher sends it to the housing bureau at 10:00: 签收 within 1 working day, the
+    #    first after 国庆: Thu 10-08 17:30
+    at(2026, 9, 30, 10)
     with signed_in(browser, console, "pai.qy") as s:
         page = s.page
         page.click("#nav-dispatch")
@@ -172,6 +219,7 @@ def test_a_case_goes_from_a_12345_call_to_closure_and_callback_in_a_real_browser
         card.locator(".dispatch-go").click()
         card.wait_for(state="detached", timeout=10_000)
         assert console.case(case_id)["department"] == "nc-housing"
+        assert bjt(console.case(case_id)["step_due_ts"]) == "2026-10-08 17:30"
 
     other = console.post("/api/v1/cases", ELSEWHERE)
     console.act(other, "dispatch", department="nc-housing")
@@ -194,27 +242,47 @@ def test_a_case_goes_from_a_12345_call_to_closure_and_callback_in_a_real_browser
         page.keyboard.press("Enter")
         page.locator("#case-id", has_text=case_id).wait_for(timeout=10_000)
         engine = console.case(case_id)
-        assert page.inner_text("#case-step-due").strip() == bjt(engine["step_due_ts"])  # 签收 deadline
+        assert page.inner_text("#case-step-due").strip() == bjt(engine["step_due_ts"]) == "2026-10-08 17:30"
 
+        at(2026, 10, 8, 9, page=page)
         take(page, "sign", state="handling")
+        # asked on Fri 10-09 10:00: left until 10-27 17:30 is 5.5 h that day and 13 days of 7 h
+        # (10-10, 10-12..16, 10-19..23, 10-26, 10-27) = 96.5 working hours
+        at(2026, 10, 9, 10, page=page)
         take(page, "ask_info", {"question": "请提供积水位置照片"}, state="waiting")
         assert page.get_attribute("#case-sla", "data-state") == "paused"
         assert page.inner_text("#case-sla").strip() == "计时暂停"
         assert page.inner_text("#case-due").strip() == "计时暂停"
         assert console.case(case_id)["due_ts"] is None  # the engine's clock is stopped too
         s.shot("console-paused")
+        # answered Mon 10-12 15:00: 2.5 h that day, 13 days (10-13..16, 10-19..23, 10-26..29) = 91 h,
+        # then 3 h of Fri 10-30 from 08:30: due 10-30 11:30
+        at(2026, 10, 12, 15, page=page)
         take(page, "info_received", {"answer": "已发送照片:3 单元楼道"}, state="handling")
         engine = console.case(case_id)
-        assert page.inner_text("#case-due").strip() == bjt(engine["due_ts"])  # resumed: a new deadline
+        assert page.inner_text("#case-due").strip() == bjt(engine["due_ts"]) == "2026-10-30 11:30"
         assert page.get_attribute("#case-sla", "data-state") == "running"
+        at(2026, 10, 14, 9, page=page)  # replied on Wed 10-14: 回访 within 1 working day, Thu 10-15 17:30
         take(page, "reply", {"reply": "已疏通排水管,积水已清除"}, state="replied")
         engine = console.case(case_id)
-        assert page.inner_text("#case-step-due").strip() == bjt(engine["step_due_ts"])  # 回访 deadline
+        assert page.inner_text("#case-step-due").strip() == bjt(engine["step_due_ts"]) == "2026-10-15 17:30"
 
-    # 4. the callback agent records satisfaction 5: the case is closed
+    # 4. nobody called back by Fri 10-16 09:00: the 回访 step is overdue (escalated: the overdue
+    #    list, the page's step countdown and the deadline watch's alert), the case itself is not
+    at(2026, 10, 16, 9)
+    overdue = httpx.get(f"{url}/api/v1/cases", params={"overdue": "true"}, headers=console.admin, timeout=10)
+    assert case_id in [c["id"] for c in overdue.json()]
     with signed_in(browser, console, "hui.fw") as s:
         page = s.page
         page.locator("#inbox .case-row .case-id", has_text=case_id).wait_for(timeout=10_000)
+        open_case(page, url, case_id)
+        assert page.get_attribute("#case-sla", "data-state") == "running"  # due 10-30 11:30
+        assert page.locator(".sla[data-state=overdue]").count() == 1  # the 回访 step
+        assert console.overdue_alert(case_id)  # the deadline watch escalated
+
+    # 5. the callback agent records satisfaction 5 (still 10-16): the case is closed, on time
+    with signed_in(browser, console, "hui.fw") as s:
+        page = s.page
         open_case(page, url, case_id)
         page.click(".action-btn.action-callback")
         page.click("#field-satisfaction .el-radio-button[data-value='5']")

@@ -22,10 +22,9 @@ from citybrain.core.cases.duplicates import RADIUS_M, WINDOW_MS, suggest
 from citybrain.core.cases.engine import Actor, CaseEngine, available
 from citybrain.core.cases.model import CaseType, Limit
 from citybrain.core.cases.records import Case, CaseEntry, CaseQuery
-from citybrain.core.clock import now_ms
 from citybrain.core.errors import ForbiddenError, NotFoundError
 from citybrain.core.store.sql_cases import CASE_MAX
-from citybrain.identity.policy import Policy
+from citybrain.identity.policy import Policy, Principal
 
 router = APIRouter(tags=["cases"])
 CASES = "cases"  # the pseudo-scene of the case engine's permissions
@@ -123,8 +122,16 @@ def type_view(ct: CaseType) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def may(policy: Policy, p: Principal, action: str, area: str) -> bool:
+    """May ``p`` take ``action`` on cases in ``area``? A case without an area is everyone's
+    business only for those whose grant covers every area (else any area grant would admit it)."""
+    if not area:
+        return policy.areas(p, CASES, action) is None
+    return policy.allows(p, CASES, action, area)
+
+
 def _check_area(policy: Policy, who: Who, action: str, case: Case) -> None:
-    if not policy.allows(who.principal, CASES, action, case.area):
+    if not may(policy, who.principal, action, case.area):
         raise ForbiddenError(f"{who.name} may not {action} cases in area {case.area or '-'}")
 
 
@@ -138,15 +145,16 @@ async def open_case(
     request: Request, body: CaseOpened, who: Who = Depends(require("operate"))
 ) -> dict[str, Any]:
     policy, engine = _policy(request), _engine(request)
-    if not policy.allows(who.principal, CASES, "operate", body.area):
+    if not may(policy, who.principal, "operate", body.area):
         raise ForbiddenError(f"{who.name} may not open cases in area {body.area or '-'}")
     out = await run_in_threadpool(
         engine.open, body.type, actor_of(who), body.command_id, fields=body.fields,
         department=body.department, area=body.area, category=body.category, title=body.title,
         lon=body.lon, lat=body.lat, note=body.note,
     )  # fmt: skip
+    _check_area(policy, who, "operate", out.case)  # a replayed open answers only a case one may see
     ct = engine.case_type(out.case.type)
-    return {**case_view(ct, out.case, True, now_ms()), "replayed": out.replayed}
+    return {**case_view(ct, out.case, True, engine.clock()), "replayed": out.replayed}
 
 
 @router.get("/api/v1/cases", summary="Cases found by type, state, department, area, deadline and text")
@@ -166,7 +174,7 @@ async def find_cases(
     who: Who = Depends(require("read")),
 ) -> list[dict[str, Any]]:
     policy, engine = _policy(request), _engine(request)
-    now = now_ms()
+    now = engine.clock()  # the engine's time: what its deadlines are judged against
     granted = policy.areas(who.principal, CASES, "read")
     # the query's area within the caller's: the narrower of the two, for each grant that meets it
     prefixes = (
@@ -176,9 +184,13 @@ async def find_cases(
             {area if area.startswith(g) else g for g in granted if area.startswith(g) or g.startswith(area)}
         )
     )
+    # text over every field only for those who may see them all: a phone number must not tell a
+    # read-only caller whose case it is; they search titles (filtered here, over the rest found)
+    everything = policy.areas(who.principal, CASES, "operate") is None
+    titles = "" if everything else text.lower()
     q = CaseQuery(type=type, scene=scene, states=tuple(state), department=department, category=category,
-                  open_only=open or inbox, overdue_at=now if overdue else None, text=text,
-                  limit=CASE_MAX if inbox else limit)  # fmt: skip
+                  open_only=open or inbox, overdue_at=now if overdue else None,
+                  text=text if everything else "", limit=CASE_MAX if inbox or titles else limit)  # fmt: skip
     found: dict[str, Case] = {}
     for prefix in prefixes:
         for c in await run_in_threadpool(engine.store.find_cases, replace(q, area_prefix=prefix)):
@@ -189,7 +201,9 @@ async def find_cases(
         ct = engine.types.get(c.type)
         if ct is None or (inbox and not any(a.target for a in available(ct, c, actor))):
             continue
-        out.append(case_view(ct, c, policy.allows(who.principal, CASES, "operate", c.area), now))
+        if titles and titles not in c.title.lower():
+            continue
+        out.append(case_view(ct, c, may(policy, who.principal, "operate", c.area), now))
         if len(out) >= limit:
             break
     return out
@@ -205,10 +219,10 @@ async def get_case(request: Request, case_id: str, who: Who = Depends(require("r
     ct = engine.types.get(case.type)
     if ct is None:
         raise NotFoundError(f"case {case_id!r} is of type {case.type!r}, which no scene declares")
-    private = policy.allows(who.principal, CASES, "operate", case.area)
+    private = may(policy, who.principal, "operate", case.area)
     entries = await run_in_threadpool(engine.store.case_entries, case_id)
     return {
-        **case_view(ct, case, private, now_ms()),
+        **case_view(ct, case, private, engine.clock()),
         "timeline": [entry_view(ct, e, private) for e in entries],
         "actions": [
             {"name": a.name, "title": a.title, "needs": list(a.needs), "to": a.target}
@@ -238,7 +252,7 @@ async def act(
         note=body.note,
     )
     ct = engine.case_type(out.case.type)
-    return {**case_view(ct, out.case, True, now_ms()), "replayed": out.replayed}
+    return {**case_view(ct, out.case, True, engine.clock()), "replayed": out.replayed}
 
 
 @router.get(
@@ -256,11 +270,11 @@ async def duplicates(
     case = await run_in_threadpool(engine.store.case, case_id)
     _check_area(policy, who, "read", case)
     found = await run_in_threadpool(suggest, engine.store, case, radius_m, int(window_h * 3_600_000))
-    now = now_ms()
+    now = engine.clock()  # the engine's time: what its deadlines are judged against
     p = who.principal
     return [
-        {**case_view(engine.types[d.case.type], d.case, policy.allows(p, CASES, "operate", d.case.area), now),
+        {**case_view(engine.types[d.case.type], d.case, may(policy, p, "operate", d.case.area), now),
          "distance_m": d.distance_m}
         for d in found
-        if d.case.type in engine.types and policy.allows(p, CASES, "read", d.case.area)
+        if d.case.type in engine.types and may(policy, p, "read", d.case.area)
     ]  # fmt: skip

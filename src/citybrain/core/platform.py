@@ -21,7 +21,7 @@ from citybrain.core.cases.events import CaseChanged
 from citybrain.core.cases.workcal import WorkCalendar
 from citybrain.core.clock import now_ms
 from citybrain.core.config import Settings
-from citybrain.core.errors import CitybrainError, ConfigError, NotFoundError, Problem
+from citybrain.core.errors import ConfigError, NotFoundError, Problem
 from citybrain.core.events import DecodedBatch, Event, kind_of, stamp
 from citybrain.core.extras import require as require_extra
 from citybrain.core.ingest import IngestResult
@@ -150,8 +150,12 @@ class Platform:
         stamp(events, now_ms())
         self.bus.publish(list(events), internal=True)
         for ev in events:
-            if isinstance(ev, CaseChanged):
-                self.hub.publish(f"case.{ev.type.split('.', 1)[0]}", msgspec.to_builtins(ev))
+            if isinstance(ev, CaseChanged):  # the feed is read per scene: public fields only
+                ct = self.cases.types.get(ev.type)
+                shown = msgspec.to_builtins(ev)
+                public = ct.public_fields if ct is not None else ()
+                shown["fields"] = {k: v for k, v in ev.fields.items() if k in public}
+                self.hub.publish(f"case.{ev.type.split('.', 1)[0]}", shown)
 
     def republish_cases(self) -> int:
         """At start: the case log of the minutes before its last change onto the bus again (what a
@@ -189,7 +193,7 @@ class Platform:
                     note=f"{a.rule} {a.key}",
                 )  # fmt: skip
                 made.append(out.case.id)
-            except CitybrainError:
+            except Exception:  # one alert's case must never stop the pipeline or the start
                 log.exception("alert %s (%s) not dispatched as a %s case", a.id, a.rule, rule.case_type)
         return made
 

@@ -12,7 +12,7 @@ import pytest
 
 from citybrain.core.cases.engine import Actor, case_id_for
 from citybrain.core.cases.events import CaseChanged
-from citybrain.core.cases.model import Action, CaseType, State
+from citybrain.core.cases.model import Action, CaseType, Limit, State
 from citybrain.core.cases.records import CaseQuery
 from citybrain.core.errors import ConfigError, ConflictError, ForbiddenError, NotFoundError, ValidationError
 from citybrain.core.store.base import AuditSearch, Store
@@ -110,7 +110,9 @@ def test_a_stale_version_is_refused_and_a_retried_command_applied_once(store: St
     log = store.case_entries(case.id)
     assert [(x.version, x.action, x.from_state, x.to_state) for x in log] == [
         (1, "open", "", "registered"), (2, "dispatch", "registered", "dispatched")]  # fmt: skip
-    assert [ev.id for ev in published.events] == [f"{case.id}:v1", f"{case.id}:v2"]
+    # a replay publishes its change again (the bus drops an id it has): nothing lost to a crash
+    ids = [ev.id for ev in published.events]
+    assert ids == [f"{case.id}:v1", f"{case.id}:v2", f"{case.id}:v2", f"{case.id}:v1"]
     ev = published.events[1]
     assert isinstance(ev, CaseChanged) and ev.department == "housing" and ev.due_ts == case.due_ts
     audit = store.audit_log(search=AuditSearch(action="case."))
@@ -239,3 +241,33 @@ def test_pausing_an_overdue_case_keeps_it_due_at_once_on_resume(store: Store) ->
     clock.ms = bjt(2026, 11, 3, 9)
     case = e.act(case.id, "info_received", HANDLER, "c5", 4).case
     assert case.due_ts == clock.ms  # nothing was left: due (and overdue) at once
+
+
+def test_a_command_id_answers_only_its_own_case(store: Store) -> None:
+    clock = Clock(bjt(2026, 9, 24, 10))
+    e, case = _opened(store, clock)
+    other = e.open("civic.complaint", DISPATCHER, "cmd-other", fields={"phone": "13900000000"}).case
+    with pytest.raises(ConflictError, match="used for another case"):
+        e.act(other.id, "note", DISPATCHER, "cmd-open", 1, fields={"text": "x"})  # case's open command
+    e.act(case.id, "note", DISPATCHER, "n1", 1, fields={"text": "x"})
+    with pytest.raises(ConflictError, match="used for another case"):
+        e.act(other.id, "note", DISPATCHER, "n1", 1, fields={"text": "x"})
+
+
+def test_an_action_changes_only_what_it_needs(store: Store) -> None:
+    clock = Clock(bjt(2026, 9, 24, 10))
+    e, case = _opened(store, clock)
+    sneaky = {"text": "x", "department": "dept-x", "area": "999", "phone": "1", "extra": "new"}
+    moved = e.act(case.id, "note", DISPATCHER, "n1", 1, fields=sneaky).case
+    assert (moved.department, moved.area) == ("", "360102001001001")  # a note moves nothing
+    assert moved.fields["phone"] == "13800000000" and moved.fields["extra"] == "new"  # adds, never rewrites
+    dispatched = e.act(case.id, "dispatch", DISPATCHER, "d1", 2, fields={"department": "housing"}).case
+    assert dispatched.department == "housing"  # 派单 needs the department: it sets it
+
+
+def test_limits_that_cannot_be_counted_are_refused_when_declared() -> None:
+    with pytest.raises(ConfigError, match="counted whole"):
+        Limit.parse("1.5 working_days", "scenes.civic.sign_within")
+    bad = CaseType("civic.x", "t", COMPLAINT.states, COMPLAINT.actions, "registered", limit=Limit(-1))
+    with pytest.raises(ConfigError, match="not between 0 and 10000"):
+        bad.check()

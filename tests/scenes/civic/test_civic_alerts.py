@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from citybrain.core.cases.engine import Actor as CaseActor
 from citybrain.core.cases.records import CaseQuery
 from citybrain.core.config import load_settings
 from citybrain.core.outputs import Outputs
@@ -20,7 +21,7 @@ from citybrain.core.scenes import discover
 from citybrain.core.store.base import AlertQuery
 from citybrain.scenes import civic
 from citybrain.scenes.civic.events import CameraDetection
-from citybrain.scenes.civic.processors import WATCH_EVERY_MS, CaseDeadlines
+from citybrain.scenes.civic.processors import CaseDeadlines
 from citybrain.scenes.civic.settings import CivicSettings
 from citybrain.sdk import CaseChanged
 
@@ -76,7 +77,7 @@ def _run(proc: CaseDeadlines, book: AlertBook, now: int, events: list[CaseChange
     em = Emitter(proc.name, 0, book, out)
     if events:
         proc.process([(i, e) for i, e in enumerate(events)], em)
-    proc.state.last_watch = now - WATCH_EVERY_MS
+    proc.state.last_watch = now - int(proc.config.watch_every_s * 1000)
     proc.tick(now, em)
     return out
 
@@ -111,3 +112,22 @@ def test_a_late_step_is_overdue_even_with_the_case_in_time() -> None:
     signed = _changed(3, "handling", 22 * HOUR, due=300 * HOUR, step_due=None)
     out = _run(proc, book, 23 * HOUR, [signed])
     assert [(op.op, op.alert.rule) for op in out.alerts] == [("resolve", "civic.case_overdue")]
+
+
+def test_a_change_arriving_after_the_close_does_not_reopen_the_watch() -> None:
+    proc, book = CaseDeadlines(0, CivicSettings()), AlertBook()
+    closed = _changed(3, "closed", 50 * HOUR, due=100 * HOUR, step_due=None, final=True)
+    late = _changed(2, "handling", 40 * HOUR, due=100 * HOUR, step_due=None)  # published after v3
+    out = _run(proc, book, 200 * HOUR, [closed, late])
+    assert proc.state.cases == {} and [op.alert.rule for op in out.alerts] == []
+
+
+def test_the_live_feed_carries_public_fields_only(platform: Platform) -> None:
+    sent: list[tuple[str, dict[str, object]]] = []
+    platform.hub.publish = lambda topic, data: sent.append((topic, data))  # type: ignore[method-assign]
+    fields = {"description": "楼道积水", "name": "张三", "phone": "13800001234"}
+    platform.cases.open(
+        "civic.hotline", CaseActor("话务员", ("hotline_agent",)), "c1", fields=fields, category="投诉"
+    )
+    [(topic, data)] = sent
+    assert topic == "case.civic" and data["fields"] == {"description": "楼道积水"}

@@ -23,7 +23,10 @@ class Duplicate:
 def suggest(
     store: Store, case: Case, radius_m: float = RADIUS_M, window_ms: int = WINDOW_MS
 ) -> list[Duplicate]:
-    """Likely duplicates of ``case``, nearest first."""
+    """Likely duplicates of ``case``, nearest first (none for a case without a category: it says
+    too little to be the same problem as another)."""
+    if not case.category:
+        return []
     q = CaseQuery(type=case.type, category=case.category, open_only=True,
                   opened_since=case.opened_ts - window_ms, opened_until=case.opened_ts + window_ms + 1,
                   limit=2_000)  # fmt: skip

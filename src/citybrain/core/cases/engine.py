@@ -34,7 +34,6 @@ from citybrain.core.errors import (
 )
 from citybrain.core.events import Event
 from citybrain.core.store.base import Store
-from citybrain.core.store.sql_cases import CommandSeen
 
 BJT = timezone(timedelta(hours=8))
 WORKING: frozenset[Unit] = frozenset({"working_days", "working_hours"})
@@ -56,15 +55,15 @@ class Outcome:
     replayed: bool = False  # the command id was applied before: nothing was applied now
 
 
-# columns a command may set through its fields (改派 names a department, 核实 a category ...)
+# columns an action sets when it needs the field (改派 needs a department, 核实 a category ...)
 ROW_FIELDS = ("department", "area", "category", "title")
 
 
 def case_id_for(command_id: str, now: int) -> str:
-    """A case number that reads as a date and is the same for a retried open: "20261206-K3M9QX2A"."""
-    digest = hashlib.blake2b(command_id.encode(), digest_size=5).digest()
+    """A case number that reads as a date and is the same for a retried open: "20261206-K3M9QX2AB7Q4Y"."""
+    digest = hashlib.blake2b(command_id.encode(), digest_size=8).digest()  # 64 bits: none collide
     day = datetime.fromtimestamp(now / 1000, BJT).strftime("%Y%m%d")
-    return f"{day}-{base64.b32encode(digest).decode()}"
+    return f"{day}-{base64.b32encode(digest).decode().rstrip('=')}"
 
 
 def may(actor: Actor, action: Action, case: Case | None = None) -> bool:
@@ -124,9 +123,9 @@ class CaseEngine:
     ) -> Outcome:
         """Open a case of ``type_name`` in its initial state, its deadlines counted from now."""
         ct = self.case_type(type_name)
-        seen = self.store.case_by_command(command_id)
-        if seen is not None:
-            return Outcome(self.store.case(seen[0]), replayed=True)
+        replay = self._replay(command_id, type_name=ct.name)
+        if replay is not None:
+            return replay
         now = self.clock()
         case = Case(
             id=case_id_for(command_id, now), type=ct.name, state=ct.initial, version=1, opened_ts=now,
@@ -134,9 +133,12 @@ class CaseEngine:
             lon=lon, lat=lat, fields=dict(fields or {}),
         )  # fmt: skip
         limit = ct.limit_for(category)
-        if limit is not None:
-            self._set_due(case, now, limit)
-        self._enter(ct, case, now)
+        try:
+            if limit is not None:
+                self._set_due(case, now, limit)
+            self._enter(ct, case, now)
+        except ValueError as err:  # the calendar: a deadline outside the years it holds (2000-2099)
+            raise ValidationError([Problem(0, "deadline", str(err))]) from err
         given = dict(fields or {})
         entry = CaseEntry(case.id, 1, now, actor.name, "open", "", case.state, command_id, given, note,
                           case.department, case.due_ts, case.step_due_ts)  # fmt: skip
@@ -154,38 +156,40 @@ class CaseEngine:
         note: str = "",
     ) -> Outcome:
         """Take ``action_name`` on a case that is at ``version`` (as the actor last saw it)."""
-        seen = self.store.case_by_command(command_id)
-        if seen is not None:
-            return Outcome(self.store.case(seen[0]), replayed=True)
+        replay = self._replay(command_id, case_id=case_id)
+        if replay is not None:
+            return replay
         current = self.store.case(case_id)
         ct = self.case_type(current.type)
         if current.version != version:
-            again = self.store.case_by_command(command_id)  # the same command, in flight meanwhile
-            if again is not None:
-                return Outcome(self.store.case(again[0]), replayed=True)
+            replay = self._replay(command_id, case_id=case_id)  # the same command, in flight meanwhile
+            if replay is not None:
+                return replay
             raise ConflictError(
                 f"case {case_id!r} is at version {current.version}, not {version}: someone changed it "
                 "meanwhile; reload it and decide again"
             )
         now = self.clock()
         given = dict(fields or {})
-        case = advance(ct, current, action_name, actor, given, now, self.calendar)
+        try:
+            case = advance(ct, current, action_name, actor, given, now, self.calendar)
+        except ValueError as err:  # the calendar: a deadline outside the years it holds (2000-2099)
+            raise ValidationError([Problem(0, "deadline", str(err))]) from err
         c = case
         entry = CaseEntry(c.id, c.version, now, actor.name, action_name, current.state, c.state, command_id,
                           given, note, c.department, c.due_ts, c.step_due_ts)  # fmt: skip
         return self._save(ct, case, version, entry)
 
     def _save(self, ct: CaseType, case: Case, expected: int, entry: CaseEntry) -> Outcome:
+        where = {"case_id": case.id} if expected else {"type_name": case.type}
         try:
             self.store.save_case(case, expected, entry)
-        except CommandSeen as seen:
-            return Outcome(self.store.case(seen.case_id), replayed=True)
         except (ConflictError, StoreError):
             # a concurrent command with the same id (a client retrying while the first is in flight)
             # got there first: answer its result; anything else is the conflict it is
-            again = self.store.case_by_command(entry.command_id)
-            if again is not None:
-                return Outcome(self.store.case(again[0]), replayed=True)
+            replay = self._replay(entry.command_id, **where)
+            if replay is not None:
+                return replay
             raise
         if self.audit:
             self.store.audit(entry.ts, entry.actor, f"case.{entry.action}", case.id,
@@ -194,6 +198,24 @@ class CaseEngine:
         if self.publish is not None:
             self.publish([changed(ct, case, entry)])
         return Outcome(case)
+
+    def _replay(self, command_id: str, case_id: str = "", type_name: str = "") -> Outcome | None:
+        """The answer to a command id applied before: the case as it is now, marked replayed, and
+        the change that command made published again (the bus drops the id if it has it: a crash
+        between the write and the publish loses nothing). A command id is the answer of one case:
+        used for another case, or to open a case of another type, it is a ConflictError, never
+        someone else's case."""
+        seen = self.store.case_by_command(command_id)
+        if seen is None:
+            return None
+        case = self.store.case(seen[0])
+        if (case_id and case.id != case_id) or (type_name and case.type != type_name):
+            raise ConflictError(f"command id {command_id!r} was used for another case; send a new one")
+        ct = self.types.get(case.type)
+        if self.publish is not None and ct is not None:
+            made = [e for e in self.store.case_entries(case.id) if e.version == seen[1]]
+            self.publish([changed(ct, _as_of(case, e), e) for e in made])
+        return Outcome(case, replayed=True)
 
     def _set_due(self, case: Case, start: int, limit: Limit) -> None:
         d = self.calendar.deadline(start, limit.amount, limit.unit, case.department or None)
@@ -207,18 +229,23 @@ class CaseEngine:
         """Publish the log from ``since_ms`` on again (the bus drops the ids it has); returns how many."""
         if self.publish is None:
             return 0
-        entries = self.store.case_entries_since(since_ms)
-        cases: dict[str, Case] = {}
-        events: list[Event] = []
-        for e in entries:
-            case = cases.get(e.case_id) or self.store.case(e.case_id)
-            cases[e.case_id] = case
-            ct = self.types.get(case.type)
-            if ct is not None:
-                events.append(changed(ct, _as_of(case, e), e))
-        if events:
-            self.publish(events)
-        return len(events)
+        sent, page = 0, 2_000
+        while True:  # every entry of the window, page by page (a busy window holds many)
+            entries = self.store.case_entries_since(since_ms, page)
+            events: list[Event] = []
+            for e in entries:
+                case = self.store.case(e.case_id)
+                ct = self.types.get(case.type)
+                if ct is not None:
+                    events.append(changed(ct, _as_of(case, e), e))
+            if events:
+                self.publish(events)
+            sent += len(events)
+            if len(entries) < page:
+                return sent
+            since_ms = entries[-1].ts  # entries of that instant again: the bus drops what it has
+            if entries[0].ts == since_ms:  # a page of one instant: step past it
+                since_ms += 1
 
 
 def _as_of(case: Case, e: CaseEntry) -> Case:
@@ -272,10 +299,13 @@ def advance(
         raise ValidationError([Problem(0, n, f"{v!r} is not one of {list(ok)}") for n, v, ok in wrong])
     if action.before_due and current.due_ts is not None and now > current.due_ts:
         raise ConflictError(f"{action.title} must come before the deadline; case {current.id} is overdue")
-    case = replace(current, fields={**current.fields, **fields}, version=current.version + 1, updated_ts=now)
+    # an action changes what it needs (派单: the department, 答复: the reply) and adds what is new;
+    # it never rewrites another field (a note cannot move a case or change the caller's phone)
+    kept = {k: v for k, v in fields.items() if k in action.needs or k not in current.fields}
+    case = replace(current, fields={**current.fields, **kept}, version=current.version + 1, updated_ts=now)
     for name in ROW_FIELDS:
         value = fields.get(name)
-        if isinstance(value, str) and value:
+        if name in action.needs and isinstance(value, str) and value:
             setattr(case, name, value)
     limit = ct.limit_for(case.category)
     if action.restarts and limit is not None:

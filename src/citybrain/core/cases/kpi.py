@@ -181,6 +181,8 @@ def month_range(month: str) -> tuple[int, int]:
         first = datetime.strptime(month, "%Y-%m").replace(tzinfo=BJT)
     except ValueError:
         raise ValidationError([Problem(0, "month", f"{month!r} is not a month written YYYY-MM")]) from None
+    if not 2000 <= first.year <= 2098:  # the working-day calendar's years
+        raise ValidationError([Problem(0, "month", f"{month!r} is outside the years 2000-2098")])
     after = first.replace(year=first.year + first.month // 12, month=first.month % 12 + 1)
     return int(first.timestamp() * 1000), int(after.timestamp() * 1000)
 

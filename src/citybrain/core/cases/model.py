@@ -46,7 +46,18 @@ class Limit:
             value = -1.0
         if not (value >= 0 and value < 10_000) or unit.strip() not in units:
             raise ConfigError(f"{where}: {text!r} is not '<amount> <unit>' with a unit of {', '.join(units)}")
-        return cls(value, unit.strip())  # type: ignore[arg-type]
+        limit = cls(value, unit.strip())  # type: ignore[arg-type]
+        if problem := limit.problem():
+            raise ConfigError(f"{where}: {text!r}: {problem}")
+        return limit
+
+    def problem(self) -> str:
+        """What is wrong with the limit ("" when it is sound): days are whole, none is negative."""
+        if not (0 <= self.amount < 10_000):
+            return f"{self.amount:g} is not between 0 and 10000"
+        if self.unit in ("working_days", "days") and self.amount != int(self.amount):
+            return f"{self.unit} are counted whole ({self.amount:g} is not; use working_hours or hours)"
+        return ""
 
 
 @dataclass(frozen=True)
@@ -137,6 +148,13 @@ class CaseType:
         for s in self.states:
             if s.final and s.public != "closed":
                 raise ConfigError(f"{where}: final state {s.name!r} must be public 'closed'")
+        limits = [("limit", self.limit),
+                  *((f"the limit of {c!r}", v) for c, v in self.limits_by_category.items()),
+                  *((f"the limit of state {s.name!r}", s.limit) for s in self.states),
+                  *((f"what action {a.name!r} extends", a.extends) for a in self.actions)]  # fmt: skip
+        for what, limit in limits:
+            if limit is not None and (problem := limit.problem()):
+                raise ConfigError(f"{where}: {what}: {problem}")
         for a in self.actions:
             for src in a.sources:
                 if src != ANY and src not in names:

@@ -2,7 +2,7 @@
 case deadlines are watched from the case engine's ``cases.changed`` events.
 
 ``civic.deadlines`` keeps, per open civic case, its deadlines as the last change left them; once a
-second (at most every ``WATCH_EVERY_MS``) it signals ``civic.case_due_soon`` when a case has used
+``watch_every_s`` it signals ``civic.case_due_soon`` when a case has used
 ``warn_at`` of an allowance (its type's escalation setting; 80 %) and ``civic.case_overdue`` once a
 deadline has passed, for the whole case and for its current step (签收). A case that closes, or
 moves on to a step with time left, resolves its alerts.
@@ -20,7 +20,7 @@ from citybrain.scenes.civic.events import CameraDetection
 from citybrain.scenes.civic.rules import CAMERA, DUE_SOON, OVERDUE
 from citybrain.scenes.civic.settings import CivicSettings
 
-WATCH_EVERY_MS = 30_000
+CLOSED_KEPT_MS = 2 * 86_400_000  # how long a closed case is remembered against late changes
 
 
 class CameraState(msgspec.Struct):
@@ -62,6 +62,7 @@ class Watch(msgspec.Struct, array_like=True):
     """An open case's deadlines as its last change left them."""
 
     type: str
+    version: int = 0
     title: str = ""
     department: str = ""
     area: str = ""
@@ -73,6 +74,9 @@ class Watch(msgspec.Struct, array_like=True):
 
 class DeadlineState(msgspec.Struct):
     cases: dict[str, Watch] = msgspec.field(default_factory=dict)
+    # cases closed lately: version and when, so a change published late (events of one case may
+    # arrive out of order: two API nodes, a republish) does not bring a closed case back
+    closed: dict[str, tuple[int, int]] = msgspec.field(default_factory=dict)
     last_watch: int = 0
 
 
@@ -90,11 +94,18 @@ class CaseDeadlines(sdk.Processor[DeadlineState, sdk.CaseChanged]):
         for _, ev in batch:
             if ev.type not in self.warn_at:
                 continue
+            seen = self.state.cases.get(ev.key)
+            known = max(self.state.closed.get(ev.key, (0, 0))[0], seen.version if seen else 0)
+            if ev.version <= known:
+                continue  # older than what is known of the case
             if ev.final:
                 self.state.cases.pop(ev.key, None)
+                self.state.closed[ev.key] = (ev.version, ev.ts)
                 self._judge(ev.key, None, ev.ts, out)
                 continue
-            w = self.state.cases.get(ev.key) or Watch(ev.type, opened_ts=ev.opened_ts)
+            self.state.closed.pop(ev.key, None)  # reopened (返工)
+            w = seen or Watch(ev.type, opened_ts=ev.opened_ts)
+            w.version = ev.version
             if ev.from_state != ev.to_state:
                 w.entered_ts = ev.ts
             w.title = str(ev.fields.get("title") or w.title)
@@ -102,9 +113,12 @@ class CaseDeadlines(sdk.Processor[DeadlineState, sdk.CaseChanged]):
             self.state.cases[ev.key] = w
 
     def tick(self, now_ms: int, out: sdk.Emitter) -> None:
-        if now_ms - self.state.last_watch < WATCH_EVERY_MS:
+        if now_ms - self.state.last_watch < self.config.watch_every_s * 1000:
             return
         self.state.last_watch = now_ms
+        for case_id, (_, ts) in list(self.state.closed.items()):
+            if now_ms - ts > CLOSED_KEPT_MS:
+                del self.state.closed[case_id]
         for case_id, w in self.state.cases.items():
             self._judge(case_id, w, now_ms, out)
 

@@ -59,3 +59,4 @@ class CivicSettings(sdk.SceneSettings):
     grid_file_within: str = "1 working_hours"  # 立案 of an inspector's report
     camera_min_confidence: float = 0.6  # camera detections below this are ignored
     camera_quiet_s: float = 300.0  # a camera's alert clears once it has seen nothing of it this long
+    watch_every_s: float = 30.0  # how often open cases' deadlines are judged (due soon, overdue)
