@@ -117,6 +117,9 @@ def test_read_only_roles_see_public_fields_only_and_cannot_act(people: dict[str,
     assert seen["fields"] == {"description": "楼道积水三天"} and seen["actions"] == []
     assert [c["fields"] for c in kan.get("/api/v1/cases")] == [{"description": "楼道积水三天"}]
     assert kan.act(case, "dispatch", 403, department="nc-housing")["message"]
+    people["disp"].act(case, "note", text="来电人情绪激动,注意沟通")
+    timeline = kan.get(f"/api/v1/cases/{case['id']}")["timeline"]
+    assert [e["note"] for e in timeline] == ["", ""]  # the workers' notes are not for every reader
     full = people["disp"].get(f"/api/v1/cases/{case['id']}")
     assert full["fields"]["phone"] == "13800001234"
 
@@ -153,6 +156,9 @@ def test_duplicates_are_suggested_and_merged_by_the_dispatcher(people: dict[str,
 def test_a_case_without_an_area_and_a_phone_search_stay_private(people: dict[str, Person]) -> None:
     agent, housing, kan = people["agent"], people["housing"], people["kan"]
     nowhere = agent.post("/api/v1/cases", {**APPEAL, "command_id": "call-9", "area": ""}, 201)
+    # a department's handler does not register 12345 calls (the type says who opens one)
+    refused = housing.post("/api/v1/cases", {**APPEAL, "command_id": "call-10"}, 403)
+    assert "roles that may" in refused["message"]
     # a handler's grant is their own areas: a case without an area is not theirs to read or change
     r = housing.client.get(f"/api/v1/cases/{nowhere['id']}")
     assert r.status_code == 403 and "area -" in r.json()["message"]

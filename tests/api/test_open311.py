@@ -175,13 +175,15 @@ def test_a_retried_post_gives_the_same_request(city: City) -> None:
     assert len(ids) == 1
     other = city.post({**body, "description": "另一件事"}).json()[0]["service_request_id"]
     assert other not in ids
+    neighbour = city.post({**body, "phone": "13900009999"}).json()[0]["service_request_id"]
+    assert neighbour not in ids  # the same words at the same spot from another citizen: another request
     keyed = {city.post({**body, "description": f"d{i}"}, **{"Idempotency-Key": "k-1"}).json()[0]
              ["service_request_id"] for i in range(2)}  # fmt: skip
     fms = {city.post({**body, "attribute[fixmystreet_id]": "1001", "description": f"e{i}"}).json()[0]
            ["service_request_id"] for i in range(2)}  # fmt: skip
     assert len(keyed) == 1 and len(fms) == 1 and keyed != fms
     found = city.get("/requests.json").json()
-    assert len(found) == 4
+    assert len(found) == 5
     xml = city.post(body, fmt="xml")
     assert ET.fromstring(xml.content).findtext("request/service_request_id") in ids
 
@@ -217,7 +219,7 @@ def test_who_may_file_and_read(city: City) -> None:
     assert city.get("/requests.json", start_date="2026-01-01", end_date="2026-06-01").status_code == 400
     assert city.get("/requests.json", status="pending").status_code == 400
     twice = city.client.get(f"{V2}/requests.json?status=open&status=closed&api_key={city.keys['read']}")
-    assert twice.status_code == 400 and "more than once" in twice.json()[0]["description"]
+    assert twice.status_code == 400 and "more than once" in twice.json()[0]["description"]  # api/queries.py
     assert city.client.get(f"{V2}/services.yaml").status_code == 400
     json_body = city.client.post(f"{V2}/requests.json", json={"service_code": "x"})
     assert json_body.status_code == 400 and "x-www-form-urlencoded" in json_body.json()[0]["description"]

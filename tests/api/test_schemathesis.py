@@ -10,6 +10,7 @@ few thousand in all within about a minute on two cores.
 from __future__ import annotations
 
 import contextlib
+import re
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -53,6 +54,22 @@ def describe(op: APIOperation[Any, Any, Any, Any], mode: GenerationMode, err: Ba
     return f"{op.label} ({mode.value}): {title} | {' '.join(lines[1:8])[:400]}"
 
 
+_TYPE_ONLY = re.compile(r"violates `(anyOf|type)` at /properties/[^/\s]+$")
+
+
+def only_types(err: BaseException) -> bool:
+    """A negative case whose only violation is a value's JSON type (``false`` where a string is
+    declared): in a query string everything is text and "false" may be a valid string, so the
+    server is right to accept it. Length, pattern and range violations still count."""
+    text = str(err)
+    found = [ln.strip() for ln in text.splitlines() if ln.strip().startswith("- violates")]
+    return (
+        "Schema-violating request accepted" in text
+        and bool(found)
+        and all(_TYPE_ONLY.search(ln) for ln in found)
+    )
+
+
 def run_operation(
     srv: Running, op: APIOperation[Any, Any, Any, Any], mode: GenerationMode, found: Counter[str]
 ) -> int:
@@ -74,12 +91,19 @@ def run_operation(
         nonlocal sent
         sent += 1
         try:
-            case.call_and_validate(base_url=srv.url, headers=headers, checks=CHECKS)
+            response = case.call(base_url=srv.url, headers=headers)
+            # a head over the server's limit is refused with 431 before any parameter is read: a
+            # rejection, which the negative-data check does not count as one
+            checks = [c for c in CHECKS if c is not negative_data_rejection or response.status_code != 431]
+            case.validate_response(response, checks=checks, headers=headers,
+                                   transport_kwargs={"base_url": srv.url, "headers": headers})  # fmt: skip
         except BaseExceptionGroup as group:  # schemathesis' FailureGroup: one per failed check
             for err in group.exceptions:
-                found[describe(op, mode, err)] += 1
+                if not only_types(err):
+                    found[describe(op, mode, err)] += 1
         except AssertionError as err:
-            found[describe(op, mode, err)] += 1
+            if not only_types(err):
+                found[describe(op, mode, err)] += 1
 
     with contextlib.suppress(Unsatisfiable):  # negative mode of an operation with no inputs: nothing to send
         check()

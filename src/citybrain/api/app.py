@@ -8,7 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from prometheus_client import CollectorRegistry
 
 from citybrain import __version__, web
@@ -16,6 +16,7 @@ from citybrain.api import (
     documented,
     errors,
     live,
+    queries,
     routes_cases,
     routes_erasures,
     routes_identity,
@@ -111,6 +112,7 @@ def create_app(
         lifespan=lifespan,
         docs_url=None,  # security.install serves /docs under its own CSP
         redoc_url=None,  # ReDoc needs inline styles and web fonts: not offered
+        dependencies=[Depends(queries.single_values)],  # one value per one-valued query parameter
     )
     errors.install(app)
     documented.install(app)  # every operation's error answers in /openapi.json

@@ -105,7 +105,8 @@ def entry_view(ct: CaseType, e: CaseEntry, private: bool) -> dict[str, Any]:
         "version": e.version, "ts": e.ts, "actor": e.actor, "action": e.action,
         "action_title": action.title if action else "受理 / opened", "from_state": e.from_state,
         "from_title": titles.get(e.from_state, ""), "to_state": e.to_state,
-        "to_title": titles.get(e.to_state, ""), "fields": fields_view(ct, e.fields, private), "note": e.note,
+        "to_title": titles.get(e.to_state, ""), "fields": fields_view(ct, e.fields, private),
+        "note": e.note if private else "",  # notes are the workers' own words: not for every reader
     }  # fmt: skip
 
 

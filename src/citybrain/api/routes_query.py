@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from citybrain.api.answers import AlertAnswer
 from citybrain.api.auth import Who, authorize, require
 from citybrain.core.errors import NotFoundError, Problem, ValidationError
+from citybrain.core.events import MAX_TS
 from citybrain.core.store.base import AlertQuery
 
 router = APIRouter(tags=["query"])
@@ -149,8 +150,8 @@ async def resolve(
 @router.get("/api/v1/report", summary="Every scene's report section for a period (default: the last 30 days)")
 def report(
     request: Request,
-    start: int | None = Query(None, description="epoch ms"),
-    end: int | None = Query(None, description="epoch ms; default now"),
+    start: int | None = Query(None, ge=0, le=MAX_TS, description="epoch ms"),
+    end: int | None = Query(None, ge=0, le=MAX_TS, description="epoch ms; default now"),
     _: Who = Depends(require("read")),
 ) -> dict[str, Any]:
     end = end if end is not None else time.time_ns() // 1_000_000

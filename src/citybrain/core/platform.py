@@ -200,7 +200,9 @@ class Platform:
     def _dispatch_open_alerts(self) -> None:
         if self.dispatching_rules:
             for scene in {r.scene for r in self.dispatching_rules.values()}:
-                self.dispatch_alerts(self.store.alerts(AlertQuery(status="open", scene=scene, limit=10_000)))
+                for status in ("open", "acknowledged"):  # acknowledged before its case was made, too
+                    found = self.store.alerts(AlertQuery(status=status, scene=scene, limit=100_000))
+                    self.dispatch_alerts(a for a in found if a.rule in self.dispatching_rules)
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> None:

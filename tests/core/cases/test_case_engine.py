@@ -6,14 +6,16 @@ conflicting commands of which exactly one wins, every change logged, audited and
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from citybrain.core.cases.engine import Actor, case_id_for
+from citybrain.core.cases.engine import Actor, CaseEngine, case_id_for
 from citybrain.core.cases.events import CaseChanged
 from citybrain.core.cases.model import Action, CaseType, Limit, State
 from citybrain.core.cases.records import CaseQuery
+from citybrain.core.cases.workcal import WorkCalendar
 from citybrain.core.errors import ConfigError, ConflictError, ForbiddenError, NotFoundError, ValidationError
 from citybrain.core.store.base import AuditSearch, Store
 from tests.core.cases.casekit import COMPLAINT, DISPATCHER, HANDLER, SUPERVISOR, Clock, Published, bjt, engine
@@ -271,3 +273,19 @@ def test_limits_that_cannot_be_counted_are_refused_when_declared() -> None:
     bad = CaseType("civic.x", "t", COMPLAINT.states, COMPLAINT.actions, "registered", limit=Limit(-1))
     with pytest.raises(ConfigError, match="not between 0 and 10000"):
         bad.check()
+
+
+def test_an_extension_granted_while_paused_is_there_on_resume(store: Store) -> None:
+    extend = next(a for a in COMPLAINT.actions if a.name == "extend")
+    anywhere = replace(extend, sources=("accepted", "waiting"), before_due=False)
+    ct = replace(COMPLAINT, actions=tuple(anywhere if a.name == "extend" else a for a in COMPLAINT.actions))
+    clock = Clock(bjt(2026, 10, 9, 10))
+    e = CaseEngine(store, {ct.name: ct}, WorkCalendar.shipped(), clock=clock)
+    case = e.open(ct.name, DISPATCHER, "o").case
+    case = e.act(case.id, "dispatch", DISPATCHER, "d", 1, fields={"department": "housing"}).case
+    case = e.act(case.id, "sign", HANDLER, "s", 2).case
+    case = e.act(case.id, "ask_info", HANDLER, "a", 3, fields={"question": "?"}).case
+    left = case.left_ms
+    assert left is not None
+    case = e.act(case.id, "extend", SUPERVISOR, "x", 4, fields={"reason": "r"}).case
+    assert case.left_ms == left + 5 * 7 * HOUR  # five working days of the default 7-hour day

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from msgspec.structs import replace
 
 from citybrain.core.cases.engine import Actor as CaseActor
 from citybrain.core.cases.records import CaseQuery
@@ -131,3 +132,14 @@ def test_the_live_feed_carries_public_fields_only(platform: Platform) -> None:
     )
     [(topic, data)] = sent
     assert topic == "case.civic" and data["fields"] == {"description": "楼道积水"}
+
+
+def test_after_a_rework_the_allowance_is_measured_from_the_rework() -> None:
+    proc, book = CaseDeadlines(0, CivicSettings()), AlertBook()
+    opened = _changed(1, "registered", 0, due=100 * HOUR, step_due=None)
+    rework = replace(_changed(5, "dispatched", 90 * HOUR, due=190 * HOUR, step_due=None), action="rework")
+    # at 165 h: 75 % of the new 100 hours is used (86.8 % counted from the opening): no warning yet
+    out = _run(proc, book, 165 * HOUR, [opened, rework])
+    assert [op.alert.rule for op in out.alerts] == []
+    out = _run(proc, book, 171 * HOUR)  # 81 %
+    assert [(op.op, op.alert.rule) for op in out.alerts] == [("open", "civic.case_due_soon")]

@@ -123,6 +123,8 @@ class CaseEngine:
     ) -> Outcome:
         """Open a case of ``type_name`` in its initial state, its deadlines counted from now."""
         ct = self.case_type(type_name)
+        if ct.opens and not {"admin", "system", *ct.opens} & set(actor.roles):
+            raise ForbiddenError(f"{actor.name} may not open a {ct.title} (roles that may: {list(ct.opens)})")
         replay = self._replay(command_id, type_name=ct.name)
         if replay is not None:
             return replay
@@ -314,8 +316,17 @@ def advance(
     if action.extends is not None and case.due_ts is not None:
         d = cal.deadline(case.due_ts, action.extends.amount, action.extends.unit, case.department or None)
         case.due_ts, case.assumed = d.at_ms, case.assumed or d.assumed
+    elif action.extends is not None and case.left_ms is not None:  # paused: more time left on resume
+        ext = action.extends
+        day = cal.hours_for(case.department or None).day_ms if ext.unit == "working_days" else 86_400_000
+        case.left_ms += int(ext.amount * (day if ext.unit in ("working_days", "days") else 3_600_000))
     if action.target is not None and action.target != current.state:
-        _leave_state(ct, case, now, cal)
+        if action.restarts:  # the allowance starts over: nothing of a pause carries on
+            case.paused_since = case.left_ms = None
+        else:
+            _leave_state(ct, case, now, cal)
+        if ct.state(current.state).final:
+            case.closed_ts = None  # reopened
         case.state = action.target
         _enter_state(ct, case, now, cal)
     return case

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, Literal
@@ -202,12 +202,18 @@ def month_kpis(
     now: int,
     scene: str = "",
     actions: KpiActions = KpiActions(),  # frozen: shared safely
+    admit: Callable[[str], bool] | None = None,
 ) -> KpiTable:
     """The KPIs of ``month`` ("YYYY-MM") of ``scene``'s cases ("" every scene), as they stand at
-    ``now``, one row per department or district (see the module's table for the definitions)."""
+    ``now``, one row per department or district (see the module's table for the definitions);
+    only of cases whose area ``admit`` admits, when given (the caller's readable areas)."""
     start, end = month_range(month)
     follow = max(end, min(now, end + FOLLOW_MS))
     entries, cases, still_open = store.case_kpi_rows(scene, start, end, follow, open_cases=True)
+    if admit is not None:
+        entries = [r for r in entries if admit(r[3] or "")]
+        cases = [r for r in cases if admit(r[4] or "")]
+        still_open = [r for r in still_open if admit(r[4] or "")]
     groups: dict[str, KpiRow] = defaultdict(lambda: KpiRow(""))
     key = _district if by == "district" else _department
 
@@ -416,13 +422,16 @@ def overview(
     now: int,
     scene: str = "",
     actions: KpiActions = KpiActions(),  # frozen: shared safely
+    admit: Callable[[str], bool] | None = None,
 ) -> Overview:
     """Open and overdue cases now, cases opened and closed today, the month's satisfaction and
-    on-time rates, and the open cases by area with coordinates."""
+    on-time rates, and the open cases by area with coordinates (of the areas ``admit`` admits)."""
     table = month_kpis(store, types, calendar, month_of(now), "department", now=now, scene=scene,
-                       actions=actions)  # fmt: skip
+                       actions=actions, admit=admit)  # fmt: skip
     today, tomorrow = day_range(now)
     _entries, cases, _open = store.case_kpi_rows(scene, today, tomorrow, today)
+    if admit is not None:
+        cases = [r for r in cases if admit(r[4] or "")]
     opened = sum(today <= c[6] < tomorrow for c in cases)
     closed = sum(
         c[2] == actions.closed_state and c[8] is not None and today <= c[8] < tomorrow for c in cases

@@ -108,6 +108,7 @@ class CaseType:
     limit: Limit | None = None  # the whole case, from opening to a final state, pauses excluded
     limits_by_category: Mapping[str, Limit] = field(default_factory=dict)  # a category's own limit
     public_fields: tuple[str, ...] = ()  # shown to the public (Open311) and to every role
+    opens: tuple[str, ...] = ()  # roles that may open one (empty: whoever may operate on cases)
     escalation: Escalation = field(default_factory=Escalation)
 
     @property

@@ -56,6 +56,11 @@ _EXTRA_DDL = (
     "CREATE INDEX IF NOT EXISTS events_id ON events (id)",
     "CREATE INDEX IF NOT EXISTS metrics_ts_brin ON metrics USING brin (ts)",
     "CREATE INDEX IF NOT EXISTS alerts_opened ON alerts (opened_ts)",
+    # cases: the relay and KPIs read the log by time; inboxes, KPIs and overdue lists by deadline
+    "CREATE INDEX IF NOT EXISTS case_log_ts ON case_log (ts)",
+    "CREATE INDEX IF NOT EXISTS cases_due ON cases (due_ts)",
+    "CREATE INDEX IF NOT EXISTS cases_opened ON cases (opened_ts)",
+    "CREATE INDEX IF NOT EXISTS cases_open ON cases (department, state) WHERE closed_ts IS NULL",
 )
 _COPY_EVENTS = "COPY events (partition, poff, id, kind, key, source, ts, ingest_ts, payload) FROM STDIN"
 

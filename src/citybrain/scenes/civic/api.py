@@ -4,6 +4,7 @@ store, case types and the city's working-day calendar), as the monthly report do
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Query
@@ -102,22 +103,32 @@ def _fields(o: Any) -> dict[str, Any]:
     return {k: getattr(o, k) for k in o.__dataclass_fields__}
 
 
+def _admit(areas: sdk.Areas) -> Callable[[str], bool] | None:
+    """The caller's areas as a filter (None: everywhere, nothing to filter)."""
+    return None if areas.codes is None else areas.admit
+
+
 @router.get("/kpis", summary="绩效考核: a month's case KPIs by department or district")
 def kpis(
     rt: Annotated[sdk.Runtime[Any], Depends(sdk.runtime)],
+    areas: Annotated[sdk.Areas, Depends(sdk.readable_areas)],
     month: Annotated[str | None, Query(pattern=r"^[0-9]{4}-[0-9]{2}$", description="YYYY-MM")] = None,
     by: Literal["department", "district"] = "department",
 ) -> KpiAnswer:
     engine, now = rt.cases, sdk.now_ms()
     table = kpi.month_kpis(engine.store, engine.types, engine.calendar, month or kpi.month_of(now), by,
-                           now=now, scene=SCENE)  # fmt: skip
+                           now=now, scene=SCENE, admit=_admit(areas))  # fmt: skip
     return kpi_answer(table)
 
 
 @router.get("/overview", summary="The big screen: open, overdue, today's, satisfaction, cases by grid")
-def overview(rt: Annotated[sdk.Runtime[Any], Depends(sdk.runtime)]) -> OverviewAnswer:
+def overview(
+    rt: Annotated[sdk.Runtime[Any], Depends(sdk.runtime)],
+    areas: Annotated[sdk.Areas, Depends(sdk.readable_areas)],
+) -> OverviewAnswer:
     engine = rt.cases
-    o = kpi.overview(engine.store, engine.types, engine.calendar, now=sdk.now_ms(), scene=SCENE)
+    o = kpi.overview(engine.store, engine.types, engine.calendar, now=sdk.now_ms(), scene=SCENE,
+                     admit=_admit(areas))  # fmt: skip
     return OverviewAnswer(
         now=o.now, month=o.month, open=o.open, overdue=o.overdue, opened_today=o.opened_today,
         closed_today=o.closed_today, satisfaction_rate=o.satisfaction_rate, on_time_rate=o.on_time_rate,

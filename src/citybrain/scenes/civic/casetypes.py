@@ -22,6 +22,7 @@ from citybrain.scenes.civic.settings import CivicSettings
 
 AGENT, DISPATCHER, HANDLER = "hotline_agent", "dispatcher", "handler"
 CALLBACK, INSPECTOR, SUPERVISOR = "callback_agent", "inspector", "supervisor"
+INTEGRATIONS = ("scope:ingest", "scope:operate")  # systems with a token: a call centre, Open311 clients
 SATISFACTION = (1, 2, 3, 4, 5)  # 1 非常不满意 ... 5 非常满意
 HOTLINE_KINDS = ("咨询", "求助", "投诉", "举报", "建议")
 PUBLIC = ("description", "address", "reply", "status_note", "photos")
@@ -176,6 +177,7 @@ def hotline(cfg: CivicSettings) -> sdk.CaseType:
             k: Limit(v, f"{where}.hotline_limits.{k}") for k, v in cfg.hotline_limits.items()
         },
         public_fields=PUBLIC,
+        opens=(AGENT, DISPATCHER, *INTEGRATIONS),
     )
 
 
@@ -215,6 +217,7 @@ def enterprise(cfg: CivicSettings) -> sdk.CaseType:
         actions=(*actions, *handling_actions, *closing_actions),
         limit=Limit(cfg.enterprise_limit, f"{where}.enterprise_limit"),
         public_fields=PUBLIC,
+        opens=(AGENT, DISPATCHER, *INTEGRATIONS),
     )
 
 
@@ -285,6 +288,7 @@ def grid(cfg: CivicSettings) -> sdk.CaseType:
         limit=Limit(cfg.grid_default, f"{where}.grid_default"),
         limits_by_category={k: Limit(v, f"{where}.grid_limits.{k}") for k, v in cfg.grid_limits.items()},
         public_fields=PUBLIC,
+        opens=(INSPECTOR, SUPERVISOR, DISPATCHER, *INTEGRATIONS),
     )
 
 

@@ -66,7 +66,7 @@ class Watch(msgspec.Struct, array_like=True):
     title: str = ""
     department: str = ""
     area: str = ""
-    opened_ts: int = 0
+    opened_ts: int = 0  # when its allowance started: the opening, or the last rework
     due_ts: int | None = None
     entered_ts: int = 0  # when it entered its current step
     step_due_ts: int | None = None
@@ -88,7 +88,10 @@ class CaseDeadlines(sdk.Processor[DeadlineState, sdk.CaseChanged]):
 
     def __init__(self, partition: int, settings: CivicSettings) -> None:
         super().__init__(partition, settings)
-        self.warn_at = {ct.name: ct.escalation.warn_at for ct in case_types(settings)}
+        types = case_types(settings)
+        self.warn_at = {ct.name: ct.escalation.warn_at for ct in types}
+        # actions after which a case's allowance starts over (返工): measured from then on
+        self.restarts = {(ct.name, a.name) for ct in types for a in ct.actions if a.restarts}
 
     def process(self, batch: Sequence[tuple[int, sdk.CaseChanged]], out: sdk.Emitter) -> None:
         for _, ev in batch:
@@ -106,6 +109,8 @@ class CaseDeadlines(sdk.Processor[DeadlineState, sdk.CaseChanged]):
             self.state.closed.pop(ev.key, None)  # reopened (返工)
             w = seen or Watch(ev.type, opened_ts=ev.opened_ts)
             w.version = ev.version
+            if (ev.type, ev.action) in self.restarts:
+                w.opened_ts = ev.ts
             if ev.from_state != ev.to_state:
                 w.entered_ts = ev.ts
             w.title = str(ev.fields.get("title") or w.title)

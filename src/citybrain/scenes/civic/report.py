@@ -27,6 +27,12 @@ def report(rt: sdk.Runtime[CivicSettings], start: int, end: int) -> dict[str, An
     """The KPI table of the month ``start`` falls in (Beijing time), as it stands now, on the
     platform's case engine (its store, case types and the city's calendar), as the API reads it."""
     engine = rt.cases
+    title = {"zh-CN": "民情与网格 · 绩效考核", "en": "Civic requests: KPIs"}
+    try:
+        kpi.month_range(kpi.month_of(start))
+    except sdk.ValidationError as err:  # a period before 2000: no working-day calendar, no KPIs
+        return {"title": title, "month": kpi.month_of(start), "columns": COLUMNS, "column_titles": TITLES,
+                "rows": [], "note": str(err)}  # fmt: skip
     table = kpi.month_kpis(
         engine.store,
         engine.types,
@@ -38,7 +44,7 @@ def report(rt: sdk.Runtime[CivicSettings], start: int, end: int) -> dict[str, An
     )
     answer = kpi_answer(table).model_dump()
     return {
-        "title": {"zh-CN": "民情与网格 · 绩效考核", "en": "Civic requests: KPIs"},
+        "title": title,
         "month": table.month,
         "columns": COLUMNS,
         "column_titles": TITLES,
