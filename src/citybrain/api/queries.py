@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any, get_origin
 
-from fastapi import Request
 from fastapi.exceptions import RequestValidationError
+from starlette.requests import HTTPConnection
 
 _SEQUENCES = (list, tuple, set, frozenset)
 _SCALARS: dict[int, frozenset[str]] = {}  # id(route) -> its one-valued query parameters
@@ -34,8 +34,9 @@ def _one_valued(route: Any) -> frozenset[str]:
     return found
 
 
-async def single_values(request: Request) -> None:
-    """Dependency: refuse a one-valued query parameter given more than once."""
+async def single_values(request: HTTPConnection) -> None:
+    """Dependency: refuse a one-valued query parameter given more than once (HTTPConnection: on
+    WebSocket routes too, where a ``Request`` parameter would fail the handshake)."""
     query = request.query_params
     if len(query.multi_items()) == len(query):  # (len: distinct names)
         return
