@@ -58,7 +58,7 @@ from citybrain.sdk.windows import (
     total,
     tumbling,
 )
-from citybrain.sim.base import SimContext
+from citybrain.sim.base import SimContext, poisson
 
 __all__ = [
     "ANY",
@@ -119,6 +119,7 @@ __all__ = [
     "mean",
     "minimum",
     "now_ms",
+    "poisson",
     "processor_class",
     "read_document",
     "readable_areas",

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -103,3 +105,18 @@ class Simulator(Protocol):
 
     async def run(self, ctx: SimContext, stop: asyncio.Event) -> None:
         """Send events through a real ingest path until ``stop`` is set."""
+
+
+def poisson(rng: random.Random, lam: float) -> int:
+    """A Poisson draw of mean ``lam`` (how many arrivals in a tick); O(1) above 30 (normal
+    approximation), Knuth's product of uniforms below."""
+    if lam <= 0:
+        return 0
+    if lam > 30:
+        return max(0, round(rng.gauss(lam, math.sqrt(lam))))
+    limit, k, p = math.exp(-lam), 0, 1.0
+    while True:
+        p *= rng.random()
+        if p <= limit:
+            return k
+        k += 1

@@ -305,7 +305,7 @@ class CivicWorld:
             span = min(now_ms - self.last_ms, MAX_GAP_MS)
             for stream in STREAMS:
                 lam = rate_per_ms(stream.per_day(self.cfg), stream.profile, now_ms) * span * self.cfg.scale
-                for _ in range(_poisson(self.rng, lam)):
+                for _ in range(sdk.poisson(self.rng, lam)):
                     if len(self.lives) < self.cfg.max_cases:
                         out.append(self._arrive(stream.name, now_ms))
         self.last_ms = now_ms if self.last_ms is None else max(self.last_ms, now_ms)
@@ -543,19 +543,6 @@ class CivicWorld:
     def _photo(self, ts_ms: int) -> str:
         day = datetime.fromtimestamp(ts_ms / 1000, BJT).strftime("%Y/%m/%d")
         return f"photo://grid/{day}/{self.rng.getrandbits(64):016x}.jpg"
-
-
-def _poisson(rng: random.Random, lam: float) -> int:
-    if lam <= 0:
-        return 0
-    if lam > 30:
-        return max(0, round(rng.gauss(lam, math.sqrt(lam))))
-    limit, k, p = math.exp(-lam), 0, 1.0
-    while True:
-        p *= rng.random()
-        if p <= limit:
-            return k
-        k += 1
 
 
 # -- the HTTP side ------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from typing import Any
 
 import msgspec
 
+from citybrain import sdk
 from citybrain.geo.regions import NANCHANG as DISTRICTS
 from citybrain.scenes.pulse.events import PulseReport
 from citybrain.sdk import SimContext
@@ -45,17 +46,6 @@ def daily_factor(ts_ms: int) -> float:
     return 0.35 + 0.65 * max(math.exp(-((hour - 9) ** 2) / 8), math.exp(-((hour - 18) ** 2) / 8), 0.4)
 
 
-def _poisson(rng: random.Random, lam: float) -> int:
-    if lam > 30:  # normal approximation keeps this O(1)
-        return max(0, round(rng.gauss(lam, math.sqrt(lam))))
-    limit, k, p = math.exp(-lam), 0, 1.0
-    while True:
-        p *= rng.random()
-        if p <= limit:
-            return k
-        k += 1
-
-
 class PulseSimulator:
     name = "pulse"
 
@@ -73,7 +63,7 @@ class PulseSimulator:
             lam = BASE_PER_MIN[code] / 60 * seconds * c.scale * daily_factor(ts_ms)
             if surge and code == c.surge_district:
                 lam *= c.surge_factor
-            for _ in range(_poisson(self.rng, lam)):
+            for _ in range(sdk.poisson(self.rng, lam)):
                 self.seq += 1
                 out.append(PulseReport(
                     key=code, ts=ts_ms - self.rng.randrange(0, int(seconds * 1000)), source="sim.pulse",
