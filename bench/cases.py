@@ -9,9 +9,10 @@ through the HTTP API with a real server.
     ``month_kpis`` of 2026-11 by department (and by district), as the API answers it; target < 5 s.
 (b) Transitions per second: the platform in a child process (uvicorn, DuckDB store, the civic case
     types), a client of ``CONCURRENCY`` connections opening cases and taking dispatch, sign, reply,
-    callback on each over HTTP; every answer comes after the change is committed (durable) and on
-    the bus. Counted: the actions answered 200 per second of wall time; target >= 2,000/s on
-    2 cores. The client runs on the same machine and takes its share of the cores.
+    callback on each over HTTP, one command per request; then the same story in batches
+    (``POST /api/v1/cases/commands``, ``BATCHES``). Every answer comes after the change is
+    committed (durable) and on the bus. Counted: the actions answered 200 per second of wall time;
+    target >= 2,000/s on 2 cores. The client runs on the same machine and takes its share of the cores.
 (c) Deadline computations per second: bench/workcal.py.
 
 Prints numbers only; nothing asserts a time. ``python bench/cases.py [kpi|http]``; about 3 minutes.
@@ -46,6 +47,7 @@ SPAN = int(datetime(2026, 12, 1, tzinfo=BJT).timestamp() * 1000) - FIRST  # twel
 HOUR, DAY = 3_600_000, 86_400_000
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "32"))
 HTTP_SECONDS = float(os.environ.get("BENCH_SECONDS", "20"))
+BATCHES = [(4, 100), (4, 500)]  # (connections, commands per request) of the batch runs
 
 # one row per case: i, its opening instant, department and area; some of the last stay open
 CASES_SQL = """
@@ -215,6 +217,46 @@ async def _client(url: str, token: str, seconds: float) -> tuple[int, int, int]:
     return done[0], done[1], done[2]
 
 
+async def _batch_client(
+    url: str, token: str, seconds: float, connections: int, size: int
+) -> tuple[int, int, int]:
+    """The same story by ``POST /api/v1/cases/commands``: ``size`` cases opened in one request,
+    then each step of the story for all of them in one request."""
+    import httpx
+
+    headers = {"Authorization": f"Bearer {token}"}
+    done = [0, 0, 0]  # actions, opens, errors
+    stop = time.perf_counter() + seconds
+
+    async def send(client: httpx.AsyncClient, commands: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        r = await client.post(f"{url}/api/v1/cases/commands", json={"commands": commands}, headers=headers)
+        r.raise_for_status()
+        answers: list[dict[str, Any]] = r.json()["answers"]
+        done[2] += sum(1 for a in answers if a["status"] >= 300)
+        return [a["case"] for a in answers if a["status"] < 300]
+
+    async def worker(n: int, client: httpx.AsyncClient) -> None:
+        k = 0
+        while time.perf_counter() < stop:
+            k += 1
+            tag = f"b{n}-{k}-{uuid.uuid4().hex[:6]}"
+            opens = [{"op": "open", "type": "civic.hotline", "command_id": f"{tag}-{i}-o", "category": "咨询",
+                      "area": "360102001001", "title": "bench"} for i in range(size)]  # fmt: skip
+            cases = await send(client, opens)
+            done[1] += len(cases)
+            for action, fields in STORY:
+                acts = [{"op": "act", "case_id": c["id"], "action": action, "version": c["version"],
+                         "command_id": f"{tag}-{i}-{action}", "fields": fields}
+                        for i, c in enumerate(cases)]  # fmt: skip
+                cases = await send(client, acts)
+                done[0] += len(cases)
+
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    async with httpx.AsyncClient(limits=limits, timeout=60) as client:
+        await asyncio.gather(*(worker(n, client) for n in range(connections)))
+    return done[0], done[1], done[2]
+
+
 def bench_http() -> None:
     import subprocess
 
@@ -240,13 +282,20 @@ def bench_http() -> None:
                 time.sleep(0.2)
             token = (Path(tmp) / "bench.token").read_text().strip()
             asyncio.run(_client(url, token, 2.0))  # warm: the engine, the calendar, the connections
-            t0 = time.perf_counter()
-            actions, opens, errors = asyncio.run(_client(url, token, HTTP_SECONDS))
-            wall = time.perf_counter() - t0
-            print(f"  {CONCURRENCY} connections, {wall:.1f} s: {actions:,} transitions "
-                  f"({actions / wall:,.0f}/s), "
-                  f"{opens:,} cases opened ({opens / wall:,.0f}/s), together {(actions + opens) / wall:,.0f} "
-                  f"commands/s, {errors} errors")  # fmt: skip
+            runs = [(f"one command per request, {CONCURRENCY} connections",
+                     lambda: _client(url, token, HTTP_SECONDS))]  # fmt: skip
+            for connections, size in BATCHES:
+                name = f"batches of {size} (POST /api/v1/cases/commands), {connections} connections"
+                runs.append(
+                    (name, lambda c=connections, n=size: _batch_client(url, token, HTTP_SECONDS, c, n))
+                )
+            for name, client in runs:
+                t0 = time.perf_counter()
+                actions, opens, errors = asyncio.run(client())
+                wall = time.perf_counter() - t0
+                print(f"  {name}, {wall:.1f} s: {actions:,} transitions ({actions / wall:,.0f}/s), "
+                      f"{opens:,} cases opened ({opens / wall:,.0f}/s), together "
+                      f"{(actions + opens) / wall:,.0f} commands/s, {errors} errors")  # fmt: skip
         finally:
             proc.terminate()
             proc.wait(60)

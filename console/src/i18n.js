@@ -82,6 +82,7 @@ const WORDS = {
   "dispatch.title": ["待派遣工单", "Cases to dispatch"],
   "dispatch.to": ["派往", "To"],
   "dispatch.go": ["派单", "Dispatch"],
+  "dispatch.suggested": ["按派遣规则:", "By the routing rules:"],
   "dispatch.merges": ["疑似重复(建议并单)", "Suggested merges (likely duplicates)"],
   "dispatch.merge": ["并入该单", "Merge into this"],
   "dispatch.none": ["无疑似重复", "No likely duplicates"],

@@ -168,3 +168,54 @@ def test_a_case_without_an_area_and_a_phone_search_stay_private(people: dict[str
     assert kan.get("/api/v1/cases", text="13800001234") == []
     assert len(kan.get("/api/v1/cases", text="楼道积水")) == 2
     assert len(agent.get("/api/v1/cases", text="13800001234")) == 2  # who may see phones, finds them
+
+
+def test_a_batch_of_commands_is_answered_item_by_item(people: dict[str, Person]) -> None:
+    agent, disp, housing = people["agent"], people["disp"], people["housing"]
+    second = {**APPEAL, "command_id": "call-0002", "title": "路灯不亮", "op": "open"}
+    jiujiang = {**APPEAL, "command_id": "call-0003", "area": "360402001001001", "op": "open"}
+    out = agent.post("/api/v1/cases/commands", {"commands": [{**APPEAL, "op": "open"}, second, jiujiang]})
+    assert [a["status"] for a in out["answers"]] == [201, 201, 201] and out["applied"] == 3
+    one, two, far = (a["case"] for a in out["answers"])
+    again = agent.post("/api/v1/cases/commands", {"commands": [{**APPEAL, "op": "open"}]})
+    assert again["answers"][0]["status"] == 200 and again["answers"][0]["case"]["replayed"] is True
+
+    def act(case: dict[str, Any], action: str, cmd: str, version: int, **fields: Any) -> dict[str, Any]:
+        return {"op": "act", "case_id": case["id"], "action": action, "command_id": cmd, "version": version,
+                "fields": fields}  # fmt: skip
+
+    out = disp.post("/api/v1/cases/commands", {"commands": [
+        act(one, "dispatch", "d1", 1, department="nc-housing"),
+        act(two, "dispatch", "d2", 1),  # no department: what is missing is named
+        act(one, "dispatch", "d3", 1, department="nc-water"),  # decided on version 1: now 2
+        act(far, "dispatch", "d4", 1, department="nc-housing"),
+    ]})  # fmt: skip
+    assert [a["status"] for a in out["answers"]] == [200, 422, 409, 200] and out["applied"] == 2
+    assert out["answers"][1]["errors"][0]["field"] == "department"
+    assert out["answers"][0]["case"]["department"] == "nc-housing"
+    assert disp.get(f"/api/v1/cases/{two['id']}")["state"] == "registered"
+    # a handler's grant covers their own areas (3601, 南昌): a case in 九江 is refused, by itself
+    out = housing.post(
+        "/api/v1/cases/commands", {"commands": [act(far, "sign", "s1", 2), act(one, "sign", "s2", 2)]}
+    )
+    assert [a["status"] for a in out["answers"]] == [403, 200]
+    assert (
+        "360402001001001" in out["answers"][0]["message"] and out["answers"][0]["error"] == "ForbiddenError"
+    )
+    # the body itself is checked first: an unknown op refuses the whole batch, nothing applied
+    unknown = {"commands": [{"op": "delete", "case_id": one["id"]}]}
+    r = disp.client.post("/api/v1/cases/commands", json=unknown, headers={CSRF_HEADER: disp.csrf})
+    assert r.status_code == 422
+    assert disp.get(f"/api/v1/cases/{one['id']}")["version"] == 3
+
+
+def test_an_open_grid_case_carries_where_the_routing_rules_send_it(people: dict[str, Person]) -> None:
+    disp = people["disp"]
+    report = {"type": "civic.grid", "command_id": "grid-1", "category": "井盖缺失", "area": "360103001001001",
+              "title": "井盖缺失", "fields": {"description": "人行道井盖缺失"}}  # fmt: skip
+    case = disp.post("/api/v1/cases", report, 201)
+    assert case["suggested"] == {"department": "nc-water", "why": "部件 先属主后属地: 属主 nc-water"}
+    litter = disp.post("/api/v1/cases", {**report, "command_id": "grid-2", "category": "暴露垃圾"}, 201)
+    assert disp.get(f"/api/v1/cases/{litter['id']}")["suggested"]["department"] == "xihu-urban"
+    hotline = disp.post("/api/v1/cases", APPEAL, 201)
+    assert hotline["suggested"] is None  # 12345 appeals have no rules: the dispatcher decides

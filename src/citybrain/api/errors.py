@@ -39,13 +39,22 @@ STATUS: list[tuple[type[CitybrainError], int]] = [
 ]
 
 
-def answer(err: CitybrainError, headers: dict[str, str] | None = None) -> JSONResponse:
-    """The HTTP answer for ``err``: status from ``STATUS``, a JSON body naming the error."""
-    status = next((code for cls, code in STATUS if isinstance(err, cls)), 400)
+def status_of(err: CitybrainError) -> int:
+    return next((code for cls, code in STATUS if isinstance(err, cls)), 400)
+
+
+def body_of(err: CitybrainError) -> dict[str, object]:
+    """The JSON body naming ``err`` (also each refused item of a batch answer)."""
     body: dict[str, object] = {"error": type(err).__name__, "message": str(err)}
-    out = dict(headers or {})
     if isinstance(err, ValidationError):
         body["errors"] = [p.as_dict() for p in err.problems]
+    return body
+
+
+def answer(err: CitybrainError, headers: dict[str, str] | None = None) -> JSONResponse:
+    """The HTTP answer for ``err``: status from ``STATUS``, a JSON body naming the error."""
+    status, body = status_of(err), body_of(err)
+    out = dict(headers or {})
     if isinstance(err, BackpressureError):
         out["Retry-After"] = str(max(1, round(err.retry_after)))
     if isinstance(err, AuthError) and not isinstance(err, ForbiddenError):

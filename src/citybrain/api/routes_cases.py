@@ -11,17 +11,19 @@ applied answers the case as it is with ``replayed: true`` (nothing applied twice
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from citybrain.api.auth import Who, require
+from citybrain.api.errors import body_of, status_of
 from citybrain.core.cases.duplicates import RADIUS_M, WINDOW_MS, suggest
-from citybrain.core.cases.engine import Actor, CaseEngine, available
+from citybrain.core.cases.engine import Act, Actor, CaseEngine, Check, Command, Open, Outcome, available
 from citybrain.core.cases.model import CaseType, Limit
 from citybrain.core.cases.records import Case, CaseEntry, CaseQuery
+from citybrain.core.cases.routing import route_for
 from citybrain.core.errors import ForbiddenError, NotFoundError
 from citybrain.core.store.sql_cases import CASE_MAX
 from citybrain.identity.policy import Policy, Principal
@@ -30,6 +32,7 @@ router = APIRouter(tags=["cases"])
 CASES = "cases"  # the pseudo-scene of the case engine's permissions
 
 _TEXT = r"^[^\x00-\x1f\x7f]*$"
+COMMANDS_MAX = 1_000  # commands in one batch
 _ONCE = "the client's id of this command: a retry is applied once"
 _ID = r"^[A-Za-z0-9._:-]+$"
 CommandId = Annotated[str, Field(min_length=1, max_length=100, pattern=_ID, description=_ONCE)]
@@ -55,6 +58,43 @@ class CaseCommand(BaseModel):
     command_id: CommandId
     fields: Fields = {}
     note: Note = ""
+
+
+class OpenCommand(CaseOpened):
+    op: Literal["open"]
+
+
+class ActCommand(CaseCommand):
+    op: Literal["act"]
+    case_id: str = Field(min_length=1, max_length=64, pattern=_ID)
+    action: str = Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")
+
+
+class CaseCommands(BaseModel):
+    commands: list[Annotated[OpenCommand | ActCommand, Field(discriminator="op")]] = Field(
+        min_length=1, max_length=COMMANDS_MAX
+    )
+
+
+def _opening(body: CaseOpened) -> Open:
+    return Open(body.type, body.command_id, body.fields, body.department, body.area, body.category,
+                body.title, body.lon, body.lat, body.note)  # fmt: skip
+
+
+def _area_check(request: Request, who: Who) -> Check:
+    """The engine's check of each case a command touches: the caller may operate in its area."""
+    policy = _policy(request)
+
+    def check(case: Case) -> None:
+        if not may(policy, who.principal, "operate", case.area):
+            raise ForbiddenError(f"{who.name} may not operate on cases in area {case.area or '-'}")
+
+    return check
+
+
+def _answer(engine: CaseEngine, out: Outcome) -> dict[str, Any]:
+    ct = engine.case_type(out.case.type)
+    return {**case_view(ct, out.case, True, engine.clock()), "replayed": out.replayed}
 
 
 def actor_of(who: Who) -> Actor:
@@ -90,8 +130,14 @@ def case_view(ct: CaseType, case: Case, private: bool, now: int) -> dict[str, An
         "overdue": case.closed_ts is None and any(now > t for t in due),
         "on_time": None if case.closed_ts is None or case.due_ts is None else case.closed_ts <= case.due_ts,
         "assumed_calendar": case.assumed, "lon": case.lon, "lat": case.lat,
-        "fields": fields_view(ct, case.fields, private),
+        "fields": fields_view(ct, case.fields, private), "suggested": _suggested(ct, case),
     }  # fmt: skip
+
+
+def _suggested(ct: CaseType, case: Case) -> dict[str, str] | None:
+    """Where the routing rules send an open case (the dispatcher's default), and why."""
+    s = route_for(ct.routes, case.category, case.area) if case.closed_ts is None else None
+    return None if s is None else {"department": s.department, "why": s.why}
 
 
 def fields_view(ct: CaseType, fields: dict[str, Any], private: bool) -> dict[str, Any]:
@@ -145,17 +191,9 @@ def case_types(request: Request, _: Who = Depends(require("read"))) -> list[dict
 async def open_case(
     request: Request, body: CaseOpened, who: Who = Depends(require("operate"))
 ) -> dict[str, Any]:
-    policy, engine = _policy(request), _engine(request)
-    if not may(policy, who.principal, "operate", body.area):
-        raise ForbiddenError(f"{who.name} may not open cases in area {body.area or '-'}")
-    out = await run_in_threadpool(
-        engine.open, body.type, actor_of(who), body.command_id, fields=body.fields,
-        department=body.department, area=body.area, category=body.category, title=body.title,
-        lon=body.lon, lat=body.lat, note=body.note,
-    )  # fmt: skip
-    _check_area(policy, who, "operate", out.case)  # a replayed open answers only a case one may see
-    ct = engine.case_type(out.case.type)
-    return {**case_view(ct, out.case, True, engine.clock()), "replayed": out.replayed}
+    engine = _engine(request)
+    out = await run_in_threadpool(engine.one, _opening(body), actor_of(who), _area_check(request, who))
+    return _answer(engine, out)
 
 
 @router.get("/api/v1/cases", summary="Cases found by type, state, department, area, deadline and text")
@@ -239,21 +277,37 @@ async def get_case(request: Request, case_id: str, who: Who = Depends(require("r
 async def act(
     request: Request, case_id: str, action: str, body: CaseCommand, who: Who = Depends(require("operate"))
 ) -> dict[str, Any]:
-    policy, engine = _policy(request), _engine(request)
-    case = await run_in_threadpool(engine.store.case, case_id)
-    _check_area(policy, who, "operate", case)
-    out = await run_in_threadpool(
-        engine.act,
-        case_id,
-        action,
-        actor_of(who),
-        body.command_id,
-        body.version,
-        fields=body.fields,
-        note=body.note,
-    )
-    ct = engine.case_type(out.case.type)
-    return {**case_view(ct, out.case, True, engine.clock()), "replayed": out.replayed}
+    engine = _engine(request)
+    command = Act(case_id, action, body.command_id, body.version, body.fields, body.note)
+    out = await run_in_threadpool(engine.one, command, actor_of(who), _area_check(request, who))
+    return _answer(engine, out)
+
+
+@router.post(
+    "/api/v1/cases/commands",
+    summary="Many commands at once (an integration's batch): each answered on its own, in order",
+)
+async def commands(
+    request: Request, body: CaseCommands, who: Who = Depends(require("operate"))
+) -> dict[str, Any]:
+    """Opens and actions of one caller, applied in order and each answered with its own status
+    (201 opened, 200 acted, 4xx refused and why); a refused command does not stop the others, and
+    one command may act on a case another opened or moved earlier in the same batch."""
+    engine = _engine(request)
+    batch: list[Command] = [
+        _opening(c) if isinstance(c, OpenCommand) else
+        Act(c.case_id, c.action, c.command_id, c.version, c.fields, c.note)
+        for c in body.commands
+    ]  # fmt: skip
+    answers = await run_in_threadpool(engine.run, batch, actor_of(who), _area_check(request, who))
+    out: list[dict[str, Any]] = []
+    for command, answer in zip(batch, answers, strict=True):
+        if isinstance(answer, Outcome):
+            status = 201 if isinstance(command, Open) and not answer.replayed else 200
+            out.append({"status": status, "case": _answer(engine, answer)})
+        else:
+            out.append({"status": status_of(answer), **body_of(answer)})
+    return {"answers": out, "applied": sum(1 for a in answers if isinstance(a, Outcome) and not a.replayed)}
 
 
 @router.get(

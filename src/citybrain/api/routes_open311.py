@@ -56,7 +56,6 @@ from citybrain.core.errors import (
     ValidationError,
 )
 from citybrain.core.ingest import TooLargeError
-from citybrain.core.store.sql_cases import CASE_MAX
 from citybrain.identity.policy import Policy
 
 PREFIX = "/open311/v2"
@@ -762,18 +761,20 @@ async def list_requests(
     wanted = [cat.service(c) for c in _split(service_code, "service_code")]
     statuses = set(_split(status, "status", ("open", "closed"))) or {"open", "closed"}
     lo, hi = window(start_date, end_date, now_ms())
+    # the newest LIST_MAX of each query, in the areas the caller may read: the store orders and cuts
+    granted = request.app.state.policy.areas(who.principal, CASES, "read")
+    prefixes = [""] if granted is None else sorted(granted)
     found: dict[str, Case] = {}
     for intake in cat.intakes.values():
         ct = engine.types[intake.type]
-        categories = {s.category for s in wanted if s.intake is intake}
+        categories = sorted({s.category for s in wanted if s.intake is intake})
         if wanted and not categories:
             continue
         states = tuple(s.name for s in ct.states if s.public in statuses)
-        q = CaseQuery(type=ct.name, states=states, opened_since=lo, opened_until=hi, limit=CASE_MAX,
-                      category=next(iter(categories)) if len(categories) == 1 else "")  # fmt: skip
-        for c in await run_in_threadpool(engine.store.find_cases, q):
-            if not categories or c.category in categories:
-                found[c.id] = c
-    newest = sorted(found.values(), key=lambda c: (-c.opened_ts, c.id))
-    views = await _view_all(request, newest, who)
-    return answer(format, "service_requests", "request", views[:LIST_MAX])
+        for category in categories or [""]:
+            for prefix in prefixes:
+                q = CaseQuery(type=ct.name, states=states, opened_since=lo, opened_until=hi, limit=LIST_MAX,
+                              category=category, area_prefix=prefix, newest_first=True)  # fmt: skip
+                found.update((c.id, c) for c in await run_in_threadpool(engine.store.find_cases, q))
+    newest = sorted(found.values(), key=lambda c: (-c.opened_ts, c.id))[:LIST_MAX]
+    return answer(format, "service_requests", "request", await _view_all(request, newest, who))

@@ -17,6 +17,8 @@ from citybrain.core.batcher import BatchPublisher
 from citybrain.core.bus import Bus, EmbeddedBus
 from citybrain.core.cases.engine import REPUBLISH_MS, CaseEngine
 from citybrain.core.cases.engine import Actor as CaseActor
+from citybrain.core.cases.engine import Open as CaseOpen
+from citybrain.core.cases.engine import Outcome as CaseOutcome
 from citybrain.core.cases.events import CaseChanged
 from citybrain.core.cases.workcal import WorkCalendar
 from citybrain.core.clock import now_ms
@@ -89,6 +91,23 @@ def open_bus(settings: Settings, store: Store, pipeline: Callable[[], Pipeline |
             store, nats, b.partitions, tail=b.tail, max_lag=b.max_lag, consume=consume, pipeline=pipeline
         )
     raise ConfigError(f"bus.backend {b.backend!r} is unknown; choose 'embedded' or 'nats'")
+
+
+DISPATCH_PAGE = 1_000  # alerts opened as cases in one group commit
+
+
+def _alert_case(a: Alert, rule: AlertRule) -> CaseOpen:
+    """The case an alert of a dispatching rule opens (the command id is the alert's: once)."""
+    data = a.data
+    lon, lat = data.get("lon"), data.get("lat")
+    return CaseOpen(
+        rule.case_type, f"alert:{a.id}",
+        {"alert": a.id, "description": a.message, "photos": data.get("photos") or []},
+        department=str(rule.case_department or data.get("department") or ""),
+        area=str(data.get("area") or ""), category=str(data.get("category") or ""), title=a.title,
+        lon=float(lon) if isinstance(lon, int | float) else None,
+        lat=float(lat) if isinstance(lat, int | float) else None, note=f"{a.rule} {a.key}",
+    )  # fmt: skip
 
 
 class Platform:
@@ -171,30 +190,34 @@ class Platform:
         """Alert rules that open a case for each alert (``AlertRule.case_type``)."""
         return {r.name: r for scene in self.scenes.values() for r in scene.alert_rules if r.case_type}
 
-    def dispatch_alerts(self, alerts: Iterable[Alert]) -> list[str]:
-        """Open the case of each open alert whose rule says so (once: the command id is the alert's);
-        returns the case ids. Called after each commit and, at start, for the open alerts (what a
-        crash between an alert's commit and its case would have left)."""
+    def dispatch_alerts(self, alerts: Iterable[Alert], unseen_only: bool = False) -> list[str]:
+        """Open the case of each open alert whose rule says so (once: the command id is the alert's),
+        a thousand at a time (one group commit each); returns the case ids. Called after each
+        commit and, at start, for the open alerts without a case yet (``unseen_only``: what a crash
+        between an alert's commit and its case would have left)."""
+        rules = self.dispatching_rules
+        todo = [
+            (a, rule) for a in alerts if (rule := rules.get(a.rule)) is not None and a.status != "resolved"
+        ]
+        actor = CaseActor("系统派单 / alert dispatch", ("system",))
         made: list[str] = []
-        for a in alerts:
-            rule = self.dispatching_rules.get(a.rule)
-            if rule is None or a.status == "resolved":
+        for i in range(0, len(todo), DISPATCH_PAGE):
+            page = todo[i : i + DISPATCH_PAGE]
+            if unseen_only:
+                seen = self.store.cases_by_commands([f"alert:{a.id}" for a, _ in page])
+                page = [(a, rule) for a, rule in page if f"alert:{a.id}" not in seen]
+            try:  # one alert's case must never stop the pipeline or the start
+                answers = self.cases.run([_alert_case(a, rule) for a, rule in page], actor)
+            except Exception:
+                log.exception("%d alerts not dispatched as cases", len(page))
                 continue
-            data = a.data
-            lon, lat = data.get("lon"), data.get("lat")
-            try:
-                out = self.cases.open(
-                    rule.case_type, CaseActor("系统派单 / alert dispatch", ("system",)), f"alert:{a.id}",
-                    fields={"alert": a.id, "description": a.message, "photos": data.get("photos") or []},
-                    department=str(rule.case_department or data.get("department") or ""),
-                    area=str(data.get("area") or ""), category=str(data.get("category") or ""),
-                    title=a.title, lon=float(lon) if isinstance(lon, int | float) else None,
-                    lat=float(lat) if isinstance(lat, int | float) else None,
-                    note=f"{a.rule} {a.key}",
-                )  # fmt: skip
-                made.append(out.case.id)
-            except Exception:  # one alert's case must never stop the pipeline or the start
-                log.exception("alert %s (%s) not dispatched as a %s case", a.id, a.rule, rule.case_type)
+            for (a, rule), answer in zip(page, answers, strict=True):
+                if isinstance(answer, CaseOutcome):
+                    made.append(answer.case.id)
+                else:
+                    log.error(
+                        "alert %s (%s) not dispatched as a %s case: %s", a.id, a.rule, rule.case_type, answer
+                    )
         return made
 
     def _dispatch_open_alerts(self) -> None:
@@ -202,7 +225,9 @@ class Platform:
             for scene in {r.scene for r in self.dispatching_rules.values()}:
                 for status in ("open", "acknowledged"):  # acknowledged before its case was made, too
                     found = self.store.alerts(AlertQuery(status=status, scene=scene, limit=100_000))
-                    self.dispatch_alerts(a for a in found if a.rule in self.dispatching_rules)
+                    self.dispatch_alerts(
+                        (a for a in found if a.rule in self.dispatching_rules), unseen_only=True
+                    )
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> None:

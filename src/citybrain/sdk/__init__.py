@@ -10,6 +10,7 @@ from citybrain.core.cases import kpi as case_kpi
 from citybrain.core.cases.engine import CaseEngine
 from citybrain.core.cases.events import CaseChanged
 from citybrain.core.cases.model import ANY, Action, CaseType, Escalation, Limit, State
+from citybrain.core.cases.routing import Route, route_for
 from citybrain.core.clock import now_ms
 from citybrain.core.documents import read_document
 from citybrain.core.errors import (
@@ -96,6 +97,7 @@ __all__ = [
     "Processor",
     "ProcessorSpec",
     "ReadModel",
+    "Route",
     "Runtime",
     "Scene",
     "SceneSettings",
@@ -124,6 +126,7 @@ __all__ = [
     "read_document",
     "readable_areas",
     "require",
+    "route_for",
     "router",
     "rule",
     "runtime",

@@ -11,13 +11,14 @@ from typing import Any
 
 import pytest
 
-from citybrain.core.cases.engine import Actor, CaseEngine, case_id_for
+from citybrain.core.cases.engine import Act, Actor, CaseEngine, Open, Outcome, case_id_for
 from citybrain.core.cases.events import CaseChanged
 from citybrain.core.cases.model import Action, CaseType, Limit, State
 from citybrain.core.cases.records import CaseQuery
 from citybrain.core.cases.workcal import WorkCalendar
 from citybrain.core.errors import ConfigError, ConflictError, ForbiddenError, NotFoundError, ValidationError
 from citybrain.core.store.base import AuditSearch, Store
+from citybrain.core.store.sql_cases import CommandSeen
 from tests.core.cases.casekit import COMPLAINT, DISPATCHER, HANDLER, SUPERVISOR, Clock, Published, bjt, engine
 
 HOUR = 3_600_000
@@ -289,3 +290,120 @@ def test_an_extension_granted_while_paused_is_there_on_resume(store: Store) -> N
     assert left is not None
     case = e.act(case.id, "extend", SUPERVISOR, "x", 4, fields={"reason": "r"}).case
     assert case.left_ms == left + 5 * 7 * HOUR  # five working days of the default 7-hour day
+
+
+def test_a_batch_is_one_commit_and_each_command_answered_on_its_own(store: Store) -> None:
+    clock = Clock(bjt(2026, 9, 24, 10))
+    published = Published()
+    e, case = _opened(store, clock, published)
+    before = e._group.batches
+    answers = e.run(
+        [
+            Act(case.id, "dispatch", "b1", 1, {"department": "housing"}),
+            Act(case.id, "note", "b2", 2, {"text": "先派后记"}),  # the version the one before made
+            Act(case.id, "note", "b3", 2, {"text": "stale"}),  # decided on version 2: now 3
+            Act("no-such-case", "note", "b4", 1),
+            Act(case.id, "sign", "b5", 3),  # the dispatcher has no 签收 role
+            Open(
+                "civic.complaint", "b6", {"description": "路灯不亮"}, area="360102001001002", category="投诉"
+            ),
+            Act(case.id, "dispatch", "b1", 1, {"department": "housing"}),  # b1 again: answered, not applied
+        ],
+        DISPATCHER,
+    )
+    assert e._group.batches == before + 1  # every change of the batch in one transaction
+    kinds = [
+        type(a).__name__ if not isinstance(a, Outcome) else ("replayed" if a.replayed else "ok")
+        for a in answers
+    ]
+    assert kinds == ["ok", "ok", "ConflictError", "NotFoundError", "ForbiddenError", "ok", "replayed"]
+    assert "at version 3, not 2" in str(answers[2]) and "'no-such-case'" in str(answers[3])
+    log = store.case_entries(case.id)
+    assert [(x.version, x.action, x.command_id) for x in log] == [
+        (1, "open", "cmd-open"), (2, "dispatch", "b1"), (3, "note", "b2")]  # fmt: skip
+    assert store.case(case.id).version == 3 and store.case(case.id).department == "housing"
+    opened = answers[5]
+    assert isinstance(opened, Outcome) and store.case(opened.case.id).due_ts == case.due_ts
+    ids = [ev.id for ev in published.events]  # published once each (b1 again when answered again)
+    assert ids == [f"{case.id}:v1", f"{case.id}:v2", f"{case.id}:v3", f"{opened.case.id}:v1", f"{case.id}:v2"]
+    audit = store.audit_log(search=AuditSearch(action="case."))
+    assert len(audit) == 4 and {r["target"] for r in audit} == {case.id, opened.case.id}
+
+
+def test_a_change_refused_in_the_store_refuses_only_itself_and_what_follows_it(store: Store) -> None:
+    clock = Clock(bjt(2026, 9, 24, 10))
+    e, case = _opened(store, clock)
+    other = e.open("civic.complaint", DISPATCHER, "other", area="360102001001003", category="投诉").case
+    # someone else moves the case between the engine's read and its write: the store's check finds it
+    first = e._change(
+        Act(case.id, "note", "mine-1", 1, {"text": "a"}), DISPATCHER, {case.id: case}, clock.ms, None
+    )
+    e.act(case.id, "note", DISPATCHER, "theirs", 1, fields={"text": "b"})
+    latest = {case.id: first[1].case, other.id: other}
+    second = e._change(Act(case.id, "note", "mine-2", 2, {"text": "c"}), DISPATCHER, latest, clock.ms, None)
+    third = e._change(Act(other.id, "note", "mine-3", 1, {"text": "d"}), DISPATCHER, latest, clock.ms, None)
+    refused = store.save_cases([first[1], second[1], third[1]])
+    assert [type(r).__name__ for r in refused] == ["ConflictError", "ConflictError", "NoneType"]
+    assert "at version 2, not 1" in str(refused[0]) and "version 2 this one follows was refused" in str(
+        refused[1]
+    )
+    assert [x.command_id for x in store.case_entries(case.id)] == ["cmd-open", "theirs"]
+    assert [x.command_id for x in store.case_entries(other.id)] == ["other", "mine-3"]
+    seen = store.save_cases([third[1]])
+    assert isinstance(seen[0], CommandSeen) and seen[0].case_id == other.id and seen[0].version == 2
+
+
+def test_concurrent_callers_are_committed_together(store: Store) -> None:
+    clock = Clock(bjt(2026, 9, 24, 10))
+    e = engine(store, clock)
+    cases = [e.open("civic.complaint", DISPATCHER, f"o{i}", category="投诉").case for i in range(24)]
+    before = e._group.batches
+    barrier = threading.Barrier(24)
+    versions: list[int] = []
+
+    def work(i: int) -> None:
+        barrier.wait()
+        c = cases[i]
+        for k in range(3):
+            c = e.act(c.id, "note", DISPATCHER, f"n{i}-{k}", c.version, fields={"k": k}).case
+        versions.append(c.version)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(24)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert versions == [4] * 24
+    assert all(len(store.case_entries(c.id)) == 4 for c in cases)
+    assert e._group.batches - before < 72  # fewer transactions than commands
+
+
+def test_a_reclassified_case_is_due_by_its_new_category_counted_from_the_opening(store: Store) -> None:
+    reclassify = Action(
+        "reclassify", "核实改类 / reclassify", ("registered",), None, ("dispatcher",), ("category",)
+    )
+    ct = replace(COMPLAINT, actions=(*COMPLAINT.actions, reclassify),
+                 limits_by_category={"咨询": Limit(2, "working_days")})  # fmt: skip
+    clock = Clock(bjt(2026, 9, 24, 10))
+    e = CaseEngine(store, {ct.name: ct}, WorkCalendar.shipped(), clock=clock)
+    case = e.open("civic.complaint", DISPATCHER, "q1", category="咨询").case
+    # 2 working days from Thu 09-24 10:00: 09-25 is 中秋, so Mon 09-28 and Tue 09-29, 17:30
+    assert case.due_ts == bjt(2026, 9, 29, 17, 30)
+    clock.ms = bjt(2026, 9, 25, 9)
+    case = e.act(case.id, "reclassify", DISPATCHER, "q2", 1, fields={"category": "投诉"}).case
+    # a 投诉 has the type's 15 working days, from the opening: Thu 2026-10-22 17:30 (as above)
+    assert case.category == "投诉" and case.due_ts == bjt(2026, 10, 22, 17, 30)
+    # and back: the 2 working days again, not 2 more
+    case = e.act(case.id, "reclassify", DISPATCHER, "q3", 2, fields={"category": "咨询"}).case
+    assert case.due_ts == bjt(2026, 9, 29, 17, 30)
+
+
+def test_newest_first_orders_by_opening(store: Store) -> None:
+    clock = Clock(bjt(2026, 9, 24, 10))
+    e = engine(store, clock)
+    ids = []
+    for i, hour in enumerate((9, 15, 11)):
+        clock.ms = bjt(2026, 9, 28, hour)
+        ids.append(e.open("civic.complaint", DISPATCHER, f"n{i}", category="投诉").case.id)
+    found = store.find_cases(CaseQuery(newest_first=True, limit=2))
+    assert [c.id for c in found] == [ids[1], ids[2]]

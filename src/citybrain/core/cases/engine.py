@@ -1,13 +1,14 @@
 """The case engine: commands checked against their case type, applied once, under optimistic
 concurrency, each change logged, audited and published.
 
-``open`` and ``act`` compute the new case from the stored one (``advance``: pure), then the store
-writes it only if nobody changed the case meanwhile (``Cases.save_case``: same version, unseen
-command id). A command id seen before answers the case as it is now, marked ``replayed``, without
-applying anything again; a stale version is a ``ConflictError`` that says so. After the write the
-change is published on the bus as a ``CaseChanged`` event whose id is "<case>:v<version>";
-``republish`` puts the log of the last minutes on the bus again at start (the bus drops ids it
-has), so a crash between the write and the publish loses no event.
+``run`` (and ``open``, ``act`` for one command) computes each new case from the stored one
+(``advance``: pure); the group commit then writes the changes of every caller at that moment in one
+transaction, each only if nobody changed its case meanwhile (``Cases.save_cases``: same version,
+unseen command id), and publishes them together. A command id seen before answers the case as it
+is now, marked ``replayed``, without applying anything again; a stale version is a
+``ConflictError`` that says so. The change is published on the bus as a ``CaseChanged`` event
+whose id is "<case>:v<version>"; ``republish`` puts the log of the last minutes on the bus again
+at start (the bus drops ids it has), so a crash between the write and the publish loses no event.
 """
 
 from __future__ import annotations
@@ -15,16 +16,17 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from citybrain.core.cases.events import CaseChanged
 from citybrain.core.cases.model import ANY, Action, CaseType, Limit
-from citybrain.core.cases.records import Case, CaseEntry
+from citybrain.core.cases.records import Case, CaseChange, CaseEntry
 from citybrain.core.cases.workcal import Unit, WorkCalendar
 from citybrain.core.clock import now_ms
 from citybrain.core.errors import (
+    CitybrainError,
     ConflictError,
     ForbiddenError,
     NotFoundError,
@@ -33,6 +35,7 @@ from citybrain.core.errors import (
     ValidationError,
 )
 from citybrain.core.events import Event
+from citybrain.core.groupcommit import GroupCommit
 from citybrain.core.store.base import Store
 
 BJT = timezone(timedelta(hours=8))
@@ -53,6 +56,39 @@ class Actor:
 class Outcome:
     case: Case
     replayed: bool = False  # the command id was applied before: nothing was applied now
+
+
+@dataclass(frozen=True)
+class Open:
+    """Open a case of ``type`` in its initial state, its deadlines counted from now."""
+
+    type: str
+    command_id: str  # the client's: a retry is answered, never applied twice
+    fields: Mapping[str, Any] = field(default_factory=dict)
+    department: str = ""
+    area: str = ""
+    category: str = ""
+    title: str = ""
+    lon: float | None = None
+    lat: float | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Act:
+    """Take ``action`` on a case that is at ``version`` (as the actor last saw it)."""
+
+    case_id: str
+    action: str
+    command_id: str
+    version: int
+    fields: Mapping[str, Any] = field(default_factory=dict)
+    note: str = ""
+
+
+Command = Open | Act
+Answer = Outcome | CitybrainError
+Check = Callable[[Case], None]  # raises when the actor may not touch this case
 
 
 # columns an action sets when it needs the field (改派 needs a department, 核实 a category ...)
@@ -98,6 +134,9 @@ class CaseEngine:
         self.publish, self.audit, self.clock = publish, audit, clock
         for ct in self.types.values():
             ct.check()
+        self._group: GroupCommit[tuple[CaseType, CaseChange], CitybrainError | None] = GroupCommit(
+            self._commit
+        )
 
     def case_type(self, name: str) -> CaseType:
         ct = self.types.get(name)
@@ -122,29 +161,8 @@ class CaseEngine:
         note: str = "",
     ) -> Outcome:
         """Open a case of ``type_name`` in its initial state, its deadlines counted from now."""
-        ct = self.case_type(type_name)
-        if ct.opens and not {"admin", "system", *ct.opens} & set(actor.roles):
-            raise ForbiddenError(f"{actor.name} may not open a {ct.title} (roles that may: {list(ct.opens)})")
-        replay = self._replay(command_id, type_name=ct.name)
-        if replay is not None:
-            return replay
-        now = self.clock()
-        case = Case(
-            id=case_id_for(command_id, now), type=ct.name, state=ct.initial, version=1, opened_ts=now,
-            updated_ts=now, department=department, area=area, category=category, title=title,
-            lon=lon, lat=lat, fields=dict(fields or {}),
-        )  # fmt: skip
-        limit = ct.limit_for(category)
-        try:
-            if limit is not None:
-                self._set_due(case, now, limit)
-            self._enter(ct, case, now)
-        except ValueError as err:  # the calendar: a deadline outside the years it holds (2000-2099)
-            raise ValidationError([Problem(0, "deadline", str(err))]) from err
-        given = dict(fields or {})
-        entry = CaseEntry(case.id, 1, now, actor.name, "open", "", case.state, command_id, given, note,
-                          case.department, case.due_ts, case.step_due_ts)  # fmt: skip
-        return self._save(ct, case, 0, entry)
+        return self.one(Open(type_name, command_id, dict(fields or {}), department, area, category, title,
+                             lon, lat, note), actor)  # fmt: skip
 
     def act(
         self,
@@ -158,61 +176,125 @@ class CaseEngine:
         note: str = "",
     ) -> Outcome:
         """Take ``action_name`` on a case that is at ``version`` (as the actor last saw it)."""
-        replay = self._replay(command_id, case_id=case_id)
-        if replay is not None:
-            return replay
-        current = self.store.case(case_id)
-        ct = self.case_type(current.type)
-        if current.version != version:
-            replay = self._replay(command_id, case_id=case_id)  # the same command, in flight meanwhile
-            if replay is not None:
-                return replay
-            raise ConflictError(
-                f"case {case_id!r} is at version {current.version}, not {version}: someone changed it "
-                "meanwhile; reload it and decide again"
-            )
+        return self.one(Act(case_id, action_name, command_id, version, dict(fields or {}), note), actor)
+
+    def one(self, command: Command, actor: Actor, check: Check | None = None) -> Outcome:
+        """One command: its outcome, or the error that refused it, raised."""
+        answer = self.run([command], actor, check)[0]
+        if isinstance(answer, Outcome):
+            return answer
+        raise answer
+
+    def run(self, commands: Sequence[Command], actor: Actor, check: Check | None = None) -> list[Answer]:
+        """Commands of one actor, in order, each answered on its own: its outcome, or the error
+        that refused it (the others go on). Several commands may move one case: each is checked
+        against the version the one before made. ``check`` sees each case before it is changed
+        (or opened, or answered again) and raises when the actor may not touch it (the API's areas).
+
+        Every change is computed here, then written by the group commit with those of every other
+        caller at the moment (one transaction, one publish); nothing is answered before it is
+        written and on the bus."""
         now = self.clock()
-        given = dict(fields or {})
+        answers: list[Answer] = []
+        latest = self.store.cases_of([c.case_id for c in commands if isinstance(c, Act)])
+        made: list[tuple[int, CaseType, CaseChange]] = []
+        for i, command in enumerate(commands):
+            try:
+                ct, change = self._change(command, actor, latest, now, check)
+            except CitybrainError as err:
+                answers.append(err)
+                continue
+            latest[change.case.id] = change.case
+            made.append((i, ct, change))
+            answers.append(Outcome(change.case))
+        refused = self._group.submit([(ct, change) for _, ct, change in made]) if made else []
+        for (i, _, _), why in zip(made, refused, strict=True):
+            if why is not None:
+                answers[i] = why
+        for i, command in enumerate(commands):
+            # refused as stale or seen: perhaps a retry of a command applied before (or in flight)
+            if isinstance(answers[i], ConflictError | StoreError):
+                try:
+                    answers[i] = self._replay(command, check) or answers[i]
+                except CitybrainError as err:
+                    answers[i] = err
+        return answers
+
+    def _change(
+        self, command: Command, actor: Actor, latest: dict[str, Case], now: int, check: Check | None
+    ) -> tuple[CaseType, CaseChange]:
+        if isinstance(command, Open):
+            return self._opening(command, actor, now, check)
+        current = latest.get(command.case_id)
+        if current is None:
+            raise NotFoundError(f"case {command.case_id!r} does not exist")
+        if check is not None:
+            check(current)
+        ct = self.case_type(current.type)
+        if current.version != command.version:
+            raise ConflictError(
+                f"case {current.id!r} is at version {current.version}, not {command.version}: someone "
+                "changed it meanwhile; reload it and decide again"
+            )
+        given = dict(command.fields)
         try:
-            case = advance(ct, current, action_name, actor, given, now, self.calendar)
+            case = advance(ct, current, command.action, actor, given, now, self.calendar)
         except ValueError as err:  # the calendar: a deadline outside the years it holds (2000-2099)
             raise ValidationError([Problem(0, "deadline", str(err))]) from err
-        c = case
-        entry = CaseEntry(c.id, c.version, now, actor.name, action_name, current.state, c.state, command_id,
-                          given, note, c.department, c.due_ts, c.step_due_ts)  # fmt: skip
-        return self._save(ct, case, version, entry)
+        entry = CaseEntry(case.id, case.version, now, actor.name, command.action, current.state, case.state,
+                          command.command_id, given, command.note, case.department, case.due_ts,
+                          case.step_due_ts)  # fmt: skip
+        return ct, CaseChange(case, command.version, entry)
 
-    def _save(self, ct: CaseType, case: Case, expected: int, entry: CaseEntry) -> Outcome:
-        where = {"case_id": case.id} if expected else {"type_name": case.type}
+    def _opening(self, o: Open, actor: Actor, now: int, check: Check | None) -> tuple[CaseType, CaseChange]:
+        ct = self.case_type(o.type)
+        if ct.opens and not {"admin", "system", *ct.opens} & set(actor.roles):
+            raise ForbiddenError(f"{actor.name} may not open a {ct.title} (roles that may: {list(ct.opens)})")
+        case = Case(
+            id=case_id_for(o.command_id, now), type=ct.name, state=ct.initial, version=1, opened_ts=now,
+            updated_ts=now, department=o.department, area=o.area, category=o.category, title=o.title,
+            lon=o.lon, lat=o.lat, fields=dict(o.fields),
+        )  # fmt: skip
+        if check is not None:
+            check(case)
+        limit = ct.limit_for(o.category)
         try:
-            self.store.save_case(case, expected, entry)
-        except (ConflictError, StoreError):
-            # a concurrent command with the same id (a client retrying while the first is in flight)
-            # got there first: answer its result; anything else is the conflict it is
-            replay = self._replay(entry.command_id, **where)
-            if replay is not None:
-                return replay
-            raise
-        if self.audit:
-            self.store.audit(entry.ts, entry.actor, f"case.{entry.action}", case.id,
-                             {"version": case.version, "from": entry.from_state, "to": entry.to_state,
-                              "note": entry.note})  # fmt: skip
-        if self.publish is not None:
-            self.publish([changed(ct, case, entry)])
-        return Outcome(case)
+            if limit is not None:
+                self._set_due(case, now, limit)
+            _enter_state(ct, case, now, self.calendar)
+        except ValueError as err:  # the calendar: a deadline outside the years it holds (2000-2099)
+            raise ValidationError([Problem(0, "deadline", str(err))]) from err
+        entry = CaseEntry(case.id, 1, now, actor.name, "open", "", case.state, o.command_id, dict(o.fields),
+                          o.note, case.department, case.due_ts, case.step_due_ts)  # fmt: skip
+        return ct, CaseChange(case, 0, entry)
 
-    def _replay(self, command_id: str, case_id: str = "", type_name: str = "") -> Outcome | None:
+    def _commit(self, batch: Sequence[tuple[CaseType, CaseChange]]) -> list[CitybrainError | None]:
+        """The group commit's one transaction, then one publish of every change it wrote."""
+        refused = self.store.save_cases([change for _, change in batch], audit=self.audit)
+        if self.publish is not None:
+            written = [b for b, why in zip(batch, refused, strict=True) if why is None]
+            events = [changed(ct, ch.case, ch.entry) for ct, ch in written]
+            if events:
+                self.publish(events)
+        return refused
+
+    def _replay(self, command: Command, check: Check | None) -> Outcome | None:
         """The answer to a command id applied before: the case as it is now, marked replayed, and
         the change that command made published again (the bus drops the id if it has it: a crash
         between the write and the publish loses nothing). A command id is the answer of one case:
         used for another case, or to open a case of another type, it is a ConflictError, never
         someone else's case."""
-        seen = self.store.case_by_command(command_id)
+        seen = self.store.case_by_command(command.command_id)
         if seen is None:
             return None
         case = self.store.case(seen[0])
-        if (case_id and case.id != case_id) or (type_name and case.type != type_name):
-            raise ConflictError(f"command id {command_id!r} was used for another case; send a new one")
+        other = case.id != command.case_id if isinstance(command, Act) else case.type != command.type
+        if other:
+            raise ConflictError(
+                f"command id {command.command_id!r} was used for another case; send a new one"
+            )
+        if check is not None:
+            check(case)
         ct = self.types.get(case.type)
         if self.publish is not None and ct is not None:
             made = [e for e in self.store.case_entries(case.id) if e.version == seen[1]]
@@ -222,9 +304,6 @@ class CaseEngine:
     def _set_due(self, case: Case, start: int, limit: Limit) -> None:
         d = self.calendar.deadline(start, limit.amount, limit.unit, case.department or None)
         case.due_ts, case.assumed = d.at_ms, case.assumed or d.assumed
-
-    def _enter(self, ct: CaseType, case: Case, now: int) -> None:
-        _enter_state(ct, case, now, self.calendar)
 
     # -- the bus ---------------------------------------------------------------------------------
     def republish(self, since_ms: int) -> int:
@@ -310,6 +389,12 @@ def advance(
         if name in action.needs and isinstance(value, str) and value:
             setattr(case, name, value)
     limit = ct.limit_for(case.category)
+    reclassified = case.category != current.category and limit != ct.limit_for(current.category)
+    if reclassified and limit is not None and case.due_ts is not None:
+        # 咨询 found to be a 投诉: the new category's limit, counted from the opening (an extension
+        # granted before is not carried over); a paused case keeps what was left
+        d = cal.deadline(case.opened_ts, limit.amount, limit.unit, case.department or None)
+        case.due_ts, case.assumed = d.at_ms, case.assumed or d.assumed
     if action.restarts and limit is not None:
         d = cal.deadline(now, limit.amount, limit.unit, case.department or None)
         case.due_ts, case.assumed, case.closed_ts = d.at_ms, case.assumed or d.assumed, None

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, get_args
 
+from citybrain.core.cases.routing import Route
 from citybrain.core.cases.workcal import Unit
 from citybrain.core.errors import ConfigError
 
@@ -110,6 +111,7 @@ class CaseType:
     public_fields: tuple[str, ...] = ()  # shown to the public (Open311) and to every role
     opens: tuple[str, ...] = ()  # roles that may open one (empty: whoever may operate on cases)
     escalation: Escalation = field(default_factory=Escalation)
+    routes: tuple[Route, ...] = ()  # which department a case should go to (core/cases/routing.py)
 
     @property
     def scene(self) -> str:
@@ -156,6 +158,9 @@ class CaseType:
         for what, limit in limits:
             if limit is not None and (problem := limit.problem()):
                 raise ConfigError(f"{where}: {what}: {problem}")
+        for i, route in enumerate(self.routes):
+            if trouble := route.problem():
+                raise ConfigError(f"{where}: routing rule {i + 1} ({', '.join(route.categories)}): {trouble}")
         for a in self.actions:
             for src in a.sources:
                 if src != ANY and src not in names:

@@ -60,6 +60,16 @@ class CaseEntry:
 
 
 @dataclass(frozen=True)
+class CaseChange:
+    """A change to write: the case as it becomes, the version it was computed from (0: a new
+    case) and its log entry."""
+
+    case: Case
+    expected: int
+    entry: CaseEntry
+
+
+@dataclass(frozen=True)
 class CaseQuery:
     """Which cases: every filter optional; ``overdue_at`` (epoch ms) keeps the open cases whose
     deadline or step deadline has passed by then; ``text`` is a substring of title or fields."""
@@ -76,3 +86,4 @@ class CaseQuery:
     opened_until: int | None = None
     text: str = ""
     limit: int = 200
+    newest_first: bool = False  # else the soonest deadline first (then the newest)

@@ -18,7 +18,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from citybrain.core.cases.records import Case, CaseEntry, CaseQuery
+from citybrain.core.cases.records import Case, CaseChange, CaseEntry, CaseQuery
+from citybrain.core.errors import CitybrainError
 from citybrain.core.events import Event
 from citybrain.core.outputs import Alert, AlertOp, Outputs, Quarantined
 
@@ -251,19 +252,30 @@ class Cases(ABC):
     concurrency with client command ids (store/sql_cases.py)."""
 
     @abstractmethod
-    def save_case(self, case: Case, expected: int, entry: CaseEntry) -> None:
-        """Write ``case`` and its log ``entry`` in one transaction. ``expected`` is the version the
-        change was computed from (0: a new case): ``ConflictError`` when the stored case is at
-        another version (or exists, for a new one); ``CommandSeen`` when the entry's command id
-        was applied before."""
+    def save_cases(self, changes: Sequence[CaseChange], audit: bool = True) -> list[CitybrainError | None]:
+        """Write many changes, in order, in one transaction (group commit): each case row, its log
+        entry and (with ``audit``) its audit record together. The answer of each change: None when
+        written, else what stopped it, the others written all the same: ``CommandSeen`` when its
+        command id was applied before (earlier in the list too), ``ConflictError`` when the stored
+        case is at another version than ``expected`` (or exists, for a new case), ``NotFoundError``
+        when it is gone. Several changes of one case chain: each expects the version the one
+        before made."""
 
     @abstractmethod
     def case(self, case_id: str) -> Case:
         """One case; ``NotFoundError`` when there is none of that id."""
 
     @abstractmethod
+    def cases_of(self, case_ids: Sequence[str]) -> dict[str, Case]:
+        """The cases of those ids that exist, by id."""
+
+    @abstractmethod
+    def cases_by_commands(self, command_ids: Sequence[str]) -> dict[str, tuple[str, int]]:
+        """The case and version each of those command ids made, for those applied."""
+
     def case_by_command(self, command_id: str) -> tuple[str, int] | None:
         """The case and version a command id made, if it was applied."""
+        return self.cases_by_commands([command_id]).get(command_id)
 
     @abstractmethod
     def case_entries(self, case_id: str) -> list[CaseEntry]:

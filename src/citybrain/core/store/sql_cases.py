@@ -1,10 +1,11 @@
 """The case tables, the same SQL on both backends (``Cases`` in base.py; the engine in core/cases).
 
-A change is one transaction: the case row is read with the backend's row lock and its version
-compared with the one the change was computed from, then the row is written and the log entry
-appended. Two API nodes changing one case at once therefore see each other: the second finds
-another version and gets a ``ConflictError``; a command id already in the log is a
-``CommandSeen`` (the engine answers the first result again).
+Changes are written many at a time, in one transaction (the engine's group commit): the case
+rows are read with the backend's row lock and each change's version compared with the one it was
+computed from, then the rows are written, the log entries appended and the audit records added,
+each by one bulk statement. Two API nodes changing one case at once therefore see each other: the
+second finds another version and gets a ``ConflictError``; a command id already in the log is a
+``CommandSeen`` (the engine answers the first result again). A refused change refuses only itself.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ from __future__ import annotations
 from abc import abstractmethod
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from typing import Any, Protocol
+from typing import Any
 
 import msgspec
 
-from citybrain.core.cases.records import Case, CaseEntry, CaseQuery
-from citybrain.core.errors import ConflictError, NotFoundError
+from citybrain.core.cases.records import Case, CaseChange, CaseEntry, CaseQuery
+from citybrain.core.errors import CitybrainError, ConflictError, NotFoundError, StoreError
 from citybrain.core.store.base import Cases
+from citybrain.core.store.schema import Columns
 
 _CASE = msgspec.json.Decoder(Case)
 _ENTRY = msgspec.json.Decoder(CaseEntry)
@@ -39,12 +41,6 @@ class CommandSeen(ConflictError):
         self.case_id, self.version = case_id, version
 
 
-class _Tx(Protocol):
-    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
-
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> int: ...
-
-
 def case_params(c: Case) -> list[Any]:
     return [c.id, c.type, c.scene, c.state, c.version, c.opened_ts, c.updated_ts, c.department, c.area,
             c.category, c.due_ts, c.step_due_ts, c.closed_ts, _JSON.encode(c).decode()]  # fmt: skip
@@ -55,7 +51,8 @@ def _like(text: str) -> str:
 
 
 def find_cases_query(q: CaseQuery) -> tuple[str, list[object]]:
-    """The cases ``q`` finds, soonest deadline first (then newest): SQL and its parameters."""
+    """The cases ``q`` finds, soonest deadline first (then newest) or newest first: SQL and its
+    parameters."""
     conds: list[tuple[str, list[object]]] = []
     for column, value in (("type", q.type), ("scene", q.scene), ("department", q.department),
                           ("category", q.category)):  # fmt: skip
@@ -76,10 +73,12 @@ def find_cases_query(q: CaseQuery) -> tuple[str, list[object]]:
     if q.text:
         conds.append(("lower(doc) LIKE ? ESCAPE '\\'", [f"%{_like(q.text.lower())}%"]))
     where = " AND ".join(["1 = 1", *(c for c, _ in conds)])
-    sql = (
-        f"SELECT doc FROM cases WHERE {where} "
-        "ORDER BY coalesce(step_due_ts, due_ts, 9223372036854775807), opened_ts DESC, id LIMIT ?"
+    order = (
+        "opened_ts DESC, id"
+        if q.newest_first
+        else "coalesce(step_due_ts, due_ts, 9223372036854775807), opened_ts DESC, id"
     )
+    sql = f"SELECT doc FROM cases WHERE {where} ORDER BY {order} LIMIT ?"
     return sql, [*(v for _, vs in conds for v in vs), max(0, min(q.limit, CASE_MAX))]
 
 
@@ -103,8 +102,52 @@ KPI_OPEN = (
 )
 
 
+# the columns of a case row and of a log entry, as ``_upsert`` takes them
+CASE_COLUMNS = tuple((c.strip(), "bigint" if c.strip().endswith(("_ts", "version")) else "text")
+                     for c in _ROW.split(","))  # fmt: skip
+LOG_COLUMNS = (("case_id", "text"), ("version", "bigint"), ("ts", "bigint"), ("command_id", "text"),
+               ("doc", "text"))  # fmt: skip
+AUDIT_COLUMNS = (("ts", "bigint"), ("actor", "text"), ("action", "text"), ("target", "text"),
+                 ("detail", "text"))  # fmt: skip
+# the rows were checked under the row lock; a new case another node inserted meanwhile makes
+# its log entry's key (case_id, version) collide, which fails the transaction: none is overwritten
+UPSERT_CASES = f"INSERT INTO cases SELECT {_ROW} FROM {{src}} ON CONFLICT (id) DO UPDATE SET " + ", ".join(
+    f"{c} = excluded.{c}" for c, _ in CASE_COLUMNS[1:]
+)
+INSERT_LOG = "INSERT INTO case_log SELECT case_id, version, ts, command_id, doc FROM {src}"
+INSERT_AUDIT = "INSERT INTO audit SELECT ts, actor, action, target, detail FROM {src}"
+
+
+def _marks(n: int) -> str:
+    return ", ".join("?" * n)
+
+
+def _refusal(
+    ch: CaseChange, seen: dict[str, tuple[str, int]], stored: dict[str, int]
+) -> CitybrainError | None:
+    """Why ``ch`` cannot be written over what is stored (and written before it), if it cannot."""
+    case, cmd = ch.case, ch.entry.command_id
+    if cmd in seen:
+        return CommandSeen(cmd, *seen[cmd])
+    have = stored.get(case.id, 0)
+    if have == ch.expected:
+        return None
+    if ch.expected == 0:
+        return ConflictError(f"case {case.id!r} exists already")
+    if case.id not in stored:
+        return NotFoundError(f"case {case.id!r} does not exist")
+    return ConflictError(
+        f"case {case.id!r} is at version {have}, not {ch.expected}: someone changed it meanwhile; "
+        "reload it and decide again"
+    )
+
+
+def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
+    return [[r[i] for r in rows] for i in range(width)] if rows else [[] for _ in range(width)]
+
+
 class SqlCases(Cases):
-    """``Cases`` over the two primitives of ``sql.SqlStore``."""
+    """``Cases`` over the primitives of ``sql.SqlStore``."""
 
     _ROW_LOCK = ""
 
@@ -114,35 +157,74 @@ class SqlCases(Cases):
     @abstractmethod
     def _transaction(self, what: str) -> AbstractContextManager[Any]: ...
 
-    def save_case(self, case: Case, expected: int, entry: CaseEntry) -> None:
-        with self._transaction(f"saving case {case.id!r}") as tx:
-            self._check_command(tx, entry.command_id)
-            rows = tx.rows("SELECT version FROM cases WHERE id = ?" + self._ROW_LOCK, [case.id])
-            stored = int(rows[0][0]) if rows else 0
-            if stored != expected:
-                if expected == 0:
-                    raise ConflictError(f"case {case.id!r} exists already")
-                if not rows:
-                    raise NotFoundError(f"case {case.id!r} does not exist")
-                raise ConflictError(
-                    f"case {case.id!r} is at version {stored}, not {expected}: someone changed it "
-                    "meanwhile; reload it and decide again"
-                )
-            if expected == 0:
-                tx.execute(f"INSERT INTO cases ({_ROW}) VALUES ({', '.join('?' * 14)})", case_params(case))
-            else:
-                sets = ", ".join(f"{c.strip()} = ?" for c in _ROW.split(",")[1:])
-                tx.execute(f"UPDATE cases SET {sets} WHERE id = ?", [*case_params(case)[1:], case.id])
-            tx.execute(
-                "INSERT INTO case_log VALUES (?, ?, ?, ?, ?)",
-                [entry.case_id, entry.version, entry.ts, entry.command_id, _JSON.encode(entry).decode()],
-            )
+    @abstractmethod
+    def _upsert(
+        self, tx: Any, sql: str, columns: Columns, values: list[list[Any]]
+    ) -> list[tuple[Any, ...]]: ...
 
-    @staticmethod
-    def _check_command(tx: _Tx, command_id: str) -> None:
-        seen = tx.rows("SELECT case_id, version FROM case_log WHERE command_id = ?", [command_id])
-        if seen:
-            raise CommandSeen(command_id, str(seen[0][0]), int(seen[0][1]))
+    def save_cases(self, changes: Sequence[CaseChange], audit: bool = True) -> list[CitybrainError | None]:
+        if not changes:
+            return []
+        try:
+            return self._save_together(changes, audit)
+        except StoreError as err:
+            # another node's transaction wrote one of these meanwhile (a unique command id, a new
+            # case): each change on its own, so one refused change does not refuse the others
+            if len(changes) == 1:
+                return [err]
+            return [self.save_cases([ch], audit)[0] for ch in changes]
+
+    def _save_together(self, changes: Sequence[CaseChange], audit: bool) -> list[CitybrainError | None]:
+        with self._transaction(f"saving {len(changes)} case change(s)") as tx:
+            commands = sorted({ch.entry.command_id for ch in changes})
+            marks = _marks(len(commands))
+            applied = f"SELECT command_id, case_id, version FROM case_log WHERE command_id IN ({marks})"
+            seen = {str(r[0]): (str(r[1]), int(r[2])) for r in tx.rows(applied, commands)}
+            ids = sorted({ch.case.id for ch in changes})
+            locked = (
+                f"SELECT id, version FROM cases WHERE id IN ({_marks(len(ids))}) ORDER BY id" + self._ROW_LOCK
+            )
+            stored = {str(r[0]): int(r[1]) for r in tx.rows(locked, ids)}
+            answers: list[CitybrainError | None] = []
+            rows: dict[str, Case] = {}
+            written: list[CaseEntry] = []
+            broken: set[tuple[str, int]] = set()  # the versions refused changes would have made
+            for ch in changes:
+                refused = _refusal(ch, seen, stored)
+                if (ch.case.id, ch.expected) in broken:  # computed from a change refused above
+                    refused = ConflictError(
+                        f"case {ch.case.id!r}: the change to version {ch.expected} this one follows was "
+                        "refused; reload it and decide again"
+                    )
+                answers.append(refused)
+                if refused is not None:
+                    broken.add((ch.case.id, ch.case.version))
+                else:
+                    stored[ch.case.id] = ch.case.version
+                    seen[ch.entry.command_id] = (ch.case.id, ch.case.version)
+                    rows[ch.case.id] = ch.case
+                    written.append(ch.entry)
+            if not written:
+                return answers
+            # one row per case: the last version this batch made
+            self._upsert(
+                tx, UPSERT_CASES, CASE_COLUMNS, _columns([case_params(c) for c in rows.values()], 14)
+            )
+            log = [[e.case_id, e.version, e.ts, e.command_id, _JSON.encode(e).decode()] for e in written]
+            self._upsert(tx, INSERT_LOG, LOG_COLUMNS, _columns(log, 5))
+            if audit:
+                records = [[e.ts, e.actor, f"case.{e.action}", e.case_id,
+                            _JSON.encode({"version": e.version, "from": e.from_state, "to": e.to_state,
+                                          "note": e.note}).decode()] for e in written]  # fmt: skip
+                self._upsert(tx, INSERT_AUDIT, AUDIT_COLUMNS, _columns(records, 5))
+            return answers
+
+    def cases_of(self, case_ids: Sequence[str]) -> dict[str, Case]:
+        ids = sorted(set(case_ids))
+        if not ids:
+            return {}
+        found = self._rows(f"SELECT doc FROM cases WHERE id IN ({_marks(len(ids))})", ids)
+        return {c.id: c for c in (_CASE.decode(r[0]) for r in found)}
 
     def case(self, case_id: str) -> Case:
         rows = self._rows("SELECT doc FROM cases WHERE id = ?", [case_id])
@@ -150,9 +232,12 @@ class SqlCases(Cases):
             raise NotFoundError(f"case {case_id!r} does not exist")
         return _CASE.decode(rows[0][0])
 
-    def case_by_command(self, command_id: str) -> tuple[str, int] | None:
-        rows = self._rows("SELECT case_id, version FROM case_log WHERE command_id = ?", [command_id])
-        return (str(rows[0][0]), int(rows[0][1])) if rows else None
+    def cases_by_commands(self, command_ids: Sequence[str]) -> dict[str, tuple[str, int]]:
+        ids = sorted(set(command_ids))
+        if not ids:
+            return {}
+        sql = f"SELECT command_id, case_id, version FROM case_log WHERE command_id IN ({_marks(len(ids))})"
+        return {str(r[0]): (str(r[1]), int(r[2])) for r in self._rows(sql, ids)}
 
     def case_entries(self, case_id: str) -> list[CaseEntry]:
         rows = self._rows("SELECT doc FROM case_log WHERE case_id = ? ORDER BY version", [case_id])

@@ -289,6 +289,7 @@ def grid(cfg: CivicSettings) -> sdk.CaseType:
         limits_by_category={k: Limit(v, f"{where}.grid_limits.{k}") for k, v in cfg.grid_limits.items()},
         public_fields=PUBLIC,
         opens=(INSPECTOR, SUPERVISOR, DISPATCHER, *INTEGRATIONS),
+        routes=tuple(sdk.Route(tuple(r.categories), r.kind, r.owner, dict(r.local)) for r in cfg.grid_routes),
     )
 
 

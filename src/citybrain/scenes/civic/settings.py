@@ -9,10 +9,13 @@ a national standard (none sets national limits; ../research notes A1.4, A2.3, A3
 * enterprise appeals: first contact within 1 hour, closed within 5 working days (中山 企业诉求
   "马上办", 宁波海曙 政企直通车);
 * grid reports (数字城管): 处置时限 per 小类 from city handbooks (济源, an unnamed district): 暴露垃圾
-  4 working hours, 道路不洁 5 working hours, 积存垃圾渣土 4 working days, 违法搭建 15 working days ...
+  4 working hours, 道路不洁 5 working hours, 积存垃圾渣土 4 working days, 违法搭建 15 working days ...;
+  their routing rules (``grid_routes``): 部件 to the owner first, 事件 to the area first (A1).
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 import msgspec
 
@@ -45,6 +48,34 @@ def _grid() -> dict[str, str]:
     }
 
 
+class GridRoute(msgspec.Struct, forbid_unknown_fields=True):
+    """A routing rule of grid reports (``[[scenes.civic.grid_routes]]``): the 小类 it covers ("*":
+    every other), 部件 (owner first) or 事件 (area first), the owner department (属主) and the
+    department of each area (属地: area code -> department; the longest matching code wins)."""
+
+    categories: list[str]
+    kind: Literal["部件", "事件"]
+    owner: str = ""
+    local: dict[str, str] = msgspec.field(default_factory=dict)
+
+
+_URBAN = {"360102": "donghu-urban", "360103": "xihu-urban"}  # the district urban-management bureaus
+
+
+def _routes() -> list[GridRoute]:
+    """The demo organisation's rules (data/identity/org.toml): water covers and waterlogging to the
+    Water Bureau, street lights to Housing and Construction (部件: their owners), illegal parking to
+    the traffic police; every other event to the district's urban management, else the city's
+    command centre (事件)."""
+    return [
+        GridRoute(["井盖缺失"], "部件", owner="nc-water", local=dict(_URBAN)),
+        GridRoute(["路灯损坏"], "部件", owner="nc-housing", local=dict(_URBAN)),
+        GridRoute(["道路积水"], "事件", owner="nc-water", local={}),
+        GridRoute(["乱停车"], "事件", owner="nc-traffic", local={}),
+        GridRoute(["*"], "事件", owner="nc-urban", local=dict(_URBAN)),
+    ]
+
+
 class CivicSettings(sdk.SceneSettings):
     hotline_limits: dict[str, str] = msgspec.field(default_factory=_hotline)  # 12345 kind -> limit
     hotline_default: str = "10 working_days"  # a kind not listed
@@ -57,6 +88,7 @@ class CivicSettings(sdk.SceneSettings):
     grid_limits: dict[str, str] = msgspec.field(default_factory=_grid)  # 小类 -> 处置时限
     grid_default: str = "5 working_days"  # a 小类 not listed
     grid_file_within: str = "1 working_hours"  # 立案 of an inspector's report
+    grid_routes: list[GridRoute] = msgspec.field(default_factory=_routes)  # 派遣: 部件 属主 first, 事件 属地
     camera_min_confidence: float = 0.6  # camera detections below this are ignored
     camera_quiet_s: float = 300.0  # a camera's alert clears once it has seen nothing of it this long
     watch_every_s: float = 30.0  # how often open cases' deadlines are judged (due soon, overdue)

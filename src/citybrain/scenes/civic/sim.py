@@ -40,7 +40,7 @@ import msgspec
 
 from citybrain import sdk
 from citybrain.geo.regions import NANCHANG
-from citybrain.scenes.civic.casetypes import HOTLINE_KINDS
+from citybrain.scenes.civic.casetypes import HOTLINE_KINDS, grid
 from citybrain.scenes.civic.settings import CivicSettings
 from citybrain.sdk import SimContext
 from citybrain.sdk.settings import load_settings
@@ -48,6 +48,7 @@ from citybrain.sdk.settings import load_settings
 log = logging.getLogger(__name__)
 BJT = timezone(timedelta(hours=8))
 RULES = CivicSettings()  # the published rules the departments work to (the scene's default limits)
+GRID = grid(RULES)  # the grid case type with its routing rules
 
 
 class CivicSimConfig(msgspec.Struct, forbid_unknown_fields=True):
@@ -196,8 +197,6 @@ TOPICS = (
           "已告知申请流程，社区工作人员将上门评估。"),
 )  # fmt: skip
 
-# grid 小类 -> the department kind that handles it (部件 by owner, 事件 by place: A1.2)
-GRID_ROUTES = {"道路积水": "water", "井盖缺失": "water", "乱停车": "traffic"}  # the rest: urban
 GRID_SAYS = {
     "暴露垃圾": "{addr}路边有暴露垃圾堆放，约两平方米。", "道路不洁": "{addr}路面有油污和散落垃圾。",
     "积存垃圾渣土": "{addr}有积存的建筑渣土未清运。", "绿地脏乱": "{addr}绿化带内有塑料袋和杂物。",
@@ -421,7 +420,9 @@ class CivicWorld:
         r, c = self.rng, self.cfg
         category = r.choice(list(self.grid_categories))
         district, street, addr, area, lon, lat = self._place()
-        dept = department(GRID_ROUTES.get(category, "urban"), district)
+        # the scene's routing rules (部件 by owner, 事件 by place: A1.2), as the dispatcher sees them
+        routed = sdk.route_for(GRID.routes, category, area)
+        dept = routed.department if routed is not None else department("urban", district)
         inspector = f"网格员 {self._person()}（网格 {area}）"
         says = GRID_SAYS.get(category, "{addr}发现{category}问题。").format(addr=addr, category=category)
         body = {
