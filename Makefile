@@ -39,6 +39,7 @@ deps: $(VENV)/.synced
 	@bash scripts/apt-deps.sh
 	@if [ -f scripts/web-deps.sh ]; then bash scripts/web-deps.sh; fi
 	@if [ -f scripts/console-build.sh ]; then bash scripts/console-build.sh; fi
+	@bash scripts/divisions.sh
 
 run: deps
 	$(BIN)/citybrain run

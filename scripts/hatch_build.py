@@ -33,6 +33,12 @@ class VendorFilesPresent(BuildHookInterface):  # type: ignore[misc]  # hatchling
                 f"the dashboard's npm files are missing from {vendor}: {', '.join(missing)}; "
                 "run `make dist` (or scripts/web-deps.sh) before building"
             )
+        divisions = Path(self.root) / "src" / "citybrain" / "data" / "divisions"
+        if not (divisions / "nanchang.csv").is_file() or not (divisions / "SOURCE.md").is_file():
+            raise RuntimeError(
+                f"Nanchang's division codes are missing from {divisions}; run `make dist` "
+                "(or scripts/divisions.sh) before building"
+            )
         console = Path(self.root) / "src" / "citybrain" / "web" / "console"
         if not (console / "index.html").is_file() or not (console / "licenses.md").is_file():
             raise RuntimeError(

@@ -5,15 +5,6 @@
 # so the wheel ships them. Nothing from npm is committed: git ignores that folder.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-cd "$here/../web"
-stamp=node_modules/.package-lock.json  # npm writes this on every install
-if ! { [ -f "$stamp" ] && [ "$stamp" -nt package-lock.json ]; }; then
-  if ! command -v npm >/dev/null 2>&1; then
-    echo "npm is needed for the dashboard's packages (Node.js 20+)" >&2
-    exit 1
-  fi
-  echo "installing the dashboard's npm packages (npm ci in web/)"
-  npm ci --no-audit --no-fund --loglevel=error
-  touch "$stamp"
-fi
+source "$here/npm-ci.sh"
+npm_ci_when_stale "$here/../web" "the dashboard's npm packages"
 "${PY:-python3}" "$here/web_vendor.py"

@@ -10,6 +10,7 @@ few thousand in all within about a minute on two cores.
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import time
 from collections import Counter
@@ -39,6 +40,17 @@ CHECKS = [
     response_schema_conformance,
     negative_data_rejection,
 ]
+
+
+@schemathesis.serializer("application/x-ndjson")
+def ndjson(ctx: schemathesis.SerializationContext, value: Any) -> bytes:
+    """NDJSON bodies (pushed rows, events): each item a JSON line; anything else as its JSON."""
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode()
+    items = value if isinstance(value, list) else [value]
+    return b"\n".join(json.dumps(v).encode() for v in items)
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,7 @@ from citybrain.api import (
     errors,
     live,
     queries,
+    routes_aggregation,
     routes_cases,
     routes_erasures,
     routes_identity,
@@ -123,6 +124,7 @@ def create_app(
     app.include_router(routes_quarantine.router)
     app.include_router(routes_ops.router)
     app.include_router(routes_erasures.router)
+    app.include_router(routes_aggregation.router)
     app.include_router(routes_cases.router)
     app.include_router(routes_open311.router)
     app.include_router(live.router)

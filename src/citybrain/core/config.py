@@ -112,6 +112,12 @@ class CasesSettings(msgspec.Struct, forbid_unknown_fields=True):
     calendar_file: str = ""  # the city's working-day calendar table; empty: the one shipped
 
 
+class AggregationSettings(msgspec.Struct, forbid_unknown_fields=True):
+    # TOML: the departments' datasets ([[datasets]]: owner, key, typed columns, pull/file/push)
+    datasets_file: str = ""  # empty: no dataset is declared
+    poll_s: float = 60.0  # how often due pulls run, drop folders are read and lateness is judged
+
+
 class Settings(msgspec.Struct, forbid_unknown_fields=True):
     data_dir: str = "var"  # the embedded store, tokens and gateway journals live here
     store: str = "duckdb"  # duckdb (embedded, one process) | postgres (shared, scale-out)
@@ -125,6 +131,7 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True):
     retention: RetentionSettings = msgspec.field(default_factory=RetentionSettings)
     identity: IdentitySettings = msgspec.field(default_factory=IdentitySettings)
     cases: CasesSettings = msgspec.field(default_factory=CasesSettings)
+    aggregation: AggregationSettings = msgspec.field(default_factory=AggregationSettings)
     scenes: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)  # per-scene settings
     simulators: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)  # per-simulator settings
 

@@ -9,10 +9,13 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import msgspec
 
+from citybrain.core.aggregation.datasets import load_datasets
+from citybrain.core.aggregation.runner import Aggregator
 from citybrain.core.batcher import BatchPublisher
 from citybrain.core.bus import Bus, EmbeddedBus
 from citybrain.core.cases.engine import REPUBLISH_MS, CaseEngine
@@ -29,7 +32,7 @@ from citybrain.core.extras import require as require_extra
 from citybrain.core.ingest import IngestResult
 from citybrain.core.live import Hub
 from citybrain.core.logs import RateLimitedLog
-from citybrain.core.outputs import Alert, Outputs, Quarantined
+from citybrain.core.outputs import Alert, AlertOp, Outputs, Quarantined
 from citybrain.core.pipeline import Pipeline, ProcessorSpec
 from citybrain.core.processor import AlertRule
 from citybrain.core.runtime import Runtime
@@ -184,6 +187,31 @@ class Platform:
         last = self.store.last_case_change()
         return 0 if last is None else self.cases.republish(max(0, last - REPUBLISH_MS))
 
+    # -- data aggregation ---------------------------------------------------------------------
+    @cached_property
+    def aggregator(self) -> Aggregator:
+        """The departments' datasets (``[aggregation] datasets_file``) and their runs: good rows
+        become facts on the bus, through the same durable publish as every event."""
+        path = self.settings.aggregation.datasets_file
+        datasets = load_datasets(Path(path)) if path else {}
+        return Aggregator(
+            self.store, datasets, lambda events: self.publish(events).accepted, self._platform_alerts
+        )
+
+    def _platform_alerts(self, ops: Sequence[AlertOp]) -> list[Alert]:
+        changed = self.store.record_alerts(ops)
+        for a in changed:
+            self.hub.publish("alert.platform", msgspec.to_builtins(a))
+        return changed
+
+    def _aggregation_loop(self) -> None:
+        every = max(1.0, self.settings.aggregation.poll_s)
+        while not self._retention_stop.wait(every):
+            try:
+                self.aggregator.tick()
+            except Exception:
+                log.exception("aggregation round failed")
+
     # -- alerts that become cases -------------------------------------------------------------
     @cached_property
     def dispatching_rules(self) -> dict[str, AlertRule]:
@@ -238,6 +266,11 @@ class Platform:
             target=self._retention_loop, name="citybrain-retention", daemon=True
         )
         self._retention_thread.start()
+        if self.aggregator.datasets and self.settings.role in ("all", "worker"):
+            self._aggregation_thread = threading.Thread(
+                target=self._aggregation_loop, name="citybrain-aggregation", daemon=True
+            )
+            self._aggregation_thread.start()
 
     def stop(self) -> None:
         self._retention_stop.set()

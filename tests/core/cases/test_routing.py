@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any, cast
 
 import pytest
 
@@ -49,7 +50,7 @@ def test_no_rule_no_suggestion() -> None:
 @pytest.mark.parametrize(
     ("route", "message"),
     [
-        (Route(("x",), "设施", owner="a"), "kind '设施' is not one of"),
+        (Route(("x",), cast(Any, "设施"), owner="a"), "kind '设施' is not one of"),
         (Route((), "部件", owner="a"), "names no category"),
         (Route(("x",), "事件"), "neither an owner nor a department by area"),
         (Route(("x",), "事件", local={"36-01": "a"}), "'36-01' is not an administrative"),

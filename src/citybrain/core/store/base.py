@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from citybrain.core.aggregation.facts import Reject, RunReport
 from citybrain.core.cases.records import Case, CaseChange, CaseEntry, CaseQuery
 from citybrain.core.errors import CitybrainError
 from citybrain.core.events import Event
@@ -312,7 +313,31 @@ class Cases(ABC):
            due_ts, step_due_ts, lon, lat)`` (the big screen's map and counts), else empty."""
 
 
-class Store(EventLog, Checkpoints, ReadModel, Tokens, Audit, People, Erasures, Cases):
+class Aggregation(ABC):
+    """Data aggregation's bookkeeping (``core.aggregation``): each run of a dataset with its report,
+    its refused rows, and where a pull stands (store/sql_aggregation.py)."""
+
+    @abstractmethod
+    def save_run(self, report: RunReport, rejects: Sequence[Reject] = (), mark: str | None = None) -> None:
+        """The run's report, refused rows and (a pull) the watermark reached, in one transaction."""
+
+    @abstractmethod
+    def run(self, run_id: str) -> RunReport | None: ...
+
+    @abstractmethod
+    def runs(self, dataset: str = "", limit: int = 100) -> list[RunReport]:
+        """The newest runs (of ``dataset``, or of every one)."""
+
+    @abstractmethod
+    def rejects(self, run_id: str, limit: int = 1_000) -> list[Reject]:
+        """A run's refused rows, in row order."""
+
+    @abstractmethod
+    def mark(self, dataset: str) -> str | None:
+        """Where the pulls of ``dataset`` stand (a ``Mark`` as JSON), None before the first."""
+
+
+class Store(EventLog, Checkpoints, ReadModel, Tokens, Audit, People, Erasures, Cases, Aggregation):
     """Every table: what the platform holds. Writes outside a processor commit live here."""
 
     @abstractmethod

@@ -63,6 +63,15 @@ TABLES: dict[str, str] = {
         id VARCHAR PRIMARY KEY, scene VARCHAR NOT NULL, key VARCHAR NOT NULL, reason VARCHAR NOT NULL,
         requested_by VARCHAR NOT NULL, requested_ts BIGINT NOT NULL, done_ts BIGINT,
         deleted VARCHAR NOT NULL)""",
+    # data aggregation (core/aggregation): each run of a dataset, its refused rows, where pulls stand
+    "agg_runs": """CREATE TABLE IF NOT EXISTS agg_runs (
+        id VARCHAR PRIMARY KEY, dataset VARCHAR NOT NULL, started_ts BIGINT NOT NULL, status VARCHAR NOT NULL,
+        doc VARCHAR NOT NULL)""",
+    "agg_rejects": """CREATE TABLE IF NOT EXISTS agg_rejects (
+        run_id VARCHAR NOT NULL, row_no BIGINT NOT NULL, doc VARCHAR NOT NULL,
+        PRIMARY KEY (run_id, row_no))""",
+    "agg_marks": """CREATE TABLE IF NOT EXISTS agg_marks (
+        dataset VARCHAR PRIMARY KEY, mark VARCHAR NOT NULL, updated_ts BIGINT NOT NULL)""",
 }
 
 ALERT_COLUMNS = (

@@ -36,6 +36,7 @@ from citybrain.core.store.rows import (
     quarantine_rows,
     token_from_row,
 )
+from citybrain.core.store.sql_aggregation import SqlAggregation
 from citybrain.core.store.sql_cases import SqlCases
 
 
@@ -54,7 +55,7 @@ class SqlTx(Protocol):
 TxT = TypeVar("TxT", bound=SqlTx)
 
 
-class SqlStore(SqlCases, Store, Generic[TxT]):
+class SqlStore(SqlCases, SqlAggregation, Store, Generic[TxT]):
     """Every query, and every write that is the same SQL on both backends."""
 
     _ROW_LOCK = ""  # appended to a SELECT of the row a read-modify-write transaction changes

@@ -10,9 +10,7 @@ second finds another version and gets a ``ConflictError``; a command id already 
 
 from __future__ import annotations
 
-from abc import abstractmethod
 from collections.abc import Sequence
-from contextlib import AbstractContextManager
 from typing import Any
 
 import msgspec
@@ -20,7 +18,7 @@ import msgspec
 from citybrain.core.cases.records import Case, CaseChange, CaseEntry, CaseQuery
 from citybrain.core.errors import CitybrainError, ConflictError, NotFoundError, StoreError
 from citybrain.core.store.base import Cases
-from citybrain.core.store.schema import Columns
+from citybrain.core.store.sql_primitives import SqlPrimitives
 
 _CASE = msgspec.json.Decoder(Case)
 _ENTRY = msgspec.json.Decoder(CaseEntry)
@@ -146,21 +144,10 @@ def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
     return [[r[i] for r in rows] for i in range(width)] if rows else [[] for _ in range(width)]
 
 
-class SqlCases(Cases):
+class SqlCases(Cases, SqlPrimitives):
     """``Cases`` over the primitives of ``sql.SqlStore``."""
 
     _ROW_LOCK = ""
-
-    @abstractmethod
-    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
-
-    @abstractmethod
-    def _transaction(self, what: str) -> AbstractContextManager[Any]: ...
-
-    @abstractmethod
-    def _upsert(
-        self, tx: Any, sql: str, columns: Columns, values: list[list[Any]]
-    ) -> list[tuple[Any, ...]]: ...
 
     def save_cases(self, changes: Sequence[CaseChange], audit: bool = True) -> list[CitybrainError | None]:
         if not changes:

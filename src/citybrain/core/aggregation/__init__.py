@@ -1,0 +1,1 @@
+"""Data aggregation (数据归集): departments' batch data gathered as typed, provenanced facts."""

@@ -1,0 +1,297 @@
+"""Running a dataset: read its rows (a file, a push, a pull), check each, publish the good ones as
+facts, keep the refused ones, report the run, and raise an alert for a source that is late or
+shrinks.
+
+Rows go in chunks of ``CHUNK``: each chunk's facts are published (durable when ``publish``
+returns), then the run's report, the chunk's refused rows and, for a pull, the watermark after the
+chunk are saved in one transaction. A run killed at any point therefore resumes where its last
+saved chunk ended; a chunk published but not saved is read again and adds nothing (a fact's id is
+its content: the bus drops ids it has). A file or a push is one batch whose id is its content's
+hash: delivering it again is answered with the first run's report (``status`` "already").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime, timedelta, timezone
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from citybrain.core.aggregation.datasets import Dataset
+from citybrain.core.aggregation.facts import Fact, Reject, RunReport, fact_id, row_digest
+from citybrain.core.aggregation.readers import ERROR, RawRow, file_digest, read_file, read_json_body
+from citybrain.core.aggregation.rows import check_row, key_of, masked_raw
+from citybrain.core.clock import now_ms
+from citybrain.core.errors import CitybrainError, NotFoundError, Problem, ValidationError
+from citybrain.core.events import Event
+from citybrain.core.outputs import Alert, AlertOp, Severity
+from citybrain.core.store.base import AlertQuery, Store
+
+log = logging.getLogger(__name__)
+BJT = timezone(timedelta(hours=8))
+CHUNK = 5_000  # rows published and saved together
+ALERT_SCENE = "platform"  # aggregation alerts belong to the platform, not to a scene
+HOUR = 3_600_000
+Publish = Callable[[list[Event]], int]  # publishes durably; returns how many were new
+SUFFIXES = {
+    "csv": (".csv", ".txt"),
+    "xlsx": (".xlsx",),
+    "parquet": (".parquet",),
+    "ndjson": (".ndjson", ".jsonl"),
+}
+
+
+def today(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, BJT).date().isoformat()
+
+
+def _as_of(text: str | None, now: int) -> str:
+    if not text:
+        return today(now)
+    try:
+        return datetime.strptime(text, "%Y-%m-%d").date().isoformat()
+    except ValueError:
+        raise ValidationError([Problem(0, "as_of", f"{text!r} is not a date (YYYY-MM-DD)")]) from None
+
+
+class Aggregator:
+    """The datasets of the platform and how to run each (``load_file``, ``push``, ``pull``)."""
+
+    def __init__(
+        self,
+        store: Store,
+        datasets: dict[str, Dataset],
+        publish: Publish,
+        record_alerts: Callable[[Sequence[AlertOp]], Any] | None = None,
+        clock: Callable[[], int] = now_ms,
+    ) -> None:
+        self.store, self.datasets, self._publish = store, datasets, publish
+        self._record_alerts, self.clock = record_alerts, clock
+        self._seen: dict[Path, tuple[int, int]] = {}  # drop-folder files loaded: (size, mtime)
+
+    def dataset(self, name: str) -> Dataset:
+        ds = self.datasets.get(name)
+        if ds is None:
+            raise NotFoundError(f"dataset {name!r} is not declared; declared: {sorted(self.datasets)}")
+        return ds
+
+    # -- the three ways in ---------------------------------------------------------------------------
+    def load_file(self, name: str, path: Path, as_of: str | None = None) -> RunReport:
+        """One file of a dataset (CSV, Excel, Parquet or NDJSON, by the dataset's format)."""
+        ds = self.dataset(name)
+        digest = file_digest(path)
+        now = self.clock()
+        run = RunReport(id=f"{ds.name}:{digest[:24]}", dataset=ds.name, origin="file", where=path.name,
+                        as_of=_as_of(as_of, now), started_ts=now)  # fmt: skip
+        return self._batch(ds, run, lambda: read_file(ds, path))
+
+    def push(self, name: str, body: bytes, as_of: str | None = None) -> RunReport:
+        """Rows sent over HTTP (NDJSON, or a JSON array of objects): one batch, its id the body's
+        hash (a retry adds nothing)."""
+        ds = self.dataset(name)
+        now = self.clock()
+        digest = hashlib.sha256(body).hexdigest()
+        run = RunReport(id=f"{ds.name}:{digest[:24]}", dataset=ds.name, origin="push", where="push",
+                        as_of=_as_of(as_of, now), started_ts=now)  # fmt: skip
+        return self._batch(ds, run, lambda: read_json_body(body, "push"))
+
+    def pull(self, name: str, page_size: int = CHUNK) -> RunReport:
+        """Read a departmental table from where the last pull stopped (its watermark) to its end."""
+        from citybrain.core.aggregation.pull import Mark, connect_label, pull_pages, source_count
+
+        ds = self.dataset(name)
+        now = self.clock()
+        stored = self.store.mark(ds.name)
+        after = Mark.from_json(stored) if stored else None
+        for old in self.store.runs(ds.name, 20):  # a pull killed mid-way: this one resumes it
+            if old.origin == "pull" and old.status == "running":
+                old.status, old.error = (
+                    "failed",
+                    "interrupted; the next pull resumed from its last saved page",
+                )
+                self.store.save_run(old)
+        run = RunReport(id=f"{ds.name}:pull:{now}:{secrets.token_hex(3)}", dataset=ds.name, origin="pull",
+                        where=f"{connect_label(ds.dsn)} {ds.table}", as_of=today(now), started_ts=now,
+                        mark_from=stored or "")  # fmt: skip
+        self.store.save_run(run)
+        total, mark = 0, after
+        try:
+            for page in pull_pages(ds, after, page_size):
+                rejects = self._chunk(ds, run, page.rows, total)
+                total += len(page.rows)
+                mark = page.mark
+                run.mark_to = mark.as_json()
+                self.store.save_run(run, rejects, run.mark_to)
+            if mark is not None and mark is not after:
+                run.source_rows = source_count(ds, after, mark)
+        except CitybrainError as err:
+            return self._failed(run, err)
+        return self._finish(ds, run)
+
+    def load_folder(self, name: str) -> list[RunReport]:
+        """The files of a dataset's drop folder not loaded yet, oldest name first (a file loaded
+        before is recognised by its content, whatever its name)."""
+        ds = self.dataset(name)
+        folder = Path(ds.folder)
+        if not folder.is_dir():
+            raise NotFoundError(f"dataset {ds.name}: the drop folder {folder} does not exist")
+        out: list[RunReport] = []
+        for path in sorted(
+            p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in SUFFIXES[ds.format]
+        ):
+            seen = self._seen.get(path)
+            stat = path.stat()
+            if seen == (stat.st_size, stat.st_mtime_ns):
+                continue
+            run = self.load_file(name, path)
+            if run.status in ("done", "already"):
+                self._seen[path] = (stat.st_size, stat.st_mtime_ns)
+            if run.status != "already":
+                out.append(run)
+        return out
+
+    def tick(self) -> list[RunReport]:
+        """One round of the platform's loop: the pulls that are due (a cadence since the last),
+        the drop folders, then lateness. A dataset that fails is logged; the others go on."""
+        now = self.clock()
+        out: list[RunReport] = []
+        for ds in self.datasets.values():
+            try:
+                if ds.origin == "pull":
+                    last = next((r for r in self.store.runs(ds.name, 20) if r.origin == "pull"), None)
+                    if last is None or now - last.started_ts >= ds.cadence_h * HOUR:
+                        out.append(self.pull(ds.name))
+                elif ds.origin == "file":
+                    out.extend(self.load_folder(ds.name))
+            except CitybrainError as err:
+                log.warning("dataset %s: %s", ds.name, err)
+        self.check_late()
+        return out
+
+    # -- the work --------------------------------------------------------------------------------
+    def _batch(self, ds: Dataset, run: RunReport, rows: Callable[[], Iterator[RawRow]]) -> RunReport:
+        before = self.store.run(run.id)
+        if before is not None and before.status == "done":
+            return msgspec.structs.replace(before, status="already")
+        self.store.save_run(run)
+        try:
+            it = iter(rows())
+            done = 0
+            while chunk := list(islice(it, CHUNK)):
+                rejects = self._chunk(ds, run, chunk, done)
+                done += len(chunk)
+                self.store.save_run(run, rejects)
+        except CitybrainError as err:
+            return self._failed(run, err)
+        return self._finish(ds, run)
+
+    def _chunk(self, ds: Dataset, run: RunReport, rows: Sequence[RawRow], offset: int) -> list[Reject]:
+        """Check a chunk, publish its facts, count it into ``run``; returns its refused rows."""
+        now = self.clock()
+        facts: list[Event] = []
+        rejects: list[Reject] = []
+        checksum = int(run.checksum, 16)
+        for r in rows:
+            error = r.values.get(ERROR)
+            values, problems = (
+                (None, [Problem(r.no, "", str(error))]) if error else check_row(ds, r.no, r.values)
+            )
+            if values is None:
+                named = [{"field": p.field, "reason": p.reason} for p in problems]
+                rejects.append(Reject(run_id=run.id, row=r.no, raw=masked_raw(ds, r.values), problems=named))
+                continue
+            key = key_of(ds, values)
+            as_of = str(values.get(ds.as_of_column) or run.as_of) if ds.as_of_column else run.as_of
+            facts.append(Fact(key=key, ts=now, source=ds.owner, id=fact_id(ds.name, key, as_of, values),
+                              dataset=ds.name, batch=run.id, as_of=as_of, row=r.no, data=values))  # fmt: skip
+            checksum = (checksum + row_digest(values)) % (1 << 64)
+        run.facts_new += self._publish(facts) if facts else 0
+        run.rows_read += len(rows)
+        run.rows_good += len(facts)
+        run.rows_bad += len(rejects)
+        run.checksum = f"{checksum:016x}"
+        return rejects
+
+    def _finish(self, ds: Dataset, run: RunReport) -> RunReport:
+        run.status, run.finished_ts = "done", self.clock()
+        previous = next(
+            (r for r in self.store.runs(ds.name, 20) if r.status == "done" and r.id != run.id), None
+        )
+        self.store.save_run(run, mark=run.mark_to or None)
+        self._resolve(ds, "aggregation.late", f"delivered: {run.id}")
+        log.info("dataset %s: run %s read %d rows, kept %d, refused %d (%d new facts)", ds.name, run.id,
+                 run.rows_read, run.rows_good, run.rows_bad, run.facts_new)  # fmt: skip
+        shrank = previous is not None and run.rows_good < ds.shrink_alert * previous.rows_good
+        if ds.snapshot and previous is not None and shrank:
+            title = f"{ds.title}: 数据量异常减少 / the delivery shrank"
+            self._alert(ds, "aggregation.shrunk", "major", title,
+                            f"{run.where}: {run.rows_good:,} good rows, the last delivery had "
+                            f"{previous.rows_good:,} (below {ds.shrink_alert:.0%})",
+                            {"run": run.id, "previous": previous.id, "rows_good": run.rows_good,
+                             "previous_rows_good": previous.rows_good})  # fmt: skip
+        return run
+
+    def _failed(self, run: RunReport, err: CitybrainError) -> RunReport:
+        run.status, run.finished_ts, run.error = "failed", self.clock(), str(err)
+        self.store.save_run(run)
+        log.warning("dataset %s: run %s failed: %s", run.dataset, run.id, err)
+        return run
+
+    # -- alerts ----------------------------------------------------------------------------------
+    def check_late(self) -> list[str]:
+        """Raise an alert for each dataset whose last good run is older than ``late_after``
+        cadences (or that never arrived that long after the platform first knew it); returns
+        their names."""
+        now = self.clock()
+        late: list[str] = []
+        for ds in self.datasets.values():
+            last = next((r for r in self.store.runs(ds.name, 50) if r.status == "done"), None)
+            if last is None:
+                continue  # never delivered: nothing to be late against yet (a new dataset)
+            due = (last.finished_ts or last.started_ts) + int(ds.cadence_h * ds.late_after * HOUR)
+            if now > due:
+                late.append(ds.name)
+                hours = (now - (last.finished_ts or last.started_ts)) / HOUR
+                title = f"{ds.title}: 数据未按期报送 / the data is late"
+                message = (f"no delivery for {hours:,.0f} h (every {ds.cadence_h:g} h expected); "
+                           f"the last was {last.id}")  # fmt: skip
+                self._alert(ds, "aggregation.late", "warning", title, message,
+                            {"last_run": last.id, "hours": round(hours, 1)})  # fmt: skip
+        return late
+
+    def _unresolved(self, ds: Dataset, rule: str) -> Alert | None:
+        found = self.store.alerts(AlertQuery(scene=ALERT_SCENE, key=ds.name, limit=100))
+        return next((a for a in found if a.rule == rule and a.status != "resolved"), None)
+
+    def _alert(
+        self, ds: Dataset, rule: str, severity: Severity, title: str, message: str, data: dict[str, Any]
+    ) -> None:
+        """Open the alert of (rule, dataset), or count a repeat into the one still unresolved."""
+        log.warning("%s %s: %s", rule, ds.name, message)
+        if self._record_alerts is None:
+            return
+        now = self.clock()
+        data = {"dataset": ds.name, "owner": ds.owner, **data}
+        old = self._unresolved(ds, rule)
+        if old is not None:
+            again = msgspec.structs.replace(old, message=message, data=data, last_ts=now, count=old.count + 1)
+            self._record_alerts([AlertOp("update", again)])
+            return
+        alert = Alert(id=secrets.token_hex(8), rule=rule, scene=ALERT_SCENE, key=ds.name,
+                      dedupe_key=f"{rule}:{ds.name}", severity=severity, title=title, message=message,
+                      data=data, opened_ts=now, last_ts=now)  # fmt: skip
+        self._record_alerts([AlertOp("open", alert)])
+
+    def _resolve(self, ds: Dataset, rule: str, note: str) -> None:
+        old = self._unresolved(ds, rule) if self._record_alerts is not None else None
+        if old is not None and self._record_alerts is not None:
+            now = self.clock()
+            done = msgspec.structs.replace(old, status="resolved", resolved_by="system", resolved_ts=now,
+                                           resolve_note=note, last_ts=now)  # fmt: skip
+            self._record_alerts([AlertOp("resolve", done)])

@@ -1,0 +1,156 @@
+"""Deciding with rule sets: a whole population at once (``screen``: one SQL statement per region in
+an in-memory DuckDB over an Arrow table), one subject with every reason (``explain``), and what a
+proposed change would do (``what_if``). The two evaluators of a clause are the same expression
+(core/rules/expr.py), and the tests hold them to the same answers.
+
+The population is an Arrow table with a ``key`` column (the subject: a household, a company), an
+``area`` column (its administrative code: which region's rules apply) and one column per feature.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Literal
+
+import duckdb
+import pyarrow as pa
+
+from citybrain.core.errors import ConfigError
+from citybrain.core.rules.expr import Value, literal
+from citybrain.core.rules.rulesets import RuleBook, RuleSet
+
+Outcome = Literal["eligible", "ineligible", "needs_review"]
+
+
+@dataclass(frozen=True)
+class ClauseResult:
+    name: str
+    title: str
+    expr: str
+    result: bool | None  # None: could not be decided (a value is missing)
+    values: dict[str, Value]  # the features it read, as they were
+    params: dict[str, Value]  # the rule set's numbers it read
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One subject's decision and every reason: each clause with the values it read and where
+    each value came from (``sources``: feature -> dataset, as-of date), and the rule version."""
+
+    key: str
+    policy: str
+    outcome: Outcome
+    region: str
+    version: str
+    valid_from: str
+    clauses: list[ClauseResult]
+    sources: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> list[str]:
+        return [c.name for c in self.clauses if c.result is False]
+
+    @property
+    def unknown(self) -> list[str]:
+        return [c.name for c in self.clauses if c.result is None]
+
+
+def outcome_of(results: Sequence[bool | None]) -> Outcome:
+    if any(r is False for r in results):
+        return "ineligible"
+    return "needs_review" if any(r is None for r in results) else "eligible"
+
+
+def explain(
+    rs: RuleSet, key: str, values: Mapping[str, Value], sources: Mapping[str, Mapping[str, str]] | None = None
+) -> Decision:
+    """``rs`` applied to one subject, every clause with its reason."""
+    results = []
+    for c in rs.clauses:
+        got = c.expr.eval(values, rs.params)
+        truth = None if got is None else bool(got)
+        read = sorted(c.expr.names)
+        results.append(ClauseResult(c.name, c.title, c.expr.text, truth,
+                                    {n: values.get(n) for n in read if n not in rs.params},
+                                    {n: rs.params[n] for n in read if n in rs.params}))  # fmt: skip
+    used = {n for r in results for n in r.values}
+    return Decision(key, rs.name, outcome_of([r.result for r in results]), rs.region, rs.version,
+                    rs.valid_from.isoformat(), results,
+                    {n: dict(s) for n, s in (sources or {}).items() if n in used})  # fmt: skip
+
+
+def _region_filter(rs: RuleSet, others: Sequence[RuleSet]) -> str:
+    """Subjects in ``rs``'s region and not in a more specific region with rules of its own."""
+    inner = [o.region for o in others if o.region != rs.region and o.region.startswith(rs.region)]
+    cond = f"starts_with(area, {literal(rs.region)})"
+    return cond + "".join(f" AND NOT starts_with(area, {literal(r)})" for r in inner)
+
+
+def screen_sql(rs: RuleSet, others: Sequence[RuleSet]) -> str:
+    """The one statement deciding every subject of ``rs``'s region: a column per clause (TRUE,
+    FALSE or NULL: unknown), the outcome, the failed and the unknown clauses."""
+    cols = [f'CAST({c.expr.sql(rs.params)} AS BOOLEAN) AS "c_{c.name}"' for c in rs.clauses]
+    names = [f'"c_{c.name}"' for c in rs.clauses]
+    failed = ", ".join(
+        f"CASE WHEN {n} = FALSE THEN {literal(c.name)} END" for n, c in zip(names, rs.clauses, strict=True)
+    )
+    unknown = ", ".join(
+        f"CASE WHEN {n} IS NULL THEN {literal(c.name)} END" for n, c in zip(names, rs.clauses, strict=True)
+    )
+    return (
+        f"SELECT key, {literal(rs.region)} AS region, {literal(rs.version)} AS version, "
+        f"CASE WHEN {' OR '.join(f'{n} = FALSE' for n in names)} THEN 'ineligible' "
+        f"WHEN {' OR '.join(f'{n} IS NULL' for n in names)} THEN 'needs_review' "
+        "ELSE 'eligible' END AS outcome, "
+        f"list_filter([{failed}], lambda x: x IS NOT NULL) AS failed, "
+        f"list_filter([{unknown}], lambda x: x IS NOT NULL) AS unknown "
+        f"FROM (SELECT key, {', '.join(cols)} FROM subjects WHERE {_region_filter(rs, others)}) t"
+    )
+
+
+def screen(book: RuleBook, policy: str, on: date, subjects: pa.Table) -> pa.Table:
+    """Every subject decided by the rule set of its region in force on ``on``: a table of key,
+    region, version, outcome, failed (clause names), unknown (clause names). Subjects of no region
+    with rules are not in it."""
+    sets = book.in_force(policy, on)
+    if not sets:
+        raise ConfigError(f"no rule set of {policy!r} is in force on {on}")
+    missing = sorted({"key", "area", *(f for rs in sets for f in rs.features)} - set(subjects.column_names))
+    if missing:
+        raise ConfigError(f"the subjects lack the columns {missing}")
+    con = duckdb.connect()
+    try:
+        con.register("subjects", subjects)
+        parts = [con.sql(screen_sql(rs, sets)).to_arrow_table() for rs in sets]
+    finally:
+        con.close()
+    return pa.concat_tables(parts) if len(parts) > 1 else parts[0]
+
+
+def what_if(
+    book: RuleBook, policy: str, on: date, proposed: Sequence[RuleSet], subjects: pa.Table
+) -> pa.Table:
+    """Who would gain or lose under ``proposed`` (rule sets of ``policy`` replacing those of their
+    regions): key, before, after, failed_before, failed_after, for every subject whose outcome
+    changes."""
+    current = book.in_force(policy, on)
+    regions = {rs.region for rs in proposed}
+    wrong = [rs.label for rs in proposed if rs.name != policy]
+    if wrong:
+        raise ConfigError(f"proposed rule sets are not of {policy!r}: {wrong}")
+    after_book = RuleBook([*(rs for rs in current if rs.region not in regions), *proposed])
+    before = screen(book, policy, on, subjects)
+    after = screen(after_book, policy, max(on, *(rs.valid_from for rs in proposed)), subjects)
+    con = duckdb.connect()
+    try:
+        con.register("b", before)
+        con.register("a", after)
+        return con.sql(
+            "SELECT coalesce(a.key, b.key) AS key, b.outcome AS before, a.outcome AS after, "
+            "b.failed AS failed_before, a.failed AS failed_after FROM b FULL OUTER JOIN a ON a.key = b.key "
+            "WHERE b.outcome IS DISTINCT FROM a.outcome ORDER BY key"
+        ).to_arrow_table()
+    finally:
+        con.close()

@@ -1,0 +1,72 @@
+"""The aggregation tables, the same SQL on both backends (``Aggregation`` in base.py; the runner in
+core/aggregation).
+
+A run's report, its refused rows and (for a pull) the watermark it reached are written in one
+transaction: a pull killed between pages resumes after the last page whose facts were durable,
+and the report never claims rows that were not kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import msgspec
+
+from citybrain.core.aggregation.facts import Reject, RunReport
+from citybrain.core.store.base import Aggregation
+from citybrain.core.store.schema import Columns
+from citybrain.core.store.sql_primitives import SqlPrimitives
+
+_RUN = msgspec.json.Decoder(RunReport)
+_REJECT = msgspec.json.Decoder(Reject)
+_JSON = msgspec.json.Encoder()
+REJECT_COLUMNS: Columns = (("run_id", "text"), ("row_no", "bigint"), ("doc", "text"))
+UPSERT_REJECTS = (
+    "INSERT INTO agg_rejects SELECT run_id, row_no, doc FROM {src} ON CONFLICT (run_id, row_no) "
+    "DO UPDATE SET doc = excluded.doc"
+)
+UPSERT_RUN = (
+    "INSERT INTO agg_runs VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET status = excluded.status, "
+    "doc = excluded.doc"
+)
+UPSERT_MARK = (
+    "INSERT INTO agg_marks VALUES (?, ?, ?) ON CONFLICT (dataset) DO UPDATE SET mark = excluded.mark, "
+    "updated_ts = excluded.updated_ts"
+)
+
+
+class SqlAggregation(Aggregation, SqlPrimitives):
+    """``Aggregation`` over the primitives of ``sql.SqlStore``."""
+
+    def save_run(self, report: RunReport, rejects: Sequence[Reject] = (), mark: str | None = None) -> None:
+        with self._transaction(f"saving run {report.id!r}") as tx:
+            tx.execute(UPSERT_RUN, [report.id, report.dataset, report.started_ts, report.status,
+                                    _JSON.encode(report).decode()])  # fmt: skip
+            if rejects:
+                docs = [_JSON.encode(r).decode() for r in rejects]
+                self._upsert(tx, UPSERT_REJECTS, REJECT_COLUMNS,
+                             [[r.run_id for r in rejects], [r.row for r in rejects], docs])  # fmt: skip
+            if mark is not None:
+                tx.execute(UPSERT_MARK, [report.dataset, mark, report.finished_ts or report.started_ts])
+
+    def run(self, run_id: str) -> RunReport | None:
+        rows = self._rows("SELECT doc FROM agg_runs WHERE id = ?", [run_id])
+        return _RUN.decode(rows[0][0]) if rows else None
+
+    def runs(self, dataset: str = "", limit: int = 100) -> list[RunReport]:
+        rows = self._rows(
+            "SELECT doc FROM agg_runs WHERE (? = '' OR dataset = ?) ORDER BY started_ts DESC, id LIMIT ?",
+            [dataset, dataset, max(0, min(limit, 10_000))],
+        )
+        return [_RUN.decode(r[0]) for r in rows]
+
+    def rejects(self, run_id: str, limit: int = 1_000) -> list[Reject]:
+        rows = self._rows(
+            "SELECT doc FROM agg_rejects WHERE run_id = ? ORDER BY row_no LIMIT ?",
+            [run_id, max(0, min(limit, 100_000))],
+        )
+        return [_REJECT.decode(r[0]) for r in rows]
+
+    def mark(self, dataset: str) -> str | None:
+        rows = self._rows("SELECT mark FROM agg_marks WHERE dataset = ?", [dataset])
+        return str(rows[0][0]) if rows else None
