@@ -100,6 +100,9 @@ def test_who_may_push_and_read(client: tuple[TestClient, dict[str, str], dict[st
         c.post("/api/v1/aggregation/datasets/no.such/batches", content=BODY, headers=feed).status_code == 404
     )
     assert c.post("/api/v1/aggregation/datasets/housing.fund/pull", headers=reader).status_code == 403
+    # a push into a dataset that is pulled from its database is refused: it would stand for a delivery
+    wrong = c.post("/api/v1/aggregation/datasets/housing.fund/batches", content=BODY, headers=feed)
+    assert wrong.status_code == 409 and "arrives by pull" in wrong.json()["message"]
 
 
 def test_a_json_array_push(client: tuple[TestClient, dict[str, str], dict[str, str]]) -> None:

@@ -2,7 +2,9 @@
 refused rows, a push of NDJSON rows, a pull on demand (core/aggregation; docs/aggregation.md).
 
 Reading needs ``read`` on the platform, a pull ``operate``, a push the ``ingest`` scope (a
-department's system sending its rows) through the one ingest gate (size limits, gzip, rate)."""
+department's system sending its rows) through the one ingest gate (size limits, gzip, the
+token's rate and the count limit, by its lines). A push into a dataset that arrives otherwise, or a
+pull of one already being read, is a 409."""
 
 from __future__ import annotations
 
@@ -30,6 +32,25 @@ def _aggregator(request: Request) -> Aggregator:
     return agg
 
 
+def run_view(run: RunReport) -> dict[str, Any]:
+    """A run as the API shows it: a pull's marks by their watermark only (their key part holds a
+    row's key values, which may be ID numbers)."""
+    out: dict[str, Any] = msgspec.to_builtins(run)
+    for name in ("mark_from", "mark_to"):
+        out[name] = _watermark(out[name])
+    return out
+
+
+def _watermark(mark: str) -> Any:
+    if not mark:
+        return None
+    try:
+        value: Any = msgspec.json.decode(mark).get("value")
+    except (msgspec.DecodeError, AttributeError):
+        return None
+    return value
+
+
 def dataset_view(ds: Dataset, last: RunReport | None) -> dict[str, Any]:
     """A dataset as the API shows it: never its DSN (credentials) or folder."""
     return {
@@ -37,7 +58,7 @@ def dataset_view(ds: Dataset, last: RunReport | None) -> dict[str, Any]:
         "cadence_h": ds.cadence_h, "format": ds.format if ds.origin == "file" else None,
         "columns": [{"name": c.name, "type": c.type, "header": c.header, "required": c.required,
                      "sensitive": c.sensitive, "title": c.title} for c in ds.columns],
-        "last_run": None if last is None else msgspec.to_builtins(last),
+        "last_run": None if last is None else run_view(last),
     }  # fmt: skip
 
 
@@ -61,14 +82,14 @@ async def runs(
     _: Who = Depends(require("read")),
 ) -> list[dict[str, Any]]:
     found = await run_in_threadpool(_aggregator(request).store.runs, dataset, limit)
-    return [msgspec.to_builtins(r) for r in found]
+    return [run_view(r) for r in found]
 
 
 @router.get("/api/v1/aggregation/runs/{run_id}", summary="One run: its report and its refused rows")
 async def one_run(
     request: Request,
     run_id: str = Path(max_length=200),
-    limit: int = Query(1_000, ge=1, le=100_000, description="refused rows shown at most"),
+    limit: int = Query(1_000, ge=1, le=10_000, description="refused rows shown at most"),
     _: Who = Depends(require("read")),
 ) -> dict[str, Any]:
     store = _aggregator(request).store
@@ -76,7 +97,7 @@ async def one_run(
     if run is None:
         raise NotFoundError(f"run {run_id!r} does not exist")
     rejects = await run_in_threadpool(store.rejects, run_id, limit)
-    return {**msgspec.to_builtins(run), "rejects": [msgspec.to_builtins(r) for r in rejects]}
+    return {**run_view(run), "rejects": [msgspec.to_builtins(r) for r in rejects]}
 
 
 _REPORT = {"application/json": {"schema": {"type": "object", "description": "the run's report"}}}
@@ -100,17 +121,15 @@ async def push(
 ) -> JSONResponse:
     agg = _aggregator(request)
     agg.dataset(name)  # 404 before any work
+    rows = body.body.count(b"\n") + 1  # lines: the rows at most (an array is counted by its rows' lines)
+    body.check_count(rows)
+    body.admit(rows)  # the token's rate, as for events
     run = await run_in_threadpool(agg.push, name, body.body, as_of or None)
     status = 201 if run.status == "done" else 200 if run.status == "already" else 422
-    return JSONResponse(msgspec.to_builtins(run), status_code=status)
+    return JSONResponse(run_view(run), status_code=status)
 
 
 @router.post("/api/v1/aggregation/datasets/{name}/pull", summary="Pull a dataset from its database now")
 async def pull(request: Request, name: str = NAME, _: Who = Depends(require("operate"))) -> dict[str, Any]:
-    agg = _aggregator(request)
-    ds = agg.dataset(name)
-    if ds.origin != "pull":
-        raise NotFoundError(f"dataset {name!r} arrives by {ds.origin}, not by a pull")
-    run: RunReport = await run_in_threadpool(agg.pull, name)
-    out: dict[str, Any] = msgspec.to_builtins(run)
-    return out
+    run: RunReport = await run_in_threadpool(_aggregator(request).pull, name)
+    return run_view(run)

@@ -393,3 +393,27 @@ def test_fuzz_check_row_gives_values_or_problems(raw: dict[str, Any], row_no: in
         assert key_of(DS, values) == values["id_no"]
     masked = masked_raw(DS, raw)
     assert set(masked) == set(raw) and all(isinstance(v, str) for v in masked.values())
+
+
+def test_thousands_separators_but_no_decimal_commas() -> None:
+    assert "whole number" in refused("家庭人口", "1,2")
+    assert one("月收入", "12,345.50") == (12345.5, [])
+    assert "is not a number" in refused("月收入", "1,5")  # a decimal comma is not read as 15
+    assert "is not a number" in refused("月收入", "12,34,5")
+
+
+def test_a_sensitive_value_never_reaches_a_reason() -> None:
+    no_day = "11010519991330002" + check_digit("11010519991330002")
+    reason = refused("身份证号", no_day)
+    assert "1999" not in reason and "1330" not in reason and reason.startswith("not a valid resident ID")
+
+
+def test_keys_that_would_not_be_one_entity_are_refused() -> None:
+    columns = [Column("household", required=True), Column("member", required=True)]
+    ds = Dataset(name="civil.members", title="成员", owner="civil", key=["household", "member"],
+                 origin="push", columns=columns)  # fmt: skip
+    assert check_row(ds, 2, {"household": "H1", "member": "01"}) == ({"household": "H1", "member": "01"}, [])
+    _, bar = check_row(ds, 3, {"household": "H1|0", "member": "1"})
+    assert "holds '|'" in bar[0].reason  # else (H1|0, 1) and (H1, 0|1) would be one entity
+    _, long = check_row(ds, 4, {"household": "户" * 130, "member": "1"})
+    assert "over 128 characters" in long[0].reason

@@ -5,6 +5,8 @@ raise alerts (and a delivery resolves lateness), and every run's report and refu
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -88,10 +90,20 @@ def write_csv(path: Path, rows: list[str], encoding: str = "gbk") -> Path:
     return path
 
 
+def aged(path: Path) -> Path:
+    """A file last written a minute ago: a drop folder reads only files that have settled."""
+    old = time.time() - 60
+    os.utime(path, (old, old))
+    return path
+
+
 def test_a_gbk_file_drop_keeps_good_rows_and_quarantines_the_bad(platform: Platform, drop: Path) -> None:
     agg = platform.aggregator
-    write_csv(drop / "dibao-2026-11.csv", ROWS)
+    fresh = write_csv(drop / "dibao-2026-11.csv", ROWS)
+    assert agg.load_folder("civil.dibao") == []  # just written: perhaps still being copied in
+    aged(fresh)
     (run,) = agg.load_folder("civil.dibao")
+    assert agg.load_folder("civil.dibao") == []  # read once
     assert (run.status, run.rows_read, run.rows_good, run.rows_bad, run.facts_new) == ("done", 5, 2, 3, 2)
     assert run.where == "dibao-2026-11.csv" and run.id.startswith("civil.dibao:")
     got = facts(platform)
@@ -113,20 +125,25 @@ def test_a_gbk_file_drop_keeps_good_rows_and_quarantines_the_bad(platform: Platf
     assert platform.store.run(run.id) == run
 
 
-def test_the_same_delivery_again_adds_nothing_and_a_changed_one_only_the_change(
+def test_the_same_delivery_again_adds_nothing_and_every_new_one_states_its_rows(
     platform: Platform, drop: Path, tmp_path: Path
 ) -> None:
     agg = platform.aggregator
-    first = agg.load_file("civil.dibao", write_csv(tmp_path / "a.csv", ROWS))
-    again = agg.load_file("civil.dibao", write_csv(tmp_path / "copy-of-a.csv", ROWS))
+    first = agg.load_file("civil.dibao", write_csv(tmp_path / "a.csv", ROWS), as_of="2026-10-31")
+    again = agg.load_file("civil.dibao", write_csv(tmp_path / "copy-of-a.csv", ROWS), as_of="2026-10-31")
     assert again.status == "already" and again.id == first.id and len(facts(platform)) == 2
     changed = [ROWS[0].replace(",520.5,", ",700,"), *ROWS[1:]]
-    second = agg.load_file("civil.dibao", write_csv(tmp_path / "b.csv", changed))
-    assert (second.status, second.rows_good, second.facts_new) == ("done", 2, 1)
+    second = agg.load_file("civil.dibao", write_csv(tmp_path / "b.csv", changed), as_of="2026-11-30")
+    assert (second.status, second.rows_good, second.facts_new) == ("done", 2, 2)
+    # the next month's roster unchanged is a delivery of its own (its date), not "already"
+    third = agg.load_file("civil.dibao", write_csv(tmp_path / "c.csv", ROWS), as_of="2026-12-31")
+    assert (third.status, third.facts_new) == ("done", 2)
     h1 = [f for f in facts(platform) if f.key == "H001"]
-    assert [f.data["income"] for f in h1] == [520.5, 700.0]
-    assert second.checksum != first.checksum
-    assert {r.id for r in platform.store.runs("civil.dibao")} == {first.id, second.id}
+    # the income changed and changed back: every state is a fact, with its date
+    assert [(f.as_of, f.data["income"]) for f in h1] == [("2026-10-31", 520.5), ("2026-11-30", 700.0),
+                                                         ("2026-12-31", 520.5)]  # fmt: skip
+    assert second.checksum != first.checksum and third.checksum == first.checksum
+    assert {r.id for r in platform.store.runs("civil.dibao")} == {first.id, second.id, third.id}
 
 
 def test_an_excel_file(tmp_path: Path, drop: Path) -> None:
@@ -140,6 +157,7 @@ def test_an_excel_file(tmp_path: Path, drop: Path) -> None:
         ws.append(["H001", GOOD_ID, 3, 520.5, 360121100201, "2024-03-01"])  # the village code as a number
         ws.append(["H002", None, "两口", 610, "360121100201", None])
         wb.save(drop / "dibao.xlsx")
+        aged(drop / "dibao.xlsx")
         (run,) = p.aggregator.load_folder("civil.dibao")
         assert (run.rows_good, run.rows_bad) == (1, 1)
         assert facts(p)[0].data["village"] == "360121100201"
@@ -167,9 +185,9 @@ def test_a_shrinking_delivery_and_a_late_source_raise_alerts(platform: Platform,
     assert agg.check_late() == ["civil.dibao"] and agg.check_late() == ["civil.dibao"]
     (late,) = alerts(platform, "aggregation.late")
     assert late.status == "open" and late.count == 2  # judged twice: one alert, counted
-    resent = agg.load_file("civil.dibao", write_csv(tmp_path / "resent.csv", many))
-    assert resent.status == "already" and alerts(platform, "aggregation.late")[0].status == "open"
-    agg.load_file("civil.dibao", write_csv(tmp_path / "next.csv", [*many, "H041,,2,480,360121100201,"]))
+    nothing = agg.load_file("civil.dibao", write_csv(tmp_path / "bad.csv", ["H999,,0,1,1,1"]))
+    assert nothing.rows_good == 0 and alerts(platform, "aggregation.late")[0].status == "open"  # no good row
+    agg.load_file("civil.dibao", write_csv(tmp_path / "next.csv", many))
     (late,) = alerts(platform, "aggregation.late")
     assert late.status == "resolved" and late.resolved_by == "system"
 

@@ -31,8 +31,8 @@ _COLUMN = re.compile(r"^[a-z][a-z0-9_]*$")
 class Column(msgspec.Struct, forbid_unknown_fields=True):
     """A typed column: ``source`` is its name in the department's table or file header (default:
     ``name``); ``required`` refuses a row without it; ``min``/``max`` bound numbers, ``choices``
-    lists the allowed values of text; ``sensitive`` marks what is masked and encrypted (ID
-    numbers, bank accounts, diagnoses)."""
+    lists the allowed values of text; ``sensitive`` marks what is masked where a refused row is
+    kept and kept out of refusal reasons (ID numbers, bank accounts, diagnoses)."""
 
     name: str
     type: ColumnType = "text"
@@ -62,7 +62,7 @@ class Dataset(msgspec.Struct, forbid_unknown_fields=True):
     cadence_h: float = 24 * 31  # how often a batch should arrive (a month by default)
     late_after: float = 1.5  # a batch later than this many cadences raises an alert
     shrink_alert: float = 0.5  # a snapshot with fewer good rows than this share of the last one: alert
-    snapshot: bool = True  # each batch is the whole table (files); False: increments (pulls)
+    snapshot: bool = True  # each file or push is the whole table; False: increments (pulls always are)
     # pull: a departmental database
     dsn: str = ""  # mysql://user:pw@host:3306/db or postgresql://...
     table: str = ""  # the table (or view) read
@@ -109,6 +109,9 @@ class Dataset(msgspec.Struct, forbid_unknown_fields=True):
                 raise ConfigError(f"{where}: dsn must start with mysql://, mariadb:// or postgresql://")
             if self.watermark not in names:
                 raise ConfigError(f"{where}: watermark {self.watermark!r} is not one of its columns")
+            if self.column(self.watermark).type in ("float", "bool"):
+                raise ConfigError(f"{where}: watermark {self.watermark!r} must be a time, a date, a whole "
+                                  "number or text: a float cannot be compared exactly")  # fmt: skip
         if self.as_of_column and self.as_of_column not in names:
             raise ConfigError(f"{where}: as_of_column {self.as_of_column!r} is not one of its columns")
 

@@ -3,8 +3,9 @@
 A **fact** (``facts.row``) is one good row of a dataset, typed, with its provenance: the dataset
 (and so its owner department), the batch it came in, its as-of date and its row number there.
 Its ``key`` is the entity the row is about (the dataset's key columns), its ``ts`` the moment the
-platform received it, and its ``id`` is made from the dataset, key, as-of date and content: the
-same batch delivered again adds nothing (the bus drops ids it has), a changed value is a new fact.
+platform received it, and its ``id`` is made from the dataset, key, delivery (the batch; a pulled
+row's watermark) and content: the same delivery read again adds nothing (the bus drops ids it
+has), while every new delivery states its rows again (a value that changes back is not lost).
 Scenes consume facts like any event (a new hospital bill re-screens its household).
 """
 
@@ -31,13 +32,14 @@ class Fact(Event, tag="facts.row"):
     data: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
-def fact_id(dataset: str, key: str, as_of: str, data: dict[str, Any]) -> str:
-    """Stable: the same row of the same date is the same fact, whichever batch brought it."""
-    digest = hashlib.blake2b(_JSON.encode(data), digest_size=10).hexdigest()
-    out = f"{dataset}:{key}:{as_of}:{digest}"
+def fact_id(dataset: str, key: str, stamp: str, data: dict[str, Any]) -> str:
+    """Stable: the same row of the same delivery (``stamp``: the batch, or a pulled row's
+    watermark) is the same fact however often it is read."""
+    digest = hashlib.blake2b(_JSON.encode([stamp, data]), digest_size=10).hexdigest()
+    out = f"{dataset}:{key}:{digest}"
     if len(out) <= 128:  # an event id's limit
         return out
-    return f"{dataset}:{hashlib.blake2b(key.encode(), digest_size=12).hexdigest()}:{as_of}:{digest}"
+    return f"{dataset}:{hashlib.blake2b(key.encode(), digest_size=12).hexdigest()}:{digest}"
 
 
 def row_digest(values: dict[str, Any]) -> int:

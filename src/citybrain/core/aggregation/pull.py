@@ -332,6 +332,9 @@ def pull_pages(ds: Dataset, after: Mark | None, page_size: int = 5_000) -> Gener
     return _pages(src, after, page_size)
 
 
+_EMPTY_ROUNDS = 10  # empty pages in a row before a pull gives up (a watermark that cannot be compared)
+
+
 def _pages(src: _Source, after: Mark | None, page_size: int) -> Generator[Page, None, None]:
     n_cols = len(src.headers)
 
@@ -340,7 +343,7 @@ def _pages(src: _Source, after: Mark | None, page_size: int) -> Generator[Page, 
 
     db = _Reader(src)
     try:
-        no, mark = 0, after
+        no, mark, empty = 0, after, 0
         while True:
             # the watermark of the page_size-th row after the mark's watermark (index-only on the
             # watermark); the page's rows lie at or below it, so the page sorts only its own rows
@@ -354,7 +357,11 @@ def _pages(src: _Source, after: Mark | None, page_size: int) -> Generator[Page, 
             if not rows:
                 if not found:
                     return
-                continue  # rows deleted between the two reads: look again
+                empty += 1  # rows deleted between the two reads: look again, a few times
+                if empty > _EMPTY_ROUNDS:
+                    raise PullError(f"{src.where}: the watermark {src.wm} does not order its rows (a float?)")
+                continue
+            empty = 0
             more = len(rows) > page_size
             if more:
                 last, following = sort_key(rows[page_size - 1]), sort_key(rows[page_size])

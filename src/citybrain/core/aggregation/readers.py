@@ -39,6 +39,7 @@ import codecs
 import csv
 import hashlib
 import math
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -220,11 +221,12 @@ class _HeaderSearch:
     def fail(self) -> None:
         if self.looked == 0:
             raise _refuse(self.path, "has no header row (no non-empty row)")
-        have = ", ".join(self.first_headers[:30]) or "none"
-        raise _refuse(
-            self.path,
-            f"lacks the column(s) {', '.join(self.first_missing)} (its header row has: {have})",
-        )
+        # what the first row holds is named only if it looks like headers: a file without a header
+        # row has data there (an ID number, a phone), which must not reach a run's error or the log
+        first = self.first_headers[:30]
+        looks_like_data = any(re.search(r"[0-9]{3}", h) for h in first)  # an ID number, a phone, an amount
+        have = "" if looks_like_data or not first else f" (its header row has: {', '.join(first)})"
+        raise _refuse(self.path, f"lacks the column(s) {', '.join(self.first_missing)}{have}")
 
 
 def _assemble(no: int, keys: list[str], cells: Sequence[Any], extra_is_error: bool) -> RawRow:

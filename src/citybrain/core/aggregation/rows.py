@@ -36,6 +36,15 @@ def _text(v: Any) -> str:
     return str(v).strip()
 
 
+_GROUPED = re.compile(r"^[-+]?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?$")
+
+
+def _grouped(text: str) -> str:
+    """ "1,234,567.5" without its thousands separators; any other comma stays (and refuses it:
+    "1,5" may be a decimal comma)."""
+    return text.replace(",", "") if _GROUPED.match(text) else text
+
+
 def _int(v: Any) -> int:
     if isinstance(v, bool):
         raise Refused(f"{v!r} is a yes/no, not a whole number")
@@ -45,7 +54,7 @@ def _int(v: Any) -> int:
         if math.isfinite(v) and v == int(v):
             return int(v)
         raise Refused(f"{v!r} is not a whole number")
-    text = str(v).strip().replace(",", "")
+    text = _grouped(str(v).strip())
     if len(text) > 30 or not re.fullmatch(r"[-+]?[0-9]+", text):
         raise Refused(f"{_text(v)!r} is not a whole number")
     return int(text)
@@ -57,7 +66,7 @@ def _float(v: Any) -> float:
     if isinstance(v, int | float):
         out = float(v)
     else:
-        text = str(v).strip().replace(",", "")
+        text = _grouped(str(v).strip())
         try:
             out = float(text)
         except ValueError:
@@ -177,22 +186,42 @@ def check_row(ds: Dataset, row_no: int, raw: Mapping[str, Any]) -> Checked:
         try:
             values[c.name] = _value(c, got)
         except Refused as err:
-            problems.append(Problem(row_no, c.header, str(err)))
+            # a sensitive value never reaches a reason (reasons are shown where values are masked)
+            reason = _SECRET.sub("…", str(err)) if c.sensitive else str(err)
+            problems.append(Problem(row_no, c.header, reason))
+    if not problems:
+        parts = [str(values[k]) for k in ds.key]
+        if any("|" in p for p in parts):
+            problems.append(
+                Problem(row_no, ds.column(ds.key[0]).header, "a key value holds '|', which joins keys")
+            )
+        elif len("|".join(parts)) > KEY_MAX:
+            problems.append(
+                Problem(row_no, ds.column(ds.key[0]).header, f"the key is over {KEY_MAX} characters")
+            )
     return (None, problems) if problems else (values, [])
 
 
+KEY_MAX = 128  # an event key's limit
+_SECRET = re.compile(r"'[^']*'|\d{3,}")  # quoted values and digit runs in a reason
+
+
 def key_of(ds: Dataset, values: Mapping[str, Any]) -> str:
-    """The entity a row is about: its key columns' values joined with "|"."""
+    """The entity a row is about: its key columns' values joined with "|" (check_row refuses a
+    key value holding "|" and keys over ``KEY_MAX``)."""
     return "|".join(str(values[k]) for k in ds.key)
 
 
 def masked_raw(ds: Dataset, raw: Mapping[str, Any]) -> dict[str, str]:
     """A refused row as kept for the department to fix it: sensitive columns masked."""
     sensitive = {c.header for c in ds.columns if c.sensitive}
+    sensitive.add("")  # cells under no header: whatever slipped there (an unquoted comma) is hidden
     out: dict[str, str] = {}
     for k, v in raw.items():
         text = "" if v is None else _text(v)
-        if k not in sensitive or not text:
+        if k == "" and text:
+            out[""] = "*" * min(len(text), 8)
+        elif k not in sensitive or not text:
             out[str(k)] = text
         else:  # the ends of a long value tell the department which row it is; a short one shows nothing
             out[str(k)] = text[:2] + "*" * (len(text) - 4) + text[-2:] if len(text) > 6 else "*" * len(text)

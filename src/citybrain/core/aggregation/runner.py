@@ -15,6 +15,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from itertools import islice
@@ -28,7 +30,7 @@ from citybrain.core.aggregation.facts import Fact, Reject, RunReport, fact_id, r
 from citybrain.core.aggregation.readers import ERROR, RawRow, file_digest, read_file, read_json_body
 from citybrain.core.aggregation.rows import check_row, key_of, masked_raw
 from citybrain.core.clock import now_ms
-from citybrain.core.errors import CitybrainError, NotFoundError, Problem, ValidationError
+from citybrain.core.errors import CitybrainError, ConflictError, NotFoundError, Problem, ValidationError
 from citybrain.core.events import Event
 from citybrain.core.outputs import Alert, AlertOp, Severity
 from citybrain.core.store.base import AlertQuery, Store
@@ -39,6 +41,8 @@ CHUNK = 5_000  # rows published and saved together
 ALERT_SCENE = "platform"  # aggregation alerts belong to the platform, not to a scene
 HOUR = 3_600_000
 Publish = Callable[[list[Event]], int]  # publishes durably; returns how many were new
+RETRY_MS = 5 * 60_000  # a failed pull is tried again this long after it ended
+SETTLE_S = 10.0  # a dropped file untouched this long is read (one still being copied waits)
 SUFFIXES = {
     "csv": (".csv", ".txt"),
     "xlsx": (".xlsx",),
@@ -74,6 +78,7 @@ class Aggregator:
         self.store, self.datasets, self._publish = store, datasets, publish
         self._record_alerts, self.clock = record_alerts, clock
         self._seen: dict[Path, tuple[int, int]] = {}  # drop-folder files loaded: (size, mtime)
+        self._busy: dict[str, threading.Lock] = {name: threading.Lock() for name in datasets}
 
     def dataset(self, name: str) -> Dataset:
         ds = self.datasets.get(name)
@@ -87,8 +92,9 @@ class Aggregator:
         ds = self.dataset(name)
         digest = file_digest(path)
         now = self.clock()
-        run = RunReport(id=f"{ds.name}:{digest[:24]}", dataset=ds.name, origin="file", where=path.name,
-                        as_of=_as_of(as_of, now), started_ts=now)  # fmt: skip
+        day = _as_of(as_of, now)
+        run = RunReport(id=f"{ds.name}:{day}:{digest[:24]}", dataset=ds.name, origin="file", where=path.name,
+                        as_of=day, started_ts=now)  # fmt: skip
         return self._batch(ds, run, lambda: read_file(ds, path))
 
     def push(self, name: str, body: bytes, as_of: str | None = None) -> RunReport:
@@ -96,16 +102,26 @@ class Aggregator:
         hash (a retry adds nothing)."""
         ds = self.dataset(name)
         now = self.clock()
+        if ds.origin != "push":
+            raise ConflictError(f"dataset {ds.name!r} arrives by {ds.origin}, not by a push")
         digest = hashlib.sha256(body).hexdigest()
-        run = RunReport(id=f"{ds.name}:{digest[:24]}", dataset=ds.name, origin="push", where="push",
-                        as_of=_as_of(as_of, now), started_ts=now)  # fmt: skip
+        day = _as_of(as_of, now)
+        run = RunReport(id=f"{ds.name}:{day}:{digest[:24]}", dataset=ds.name, origin="push", where="push",
+                        as_of=day, started_ts=now)  # fmt: skip
         return self._batch(ds, run, lambda: read_json_body(body, "push"))
 
     def pull(self, name: str, page_size: int = CHUNK) -> RunReport:
-        """Read a departmental table from where the last pull stopped (its watermark) to its end."""
+        """Read a departmental table from where the last pull stopped (its watermark) to its end;
+        ConflictError while another pull of it runs in this process."""
+        ds = self.dataset(name)
+        if ds.origin != "pull":
+            raise ConflictError(f"dataset {ds.name!r} arrives by {ds.origin}, not by a pull")
+        with self._only(ds):
+            return self._pull(ds, page_size)
+
+    def _pull(self, ds: Dataset, page_size: int) -> RunReport:
         from citybrain.core.aggregation.pull import Mark, connect_label, pull_pages, source_count
 
-        ds = self.dataset(name)
         now = self.clock()
         stored = self.store.mark(ds.name)
         after = Mark.from_json(stored) if stored else None
@@ -135,8 +151,9 @@ class Aggregator:
         return self._finish(ds, run)
 
     def load_folder(self, name: str) -> list[RunReport]:
-        """The files of a dataset's drop folder not loaded yet, oldest name first (a file loaded
-        before is recognised by its content, whatever its name)."""
+        """The files of a dataset's drop folder not loaded yet, in name order (a file loaded
+        before is recognised by its content, whatever its name). A file written to in the last
+        ``SETTLE_S`` seconds waits for the next round: it may still be being copied in."""
         ds = self.dataset(name)
         folder = Path(ds.folder)
         if not folder.is_dir():
@@ -145,34 +162,50 @@ class Aggregator:
         for path in sorted(
             p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in SUFFIXES[ds.format]
         ):
-            seen = self._seen.get(path)
             stat = path.stat()
-            if seen == (stat.st_size, stat.st_mtime_ns):
+            if self._seen.get(path) == (stat.st_size, stat.st_mtime_ns):
+                continue  # loaded, or failed: again only once the file changes
+            if time.time() - stat.st_mtime < SETTLE_S:  # perhaps still being copied in: next round
                 continue
-            run = self.load_file(name, path)
-            if run.status in ("done", "already"):
-                self._seen[path] = (stat.st_size, stat.st_mtime_ns)
+            with self._only(ds):
+                run = self.load_file(name, path)
+            self._seen[path] = (stat.st_size, stat.st_mtime_ns)
             if run.status != "already":
                 out.append(run)
         return out
 
     def tick(self) -> list[RunReport]:
-        """One round of the platform's loop: the pulls that are due (a cadence since the last),
-        the drop folders, then lateness. A dataset that fails is logged; the others go on."""
+        """One round of the platform's loop: the pulls that are due (a cadence since the last good
+        one; a failed one again after ``RETRY_MS``), the drop folders, then lateness. A dataset
+        that fails is logged; the others go on."""
         now = self.clock()
         out: list[RunReport] = []
         for ds in self.datasets.values():
             try:
-                if ds.origin == "pull":
-                    last = next((r for r in self.store.runs(ds.name, 20) if r.origin == "pull"), None)
-                    if last is None or now - last.started_ts >= ds.cadence_h * HOUR:
-                        out.append(self.pull(ds.name))
+                if ds.origin == "pull" and self._pull_due(ds, now):
+                    out.append(self.pull(ds.name))
                 elif ds.origin == "file":
                     out.extend(self.load_folder(ds.name))
-            except CitybrainError as err:
+            except Exception as err:  # one dataset's trouble must not stop the others' round
                 log.warning("dataset %s: %s", ds.name, err)
         self.check_late()
         return out
+
+    def _pull_due(self, ds: Dataset, now: int) -> bool:
+        pulls = [r for r in self.store.runs(ds.name, 50) if r.origin == "pull"]
+        last_good = next((r for r in pulls if r.status == "done"), None)
+        if last_good is not None and now - last_good.started_ts < ds.cadence_h * HOUR:
+            return False
+        last = pulls[0] if pulls else None
+        return (
+            last is None or last.status == "done" or now - (last.finished_ts or last.started_ts) >= RETRY_MS
+        )
+
+    def _only(self, ds: Dataset) -> _Held:
+        lock = self._busy.setdefault(ds.name, threading.Lock())
+        if not lock.acquire(blocking=False):
+            raise ConflictError(f"dataset {ds.name!r} is being read now; try again when that run is done")
+        return _Held(lock)
 
     # -- the work --------------------------------------------------------------------------------
     def _batch(self, ds: Dataset, run: RunReport, rows: Callable[[], Iterator[RawRow]]) -> RunReport:
@@ -208,7 +241,10 @@ class Aggregator:
                 continue
             key = key_of(ds, values)
             as_of = str(values.get(ds.as_of_column) or run.as_of) if ds.as_of_column else run.as_of
-            facts.append(Fact(key=key, ts=now, source=ds.owner, id=fact_id(ds.name, key, as_of, values),
+            # a pull's row is new when its watermark moved, a file's or push's in each new batch: a
+            # value that changes back (A, B, A) is a fact again, a batch read twice is not
+            stamp = str(values.get(ds.watermark)) if run.origin == "pull" else run.id
+            facts.append(Fact(key=key, ts=now, source=ds.owner, id=fact_id(ds.name, key, stamp, values),
                               dataset=ds.name, batch=run.id, as_of=as_of, row=r.no, data=values))  # fmt: skip
             checksum = (checksum + row_digest(values)) % (1 << 64)
         run.facts_new += self._publish(facts) if facts else 0
@@ -224,11 +260,12 @@ class Aggregator:
             (r for r in self.store.runs(ds.name, 20) if r.status == "done" and r.id != run.id), None
         )
         self.store.save_run(run, mark=run.mark_to or None)
-        self._resolve(ds, "aggregation.late", f"delivered: {run.id}")
+        if run.rows_good:  # a delivery of nothing usable does not end the wait
+            self._resolve(ds, "aggregation.late", f"delivered: {run.id}")
         log.info("dataset %s: run %s read %d rows, kept %d, refused %d (%d new facts)", ds.name, run.id,
                  run.rows_read, run.rows_good, run.rows_bad, run.facts_new)  # fmt: skip
         shrank = previous is not None and run.rows_good < ds.shrink_alert * previous.rows_good
-        if ds.snapshot and previous is not None and shrank:
+        if ds.snapshot and ds.origin != "pull" and previous is not None and shrank:
             title = f"{ds.title}: 数据量异常减少 / the delivery shrank"
             self._alert(ds, "aggregation.shrunk", "major", title,
                             f"{run.where}: {run.rows_good:,} good rows, the last delivery had "
@@ -246,8 +283,8 @@ class Aggregator:
     # -- alerts ----------------------------------------------------------------------------------
     def check_late(self) -> list[str]:
         """Raise an alert for each dataset whose last good run is older than ``late_after``
-        cadences (or that never arrived that long after the platform first knew it); returns
-        their names."""
+        cadences; returns their names. A dataset that never delivered is not judged (there is no
+        date to be late against yet)."""
         now = self.clock()
         late: list[str] = []
         for ds in self.datasets.values():
@@ -295,3 +332,16 @@ class Aggregator:
             done = msgspec.structs.replace(old, status="resolved", resolved_by="system", resolved_ts=now,
                                            resolve_note=note, last_ts=now)  # fmt: skip
             self._record_alerts([AlertOp("resolve", done)])
+
+
+class _Held:
+    """A dataset's lock, held for one run."""
+
+    def __init__(self, lock: threading.Lock) -> None:
+        self.lock = lock
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *_: object) -> None:
+        self.lock.release()

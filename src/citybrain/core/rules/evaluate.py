@@ -16,6 +16,7 @@ from typing import Literal
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from citybrain.core.errors import ConfigError
 from citybrain.core.rules.expr import Value, literal
@@ -122,11 +123,21 @@ def screen(book: RuleBook, policy: str, on: date, subjects: pa.Table) -> pa.Tabl
         raise ConfigError(f"the subjects lack the columns {missing}")
     con = duckdb.connect()
     try:
-        con.register("subjects", subjects)
+        con.register("subjects", _nan_as_null(subjects))
         parts = [con.sql(screen_sql(rs, sets)).to_arrow_table() for rs in sets]
     finally:
         con.close()
     return pa.concat_tables(parts) if len(parts) > 1 else parts[0]
+
+
+def _nan_as_null(t: pa.Table) -> pa.Table:
+    """Float columns with NaN as null: a NaN is a missing value (as ``explain`` reads it), where
+    DuckDB would order it above every number."""
+    for i, field_ in enumerate(t.schema):
+        if pa.types.is_floating(field_.type):
+            col = t.column(i)
+            t = t.set_column(i, field_.name, pc.if_else(pc.is_nan(col), pa.scalar(None, field_.type), col))
+    return t
 
 
 def what_if(
@@ -135,6 +146,8 @@ def what_if(
     """Who would gain or lose under ``proposed`` (rule sets of ``policy`` replacing those of their
     regions): key, before, after, failed_before, failed_after, for every subject whose outcome
     changes."""
+    if not proposed:
+        raise ConfigError("what if: no proposed rule set")
     current = book.in_force(policy, on)
     regions = {rs.region for rs in proposed}
     wrong = [rs.label for rs in proposed if rs.name != policy]

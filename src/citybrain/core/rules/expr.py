@@ -88,6 +88,12 @@ def _check(node: ast.AST, text: str, label: str) -> None:
         for op, right in zip(node.ops, node.comparators, strict=True):
             if isinstance(op, ast.In | ast.NotIn) and not isinstance(right, ast.Tuple | ast.List):
                 raise ConfigError(f"{label}{text!r}: 'in' takes a list of values in parentheses")
+            if (
+                isinstance(op, ast.In | ast.NotIn)
+                and isinstance(right, ast.Tuple | ast.List)
+                and not right.elts
+            ):
+                raise ConfigError(f"{label}{text!r}: 'in' takes at least one value")
 
 
 # -- SQL ----------------------------------------------------------------------------------------
@@ -111,7 +117,9 @@ def literal(v: Value) -> str:
     if isinstance(v, float):
         if not math.isfinite(v):
             raise ConfigError(f"parameter {v!r} is not a finite number")
-        return repr(v)
+        # a binary double, as Python's float: DuckDB reads a bare 0.7 as an exact DECIMAL, and
+        # 700 * 0.7 would then differ from Python's 489.99999999999994
+        return f"CAST({v!r} AS DOUBLE)"
     return "'" + str(v).replace("'", "''") + "'"
 
 
@@ -211,7 +219,8 @@ def _eval(node: ast.expr, values: Mapping[str, Value], params: Mapping[str, Valu
     if isinstance(node, ast.Constant):
         return _constant(node)
     if isinstance(node, ast.Name):
-        return params[node.id] if node.id in params else values.get(node.id)
+        v = params[node.id] if node.id in params else values.get(node.id)
+        return None if isinstance(v, float) and math.isnan(v) else v  # NaN is a missing value
     if isinstance(node, ast.BoolOp):
         parts = [_truth(go(v)) for v in node.values]
         return _and(parts) if isinstance(node.op, ast.And) else _or(parts)
