@@ -327,8 +327,20 @@ def _read_csv(ds: Dataset, path: Path) -> Iterator[RawRow]:
     except OSError as err:
         raise _refuse(path, f"cannot be read ({_why(err)})") from None
     with f:
-        records = _guarded(csv.reader(f), path, f"CSV ({encoding})")
+        records = _guarded(_bounded_cells(csv.reader(f), path), path, f"CSV ({encoding})")
         yield from _table_rows(ds, path, records, csv_like=True)
+
+
+CELL_MAX = 131_072  # characters in one CSV cell (the csv module's default limit, which others may raise)
+
+
+def _bounded_cells(records: Iterator[list[str]], path: Path) -> Iterator[list[str]]:
+    """Rows whose every cell is at most ``CELL_MAX`` characters: a longer one refuses the file,
+    whatever limit the process's csv module was given elsewhere."""
+    for cells in records:
+        if any(len(c) > CELL_MAX for c in cells):
+            raise _refuse(path, f"is not a readable CSV file: a cell is over {CELL_MAX:,} characters")
+        yield cells
 
 
 # --- xlsx ----------------------------------------------------------------------------------------
