@@ -143,7 +143,13 @@ def test_the_same_delivery_again_adds_nothing_and_every_new_one_states_its_rows(
     assert [(f.as_of, f.data["income"]) for f in h1] == [("2026-10-31", 520.5), ("2026-11-30", 700.0),
                                                          ("2026-12-31", 520.5)]  # fmt: skip
     assert second.checksum != first.checksum and third.checksum == first.checksum
-    assert {r.id for r in platform.store.runs("civil.dibao")} == {first.id, second.id, third.id}
+    current = platform.store.current_rows("civil.dibao")
+    assert [(r.key, r.as_of, r.data["income"]) for r in current] == [
+        ("H001", "2026-12-31", 520.5), ("H004", "2026-12-31", None)]  # fmt: skip
+    # January's roster without H004: it has left the roster
+    fourth = agg.load_file("civil.dibao", write_csv(tmp_path / "d.csv", ROWS[:1]), as_of="2027-01-31")
+    assert [r.key for r in platform.store.current_rows("civil.dibao")] == ["H001"] and fourth.rows_good == 1
+    assert {r.id for r in platform.store.runs("civil.dibao")} == {first.id, second.id, third.id, fourth.id}
 
 
 def test_an_excel_file(tmp_path: Path, drop: Path) -> None:
@@ -177,6 +183,7 @@ def test_a_shrinking_delivery_and_a_late_source_raise_alerts(platform: Platform,
     agg.load_file("civil.dibao", write_csv(tmp_path / "full.csv", many))
     agg.load_file("civil.dibao", write_csv(tmp_path / "cut.csv", many[:15]))  # 15 of 40: below half
     (shrunk,) = alerts(platform, "aggregation.shrunk")
+    assert len(platform.store.current_rows("civil.dibao")) == 40  # a shrunk delivery removes nothing
     assert shrunk.key == "civil.dibao" and shrunk.status == "open" and "15 good rows" in shrunk.message
     assert shrunk.data["previous_rows_good"] == 40
 

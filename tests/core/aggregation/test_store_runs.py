@@ -3,7 +3,7 @@ saved together, read back as they were, replaced by a later save of the same run
 
 from __future__ import annotations
 
-from citybrain.core.aggregation.facts import Reject, RunReport
+from citybrain.core.aggregation.facts import Fact, Reject, RunReport
 from citybrain.core.store.base import Store
 
 
@@ -45,3 +45,28 @@ def test_runs_rejects_and_marks(store: Store) -> None:
     store.save_run(other)
     assert [r.id for r in store.runs()] == [other.id, run.id]
     assert [r.id for r in store.runs("civil.dibao")] == [run.id] and len(store.runs(limit=1)) == 1
+
+
+def fact(key: str, as_of: str, batch: str, **data: object) -> Fact:
+    return Fact(key=key, ts=1_780_000_000_000, id=f"{key}:{batch}", dataset="civil.dibao", batch=batch,
+                as_of=as_of, row=2, data=dict(data))  # fmt: skip
+
+
+def test_the_current_rows_of_a_dataset(store: Store) -> None:
+    october = RunReport(id="civil.dibao:oct", dataset="civil.dibao", origin="file", where="a.csv",
+                        as_of="2026-10-31", started_ts=1)  # fmt: skip
+    store.save_run(october, current=[fact("H1", "2026-10-31", "civil.dibao:oct", income=500),
+                                     fact("H2", "2026-10-31", "civil.dibao:oct", income=600),
+                                     fact("H1", "2026-10-31", "civil.dibao:oct", income=510)])  # fmt: skip
+    rows = store.current_rows("civil.dibao")
+    assert [(r.key, r.data["income"]) for r in rows] == [("H1", 510), ("H2", 600)]  # the later row of a key
+    november = RunReport(id="civil.dibao:nov", dataset="civil.dibao", origin="file", where="b.csv",
+                         as_of="2026-11-30", started_ts=2)  # fmt: skip
+    store.save_run(november, current=[fact("H1", "2026-11-30", "civil.dibao:nov", income=520)])
+    store.save_run(october, current=[fact("H1", "2026-10-31", "civil.dibao:oct", income=1)])  # late: older
+    assert [r.data["income"] for r in store.current_rows("civil.dibao", ["H1"])] == [520]
+    assert store.current_rows("civil.dibao", []) == [] and store.current_rows("other.set") == []
+    store.save_run(november, replaces=True)  # November's roster no longer holds H2
+    assert [(r.key, r.as_of, r.batch) for r in store.current_rows("civil.dibao")] == [
+        ("H1", "2026-11-30", "civil.dibao:nov")
+    ]

@@ -77,3 +77,13 @@ class Reject(msgspec.Struct, kw_only=True):
     row: int
     problems: list[dict[str, Any]]  # {"field", "reason"}
     raw: dict[str, str]
+
+
+class CurrentRow(msgspec.Struct, frozen=True):
+    """A dataset's row as it stands: the latest fact of its key, with its provenance."""
+
+    key: str
+    as_of: str
+    batch: str
+    ts: int
+    data: dict[str, Any]

@@ -139,11 +139,11 @@ class Aggregator:
         total, mark = 0, after
         try:
             for page in pull_pages(ds, after, page_size):
-                rejects = self._chunk(ds, run, page.rows, total)
+                rejects, facts = self._chunk(ds, run, page.rows, total)
                 total += len(page.rows)
                 mark = page.mark
                 run.mark_to = mark.as_json()
-                self.store.save_run(run, rejects, run.mark_to)
+                self.store.save_run(run, rejects, run.mark_to, current=facts)
             if mark is not None and mark is not after:
                 run.source_rows = source_count(ds, after, mark)
         except CitybrainError as err:
@@ -217,17 +217,20 @@ class Aggregator:
             it = iter(rows())
             done = 0
             while chunk := list(islice(it, CHUNK)):
-                rejects = self._chunk(ds, run, chunk, done)
+                rejects, facts = self._chunk(ds, run, chunk, done)
                 done += len(chunk)
-                self.store.save_run(run, rejects)
+                self.store.save_run(run, rejects, current=facts)
         except CitybrainError as err:
             return self._failed(run, err)
         return self._finish(ds, run)
 
-    def _chunk(self, ds: Dataset, run: RunReport, rows: Sequence[RawRow], offset: int) -> list[Reject]:
-        """Check a chunk, publish its facts, count it into ``run``; returns its refused rows."""
+    def _chunk(
+        self, ds: Dataset, run: RunReport, rows: Sequence[RawRow], offset: int
+    ) -> tuple[list[Reject], list[Fact]]:
+        """Check a chunk, publish its facts, count it into ``run``; returns its refused rows and
+        its facts (to stand as the dataset's current rows when the chunk is saved)."""
         now = self.clock()
-        facts: list[Event] = []
+        facts: list[Fact] = []
         rejects: list[Reject] = []
         checksum = int(run.checksum, 16)
         for r in rows:
@@ -247,24 +250,27 @@ class Aggregator:
             facts.append(Fact(key=key, ts=now, source=ds.owner, id=fact_id(ds.name, key, stamp, values),
                               dataset=ds.name, batch=run.id, as_of=as_of, row=r.no, data=values))  # fmt: skip
             checksum = (checksum + row_digest(values)) % (1 << 64)
-        run.facts_new += self._publish(facts) if facts else 0
+        run.facts_new += self._publish(list[Event](facts)) if facts else 0
         run.rows_read += len(rows)
         run.rows_good += len(facts)
         run.rows_bad += len(rejects)
         run.checksum = f"{checksum:016x}"
-        return rejects
+        return rejects, facts
 
     def _finish(self, ds: Dataset, run: RunReport) -> RunReport:
         run.status, run.finished_ts = "done", self.clock()
         previous = next(
             (r for r in self.store.runs(ds.name, 20) if r.status == "done" and r.id != run.id), None
         )
-        self.store.save_run(run, mark=run.mark_to or None)
+        shrank = previous is not None and run.rows_good < ds.shrink_alert * previous.rows_good
+        # a whole table delivered replaces the rows it no longer holds; one that shrank abnormally
+        # (or held no good row) does not: its alert says so, and the rows stay until a sound one
+        whole = ds.snapshot and ds.origin != "pull" and run.rows_good > 0 and not shrank
+        self.store.save_run(run, mark=run.mark_to or None, replaces=whole)
         if run.rows_good:  # a delivery of nothing usable does not end the wait
             self._resolve(ds, "aggregation.late", f"delivered: {run.id}")
         log.info("dataset %s: run %s read %d rows, kept %d, refused %d (%d new facts)", ds.name, run.id,
                  run.rows_read, run.rows_good, run.rows_bad, run.facts_new)  # fmt: skip
-        shrank = previous is not None and run.rows_good < ds.shrink_alert * previous.rows_good
         if ds.snapshot and ds.origin != "pull" and previous is not None and shrank:
             title = f"{ds.title}: 数据量异常减少 / the delivery shrank"
             self._alert(ds, "aggregation.shrunk", "major", title,

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from citybrain.core.aggregation.facts import Reject, RunReport
+from citybrain.core.aggregation.facts import CurrentRow, Fact, Reject, RunReport
 from citybrain.core.cases.records import Case, CaseChange, CaseEntry, CaseQuery
 from citybrain.core.errors import CitybrainError
 from citybrain.core.events import Event
@@ -318,8 +318,21 @@ class Aggregation(ABC):
     its refused rows, and where a pull stands (store/sql_aggregation.py)."""
 
     @abstractmethod
-    def save_run(self, report: RunReport, rejects: Sequence[Reject] = (), mark: str | None = None) -> None:
-        """The run's report, refused rows and (a pull) the watermark reached, in one transaction."""
+    def save_run(
+        self,
+        report: RunReport,
+        rejects: Sequence[Reject] = (),
+        mark: str | None = None,
+        current: Sequence[Fact] = (),
+        replaces: bool = False,
+    ) -> None:
+        """The run's report, refused rows, (a pull) the watermark reached and the facts that now
+        stand for their keys (``current``), in one transaction; ``replaces``: the run delivered
+        the whole table, so the keys of older deliveries it does not hold are gone."""
+
+    @abstractmethod
+    def current_rows(self, dataset: str, keys: Sequence[str] | None = None) -> list[CurrentRow]:
+        """A dataset's rows as they stand (of ``keys``, or every one), by key."""
 
     @abstractmethod
     def run(self, run_id: str) -> RunReport | None: ...

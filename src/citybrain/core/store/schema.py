@@ -70,6 +70,10 @@ TABLES: dict[str, str] = {
     "agg_rejects": """CREATE TABLE IF NOT EXISTS agg_rejects (
         run_id VARCHAR NOT NULL, row_no BIGINT NOT NULL, doc VARCHAR NOT NULL,
         PRIMARY KEY (run_id, row_no))""",
+    # each dataset's rows as they stand: the latest fact of each key (what features are built from)
+    "agg_current": """CREATE TABLE IF NOT EXISTS agg_current (
+        dataset VARCHAR NOT NULL, key VARCHAR NOT NULL, as_of VARCHAR NOT NULL, batch VARCHAR NOT NULL,
+        ts BIGINT NOT NULL, doc VARCHAR NOT NULL, PRIMARY KEY (dataset, key))""",
     "agg_marks": """CREATE TABLE IF NOT EXISTS agg_marks (
         dataset VARCHAR PRIMARY KEY, mark VARCHAR NOT NULL, updated_ts BIGINT NOT NULL)""",
 }

@@ -9,10 +9,11 @@ and the report never claims rows that were not kept.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import msgspec
 
-from citybrain.core.aggregation.facts import Reject, RunReport
+from citybrain.core.aggregation.facts import CurrentRow, Fact, Reject, RunReport
 from citybrain.core.store.base import Aggregation
 from citybrain.core.store.schema import Columns
 from citybrain.core.store.sql_primitives import SqlPrimitives
@@ -20,7 +21,16 @@ from citybrain.core.store.sql_primitives import SqlPrimitives
 _RUN = msgspec.json.Decoder(RunReport)
 _REJECT = msgspec.json.Decoder(Reject)
 _JSON = msgspec.json.Encoder()
+_DATA = msgspec.json.Decoder(dict[str, Any])
 REJECT_COLUMNS: Columns = (("run_id", "text"), ("row_no", "bigint"), ("doc", "text"))
+CURRENT_COLUMNS: Columns = (("dataset", "text"), ("key", "text"), ("as_of", "text"), ("batch", "text"),
+                            ("ts", "bigint"), ("doc", "text"))  # fmt: skip
+# a row stands until a fact of the same key as of the same day or later replaces it
+UPSERT_CURRENT = (
+    "INSERT INTO agg_current SELECT dataset, key, as_of, batch, ts, doc FROM {src} "
+    "ON CONFLICT (dataset, key) DO UPDATE SET as_of = excluded.as_of, batch = excluded.batch, "
+    "ts = excluded.ts, doc = excluded.doc WHERE excluded.as_of >= agg_current.as_of"
+)
 UPSERT_REJECTS = (
     "INSERT INTO agg_rejects SELECT run_id, row_no, doc FROM {src} ON CONFLICT (run_id, row_no) "
     "DO UPDATE SET doc = excluded.doc"
@@ -38,8 +48,25 @@ UPSERT_MARK = (
 class SqlAggregation(Aggregation, SqlPrimitives):
     """``Aggregation`` over the primitives of ``sql.SqlStore``."""
 
-    def save_run(self, report: RunReport, rejects: Sequence[Reject] = (), mark: str | None = None) -> None:
+    def save_run(
+        self,
+        report: RunReport,
+        rejects: Sequence[Reject] = (),
+        mark: str | None = None,
+        current: Sequence[Fact] = (),
+        replaces: bool = False,
+    ) -> None:
         with self._transaction(f"saving run {report.id!r}") as tx:
+            latest = {f.key: f for f in current}  # a key twice in a chunk: its last row stands
+            if latest:
+                rows = [[f.dataset, f.key, f.as_of, f.batch, f.ts, _JSON.encode(f.data).decode()]
+                        for f in latest.values()]  # fmt: skip
+                self._upsert(tx, UPSERT_CURRENT, CURRENT_COLUMNS, [list(c) for c in zip(*rows, strict=True)])
+            if replaces:  # a whole table delivered: the keys it no longer holds are gone
+                tx.execute(
+                    "DELETE FROM agg_current WHERE dataset = ? AND batch <> ? AND as_of <= ?",
+                    [report.dataset, report.id, report.as_of],
+                )
             tx.execute(UPSERT_RUN, [report.id, report.dataset, report.started_ts, report.status,
                                     _JSON.encode(report).decode()])  # fmt: skip
             if rejects:
@@ -66,6 +93,17 @@ class SqlAggregation(Aggregation, SqlPrimitives):
             [run_id, max(0, min(limit, 100_000))],
         )
         return [_REJECT.decode(r[0]) for r in rows]
+
+    def current_rows(self, dataset: str, keys: Sequence[str] | None = None) -> list[CurrentRow]:
+        sql = "SELECT key, as_of, batch, ts, doc FROM agg_current WHERE dataset = ?"
+        params: list[Any] = [dataset]
+        if keys is not None:
+            if not keys:
+                return []
+            sql += f" AND key IN ({', '.join('?' * len(keys))})"
+            params += list(keys)
+        rows = self._rows(sql + " ORDER BY key", params)
+        return [CurrentRow(str(k), str(a), str(b), int(t), _DATA.decode(d)) for k, a, b, t, d in rows]
 
     def mark(self, dataset: str) -> str | None:
         rows = self._rows("SELECT mark FROM agg_marks WHERE dataset = ?", [dataset])
