@@ -14,9 +14,11 @@ export): what the platform holds. The SQL both backends share is in ``sql.SqlSto
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+import pyarrow as pa
 
 from citybrain.core.aggregation.facts import CurrentRow, Fact, Reject, RunReport
 from citybrain.core.cases.records import Case, CaseChange, CaseEntry, CaseQuery
@@ -333,6 +335,11 @@ class Aggregation(ABC):
     @abstractmethod
     def current_rows(self, dataset: str, keys: Sequence[str] | None = None) -> list[CurrentRow]:
         """A dataset's rows as they stand (of ``keys``, or every one), by key."""
+
+    @abstractmethod
+    def current_table(self, dataset: str, columns: Mapping[str, str]) -> pa.Table:
+        """A dataset's rows as they stand, as an Arrow table: key, as_of, and ``columns`` (name ->
+        column type: text, int, float, bool, date, id_number, area), a missing value null."""
 
     @abstractmethod
     def run(self, run_id: str) -> RunReport | None: ...

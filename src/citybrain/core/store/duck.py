@@ -10,7 +10,7 @@ The queries are ``SqlStore``'s; this module gives them connections, transactions
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
@@ -25,6 +25,7 @@ from citybrain.core.store import migrations, schema
 from citybrain.core.store.base import AppendResult
 from citybrain.core.store.rows import JSON
 from citybrain.core.store.sql import SqlStore
+from citybrain.core.store.sql_aggregation import ARROW_OF, current_table_query
 
 EVENT_SCHEMA = pa.schema(
     [
@@ -88,6 +89,13 @@ class DuckStore(SqlStore[DuckTx]):
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         # fetches the whole result, which DuckDB needs before the cursor's next query
         return self._cur().execute(sql, list(params)).fetchall()
+
+    def current_table(self, dataset: str, columns: Mapping[str, str]) -> pa.Table:
+        """As SqlAggregation's, straight into Arrow (a million rows in well under a second)."""
+        sql, params = current_table_query(dataset, columns)
+        table = self._cur().sql(sql, params=params).to_arrow_table()
+        types = [pa.string(), pa.string(), *(ARROW_OF[t] for t in columns.values())]
+        return table.cast(pa.schema([pa.field(n, t) for n, t in zip(table.column_names, types, strict=True)]))
 
     @contextmanager
     def _transaction(self, what: str) -> Iterator[DuckTx]:

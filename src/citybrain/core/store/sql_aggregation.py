@@ -8,10 +8,12 @@ and the report never claims rows that were not kept.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import msgspec
+import pyarrow as pa
 
 from citybrain.core.aggregation.facts import CurrentRow, Fact, Reject, RunReport
 from citybrain.core.store.base import Aggregation
@@ -43,6 +45,26 @@ UPSERT_MARK = (
     "INSERT INTO agg_marks VALUES (?, ?, ?) ON CONFLICT (dataset) DO UPDATE SET mark = excluded.mark, "
     "updated_ts = excluded.updated_ts"
 )
+
+
+# a column type of a dataset (core/aggregation/datasets.py) -> its SQL cast and its Arrow type
+SQL_OF = {"int": "BIGINT", "float": "DOUBLE PRECISION", "bool": "BOOLEAN"}
+ARROW_OF = {"int": pa.int64(), "float": pa.float64(), "bool": pa.bool_(), "text": pa.string(),
+            "date": pa.string(), "id_number": pa.string(), "area": pa.string()}  # fmt: skip
+_COLUMN = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def current_table_query(dataset: str, columns: Mapping[str, str]) -> tuple[str, list[Any]]:
+    """The current rows of ``dataset`` with ``columns`` (name -> type) read out of their JSON, typed:
+    the same SQL on DuckDB and PostgreSQL."""
+    parts = []
+    for name, typ in columns.items():
+        if not _COLUMN.match(name) or typ not in ARROW_OF:
+            raise ValueError(f"column {name!r} of type {typ!r} cannot be read")
+        text = f"(CAST(doc AS JSON) ->> '{name}')"
+        parts.append((f"CAST({text} AS {SQL_OF[typ]})" if typ in SQL_OF else text) + f' AS "{name}"')
+    cols = "".join(f", {p}" for p in parts)
+    return f"SELECT key, as_of{cols} FROM agg_current WHERE dataset = ? ORDER BY key", [dataset]
 
 
 class SqlAggregation(Aggregation, SqlPrimitives):
@@ -104,6 +126,15 @@ class SqlAggregation(Aggregation, SqlPrimitives):
             params += list(keys)
         rows = self._rows(sql + " ORDER BY key", params)
         return [CurrentRow(str(k), str(a), str(b), int(t), _DATA.decode(d)) for k, a, b, t, d in rows]
+
+    def current_table(self, dataset: str, columns: Mapping[str, str]) -> pa.Table:
+        sql, params = current_table_query(dataset, columns)
+        rows = self._rows(sql, params)
+        names = ["key", "as_of", *columns]
+        types = [pa.string(), pa.string(), *(ARROW_OF[t] for t in columns.values())]
+        return pa.table(
+            {n: pa.array([r[i] for r in rows], t) for i, (n, t) in enumerate(zip(names, types, strict=True))}
+        )
 
     def mark(self, dataset: str) -> str | None:
         rows = self._rows("SELECT mark FROM agg_marks WHERE dataset = ?", [dataset])

@@ -1,0 +1,128 @@
+"""Features of a whole population built from the datasets' current rows (issue 15 items 1-3), on
+both stores: per-capita income, a 12-month medical burden, a count of vehicles, hand-computed;
+then the 低保 rules decide the households from them, with the sources named."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import pytest
+
+from citybrain.core.aggregation.datasets import Column, ColumnType, Dataset
+from citybrain.core.aggregation.facts import Fact, RunReport
+from citybrain.core.errors import ConfigError
+from citybrain.core.rules.evaluate import explain, screen
+from citybrain.core.rules.features import FeatureSpec, SubjectSpec, build
+from citybrain.core.rules.rulesets import ClauseSpec, RuleBook, RuleSet, RuleSetSpec
+from citybrain.core.store.base import Store
+
+
+def _ds(name: str, key: str, *cols: tuple[str, ColumnType]) -> Dataset:
+    return Dataset(
+        name=name,
+        title=name,
+        owner="x",
+        key=[key],
+        origin="push",
+        columns=[Column(key, required=True), *(Column(n, type=t) for n, t in cols)],
+    )
+
+
+DATASETS = {d.name: d for d in [
+    _ds("civil.households", "household", ("village", "area"), ("members", "int")),
+    _ds("hrss.wages", "person", ("household", "text"), ("wage", "float")),
+    _ds("medical.bills", "bill", ("household", "text"), ("amount", "float"), ("settled", "date")),
+    _ds("police.vehicles", "plate", ("household", "text")),
+]}  # fmt: skip
+ROWS: dict[str, list[dict[str, Any]]] = {
+    "civil.households": [
+        {"household": "H1", "village": "360121100202", "members": 3},
+        {"household": "H2", "village": "360121100202", "members": 2},
+        {"household": "H3", "village": "360102002001", "members": 0},  # no members: per capita unknown
+    ],
+    "hrss.wages": [
+        {"person": "P1", "household": "H1", "wage": 1200.0},
+        {"person": "P2", "household": "H1", "wage": 900.0},
+        {"person": "P3", "household": "H2", "wage": 3000.0},
+    ],
+    "medical.bills": [
+        {"bill": "B1", "household": "H1", "amount": 8000.0, "settled": "2026-03-01"},
+        {"bill": "B2", "household": "H1", "amount": 500.0, "settled": "2025-06-30"},  # older than 12 months
+        {"bill": "B3", "household": "H2", "amount": 100.0, "settled": "2026-11-02"},
+    ],
+    "police.vehicles": [{"plate": "赣A12345", "household": "H2"}],
+}  # fmt: skip
+FEATURES = [
+    FeatureSpec("members", "civil.households", by="household", agg="latest", value="members"),
+    FeatureSpec("income_pc_month", "hrss.wages", by="household", agg="sum", value="wage", per="members"),
+    FeatureSpec("medical_12m", "medical.bills", by="household", agg="sum", value="amount",
+                where="settled >= '2025-12-01'"),
+    FeatureSpec("vehicles", "police.vehicles", by="household", agg="count"),
+]  # fmt: skip
+SUBJECTS = SubjectSpec("civil.households", key="household", area="village")
+
+
+def load(store: Store) -> None:
+    for name, rows in ROWS.items():
+        ds = DATASETS[name]
+        run = RunReport(
+            id=f"{name}:b", dataset=name, origin="push", where="push", as_of="2026-11-30", started_ts=1
+        )
+        facts = [Fact(key=str(r[ds.key[0]]), ts=1_780_000_000_000, id=f"{name}:{i}", dataset=name,
+                      batch=run.id, as_of="2026-11-30", row=i + 2, data=r)
+                 for i, r in enumerate(rows)]  # fmt: skip
+        store.save_run(run, current=facts)
+
+
+def test_features_from_current_rows_and_the_decisions_they_make(store: Store) -> None:
+    load(store)
+    pop = build(store, SUBJECTS, FEATURES, DATASETS)
+    got = {r["key"]: r for r in pop.table.to_pylist()}
+    assert got["H1"] == {"key": "H1", "area": "360121100202", "members": 3, "income_pc_month": 700.0,
+                         "medical_12m": 8000.0, "vehicles": 0}  # fmt: skip
+    assert (
+        got["H2"]["income_pc_month"] == 1500.0
+        and got["H2"]["vehicles"] == 1
+        and got["H2"]["medical_12m"] == 100.0
+    )
+    assert got["H3"]["income_pc_month"] is None and got["H3"]["medical_12m"] == 0.0  # 0 members: unknown
+    assert pop.sources["medical_12m"] == {"dataset": "medical.bills", "as_of": "2026-11-30"}
+
+    rs = RuleSet.of(RuleSetSpec(
+        name="dibao", title="低保", region="3601", valid_from="2026-01-01", version="t",
+        features=["income_pc_month", "vehicles"], params={"standard_month": 900},
+        clauses=[ClauseSpec("income", "收入", "income_pc_month < standard_month"),
+                 ClauseSpec("vehicles", "无车", "vehicles == 0")]))  # fmt: skip
+    out = {
+        r["key"]: r["outcome"]
+        for r in screen(RuleBook([rs]), "dibao", date(2026, 12, 1), pop.table).to_pylist()
+    }
+    assert out == {"H1": "eligible", "H2": "ineligible", "H3": "needs_review"}
+    d = explain(rs, "H1", got["H1"], pop.sources)
+    assert d.outcome == "eligible" and d.sources["vehicles"] == {
+        "dataset": "police.vehicles",
+        "as_of": "2026-11-30",
+    }
+
+
+@pytest.mark.parametrize(
+    ("feature", "message"),
+    [
+        (FeatureSpec("x", "no.such", by="household", agg="count"), "dataset 'no.such' is not declared"),
+        (FeatureSpec("x", "hrss.wages", by="family", agg="count"), "has no column 'family'"),
+        (FeatureSpec("x", "hrss.wages", by="household", agg="sum"), "sum needs the column"),
+        (
+            FeatureSpec("x", "hrss.wages", by="household", agg="sum", value="wage", where="bonus > 1"),
+            "has no column 'bonus'",
+        ),
+        (FeatureSpec("key", "hrss.wages", by="household", agg="count"), "not key, area"),
+        (
+            FeatureSpec("x", "hrss.wages", by="household", agg="count", per="nope"),
+            "per 'nope' is not a feature",
+        ),
+    ],
+)
+def test_features_that_cannot_be_built_are_refused(store: Store, feature: FeatureSpec, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        build(store, SUBJECTS, [feature], DATASETS)
