@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+import msgspec
 import pytest
 
 from citybrain.core.aggregation.datasets import Column, ColumnType, Dataset
@@ -34,6 +35,7 @@ DATASETS = {d.name: d for d in [
     _ds("hrss.wages", "person", ("household", "text"), ("wage", "float")),
     _ds("medical.bills", "bill", ("household", "text"), ("amount", "float"), ("settled", "date")),
     _ds("police.vehicles", "plate", ("household", "text")),
+    _ds("civil.authorisations", "paper", ("household", "text"), ("expires", "date")),
 ]}  # fmt: skip
 ROWS: dict[str, list[dict[str, Any]]] = {
     "civil.households": [
@@ -52,6 +54,10 @@ ROWS: dict[str, list[dict[str, Any]]] = {
         {"bill": "B3", "household": "H2", "amount": 100.0, "settled": "2026-11-02"},
     ],
     "police.vehicles": [{"plate": "赣A12345", "household": "H2"}],
+    "civil.authorisations": [  # 授权书: H1's in force, H2's expired, H3 has none
+        {"paper": "A1", "household": "H1", "expires": "2027-06-30"},
+        {"paper": "A2", "household": "H2", "expires": "2026-10-31"},
+    ],
 }  # fmt: skip
 FEATURES = [
     FeatureSpec("members", "civil.households", by="household", agg="latest", value="members"),
@@ -59,6 +65,8 @@ FEATURES = [
     FeatureSpec("medical_12m", "medical.bills", by="household", agg="sum", value="amount",
                 where="settled >= '2025-12-01'"),
     FeatureSpec("vehicles", "police.vehicles", by="household", agg="count"),
+    FeatureSpec("authorised", "civil.authorisations", by="household", agg="any",
+                where="expires >= '2026-12-01'"),
 ]  # fmt: skip
 SUBJECTS = SubjectSpec("civil.households", key="household", area="village")
 
@@ -80,7 +88,8 @@ def test_features_from_current_rows_and_the_decisions_they_make(store: Store) ->
     pop = build(store, SUBJECTS, FEATURES, DATASETS)
     got = {r["key"]: r for r in pop.table.to_pylist()}
     assert got["H1"] == {"key": "H1", "area": "360121100202", "members": 3, "income_pc_month": 700.0,
-                         "medical_12m": 8000.0, "vehicles": 0}  # fmt: skip
+                         "medical_12m": 8000.0, "vehicles": 0, "authorised": True}  # fmt: skip
+    assert (got["H2"]["authorised"], got["H3"]["authorised"]) == (False, False)  # expired; none
     assert (
         got["H2"]["income_pc_month"] == 1500.0
         and got["H2"]["vehicles"] == 1
@@ -89,11 +98,12 @@ def test_features_from_current_rows_and_the_decisions_they_make(store: Store) ->
     assert got["H3"]["income_pc_month"] is None and got["H3"]["medical_12m"] == 0.0  # 0 members: unknown
     assert pop.sources["medical_12m"] == {"dataset": "medical.bills", "as_of": "2026-11-30"}
 
-    rs = RuleSet.of(RuleSetSpec(
+    spec = RuleSetSpec(
         name="dibao", title="低保", region="3601", valid_from="2026-01-01", version="t",
         features=["income_pc_month", "vehicles"], params={"standard_month": 900},
         clauses=[ClauseSpec("income", "收入", "income_pc_month < standard_month"),
-                 ClauseSpec("vehicles", "无车", "vehicles == 0")]))  # fmt: skip
+                 ClauseSpec("vehicles", "无车", "vehicles == 0")])  # fmt: skip
+    rs = RuleSet.of(spec)
     out = {
         r["key"]: r["outcome"]
         for r in screen(RuleBook([rs]), "dibao", date(2026, 12, 1), pop.table).to_pylist()
@@ -104,6 +114,17 @@ def test_features_from_current_rows_and_the_decisions_they_make(store: Store) ->
         "dataset": "police.vehicles",
         "as_of": "2026-11-30",
     }
+
+    # the same rules requiring a 授权书 in force: H2's and H3's data is not compared at all
+    gated = RuleSet.of(
+        msgspec.structs.replace(spec, requires="authorised", features=[*spec.features, "authorised"])
+    )
+    decided = screen(RuleBook([gated]), "dibao", date(2026, 12, 1), pop.table).to_pylist()
+    outcomes = {r["key"]: (r["outcome"], r["failed"], r["unknown"]) for r in decided}
+    assert outcomes == {"H1": ("eligible", [], []), "H2": ("not_authorised", [], []),
+                        "H3": ("not_authorised", [], [])}  # fmt: skip
+    refused = explain(gated, "H2", got["H2"], pop.sources)
+    assert (refused.outcome, refused.clauses) == ("not_authorised", [])
 
 
 @pytest.mark.parametrize(

@@ -6,11 +6,13 @@ that hold anything but the small expression language refused with the reason."""
 
 from __future__ import annotations
 
+import tomllib
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import msgspec
 import pyarrow as pa
 import pytest
 from hypothesis import given, settings
@@ -19,7 +21,7 @@ from hypothesis import strategies as st
 from citybrain.core.errors import ConfigError
 from citybrain.core.rules.evaluate import _nan_as_null, explain, screen, what_if
 from citybrain.core.rules.expr import parse
-from citybrain.core.rules.rulesets import RuleSet, RuleSetSpec, load_rules
+from citybrain.core.rules.rulesets import ClauseSpec, RuleFile, RuleSet, RuleSetSpec, load_rules
 
 RULES = """
 [[rulesets]]
@@ -172,14 +174,10 @@ def test_what_if_the_standard_rises(book: Any) -> None:
     assert [(c["key"], c["before"], c["after"]) for c in changed] == gained
 
 
-def load_spec_clauses() -> list[Any]:
-    import tomllib
-
-    import msgspec
-
-    from citybrain.core.rules.rulesets import RuleFile
-
-    return msgspec.convert(tomllib.loads(RULES), RuleFile).rulesets[0].clauses
+def load_spec_clauses() -> list[ClauseSpec]:
+    parsed = msgspec.convert(tomllib.loads(RULES), RuleFile)
+    clauses: list[ClauseSpec] = parsed.rulesets[0].clauses
+    return clauses
 
 
 @pytest.mark.parametrize(

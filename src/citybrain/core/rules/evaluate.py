@@ -22,7 +22,7 @@ from citybrain.core.errors import ConfigError
 from citybrain.core.rules.expr import Value, literal
 from citybrain.core.rules.rulesets import RuleBook, RuleSet
 
-Outcome = Literal["eligible", "ineligible", "needs_review"]
+Outcome = Literal["eligible", "ineligible", "needs_review", "not_authorised"]
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,11 @@ def outcome_of(results: Sequence[bool | None]) -> Outcome:
 def explain(
     rs: RuleSet, key: str, values: Mapping[str, Value], sources: Mapping[str, Mapping[str, str]] | None = None
 ) -> Decision:
-    """``rs`` applied to one subject, every clause with its reason."""
+    """``rs`` applied to one subject, every clause with its reason (none when the subject lacks
+    what the rule set ``requires``: its data is not compared)."""
+    if rs.requires and values.get(rs.requires) is not True:
+        return Decision(key, rs.name, "not_authorised", rs.region, rs.version, rs.valid_from.isoformat(), [],
+                        {n: dict(s) for n, s in (sources or {}).items() if n == rs.requires})  # fmt: skip
     results = []
     for c in rs.clauses:
         got = c.expr.eval(values, rs.params)
@@ -92,7 +96,10 @@ def _region_filter(rs: RuleSet, others: Sequence[RuleSet]) -> str:
 def screen_sql(rs: RuleSet, others: Sequence[RuleSet]) -> str:
     """The one statement deciding every subject of ``rs``'s region: a column per clause (TRUE,
     FALSE or NULL: unknown), the outcome, the failed and the unknown clauses."""
-    cols = [f'CAST({c.expr.sql(rs.params)} AS BOOLEAN) AS "c_{c.name}"' for c in rs.clauses]
+    # without what the rule set requires (a 授权书), no clause is evaluated: nothing is compared
+    gate = f'coalesce("{rs.requires}" = TRUE, FALSE)' if rs.requires else "TRUE"
+    cols = [f'CASE WHEN {gate} THEN CAST({c.expr.sql(rs.params)} AS BOOLEAN) END AS "c_{c.name}"'
+            for c in rs.clauses]  # fmt: skip
     names = [f'"c_{c.name}"' for c in rs.clauses]
     failed = ", ".join(
         f"CASE WHEN {n} = FALSE THEN {literal(c.name)} END" for n, c in zip(names, rs.clauses, strict=True)
@@ -102,12 +109,14 @@ def screen_sql(rs: RuleSet, others: Sequence[RuleSet]) -> str:
     )
     return (
         f"SELECT key, {literal(rs.region)} AS region, {literal(rs.version)} AS version, "
-        f"CASE WHEN {' OR '.join(f'{n} = FALSE' for n in names)} THEN 'ineligible' "
+        "CASE WHEN NOT allowed THEN 'not_authorised' "
+        f"WHEN {' OR '.join(f'{n} = FALSE' for n in names)} THEN 'ineligible' "
         f"WHEN {' OR '.join(f'{n} IS NULL' for n in names)} THEN 'needs_review' "
         "ELSE 'eligible' END AS outcome, "
         f"list_filter([{failed}], lambda x: x IS NOT NULL) AS failed, "
-        f"list_filter([{unknown}], lambda x: x IS NOT NULL) AS unknown "
-        f"FROM (SELECT key, {', '.join(cols)} FROM subjects WHERE {_region_filter(rs, others)}) t"
+        f"CASE WHEN allowed THEN list_filter([{unknown}], lambda x: x IS NOT NULL) ELSE [] END AS unknown "
+        f"FROM (SELECT key, {gate} AS allowed, {', '.join(cols)} FROM subjects "
+        f"WHERE {_region_filter(rs, others)}) t"
     )
 
 

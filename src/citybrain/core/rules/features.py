@@ -7,7 +7,7 @@ each **feature** aggregates one dataset's rows by the column naming the subject:
     name = "medical_12m"          # what clauses call it
     dataset = "medical.bills"     # whose current rows
     by = "household"              # the column naming the subject
-    agg = "sum"                   # sum | count | max | min | latest | any
+    agg = "sum"                   # sum | count | max | min | latest | any (a row, or a true value)
     value = "amount"              # the column aggregated (not for count)
     where = "settled >= '2025-12-01'"   # which rows (the rules' expression language)
     per = "members"               # divided by another feature (per person)
@@ -80,13 +80,13 @@ def check(subjects: SubjectSpec, features: Sequence[FeatureSpec], datasets: Mapp
             raise ConfigError(
                 f"feature {f.name!r}: a name is lower case letters, digits and _ (not key, area)"
             )
-        if f.agg != "count" and not f.value:
+        if f.agg not in ("count", "any") and not f.value:
             raise ConfigError(f"feature {f.name!r}: {f.agg} needs the column it aggregates (value)")
         ds = datasets.get(f.dataset)
         if ds is None:
             raise ConfigError(f"feature {f.name!r}: dataset {f.dataset!r} is not declared")
         have = {c.name for c in ds.columns}
-        for col in [f.by, *([f.value] if f.agg != "count" else [])]:
+        for col in [f.by, *([f.value] if f.value else [])]:
             if col not in have:
                 _missing(f"feature {f.name!r}", f.dataset, col)
         if f.where:
@@ -156,6 +156,8 @@ def _types(ds: Dataset, names: Sequence[str]) -> dict[str, str]:
 def _aggregate(f: FeatureSpec) -> str:
     if f.agg == "count":
         return "count(*)"
+    if f.agg == "any" and not f.value:  # a row exists (a signed 授权书 in force, a disability record)
+        return "count(*) > 0"
     if f.agg == "latest":  # the value of the row with the newest as-of date
         return f'arg_max("{f.value}", as_of)'
     return f'{_SQL[f.agg]}("{f.value}")'

@@ -7,6 +7,8 @@ with a ``version`` that every decision carries. ``params`` are its numbers (低�
 the monitoring line, asset limits); ``clauses`` its conditions, each an expression over features
 and params (core/rules/expr.py). A subject is **eligible** when every clause holds, **ineligible**
 when one fails, and **needs review** when none fails but one cannot be decided (a value missing).
+A rule set may require a yes/no feature first (``requires``: a signed 授权书 in force): a subject
+without it is **not authorised** and its data is not compared at all.
 
 Declared in TOML (``[[rulesets]]``), checked when loaded: a clause that reads a name that is
 neither a declared feature nor a parameter is a ConfigError naming the rule set and the clause.
@@ -45,6 +47,7 @@ class RuleSetSpec(msgspec.Struct, forbid_unknown_fields=True):
     params: dict[str, bool | int | float | str] = msgspec.field(default_factory=dict)
     features: list[str] = msgspec.field(default_factory=list)  # the subject's values the clauses read
     source: str = ""  # the document it implements (民发〔2021〕57号, a county notice ...)
+    requires: str = ""  # a yes/no feature without which a subject's data is not compared (授权书)
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,7 @@ class RuleSet:
     params: Mapping[str, Value]
     features: tuple[str, ...]
     source: str = ""
+    requires: str = ""
 
     @property
     def label(self) -> str:
@@ -103,8 +107,10 @@ class RuleSet:
         names = [c.name for c in clauses]
         if len(set(names)) != len(names):
             raise ConfigError(f"{where}: a clause name is used twice")
+        if spec.requires and spec.requires not in spec.features:
+            raise ConfigError(f"{where}: requires {spec.requires!r}, which is not one of its features")
         return cls(spec.name, spec.title, spec.region, start, spec.version, tuple(clauses), dict(spec.params),
-                   tuple(spec.features), spec.source)  # fmt: skip
+                   tuple(spec.features), spec.source, spec.requires)  # fmt: skip
 
 
 class RuleBook:
