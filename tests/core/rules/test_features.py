@@ -147,3 +147,14 @@ def test_features_from_current_rows_and_the_decisions_they_make(store: Store) ->
 def test_features_that_cannot_be_built_are_refused(store: Store, feature: FeatureSpec, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         build(store, SUBJECTS, [feature], DATASETS)
+
+
+def test_one_household_again_reads_only_its_rows(store: Store) -> None:
+    load(store)
+    everyone = {r["key"]: r for r in build(store, SUBJECTS, FEATURES, DATASETS).table.to_pylist()}
+    for key in ("H1", "H2", "H3"):
+        (one,) = build(store, SUBJECTS, FEATURES, DATASETS, keys=[key]).table.to_pylist()
+        assert one == everyone[key]
+    assert build(store, SUBJECTS, FEATURES, DATASETS, keys=[]).table.num_rows == 0
+    wages = store.current_table("hrss.wages", {"wage": "float"}, ("household", ["H1"]))
+    assert wages.column("key").to_pylist() == ["P1", "P2"]

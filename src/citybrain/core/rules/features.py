@@ -102,14 +102,22 @@ def _missing(what: str, dataset: str, column: str) -> None:
 
 
 def build(
-    store: Store, subjects: SubjectSpec, features: Sequence[FeatureSpec], datasets: Mapping[str, Dataset]
+    store: Store,
+    subjects: SubjectSpec,
+    features: Sequence[FeatureSpec],
+    datasets: Mapping[str, Dataset],
+    keys: Sequence[str] | None = None,
 ) -> Population:
-    """Every subject of the roster with every feature, in one in-memory DuckDB over Arrow."""
+    """Every subject of the roster with every feature, in one in-memory DuckDB over Arrow; only
+    the subjects ``keys`` when given (a household to re-screen after a new fact): then only their
+    rows are read."""
     check(subjects, features, datasets)
     roster = datasets[subjects.dataset]
+    only = None if keys is None else list(keys)
     con = duckdb.connect()
     try:
-        people = store.current_table(roster.name, _types(roster, [subjects.key, subjects.area]))
+        people = store.current_table(roster.name, _types(roster, [subjects.key, subjects.area]),
+                                     None if only is None else (subjects.key, only))  # fmt: skip
         con.register("subjects", people)
         needed: dict[str, set[str]] = {}
         for f in features:
@@ -117,7 +125,9 @@ def build(
             cols |= {f.by, *([f.value] if f.value else []), *(parse(f.where).names if f.where else set())}
         sources: dict[str, dict[str, str]] = {}
         for name, cols in needed.items():
-            t = store.current_table(name, _types(datasets[name], sorted(cols)))
+            bys = {f.by for f in features if f.dataset == name}
+            where = (next(iter(bys)), only) if only is not None and len(bys) == 1 else None
+            t = store.current_table(name, _types(datasets[name], sorted(cols)), where)
             con.register(_view(name).strip('"'), t)
             newest = con.execute(f"SELECT max(as_of) FROM {_view(name)}").fetchall()[0][0]
             for f in features:

@@ -337,9 +337,12 @@ class Aggregation(ABC):
         """A dataset's rows as they stand (of ``keys``, or every one), by key."""
 
     @abstractmethod
-    def current_table(self, dataset: str, columns: Mapping[str, str]) -> pa.Table:
+    def current_table(
+        self, dataset: str, columns: Mapping[str, str], where: tuple[str, Sequence[str]] | None = None
+    ) -> pa.Table:
         """A dataset's rows as they stand, as an Arrow table: key, as_of, and ``columns`` (name ->
-        column type: text, int, float, bool, date, id_number, area), a missing value null."""
+        column type: text, int, float, bool, date, id_number, area), a missing value null; only
+        the rows whose column ``where[0]`` holds one of the values ``where[1]``, when given."""
 
     @abstractmethod
     def run(self, run_id: str) -> RunReport | None: ...

@@ -54,9 +54,12 @@ ARROW_OF = {"int": pa.int64(), "float": pa.float64(), "bool": pa.bool_(), "text"
 _COLUMN = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
-def current_table_query(dataset: str, columns: Mapping[str, str]) -> tuple[str, list[Any]]:
-    """The current rows of ``dataset`` with ``columns`` (name -> type) read out of their JSON, typed:
-    the same SQL on DuckDB and PostgreSQL."""
+def current_table_query(
+    dataset: str, columns: Mapping[str, str], where: tuple[str, Sequence[str]] | None = None
+) -> tuple[str, list[Any]]:
+    """The current rows of ``dataset`` with ``columns`` (name -> type) read out of their JSON, typed
+    (only those whose column ``where[0]`` holds one of ``where[1]``): the same SQL on DuckDB and
+    PostgreSQL."""
     parts = []
     for name, typ in columns.items():
         if not _COLUMN.match(name) or typ not in ARROW_OF:
@@ -64,7 +67,14 @@ def current_table_query(dataset: str, columns: Mapping[str, str]) -> tuple[str, 
         text = f"(CAST(doc AS JSON) ->> '{name}')"
         parts.append((f"CAST({text} AS {SQL_OF[typ]})" if typ in SQL_OF else text) + f' AS "{name}"')
     cols = "".join(f", {p}" for p in parts)
-    return f"SELECT key, as_of{cols} FROM agg_current WHERE dataset = ? ORDER BY key", [dataset]
+    cond, params = "", [dataset]
+    if where is not None:
+        column, values = where
+        if not _COLUMN.match(column):
+            raise ValueError(f"column {column!r} cannot be read")
+        cond = f" AND (CAST(doc AS JSON) ->> '{column}') IN ({', '.join('?' * len(values)) or 'NULL'})"
+        params += list(values)
+    return f"SELECT key, as_of{cols} FROM agg_current WHERE dataset = ?{cond} ORDER BY key", params
 
 
 class SqlAggregation(Aggregation, SqlPrimitives):
@@ -127,8 +137,10 @@ class SqlAggregation(Aggregation, SqlPrimitives):
         rows = self._rows(sql + " ORDER BY key", params)
         return [CurrentRow(str(k), str(a), str(b), int(t), _DATA.decode(d)) for k, a, b, t, d in rows]
 
-    def current_table(self, dataset: str, columns: Mapping[str, str]) -> pa.Table:
-        sql, params = current_table_query(dataset, columns)
+    def current_table(
+        self, dataset: str, columns: Mapping[str, str], where: tuple[str, Sequence[str]] | None = None
+    ) -> pa.Table:
+        sql, params = current_table_query(dataset, columns, where)
         rows = self._rows(sql, params)
         names = ["key", "as_of", *columns]
         types = [pa.string(), pa.string(), *(ARROW_OF[t] for t in columns.values())]
