@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import signal
 import subprocess
 import sys
 import time
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -91,3 +95,28 @@ class ServerProc:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
         self.log.close()
+
+
+@contextlib.contextmanager
+def postgres_store() -> Iterator[Any]:
+    """A PostgresStore in a schema of its own on the machine's server, dropped afterwards; None
+    (and a line saying so) when no server answers."""
+    try:
+        import psycopg
+
+        from citybrain.core.store.postgres import PostgresStore
+
+        dsn = os.environ.get("CITYBRAIN_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+        psycopg.connect(dsn, connect_timeout=3).close()
+    except Exception as err:
+        print(f"  postgres: not measured ({err.__class__.__name__}: no server)")
+        yield None
+        return
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    store = PostgresStore(dsn, schema)
+    try:
+        yield store
+    finally:
+        store.close()
+        with psycopg.connect(dsn, autocommit=True) as con:
+            con.execute(f"DROP SCHEMA {schema} CASCADE")

@@ -32,7 +32,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _harness import machine_facts
+from _harness import machine_facts, postgres_store
 from citybrain.core.cases.kpi import month_kpis
 from citybrain.core.cases.workcal import WorkCalendar
 from citybrain.core.store.base import Store
@@ -133,25 +133,10 @@ def bench_kpi() -> None:
             time_kpis("duckdb", store)
         finally:
             store.close()
-    try:
-        import psycopg
-
-        from citybrain.core.store.postgres import PostgresStore
-
-        dsn = os.environ.get("CITYBRAIN_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
-        psycopg.connect(dsn, connect_timeout=3).close()
-    except Exception as err:
-        print(f"  postgres: not measured ({err.__class__.__name__}: no server)")
-        return
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    pgs = PostgresStore(dsn, schema)
-    try:
-        print(f"  postgres: {CASES:,} cases and their logs inserted in {fill_pg(pgs):.1f} s")
-        time_kpis("postgres", pgs)
-    finally:
-        pgs.close()
-        with psycopg.connect(dsn, autocommit=True) as con:
-            con.execute(f"DROP SCHEMA {schema} CASCADE")
+    with postgres_store() as pgs:
+        if pgs is not None:
+            print(f"  postgres: {CASES:,} cases and their logs inserted in {fill_pg(pgs):.1f} s")
+            time_kpis("postgres", pgs)
 
 
 # -- (b) transitions over HTTP ---------------------------------------------------------------------

@@ -18,7 +18,6 @@ import os
 import sys
 import tempfile
 import time
-import uuid
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _harness import machine_facts
+from _harness import machine_facts, postgres_store
 from citybrain.core.aggregation.datasets import Column, ColumnType, Dataset
 from citybrain.core.rules.evaluate import explain, screen
 from citybrain.core.rules.features import FeatureSpec, SubjectSpec, build
@@ -139,25 +138,10 @@ def main() -> None:
             timed("duckdb", store, rs)
         finally:
             store.close()
-    try:
-        import psycopg
-
-        from citybrain.core.store.postgres import PostgresStore
-
-        dsn = os.environ.get("CITYBRAIN_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
-        psycopg.connect(dsn, connect_timeout=3).close()
-    except Exception as err:
-        print(f"  postgres: not measured ({err.__class__.__name__}: no server)")
-        return
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    pgs = PostgresStore(dsn, schema)
-    try:
-        print(f"  postgres: {N:,} households and their departments' rows written in {fill_pg(pgs):.1f} s")
-        timed("postgres", pgs, rs)
-    finally:
-        pgs.close()
-        with psycopg.connect(dsn, autocommit=True) as con:
-            con.execute(f"DROP SCHEMA {schema} CASCADE")
+    with postgres_store() as pgs:
+        if pgs is not None:
+            print(f"  postgres: {N:,} households and their departments' rows written in {fill_pg(pgs):.1f} s")
+            timed("postgres", pgs, rs)
 
 
 if __name__ == "__main__":
