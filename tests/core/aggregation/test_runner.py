@@ -205,3 +205,19 @@ def test_a_file_that_cannot_be_read_fails_its_run_with_the_reason(platform: Plat
     run = platform.aggregator.load_file("civil.dibao", bad)
     assert run.status == "failed" and "户编号" in run.error and "no-key.csv" in run.error
     assert platform.store.run(run.id) is not None and facts(platform) == []
+
+
+def test_a_late_or_flawed_delivery_does_not_take_rows_away(platform: Platform, tmp_path: Path) -> None:
+    agg = platform.aggregator
+    good = [r for r in ROWS if r.startswith(("H001", "H004"))]
+    agg.load_file("civil.dibao", write_csv(tmp_path / "nov.csv", good), as_of="2026-11-30")
+    agg.load_file("civil.dibao", write_csv(tmp_path / "dec.csv", good[:1]), as_of="2026-12-31")
+    assert [r.key for r in platform.store.current_rows("civil.dibao")] == ["H001"]  # H004 left in December
+    late = agg.load_file(
+        "civil.dibao", write_csv(tmp_path / "oct.csv", good), as_of="2026-10-31"
+    )  # arrives late
+    assert late.status == "done" and [r.key for r in platform.store.current_rows("civil.dibao")] == ["H001"]
+    # January's file has H001's row refused (a typo): H001 is not taken away for it
+    typo = agg.load_file("civil.dibao", write_csv(tmp_path / "jan.csv", ["H001,,三,520.5,360121100201,"]),
+                         as_of="2027-01-31")  # fmt: skip
+    assert typo.rows_bad == 1 and [r.key for r in platform.store.current_rows("civil.dibao")] == ["H001"]

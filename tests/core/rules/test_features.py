@@ -158,3 +158,25 @@ def test_one_household_again_reads_only_its_rows(store: Store) -> None:
     assert build(store, SUBJECTS, FEATURES, DATASETS, keys=[]).table.num_rows == 0
     wages = store.current_table("hrss.wages", {"wage": "float"}, ("household", ["H1"]))
     assert wages.column("key").to_pylist() == ["P1", "P2"]
+
+
+def test_missing_values_stay_unknown_and_latest_is_the_newest_row(store: Store) -> None:
+    rows = {
+        "civil.households": [{"household": "H9", "village": "360121100202", "members": None}],
+        "hrss.wages": [{"person": "Q1", "household": "H9", "wage": None}],  # a wage not reported
+    }
+    for name, items in rows.items():
+        run = RunReport(
+            id=f"{name}:n", dataset=name, origin="push", where="push", as_of="2026-11-30", started_ts=1
+        )
+        key = DATASETS[name].key[0]
+        facts = [Fact(key=str(r[key]), ts=1, id=f"{name}:{i}", dataset=name, batch=run.id, as_of="2026-11-30",
+                      row=2, data=r) for i, r in enumerate(items)]  # fmt: skip
+        store.save_run(run, current=facts)
+    wage = [
+        FeatureSpec("income", "hrss.wages", by="household", agg="sum", value="wage"),
+        FeatureSpec("members", "civil.households", by="household", agg="latest", value="members"),
+    ]
+    (h9,) = build(store, SUBJECTS, wage, DATASETS).table.to_pylist()
+    assert h9["income"] is None  # not 0: a household with an unreported wage is not a household with none
+    assert h9["members"] is None  # the newest row's value, even missing (not an older one's)

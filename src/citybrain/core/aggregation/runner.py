@@ -213,13 +213,14 @@ class Aggregator:
         if before is not None and before.status == "done":
             return msgspec.structs.replace(before, status="already")
         self.store.save_run(run)
+        late = self._superseded(ds, run)
         try:
             it = iter(rows())
             done = 0
             while chunk := list(islice(it, CHUNK)):
                 rejects, facts = self._chunk(ds, run, chunk, done)
                 done += len(chunk)
-                self.store.save_run(run, rejects, current=facts)
+                self.store.save_run(run, rejects, current=() if late else facts)
         except CitybrainError as err:
             return self._failed(run, err)
         return self._finish(ds, run)
@@ -263,9 +264,10 @@ class Aggregator:
             (r for r in self.store.runs(ds.name, 20) if r.status == "done" and r.id != run.id), None
         )
         shrank = previous is not None and run.rows_good < ds.shrink_alert * previous.rows_good
-        # a whole table delivered replaces the rows it no longer holds; one that shrank abnormally
-        # (or held no good row) does not: its alert says so, and the rows stay until a sound one
-        whole = ds.snapshot and ds.origin != "pull" and run.rows_good > 0 and not shrank
+        # a whole table delivered replaces the rows it no longer holds; one that shrank abnormally,
+        # held a refused row (perhaps of a key still there) or none good, does not: the rows stay
+        whole = ds.snapshot and ds.origin != "pull" and run.rows_good > 0 and not run.rows_bad and not shrank
+        whole = whole and not self._superseded(ds, run)
         self.store.save_run(run, mark=run.mark_to or None, replaces=whole)
         if run.rows_good:  # a delivery of nothing usable does not end the wait
             self._resolve(ds, "aggregation.late", f"delivered: {run.id}")
@@ -279,6 +281,14 @@ class Aggregator:
                             {"run": run.id, "previous": previous.id, "rows_good": run.rows_good,
                              "previous_rows_good": previous.rows_good})  # fmt: skip
         return run
+
+    def _superseded(self, ds: Dataset, run: RunReport) -> bool:
+        """A delivery of a date before one already taken (a late file): its facts are kept as
+        history, but it neither stands as the current rows nor replaces them."""
+        return any(
+            r.status == "done" and r.id != run.id and r.as_of > run.as_of
+            for r in self.store.runs(ds.name, 200)
+        )
 
     def _failed(self, run: RunReport, err: CitybrainError) -> RunReport:
         run.status, run.finished_ts, run.error = "failed", self.clock(), str(err)

@@ -69,7 +69,7 @@ def explain(
 ) -> Decision:
     """``rs`` applied to one subject, every clause with its reason (none when the subject lacks
     what the rule set ``requires``: its data is not compared)."""
-    if rs.requires and values.get(rs.requires) is not True:
+    if rs.requires and not _granted(values.get(rs.requires)):
         return Decision(key, rs.name, "not_authorised", rs.region, rs.version, rs.valid_from.isoformat(), [],
                         {n: dict(s) for n, s in (sources or {}).items() if n == rs.requires})  # fmt: skip
     results = []
@@ -84,6 +84,11 @@ def explain(
     return Decision(key, rs.name, outcome_of([r.result for r in results]), rs.region, rs.version,
                     rs.valid_from.isoformat(), results,
                     {n: dict(s) for n, s in (sources or {}).items() if n in used})  # fmt: skip
+
+
+def _granted(v: Value) -> bool:
+    """What the SQL gate ``coalesce(x = TRUE, FALSE)`` says of a value: true, or a non-zero number."""
+    return v is True or (isinstance(v, int | float) and not isinstance(v, bool) and v == v and v != 0)
 
 
 def _region_filter(rs: RuleSet, others: Sequence[RuleSet]) -> str:

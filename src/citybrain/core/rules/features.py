@@ -143,8 +143,10 @@ def build(
             cond = f" WHERE {parse(f.where).sql({})}" if f.where else ""
             joins.append(f'LEFT JOIN (SELECT "{f.by}" AS k, {agg} AS v FROM {_view(f.dataset)}{cond} '
                          f'GROUP BY "{f.by}") f{i} ON f{i}.k = s."{subjects.key}"')  # fmt: skip
+            # no rows: 0 for sum and count, false for any; rows whose values are all missing: unknown
             empty = {"sum": "0", "count": "0", "any": "FALSE"}.get(f.agg)
-            selects.append(f'{f"coalesce(f{i}.v, {empty})" if empty else f"f{i}.v"} AS "{f.name}"')
+            value = f"CASE WHEN f{i}.k IS NULL THEN {empty} ELSE f{i}.v END" if empty else f"f{i}.v"
+            selects.append(f'{value} AS "{f.name}"')
         base = f"SELECT {', '.join(selects)} FROM subjects s {' '.join(joins)}"
         per = {f.name: f.per for f in features if f.per}
         outer = [f'CAST("{n}" AS DOUBLE) / NULLIF("{per[n]}", 0) AS "{n}"' if n in per else f'"{n}"'
@@ -168,6 +170,8 @@ def _aggregate(f: FeatureSpec) -> str:
         return "count(*)"
     if f.agg == "any" and not f.value:  # a row exists (a signed 授权书 in force, a disability record)
         return "count(*) > 0"
-    if f.agg == "latest":  # the value of the row with the newest as-of date
-        return f'arg_max("{f.value}", as_of)'
+    if (
+        f.agg == "latest"
+    ):  # the value of the row with the newest as-of date (then the greatest key), even if null
+        return f"arg_max_null(\"{f.value}\", as_of || '|' || key)"
     return f'{_SQL[f.agg]}("{f.value}")'
