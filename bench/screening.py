@@ -25,10 +25,12 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from tests.core.rules.test_features import DATASETS
+from tests.core.rules.test_features import FEATURES as TEST_FEATURES
+
 from _harness import machine_facts, postgres_store
-from citybrain.core.aggregation.datasets import Column, ColumnType, Dataset
 from citybrain.core.rules.evaluate import explain, screen
-from citybrain.core.rules.features import FeatureSpec, SubjectSpec, build
+from citybrain.core.rules.features import SubjectSpec, build
 from citybrain.core.rules.rulesets import ClauseSpec, RuleBook, RuleSet, RuleSetSpec
 from citybrain.core.store.base import Store
 from citybrain.core.store.duck import DuckStore
@@ -37,24 +39,9 @@ N = int(os.environ.get("BENCH_HOUSEHOLDS", "1000000"))
 VILLAGES = ["360121100202", "360121100201", "360102002001", "360111001001", "360124100201"]
 
 
-def _ds(name: str, key: str, *cols: tuple[str, ColumnType]) -> Dataset:
-    return Dataset(name=name, title=name, owner="x", key=[key], origin="push",
-                   columns=[Column(key, required=True), *(Column(n, type=t) for n, t in cols)])  # fmt: skip
+# the test's datasets and features (hand-checked there), without the authorisations not filled here
+FEATURES = [f for f in TEST_FEATURES if f.dataset != "civil.authorisations"]
 
-
-DATASETS = {d.name: d for d in [
-    _ds("civil.households", "household", ("village", "area"), ("members", "int")),
-    _ds("hrss.wages", "person", ("household", "text"), ("wage", "float")),
-    _ds("medical.bills", "bill", ("household", "text"), ("amount", "float"), ("settled", "date")),
-    _ds("police.vehicles", "plate", ("household", "text")),
-]}  # fmt: skip
-FEATURES = [
-    FeatureSpec("members", "civil.households", by="household", agg="latest", value="members"),
-    FeatureSpec("income_pc_month", "hrss.wages", by="household", agg="sum", value="wage", per="members"),
-    FeatureSpec("medical_12m", "medical.bills", by="household", agg="sum", value="amount",
-                where="settled >= '2025-12-01'"),
-    FeatureSpec("vehicles", "police.vehicles", by="household", agg="count"),
-]  # fmt: skip
 
 FILL = {  # dataset -> (rows, key expression, JSON document expression), over range(rows) t(i)
     "civil.households": (N, "'H' || i", """'{"household":"H' || i || '","village":"' ||
