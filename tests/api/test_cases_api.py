@@ -127,7 +127,7 @@ def test_read_only_roles_see_public_fields_only_and_cannot_act(people: dict[str,
 def test_case_types_and_filters(people: dict[str, Person]) -> None:
     agent = people["agent"]
     types = {t["name"]: t for t in agent.get("/api/v1/case-types")}
-    assert set(types) == {"civic.hotline", "civic.enterprise", "civic.grid"}
+    assert {n for n in types if n.startswith("civic.")} == {"civic.hotline", "civic.enterprise", "civic.grid"}
     assert types["civic.hotline"]["limits_by_category"]["咨询"]["text"] == "2 工作日"
     agent.post("/api/v1/cases", APPEAL, 201)
     agent.post("/api/v1/cases", {**APPEAL, "command_id": "call-0002", "area": "360111001001001"}, 201)

@@ -50,7 +50,8 @@ def test_operator_reads_everything_with_personal_fields_masked() -> None:
     op = person("operator")
     assert POLICY.allows(op, "welfare", "read", "360124")
     assert POLICY.areas(op, "welfare", "read") is None
-    assert POLICY.masked(op, "welfare") == {"name", "id_number", "phone", "address"}
+    hidden = {"name", "id_number", "phone", "address", "bank_account", "diagnosis"}
+    assert POLICY.masked(op, "welfare") == hidden
     assert POLICY.masked(op, "traffic") == frozenset()
     assert not POLICY.allows(op, "platform", "admin")
 

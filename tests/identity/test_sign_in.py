@@ -127,7 +127,7 @@ def test_disabling_a_user_ends_their_sessions(api: Api) -> None:
     [
         ({"roles": ["pilot"]}, "no role 'pilot'"),
         ({"department": "nasa"}, "no department 'nasa'"),
-        ({"areas": ["4401"]}, "area '4401' covers no area"),
+        ({"areas": ["4401"]}, "area '4401' is neither an area of the organisation"),
         ({"username": "Bad Name"}, "username 'Bad Name'"),
     ],
 )

@@ -153,6 +153,7 @@ async def _start_simulators(
                 settings.server.host,
                 settings.scenes.get(scene.name, {}),
                 p.servers,
+                settings.data_path,
             )
             tasks.append(asyncio.create_task(_run_sim(sim, ctx, stop), name=f"sim-{name}"))
             log.info("simulator %s started against %s", name, base)

@@ -115,7 +115,10 @@ class CasesSettings(msgspec.Struct, forbid_unknown_fields=True):
 class AggregationSettings(msgspec.Struct, forbid_unknown_fields=True):
     # TOML: the departments' datasets ([[datasets]]: owner, key, typed columns, pull/file/push)
     datasets_file: str = ""  # empty: no dataset is declared
-    poll_s: float = 60.0  # how often due pulls run, drop folders are read and lateness is judged
+    poll_s: float = 15.0  # how often due pulls run, drop folders are read and lateness is judged
+    # never in the store; the same file on every node; made at first start with the DuckDB store
+    # (one process), to be given with PostgreSQL (docs/aggregation.md, "Encryption at rest")
+    key_file: str = ""  # the key sealing sensitive columns (mode 0600); empty: <data_dir>/keys/fields.key
 
 
 class Settings(msgspec.Struct, forbid_unknown_fields=True):

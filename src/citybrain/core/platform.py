@@ -8,7 +8,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from citybrain.core.config import Settings
 from citybrain.core.errors import ConfigError, NotFoundError, Problem
 from citybrain.core.events import DecodedBatch, Event, kind_of, stamp
 from citybrain.core.extras import require as require_extra
+from citybrain.core.fieldcrypt import FieldCipher
 from citybrain.core.ingest import IngestResult
 from citybrain.core.live import Hub
 from citybrain.core.logs import RateLimitedLog
@@ -105,7 +106,8 @@ def _alert_case(a: Alert, rule: AlertRule) -> CaseOpen:
     lon, lat = data.get("lon"), data.get("lat")
     return CaseOpen(
         rule.case_type, f"alert:{a.id}",
-        {"alert": a.id, "description": a.message, "photos": data.get("photos") or []},
+        {"alert": a.id, "description": a.message, "photos": data.get("photos") or [],
+         **(data.get("case_fields") or {})},
         department=str(rule.case_department or data.get("department") or ""),
         area=str(data.get("area") or ""), category=str(data.get("category") or ""), title=a.title,
         lon=float(lon) if isinstance(lon, int | float) else None,
@@ -154,6 +156,7 @@ class Platform:
             rt = self._runtimes[scene] = Runtime(
                 scene, cfg, self.settings.data_path, self.store, self.batcher.submit, self.hub.publish,
                 self.store.record_alerts, self.store.audit, self.scenes[scene].world, lambda: self.cases,
+                lambda: self.aggregator,
             )  # fmt: skip
         return rt
 
@@ -189,14 +192,40 @@ class Platform:
 
     # -- data aggregation ---------------------------------------------------------------------
     @cached_property
+    def field_cipher(self) -> FieldCipher:
+        """The key sealing datasets' sensitive columns at rest (``[aggregation] key_file``, by default
+        ``<data_dir>/keys/fields.key``). Made at first start with the embedded DuckDB store (one
+        process); with PostgreSQL (perhaps many nodes) the file must be given, the same on every
+        node: a node making a key of its own would seal values the others cannot open or join."""
+        s = self.settings
+        path = Path(s.aggregation.key_file) if s.aggregation.key_file else s.data_path / "keys" / "fields.key"
+        return FieldCipher.from_file(path, create=s.store == "duckdb")
+
+    @cached_property
     def aggregator(self) -> Aggregator:
         """The departments' datasets (``[aggregation] datasets_file``) and their runs: good rows
         become facts on the bus, through the same durable publish as every event."""
         path = self.settings.aggregation.datasets_file
         datasets = load_datasets(Path(path)) if path else {}
-        return Aggregator(
-            self.store, datasets, lambda events: self.publish(events).accepted, self._platform_alerts
-        )
+        for name, scene in self.scenes.items():
+            if scene.datasets is None:
+                continue
+            for ds in scene.datasets(self.runtime(name).settings, self.settings.data_path).values():
+                if ds.name in datasets:
+                    raise ConfigError(f"dataset {ds.name!r} is declared twice (scene {name} declares it too)")
+                if ds.folder and not Path(ds.folder).is_absolute():  # the scene's own, under the data folder
+                    folder = self.settings.data_path / ds.folder
+                    folder.mkdir(parents=True, exist_ok=True)
+                    ds = msgspec.structs.replace(ds, folder=str(folder))
+                datasets[ds.name] = ds
+        made = Aggregator(
+            self.store, datasets, lambda events: self.publish(events).accepted, self._platform_alerts,
+            cipher=self.field_cipher if datasets else None,  # no dataset: no key needed
+        )  # fmt: skip
+        for name, scene in self.scenes.items():
+            if scene.on_facts is not None:
+                made.listeners.append(partial(scene.on_facts, self.runtime(name)))
+        return made
 
     def _platform_alerts(self, ops: Sequence[AlertOp]) -> list[Alert]:
         changed = self.store.record_alerts(ops)
@@ -274,6 +303,8 @@ class Platform:
 
     def stop(self) -> None:
         self._retention_stop.set()
+        for rt in self._runtimes.values():
+            rt.close()
         self.pipeline.stop()
         self.bus.close()
         self.store.close()

@@ -20,6 +20,7 @@ from citybrain.core.outputs import Alert, AlertOp
 from citybrain.core.store.base import ReadModel
 
 if TYPE_CHECKING:
+    from citybrain.core.aggregation.runner import Aggregator
     from citybrain.core.cases.engine import CaseEngine
 
 S = TypeVar("S")
@@ -39,8 +40,10 @@ class Runtime(Generic[S, W]):
     _audit: Callable[[int, str, str, str, dict[str, Any]], None]
     _make_world: Callable[[S, Path], W] | None = None  # the scene's ``world`` hook
     _cases: Callable[[], CaseEngine] | None = None  # the platform's case engine, built at first use
+    _aggregator: Callable[[], Aggregator] | None = None  # the platform's datasets and their runs
     _world: W = field(default=_UNBUILT, init=False, repr=False)
     _world_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _closers: list[Callable[[], None]] = field(default_factory=list, init=False, repr=False)
 
     @property
     def world(self) -> W:
@@ -59,6 +62,22 @@ class Runtime(Generic[S, W]):
         if self._cases is None:
             raise RuntimeError(f"scene {self.name}: this runtime has no case engine")
         return self._cases()
+
+    @property
+    def aggregator(self) -> Aggregator:
+        """The platform's datasets, their runs and current rows (docs/aggregation.md)."""
+        if self._aggregator is None:
+            raise RuntimeError(f"scene {self.name}: this runtime has no data aggregation")
+        return self._aggregator()
+
+    def on_close(self, fn: Callable[[], None]) -> None:
+        """Call ``fn`` when the platform stops, before the store closes (a scene's own thread)."""
+        self._closers.append(fn)
+
+    def close(self) -> None:
+        for fn in reversed(self._closers):
+            fn()
+        self._closers.clear()
 
     def publish(self, topic: str, data: Any, sub: str = "") -> None:
         """Push to live-feed subscribers of ``<topic>.<scene>`` (e.g. ``state.nev``), or of

@@ -5,7 +5,7 @@ package's are: through the ``citybrain.scenes`` entry-point group.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -59,6 +59,11 @@ class Scene:
     # the scene's kinds of work order (names "<scene>.<kind>"), run by the platform's case engine;
     # or, when their limits are settings, a function of the scene's settings that builds them
     case_types: list[CaseType] | Callable[[Any], list[CaseType]] = field(default_factory=list)
+    # datasets(settings, data_path) -> the departments' datasets the scene reads (by name; a
+    # relative drop folder is under the data folder), declared beside [aggregation] datasets_file
+    datasets: Callable[[Any, Path], Mapping[str, Any]] | None = None
+    # on_facts(runtime, dataset, facts): each chunk of facts once saved as the current rows
+    on_facts: Callable[[Any, Any, Sequence[Any]], None] | None = None
 
     def cases_for(self, settings: Any) -> list[CaseType]:
         """The scene's case types as its settings make them."""

@@ -161,9 +161,12 @@ class Directory:
         for r in user.roles:
             self.org.role(r)
         codes = {a.code for a in self.org.areas}
-        for a in user.areas:
-            if not any(c.startswith(a) for c in codes):
-                raise ConfigError(f"user {user.username!r}: area {a!r} covers no area of the organisation")
+        for a in user.areas:  # a district, or a township, village or grid inside one (a village cadre)
+            if not a.isdigit() or not any(c.startswith(a) or a.startswith(c) for c in codes):
+                raise ConfigError(
+                    f"user {user.username!r}: area {a!r} is neither an area of the organisation "
+                    "nor inside one"
+                )
 
     # -- sign-in ------------------------------------------------------------------------------
     def sign_in(self, username: str, password: str, code: str, now: int) -> tuple[str, Session, User]:

@@ -7,9 +7,14 @@ See docs/scenes/writing-a-scene.md for a complete scene in one file.
 from citybrain.api.answers import AlertAnswer
 from citybrain.api.ingest_gate import IngestBody, ingest_body
 from citybrain.core.cases import kpi as case_kpi
+from citybrain.core.cases.engine import Act as CaseAct
+from citybrain.core.cases.engine import Actor as CaseActor
 from citybrain.core.cases.engine import CaseEngine
+from citybrain.core.cases.engine import Open as CaseOpen
+from citybrain.core.cases.engine import Outcome as CaseOutcome
 from citybrain.core.cases.events import CaseChanged
 from citybrain.core.cases.model import ANY, Action, CaseType, Escalation, Limit, State
+from citybrain.core.cases.records import CaseQuery
 from citybrain.core.cases.routing import Route, route_for
 from citybrain.core.clock import now_ms
 from citybrain.core.documents import read_document
@@ -44,7 +49,7 @@ from citybrain.sdk.panels import (
     TimeSeries,
 )
 from citybrain.sdk.rules import make_rule as rule
-from citybrain.sdk.runtime import Areas, readable_areas, require, router, runtime
+from citybrain.sdk.runtime import Areas, acting, readable_areas, require, router, runtime
 from citybrain.sdk.scene import Scene
 from citybrain.sdk.settings import SceneSettings, duration_ms
 from citybrain.sdk.windows import (
@@ -74,8 +79,13 @@ __all__ = [
     "Alerts",
     "Areas",
     "Bar",
+    "CaseAct",
+    "CaseActor",
     "CaseChanged",
     "CaseEngine",
+    "CaseOpen",
+    "CaseOutcome",
+    "CaseQuery",
     "CaseType",
     "CitybrainError",
     "ConfigError",
@@ -111,6 +121,7 @@ __all__ = [
     "Window",
     "WindowState",
     "Windows",
+    "acting",
     "advance_watermark",
     "case_kpi",
     "count",

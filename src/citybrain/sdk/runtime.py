@@ -19,6 +19,7 @@ __all__ = [
     "SCENES_PREFIX",
     "Areas",
     "Runtime",
+    "acting",
     "readable_areas",
     "require",
     "router",
@@ -61,6 +62,17 @@ class Areas:
         if self.codes is None:
             return True
         return bool(code) and any(str(code).startswith(a) for a in self.codes)
+
+
+def acting(request: Request) -> tuple[str, Any]:
+    """Dependency: who acts in this request, as the audit log names them and as the case engine
+    knows them (``(audit name, case actor)``)."""
+    from citybrain.api.routes_cases import actor_of
+
+    who = getattr(request.state, "who", None)
+    if who is None:
+        raise NotFoundError("this route has no principal: declare its require() first")
+    return who.actor, actor_of(who)
 
 
 def readable_areas(request: Request) -> Areas:

@@ -9,6 +9,7 @@ import math
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
@@ -65,6 +66,18 @@ class IngestClient:
             delay = min(delay * 2, 5.0)
         raise RuntimeError("unreachable")
 
+    async def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        """GET a route of the platform with the token; its JSON answer, or None when refused."""
+        try:
+            r = await self._client.get(path, params=dict(params or {}))
+        except httpx.TransportError as err:
+            log.warning("%s unreachable (%s)", path, err)
+            return None
+        if r.status_code >= 300:
+            log.warning("%s answered HTTP %d: %s", path, r.status_code, r.text[:200])
+            return None
+        return r.json()
+
     async def wait_ready(self, timeout: float = 60.0) -> None:
         """Wait until the platform answers /healthz (simulators start with the app, before it listens)."""
         deadline = asyncio.get_running_loop().time() + timeout
@@ -91,6 +104,7 @@ class SimContext:
     host: str
     scene_settings: Mapping[str, Any] = field(default_factory=dict)
     servers: Sequence[Any] = ()  # the platform's running servers (gateways, brokers)
+    data_path: Path | None = None  # the platform's data folder (a department's drop folders are there)
 
     def port_of(self, server_name: str, default: int) -> int:
         """The port a running server (by its ``name``) listens on: right even when configured as 0."""

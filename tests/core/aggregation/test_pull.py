@@ -14,8 +14,6 @@ from __future__ import annotations
 import itertools
 import os
 import random
-import shutil
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -43,6 +41,7 @@ from citybrain.core.aggregation.pull import (
     source_count,
 )
 from citybrain.core.errors import ConfigError, DecodeError
+from citybrain.testing import start_database
 
 BACKENDS = ["mariadb", "postgres"]
 DSNS = {
@@ -106,15 +105,7 @@ def _connect(kind: str) -> Any:
     return psycopg.connect(DSNS["postgres"], autocommit=True, connect_timeout=3)
 
 
-def _start(kind: str) -> None:
-    if kind == "mariadb":
-        if shutil.which("start-stop-daemon") and os.path.exists("/usr/sbin/mariadbd"):
-            cmd = ["start-stop-daemon", "--start", "--oknodo", "--background", "--exec", "/usr/sbin/mariadbd"]
-            subprocess.run(cmd, timeout=60, check=False)
-        return
-    for version in os.listdir("/etc/postgresql") if os.path.isdir("/etc/postgresql") else []:
-        cmd = ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "start"]
-        subprocess.run(cmd, timeout=60, check=False)
+_start = start_database
 
 
 @pytest.fixture(scope="module", params=BACKENDS)

@@ -180,3 +180,79 @@ def test_missing_values_stay_unknown_and_latest_is_the_newest_row(store: Store) 
     (h9,) = build(store, SUBJECTS, wage, DATASETS).table.to_pylist()
     assert h9["income"] is None  # not 0: a household with an unreported wage is not a household with none
     assert h9["members"] is None  # the newest row's value, even missing (not an older one's)
+
+
+LINKED = {d.name: d for d in [
+    DATASETS["civil.households"],
+    _ds("civil.members", "id_number", ("household", "text")),
+    _ds("medical.claims", "claim", ("id_number", "text"), ("self_pay", "float"), ("settled", "date")),
+]}  # fmt: skip
+LINKED_ROWS: dict[str, list[dict[str, Any]]] = {
+    "civil.households": ROWS["civil.households"],
+    "civil.members": [
+        {"id_number": "A", "household": "H1"},
+        {"id_number": "B", "household": "H1"},
+        {"id_number": "C", "household": "H2"},
+    ],
+    "medical.claims": [  # keyed by the person, as a medical-insurance bureau keeps them
+        {"claim": "M1", "id_number": "A", "self_pay": 3000.0, "settled": "2026-11-01"},
+        {"claim": "M2", "id_number": "B", "self_pay": 2500.0, "settled": "2026-06-01"},
+        {"claim": "M3", "id_number": "B", "self_pay": 900.0, "settled": "2025-01-01"},  # before since
+        {"claim": "M4", "id_number": "Z", "self_pay": 7000.0, "settled": "2026-11-01"},  # of no member
+        {"claim": "M5", "id_number": "C", "self_pay": 10.0, "settled": "2026-11-20"},
+    ],
+}
+BY_PERSON = [
+    FeatureSpec("medical_12m", "medical.claims", by="id_number", via="civil.members", agg="sum",
+                value="self_pay", where="settled >= since"),
+    FeatureSpec("last_claim", "medical.claims", by="id_number", via="civil.members", agg="latest",
+                value="self_pay"),
+    FeatureSpec("people", "civil.members", by="household", agg="count"),
+]  # fmt: skip
+
+
+def test_rows_of_people_reach_their_household_through_the_member_register(store: Store) -> None:
+    for name, rows in LINKED_ROWS.items():
+        ds = LINKED[name]
+        run = RunReport(id=f"{name}:l", dataset=name, origin="push", where="push", as_of="2026-11-30",
+                        started_ts=1)  # fmt: skip
+        store.save_run(run, current=[Fact(key=str(r[ds.key[0]]), ts=1, id=f"{name}:{i}", dataset=name,
+                                          batch=run.id, as_of="2026-11-30", row=i + 2, data=r)
+                                     for i, r in enumerate(rows)])  # fmt: skip
+    params = {"since": "2025-12-01"}
+    got = {r["key"]: r for r in build(store, SUBJECTS, BY_PERSON, LINKED, params=params).table.to_pylist()}
+    assert {k: (r["medical_12m"], r["people"]) for k, r in got.items()} == {
+        "H1": (5500.0, 2), "H2": (10.0, 1), "H3": (0, 0)}  # fmt: skip
+    assert got["H1"]["last_claim"] == 900.0  # the newest delivery, then the greatest key (M3)
+    for key in ("H1", "H2", "H3"):  # one household again reads the same, through the link too
+        (one,) = build(store, SUBJECTS, BY_PERSON, LINKED, keys=[key], params=params).table.to_pylist()
+        assert one == got[key]
+    with pytest.raises(ConfigError, match="has no column 'since'"):
+        build(store, SUBJECTS, BY_PERSON, LINKED)  # the screening day not given
+    wrong = FeatureSpec("x", "medical.claims", by="id_number", via="medical.claims", agg="count")
+    with pytest.raises(ConfigError, match=r"via 'medical\.claims' needs"):
+        build(store, SUBJECTS, [wrong], LINKED)
+
+
+def test_a_feature_may_not_compute_on_an_encrypted_column(store: Store) -> None:
+    bills = Dataset(name="medical.notes", title="t", owner="x", key=["bill"], origin="push",
+                    columns=[Column("bill", required=True), Column("household"),
+                             Column("diagnosis", sensitive=True)])  # fmt: skip
+    spec = FeatureSpec("cancer", "medical.notes", by="household", agg="any", where="diagnosis == '肺癌'")
+    with pytest.raises(ConfigError, match=r"'diagnosis' of 'medical\.notes' is sensitive"):
+        build(store, SUBJECTS, [spec], {**DATASETS, bills.name: bills})
+
+
+def test_only_text_and_id_numbers_may_be_sensitive() -> None:
+    cases = [
+        (Column("income", type="float", sensitive=True), "only text and ID numbers"),
+        (Column("updated", sensitive=True), "watermark 'updated' is sensitive"),
+    ]
+    for col, message in cases:
+        cols = [Column("k"), Column("updated"), col]
+        ds = Dataset(name="a.b", title="t", owner="x", key=["k"], origin="pull", dsn="mysql://u@h/d",
+                     table="t", watermark="updated", columns=cols)  # fmt: skip
+        if col.name == "updated":
+            ds.columns = [Column("k"), col]
+        with pytest.raises(ConfigError, match=message):
+            ds.check()

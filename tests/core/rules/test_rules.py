@@ -244,3 +244,10 @@ def test_sql_and_python_give_the_same_answer(rows: list[tuple[Any, Any, Any]]) -
             assert got == py, (text, rows)
     finally:
         con.close()
+
+
+def test_a_function_name_is_not_a_value_the_clause_reads() -> None:
+    assert parse("coalesce(a, 0) > max(b, c)").names == {"a", "b", "c"}
+    spec = RuleSetSpec(name="p", title="p", region="36", valid_from="2026-01-01", version="1", features=["a"],
+                       clauses=[ClauseSpec("c", "c", "coalesce(a, 0) > 1")])  # fmt: skip
+    assert RuleSet.of(spec).clauses[0].expr.names == {"a"}

@@ -93,6 +93,11 @@ class Dataset(msgspec.Struct, forbid_unknown_fields=True):
                 raise ConfigError(f"{where}: column {c.name!r} is declared twice")
             if c.min is not None and c.max is not None and c.min > c.max:
                 raise ConfigError(f"{where}: column {c.name!r} has min {c.min} above max {c.max}")
+            if c.sensitive and c.type not in ("text", "id_number"):
+                raise ConfigError(
+                    f"{where}: column {c.name!r} is sensitive (stored encrypted): only text and ID numbers "
+                    "may be"
+                )
         if not self.key:
             raise ConfigError(f"{where}: it needs a key (the columns naming the entity a row is about)")
         for k in self.key:
@@ -112,6 +117,10 @@ class Dataset(msgspec.Struct, forbid_unknown_fields=True):
             if self.column(self.watermark).type in ("float", "bool"):
                 raise ConfigError(f"{where}: watermark {self.watermark!r} must be a time, a date, a whole "
                                   "number or text: a float cannot be compared exactly")  # fmt: skip
+        for what in ("watermark", "as_of_column"):
+            col = getattr(self, what)
+            if col and col in names and self.column(col).sensitive:
+                raise ConfigError(f"{where}: {what} {col!r} is sensitive, but it is kept in clear")
         if self.as_of_column and self.as_of_column not in names:
             raise ConfigError(f"{where}: as_of_column {self.as_of_column!r} is not one of its columns")
 

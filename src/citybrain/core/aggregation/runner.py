@@ -28,10 +28,11 @@ import msgspec
 from citybrain.core.aggregation.datasets import Dataset
 from citybrain.core.aggregation.facts import Fact, Reject, RunReport, fact_id, row_digest
 from citybrain.core.aggregation.readers import ERROR, RawRow, file_digest, read_file, read_json_body
-from citybrain.core.aggregation.rows import check_row, key_of, masked_raw
+from citybrain.core.aggregation.rows import KEY_MAX, check_row, key_of, masked_raw
 from citybrain.core.clock import now_ms
 from citybrain.core.errors import CitybrainError, ConflictError, NotFoundError, Problem, ValidationError
 from citybrain.core.events import Event
+from citybrain.core.fieldcrypt import FieldCipher
 from citybrain.core.outputs import Alert, AlertOp, Severity
 from citybrain.core.store.base import AlertQuery, Store
 
@@ -74,11 +75,15 @@ class Aggregator:
         publish: Publish,
         record_alerts: Callable[[Sequence[AlertOp]], Any] | None = None,
         clock: Callable[[], int] = now_ms,
+        cipher: FieldCipher | None = None,
     ) -> None:
         self.store, self.datasets, self._publish = store, datasets, publish
         self._record_alerts, self.clock = record_alerts, clock
+        self.cipher = cipher  # seals sensitive values before they are stored (None: kept plain)
         self._seen: dict[Path, tuple[int, int]] = {}  # drop-folder files loaded: (size, mtime)
         self._busy: dict[str, threading.Lock] = {name: threading.Lock() for name in datasets}
+        # told of each chunk of facts saved as current rows (a scene re-screens whom they concern)
+        self.listeners: list[Callable[[Dataset, Sequence[Fact]], None]] = []
 
     def dataset(self, name: str) -> Dataset:
         ds = self.datasets.get(name)
@@ -125,6 +130,8 @@ class Aggregator:
         now = self.clock()
         stored = self.store.mark(ds.name)
         after = Mark.from_json(stored) if stored else None
+        if after is not None and self.cipher is not None:  # its key was stored sealed
+            after = Mark(after.value, self.cipher.open_key(ds, after.key))
         for old in self.store.runs(ds.name, 20):  # a pull killed mid-way: this one resumes it
             if old.origin == "pull" and old.status == "running":
                 old.status, old.error = (
@@ -142,7 +149,8 @@ class Aggregator:
                 rejects, facts = self._chunk(ds, run, page.rows, total)
                 total += len(page.rows)
                 mark = page.mark
-                run.mark_to = mark.as_json()
+                kept = mark if self.cipher is None else Mark(mark.value, self.cipher.seal_key(ds, mark.key))
+                run.mark_to = kept.as_json()  # stored: a sensitive key column's value sealed
                 self.store.save_run(run, rejects, run.mark_to, current=facts)
             if mark is not None and mark is not after:
                 run.source_rows = source_count(ds, after, mark)
@@ -221,6 +229,8 @@ class Aggregator:
                 rejects, facts = self._chunk(ds, run, chunk, done)
                 done += len(chunk)
                 self.store.save_run(run, rejects, current=() if late else facts)
+                if facts and not late:
+                    self._notify(ds, facts)
         except CitybrainError as err:
             return self._failed(run, err)
         return self._finish(ds, run)
@@ -243,20 +253,40 @@ class Aggregator:
                 named = [{"field": p.field, "reason": p.reason} for p in problems]
                 rejects.append(Reject(run_id=run.id, row=r.no, raw=masked_raw(ds, r.values), problems=named))
                 continue
-            key = key_of(ds, values)
+            digest = row_digest(values)  # of the plain values: a department computes the same
             as_of = str(values.get(ds.as_of_column) or run.as_of) if ds.as_of_column else run.as_of
+            if self.cipher is not None:  # sensitive values are stored sealed only, in the key too
+                values = self.cipher.seal_row(ds, values)
+            key = key_of(ds, values)
+            if len(key) > KEY_MAX:  # sealed parts are longer than the values they hold
+                why = {"field": ds.column(ds.key[0]).header, "reason": f"the key is over {KEY_MAX} "
+                       "characters once its sensitive values are sealed"}  # fmt: skip
+                rejects.append(Reject(run_id=run.id, row=r.no, raw=masked_raw(ds, r.values), problems=[why]))
+                continue
             # a pull's row is new when its watermark moved, a file's or push's in each new batch: a
             # value that changes back (A, B, A) is a fact again, a batch read twice is not
             stamp = str(values.get(ds.watermark)) if run.origin == "pull" else run.id
             facts.append(Fact(key=key, ts=now, source=ds.owner, id=fact_id(ds.name, key, stamp, values),
                               dataset=ds.name, batch=run.id, as_of=as_of, row=r.no, data=values))  # fmt: skip
-            checksum = (checksum + row_digest(values)) % (1 << 64)
+            checksum = (checksum + digest) % (1 << 64)
         run.facts_new += self._publish(list[Event](facts)) if facts else 0
         run.rows_read += len(rows)
         run.rows_good += len(facts)
         run.rows_bad += len(rejects)
         run.checksum = f"{checksum:016x}"
         return rejects, facts
+
+    def publish(self, events: Sequence[Event]) -> int:
+        """Events onto the bus through the platform's durable publish (a scene's conclusions from
+        the facts, e.g. a household screened); how many were new."""
+        return self._publish(list(events))
+
+    def _notify(self, ds: Dataset, facts: Sequence[Fact]) -> None:
+        for listen in self.listeners:
+            try:  # a listener's trouble is its own: the run goes on
+                listen(ds, facts)
+            except Exception:
+                log.exception("a listener of dataset %s failed", ds.name)
 
     def _finish(self, ds: Dataset, run: RunReport) -> RunReport:
         run.status, run.finished_ts = "done", self.clock()

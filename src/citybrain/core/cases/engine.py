@@ -380,6 +380,13 @@ def advance(
         raise ValidationError([Problem(0, n, f"{v!r} is not one of {list(ok)}") for n, v, ok in wrong])
     if action.before_due and current.due_ts is not None and now > current.due_ts:
         raise ConflictError(f"{action.title} must come before the deadline; case {current.id} is overdue")
+    if action.after_stay and here.min_stay is not None and current.entered_ts:
+        stay = here.min_stay
+        ready = cal.deadline(current.entered_ts, stay.amount, stay.unit, current.department or None).at_ms
+        if now < ready:
+            until = datetime.fromtimestamp(ready / 1000, BJT).strftime("%Y-%m-%d %H:%M")
+            raise ConflictError(f"case {current.id}: {here.title} lasts at least {stay}, until {until}; "
+                                f"{action.title} is possible then")  # fmt: skip
     # an action changes what it needs (派单: the department, 答复: the reply) and adds what is new;
     # it never rewrites another field (a note cannot move a case or change the caller's phone)
     kept = {k: v for k, v in fields.items() if k in action.needs or k not in current.fields}
@@ -433,7 +440,7 @@ def _leave_state(ct: CaseType, case: Case, now: int, cal: WorkCalendar) -> None:
 
 def _enter_state(ct: CaseType, case: Case, now: int, cal: WorkCalendar) -> None:
     state = ct.state(case.state)
-    case.step_due_ts = None
+    case.step_due_ts, case.entered_ts = None, now
     if state.limit is not None:
         d = cal.deadline(now, state.limit.amount, state.limit.unit, case.department or None)
         case.step_due_ts, case.assumed = d.at_ms, case.assumed or d.assumed

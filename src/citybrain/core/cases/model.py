@@ -69,6 +69,7 @@ class State:
     limit: Limit | None = None  # how long a case may stay here (the step deadline)
     pause: bool = False  # the case's clock stops here
     final: bool = False  # closed: no action leaves it but those naming it as a source
+    min_stay: Limit | None = None  # how long a case must stay (公示 ≥ 5 days): see Action.after_stay
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,7 @@ class Action:
     restarts: bool = False  # the case's deadline starts over from now (返工: reopened)
     own_department: bool = False  # only people of the case's department (签收, 办结 by the 承办单位)
     choices: Mapping[str, tuple[object, ...]] = field(default_factory=dict)  # allowed values of fields
+    after_stay: bool = False  # only once the source state's min_stay is over (公示期满 -> 乡镇审核)
 
 
 @dataclass(frozen=True)
@@ -154,6 +156,7 @@ class CaseType:
         limits = [("limit", self.limit),
                   *((f"the limit of {c!r}", v) for c, v in self.limits_by_category.items()),
                   *((f"the limit of state {s.name!r}", s.limit) for s in self.states),
+                  *((f"the minimum stay of state {s.name!r}", s.min_stay) for s in self.states),
                   *((f"what action {a.name!r} extends", a.extends) for a in self.actions)]  # fmt: skip
         for what, limit in limits:
             if limit is not None and (problem := limit.problem()):
@@ -169,6 +172,8 @@ class CaseType:
                 raise ConfigError(f"{where}: action {a.name!r} goes to unknown state {a.target!r}")
             if not a.roles:
                 raise ConfigError(f"{where}: action {a.name!r} names no role that may take it")
+            if a.after_stay and not any(self.state(x).min_stay for x in a.sources if x != ANY):
+                raise ConfigError(f"{where}: action {a.name!r} waits for a stay none of its sources has")
         reached = {self.initial}
         while True:
             more = {a.target for s in reached for a in self.actions_from(s) if a.target} - reached

@@ -30,6 +30,7 @@ class Case:
     paused_since: int | None = None  # in a pause state since then
     left_ms: int | None = None  # while paused: the allowance left when the pause began
     assumed: bool = False  # a deadline counted days the calendar does not know (weekdays assumed)
+    entered_ts: int = 0  # when it entered its current state (0: before this was recorded)
     lon: float | None = None
     lat: float | None = None
     fields: dict[str, Any] = field(default_factory=dict)

@@ -57,9 +57,12 @@ def parse(text: str, where: str = "") -> Expr:
     except SyntaxError as err:
         raise ConfigError(f"{label}{text!r} is not an expression ({err.msg})") from None
     names: set[str] = set()
+    called = set()  # a function's own name (coalesce) is not a value the clause reads
     for node in ast.walk(tree):
         _check(node, text, label)
-        if isinstance(node, ast.Name):
+        if isinstance(node, ast.Call):
+            called.add(id(node.func))
+        if isinstance(node, ast.Name) and id(node) not in called:
             names.add(node.id)
     return Expr(text.strip(), tree, frozenset(names))
 

@@ -11,7 +11,10 @@ each **feature** aggregates one dataset's rows by the column naming the subject:
     value = "amount"              # the column aggregated (not for count)
     where = "settled >= '2025-12-01'"   # which rows (the rules' expression language)
     per = "members"               # divided by another feature (per person)
+    via = "civil.members"         # ``by`` names a key of this dataset, whose column named as the
+                                  # subjects' key gives the subject (a person's ID -> household)
 
+A ``where`` may compare with the caller's ``params`` (the screening day: ``settled >= since_12m``).
 A subject without rows has 0 for sum and count, false for any, and nothing (unknown) for the
 others. Each feature remembers where it came from (dataset and the newest as-of date it read), so
 a decision names its sources.
@@ -20,8 +23,9 @@ a decision names its sources.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 import duckdb
@@ -29,8 +33,9 @@ import msgspec
 import pyarrow as pa
 
 from citybrain.core.aggregation.datasets import Dataset
+from citybrain.core.documents import read_document
 from citybrain.core.errors import ConfigError
-from citybrain.core.rules.expr import parse
+from citybrain.core.rules.expr import Value, parse
 from citybrain.core.store.base import Store
 
 Agg = Literal["sum", "count", "max", "min", "latest", "any"]
@@ -46,6 +51,7 @@ class FeatureSpec(msgspec.Struct, forbid_unknown_fields=True):
     value: str = ""
     where: str = ""
     per: str = ""
+    via: str = ""  # a dataset keyed by what ``by`` holds, with a column naming the subject
     title: str = ""
 
 
@@ -53,6 +59,17 @@ class SubjectSpec(msgspec.Struct, forbid_unknown_fields=True):
     dataset: str  # the roster: one row per subject
     key: str  # its column naming the subject
     area: str  # its column with the subject's area code
+
+
+class FeatureFile(msgspec.Struct, forbid_unknown_fields=True):
+    subjects: SubjectSpec
+    features: list[FeatureSpec] = msgspec.field(default_factory=list)
+
+
+def load_features(path: Path) -> tuple[SubjectSpec, list[FeatureSpec]]:
+    """The subjects and features declared in a TOML file (``[subjects]``, ``[[features]]``)."""
+    parsed = read_document(path, "features", FeatureFile)
+    return parsed.subjects, parsed.features
 
 
 @dataclass(frozen=True)
@@ -64,8 +81,14 @@ class Population:
     sources: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
-def check(subjects: SubjectSpec, features: Sequence[FeatureSpec], datasets: Mapping[str, Dataset]) -> None:
-    """ConfigError naming the first feature that reads what its dataset does not have."""
+def check(
+    subjects: SubjectSpec,
+    features: Sequence[FeatureSpec],
+    datasets: Mapping[str, Dataset],
+    params: Collection[str] = (),
+) -> None:
+    """ConfigError naming the first feature that reads what its dataset does not have (a
+    ``where`` may also read ``params``)."""
     roster = datasets.get(subjects.dataset)
     if roster is None:
         raise ConfigError(f"subjects: dataset {subjects.dataset!r} is not declared")
@@ -90,11 +113,26 @@ def check(subjects: SubjectSpec, features: Sequence[FeatureSpec], datasets: Mapp
             if col not in have:
                 _missing(f"feature {f.name!r}", f.dataset, col)
         if f.where:
-            unknown = parse(f.where, f"feature {f.name!r}").names - have
+            unknown = parse(f.where, f"feature {f.name!r}").names - have - set(params)
             if unknown:
                 _missing(f"feature {f.name!r} (where)", f.dataset, sorted(unknown)[0])
+        # a sensitive column is stored sealed (core/fieldcrypt.py): equal values join, nothing else
+        sealed = {c.name for c in ds.columns if c.sensitive}
+        read = [*([f.value] if f.value else []), *sorted(parse(f.where).names if f.where else ())]
+        if touched := [c for c in read if c in sealed]:
+            raise ConfigError(
+                f"feature {f.name!r}: column {touched[0]!r} of {f.dataset!r} is sensitive, stored encrypted: "
+                "it may name whom a row is about (by), not be computed on"
+            )
         if f.per and f.per not in names:
             raise ConfigError(f"feature {f.name!r}: per {f.per!r} is not a feature")
+        if f.via:
+            link = datasets.get(f.via)
+            if link is None:
+                raise ConfigError(f"feature {f.name!r}: via {f.via!r} is not a declared dataset")
+            if len(link.key) != 1 or subjects.key not in {c.name for c in link.columns}:
+                raise ConfigError(f"feature {f.name!r}: via {f.via!r} needs a one-column key and a "
+                                  f"column {subjects.key!r} naming the subject")  # fmt: skip
 
 
 def _missing(what: str, dataset: str, column: str) -> None:
@@ -107,42 +145,51 @@ def build(
     features: Sequence[FeatureSpec],
     datasets: Mapping[str, Dataset],
     keys: Sequence[str] | None = None,
+    params: Mapping[str, Value] | None = None,
 ) -> Population:
     """Every subject of the roster with every feature, in one in-memory DuckDB over Arrow; only
     the subjects ``keys`` when given (a household to re-screen after a new fact): then only their
-    rows are read."""
-    check(subjects, features, datasets)
+    rows are read. ``params`` are the values a ``where`` may compare with (the screening day)."""
+    values = dict(params or {})
+    check(subjects, features, datasets, values)
     roster = datasets[subjects.dataset]
     only = None if keys is None else list(keys)
+    links = {f.via for f in features if f.via}
+    needed: dict[str, set[str]] = {}
+    for f in features:
+        cols = needed.setdefault(f.dataset, set())
+        cols |= {f.by, *([f.value] if f.value else []), *(_reads(f.where) - set(values))}
+        if f.via:
+            needed.setdefault(f.via, set()).update({datasets[f.via].key[0], subjects.key})
     con = duckdb.connect()
     try:
         people = store.current_table(roster.name, _types(roster, [subjects.key, subjects.area]),
                                      None if only is None else (subjects.key, only))  # fmt: skip
         con.register("subjects", people)
-        needed: dict[str, set[str]] = {}
-        for f in features:
-            cols = needed.setdefault(f.dataset, set())
-            cols |= {f.by, *([f.value] if f.value else []), *(parse(f.where).names if f.where else set())}
         sources: dict[str, dict[str, str]] = {}
-        for name, cols in needed.items():
-            bys = {f.by for f in features if f.dataset == name}
-            where = (next(iter(bys)), only) if only is not None and len(bys) == 1 else None
-            t = store.current_table(name, _types(datasets[name], sorted(cols)), where)
+        linked: dict[str, list[str]] = {}  # a link dataset -> its keys of the chosen subjects
+        for name in sorted(needed, key=lambda n: (n not in links, n)):  # links first
+            t = store.current_table(name, _types(datasets[name], sorted(needed[name])),
+                                    _only(name, features, subjects, links, only, linked))  # fmt: skip
+            if name in links and only is not None:
+                chosen = set(only)
+                key_col = datasets[name].key[0]
+                linked[name] = [k for k, s in zip(t.column(key_col).to_pylist(),
+                                                  t.column(subjects.key).to_pylist(), strict=True)
+                                if k is not None and s in chosen]  # fmt: skip
             con.register(_view(name).strip('"'), t)
             newest = con.execute(f"SELECT max(as_of) FROM {_view(name)}").fetchall()[0][0]
             for f in features:
                 if f.dataset == name:
-                    sources[f.name] = {
-                        "dataset": name,
-                        "as_of": str(newest or ""),
-                    }
+                    sources[f.name] = {"dataset": name, "as_of": str(newest or "")}
         selects = [f'"{subjects.key}" AS key', f'"{subjects.area}" AS area']
         joins = []
         for i, f in enumerate(features):
             agg = _aggregate(f)
-            cond = f" WHERE {parse(f.where).sql({})}" if f.where else ""
-            joins.append(f'LEFT JOIN (SELECT "{f.by}" AS k, {agg} AS v FROM {_view(f.dataset)}{cond} '
-                         f'GROUP BY "{f.by}") f{i} ON f{i}.k = s."{subjects.key}"')  # fmt: skip
+            cond = f" WHERE {parse(f.where).sql(values)}" if f.where else ""
+            rows = _rows(f, subjects, datasets)
+            joins.append(f'LEFT JOIN (SELECT "{_BY}" AS k, {agg} AS v FROM {rows}{cond} '
+                         f'GROUP BY "{_BY}") f{i} ON f{i}.k = s."{subjects.key}"')  # fmt: skip
             # no rows: 0 for sum and count, false for any; rows whose values are all missing: unknown
             empty = {"sum": "0", "count": "0", "any": "FALSE"}.get(f.agg)
             value = f"CASE WHEN f{i}.k IS NULL THEN {empty} ELSE f{i}.v END" if empty else f"f{i}.v"
@@ -155,6 +202,44 @@ def build(
     finally:
         con.close()
     return Population(table, sources)
+
+
+_BY = "__subject"  # the column naming the subject of a feature's rows
+
+
+def _reads(where: str) -> set[str]:
+    return set(parse(where).names) if where else set()
+
+
+def _only(
+    name: str,
+    features: Sequence[FeatureSpec],
+    subjects: SubjectSpec,
+    links: set[str],
+    only: list[str] | None,
+    linked: Mapping[str, list[str]],
+) -> tuple[str, list[str]] | None:
+    """Which rows of ``name`` to read for the chosen subjects (None: all): those naming them, by
+    the one column every use of the dataset names them with (through a link: the link's keys)."""
+    if only is None:
+        return None
+    uses = {(f.by, f.via) for f in features if f.dataset == name}
+    if name in links:
+        uses.add((subjects.key, ""))
+    if len(uses) != 1:
+        return None
+    by, via = next(iter(uses))
+    return (by, linked[via]) if via else (by, only)
+
+
+def _rows(f: FeatureSpec, subjects: SubjectSpec, datasets: Mapping[str, Dataset]) -> str:
+    """A feature's rows with the subject each is about (``__subject``): its ``by`` column, or
+    through its link dataset."""
+    if not f.via:
+        return f'(SELECT *, "{f.by}" AS "{_BY}" FROM {_view(f.dataset)}) d'
+    link_key = datasets[f.via].key[0]
+    return (f'(SELECT d.*, l."{subjects.key}" AS "{_BY}" FROM {_view(f.dataset)} d '
+            f'JOIN {_view(f.via)} l ON l."{link_key}" = d."{f.by}") d')  # fmt: skip
 
 
 def _view(dataset: str) -> str:
@@ -173,5 +258,5 @@ def _aggregate(f: FeatureSpec) -> str:
     if (
         f.agg == "latest"
     ):  # the value of the row with the newest as-of date (then the greatest key), even if null
-        return f"arg_max_null(\"{f.value}\", as_of || '|' || key)"
+        return f"arg_max_null(\"{f.value}\", d.as_of || '|' || d.key)"
     return f'{_SQL[f.agg]}("{f.value}")'

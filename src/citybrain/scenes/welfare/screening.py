@@ -1,0 +1,358 @@
+"""Screening: every household's features built from the departments' current rows, decided by
+the rule sets, turned into a risk (level, types, monitored group) and published as events.
+
+Two ways in. **After new facts** (``Screener.notify``: the aggregation tells the scene of each
+chunk of rows it saved): the households those rows concern (a bill names a person: the member
+register names the household) are gathered for ``settle_ms`` and screened again alone, every
+one of them published (at risk or no longer). **Everyone** (``Screener.full``: every
+``screen_every_h``, on demand, or when more households wait than ``full_above``): only the
+households at risk are published, then ``welfare.screened``, after which a household at risk
+before and not found again is no longer at risk. A crash between saved rows and their screening
+loses nothing for long: the next full screening finds what it missed.
+
+The model (``Model``: datasets, features, rule book, settings) is the scene's world: built once per
+runtime from the TOML files, checked together (a feature reading an undeclared column, a rule set
+reading an undeclared feature is a ConfigError at start).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from citybrain import sdk
+from citybrain.scenes.welfare.events import Assessed, ScreeningDone
+from citybrain.scenes.welfare.settings import WelfareSettings
+from citybrain.sdk import data
+
+log = logging.getLogger(__name__)
+BJT = timezone(timedelta(hours=8))
+LEVELS = ("none", "medium", "high")
+
+
+def shipped(name: str) -> Path:
+    return Path(str(resources.files("citybrain.data") / "welfare" / name))
+
+
+def screening_day(ms: int) -> date:
+    return datetime.fromtimestamp(ms / 1000, BJT).date()
+
+
+def day_params(day: date) -> dict[str, data.Value]:
+    """What a feature's ``where`` compares with: the screening day and the windows before it."""
+    back = {"since_6m": 183, "since_12m": 365, "since_24m": 730}
+    return {"today": day.isoformat(), **{k: (day - timedelta(days=n)).isoformat() for k, n in back.items()}}
+
+
+@dataclass(frozen=True)
+class Model:
+    """The scene's data model and rules, checked together once."""
+
+    cfg: WelfareSettings
+    datasets: dict[str, data.Dataset]
+    subjects: data.SubjectSpec
+    features: list[data.FeatureSpec]
+    book: data.RuleBook
+
+    @classmethod
+    def load(cls, cfg: WelfareSettings, _data_path: Path | None = None) -> Model:
+        datasets = data.load_datasets(
+            Path(cfg.datasets_file) if cfg.datasets_file else shipped("datasets.toml")
+        )
+        subjects, features = data.load_features(
+            Path(cfg.features_file) if cfg.features_file else shipped("features.toml")
+        )
+        book = data.load_rules(Path(cfg.rules_file) if cfg.rules_file else shipped("rules.toml"))
+        data.check_features(subjects, features, datasets, day_params(date(2000, 1, 1)))
+        declared = {f.name for f in features}
+        for rs in book.sets:
+            if missing := sorted(set(rs.features) - declared):
+                raise sdk.ConfigError(f"rule set {rs.label}: feature {missing[0]!r} is not declared")
+        for policy in [cfg.eligibility, cfg.monitor_range, *cfg.risks, *cfg.delivery]:
+            if not any(rs.name == policy for rs in book.sets):
+                raise sdk.ConfigError(
+                    f"[scenes.welfare] names rule set {policy!r}, which no rules file declares"
+                )
+        for name, r in cfg.risks.items():
+            if r.level not in LEVELS[1:]:
+                raise sdk.ConfigError(
+                    f"[scenes.welfare] risks.{name}.level: {r.level!r} is not medium or high"
+                )
+        return cls(cfg, datasets, subjects, features, book)
+
+    @property
+    def policies(self) -> list[str]:
+        """Every rule set a household page explains, the eligibility first."""
+        out = [self.cfg.eligibility, self.cfg.monitor_range, *self.cfg.risks, *self.cfg.delivery]
+        return list(dict.fromkeys(out))
+
+    def population(self, store: Any, day: date, keys: Sequence[str] | None = None) -> data.Population:
+        return data.build(
+            store, self.subjects, self.features, self.datasets, keys=keys, params=day_params(day)
+        )
+
+    def households_of(self, store: Any, ds: data.Dataset, facts: Sequence[data.Fact]) -> set[str]:
+        """The households that rows of ``ds`` concern: named by the row, or through the dataset a
+        feature links it by (a person's ID number -> the member register -> the household)."""
+        key = self.subjects.key
+        if ds.name == self.subjects.dataset:
+            return {f.key for f in facts}
+        if key in {c.name for c in ds.columns}:
+            return {str(f.data[key]) for f in facts if f.data.get(key)}
+        out: set[str] = set()
+        for via, by in {(f.via, f.by) for f in self.features if f.dataset == ds.name and f.via}:
+            ids = sorted({str(f.data[by]) for f in facts if f.data.get(by)})
+            for row in store.current_rows(via, ids) if ids else []:
+                if row.data.get(key):
+                    out.add(str(row.data[key]))
+        return out
+
+
+@dataclass(frozen=True)
+class Risk:
+    level: str
+    types: list[str]
+    group: str
+
+
+Found = tuple[str, Risk, dict[str, tuple[str, str]]]  # area, risk, rule set -> (outcome, version)
+PRIOR_MAX = 10_000_000  # households at risk before a full screening, read back to clear them
+
+
+def _eligible(book: data.RuleBook, policy: str, day: date, table: pa.Table) -> set[str]:
+    decided = data.screen(book, policy, day, table)
+    return set(decided.filter(pc.equal(decided.column("outcome"), "eligible")).column("key").to_pylist())
+
+
+def _outcomes(book: data.RuleBook, policy: str, day: date, table: pa.Table) -> dict[str, tuple[str, str]]:
+    decided = data.screen(book, policy, day, table)
+    return {
+        k: (o, v)
+        for k, o, v in zip(
+            decided.column("key").to_pylist(),
+            decided.column("outcome").to_pylist(),
+            decided.column("version").to_pylist(),
+            strict=True,
+        )
+    }
+
+
+class Screener:
+    """One per runtime (the world makes it): decides households and publishes what it found."""
+
+    def __init__(self, rt: sdk.Runtime[WelfareSettings], model: Model) -> None:
+        self.rt, self.model, self.cfg = rt, model, model.cfg
+        self._dirty: set[str] = set()
+        self._lock = threading.Lock()  # the dirty set
+        self._running = threading.Lock()  # one screening at a time
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.last_full_ms = 0
+        self.last: dict[str, Any] = {}  # the last full screening's summary
+        self._stopping = False
+        rt.on_close(self.stop)
+
+    def stop(self) -> None:
+        """Stop the background screening (the platform stops): the one running ends first."""
+        with self._lock:
+            self._stopping = True
+            thread = self._thread
+        self._wake.set()
+        if thread is not None:
+            thread.join(timeout=120)
+
+    # -- deciding ---------------------------------------------------------------------------------
+    def assess(self, pop: data.Population, day: date, only: set[str] | None = None) -> dict[str, Found]:
+        """Household -> (area, risk, outcome and version per rule set) of every household of
+        ``pop``; with ``only``, of those at risk and those of ``only`` (at risk before)."""
+        book, t = self.model.book, pop.table
+        met: dict[str, list[str]] = {}
+        for policy in self.cfg.risks:
+            for key in _eligible(book, policy, day, t):
+                met.setdefault(key, []).append(policy)
+        keys = set(t.column("key").to_pylist()) if only is None else set(met) | only
+        if not keys:
+            return {}
+        chosen = t.filter(pc.is_in(t.column("key"), pa.array(sorted(keys), pa.string())))
+        outcomes: dict[str, dict[str, tuple[str, str]]] = {k: {} for k in keys}
+        for policy in [self.cfg.eligibility, self.cfg.monitor_range, *self.cfg.risks, *self.cfg.delivery]:
+            if book.in_force(policy, day):
+                for key, got in _outcomes(book, policy, day, chosen).items():
+                    outcomes[key][policy] = got
+        status = (
+            dict(zip(chosen.column("key").to_pylist(), chosen.column("status").to_pylist(), strict=True))
+            if "status" in chosen.column_names
+            else {}
+        )
+        areas = dict(zip(chosen.column("key").to_pylist(), chosen.column("area").to_pylist(), strict=True))
+        out = {}
+        for key in keys:
+            policies = met.get(key, [])
+            out[key] = (
+                str(areas.get(key) or ""),
+                self.risk(policies, status.get(key), outcomes[key].get(self.cfg.monitor_range, ("", ""))[0]),
+                outcomes[key],
+            )
+        return out
+
+    def risk(self, policies: Sequence[str], status: str | None, in_range: str) -> Risk:
+        """The level (high: a high screen met, or two screens), the types, the monitored group."""
+        if not policies:
+            return Risk("none", [], "")
+        kinds = [self.cfg.risks[p] for p in policies]
+        level = "high" if len(kinds) > 1 or any(k.level == "high" for k in kinds) else "medium"
+        if status == "脱贫户":
+            group = "脱贫不稳定户"
+        elif in_range == "eligible":
+            group = "边缘易致贫户"
+        else:
+            group = "突发严重困难户"
+        return Risk(level, [k.type for k in kinds], group)
+
+    def _events(self, run: str, now: int, found: Mapping[str, Found]) -> list[sdk.Event]:
+        return [
+            Assessed(
+                key=key,
+                ts=now,
+                id=f"{run}:{key}",
+                run=run,
+                area=area,
+                level=r.level,
+                types=r.types,
+                group=r.group,
+                outcomes={p: o for p, (o, _) in got.items()},
+                versions={p: v for p, (_, v) in got.items()},
+            )
+            for key, (area, r, got) in sorted(found.items())
+        ]
+
+    # -- running ----------------------------------------------------------------------------------
+    def households(self, keys: Iterable[str], now: int | None = None) -> int:
+        """Screen these households again now and publish each; how many were screened."""
+        chosen = sorted(set(keys))
+        if not chosen:
+            return 0
+        now = now or sdk.now_ms()
+        day = screening_day(now)
+        with self._running:
+            pop = self.model.population(self.rt.aggregator.store, day, chosen)
+            found = self.assess(pop, day)
+            self.rt.aggregator.publish(self._events(f"facts:{now}", now, found))
+        return len(found)
+
+    def full(self, now: int | None = None) -> dict[str, Any]:
+        """Screen everyone; publish those at risk, then the end of the run."""
+        now = now or sdk.now_ms()
+        day = screening_day(now)
+        t0 = time.perf_counter()
+        with self._running:
+            store = self.rt.aggregator.store
+            pop = self.model.population(store, day)
+            before = {
+                s["key"] for s in store.states("welfare", limit=PRIOR_MAX) if s["data"].get("level") != "none"
+            }
+            found = self.assess(pop, day, only=before)  # at risk now, and no longer (those before)
+            at_risk = sum(1 for _, r, _ in found.values() if r.level != "none")
+            run = f"full:{now}"
+            seconds = round(time.perf_counter() - t0, 3)
+            events = self._events(run, now, found)
+            events.append(
+                ScreeningDone(
+                    key=run,
+                    ts=now,
+                    id=run,
+                    households=pop.table.num_rows,
+                    at_risk=at_risk,
+                    seconds=seconds,
+                    day=day.isoformat(),
+                )
+            )
+            self.rt.aggregator.publish(events)
+            self.last_full_ms = now
+            self.last = {
+                "run": run,
+                "day": day.isoformat(),
+                "households": pop.table.num_rows,
+                "at_risk": at_risk,
+                "seconds": seconds,
+            }
+        log.info(
+            "welfare: screened %d households in %.2f s, %d at risk", pop.table.num_rows, seconds, at_risk
+        )
+        return self.last
+
+    def notify(self, households: Iterable[str]) -> None:
+        """Households whose data changed: screened again after ``settle_ms`` (in the background)."""
+        with self._lock:
+            self._dirty.update(households)
+            if self._stopping:
+                return
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name="welfare-screening", daemon=True)
+                self._thread.start()
+        self._wake.set()
+
+    def _loop(self) -> None:
+        every_ms = self.cfg.screen_every_h * 3_600_000
+        while True:
+            self._wake.wait(timeout=60.0)
+            self._wake.clear()
+            time.sleep(self.cfg.settle_ms / 1000)
+            with self._lock:
+                if self._stopping:
+                    return
+                dirty, self._dirty = self._dirty, set()
+            try:
+                due = every_ms > 0 and sdk.now_ms() - self.last_full_ms >= every_ms
+                if due or len(dirty) > self.cfg.full_above:
+                    self.full()
+                elif dirty:
+                    self.households(dirty)
+            except Exception:
+                log.exception("welfare screening failed; %d households wait for the next run", len(dirty))
+                with self._lock:
+                    self._dirty |= dirty
+
+
+class Welfare:
+    """The scene's world: its model, and the screener of its runtime (made at first use)."""
+
+    def __init__(self, cfg: WelfareSettings, data_path: Path) -> None:
+        self.model = Model.load(cfg, data_path)
+        self._screener: Screener | None = None
+        self._lock = threading.Lock()
+
+    def screener(self, rt: sdk.Runtime[WelfareSettings]) -> Screener:
+        with self._lock:
+            if self._screener is None:
+                self._screener = Screener(rt, self.model)
+            return self._screener
+
+
+def world(cfg: WelfareSettings, data_path: Path) -> Welfare:
+    return Welfare(cfg, data_path)
+
+
+def datasets(cfg: WelfareSettings, data_path: Path) -> dict[str, data.Dataset]:
+    """The scene's datasets, for the platform's aggregation (drop folders under the data folder)."""
+    return data.load_datasets(Path(cfg.datasets_file) if cfg.datasets_file else shipped("datasets.toml"))
+
+
+def on_facts(rt: sdk.Runtime[WelfareSettings], ds: data.Dataset, facts: Sequence[data.Fact]) -> None:
+    """A chunk of facts was saved: screen the households it concerns again."""
+    w: Welfare = rt.world
+    if ds.name not in w.model.datasets:
+        return
+    households = w.model.households_of(rt.aggregator.store, ds, facts)
+    if households:
+        w.screener(rt).notify(households)
