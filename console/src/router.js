@@ -1,4 +1,4 @@
-// A hash router: six views, no server routes beyond /console/ (a reload keeps the view).
+// A hash router: eight views, no server routes beyond /console/ (a reload keeps the view).
 import { reactive } from "vue";
 
 const ROUTES = [
@@ -7,6 +7,8 @@ const ROUTES = [
   ["case", /^\/cases\/([^/]+)$/],
   ["new", /^\/new$/],
   ["dispatch", /^\/dispatch$/],
+  ["risks", /^\/risks$/],
+  ["household", /^\/households\/([^/]+)$/],
 ];
 export const route = reactive({ name: "inbox", id: "" });
 

@@ -313,11 +313,13 @@ class Screener:
                     return
                 dirty, self._dirty = self._dirty, set()
             try:
-                due = every_ms > 0 and sdk.now_ms() - self.last_full_ms >= every_ms
-                if due or len(dirty) > self.cfg.full_above:
+                if len(dirty) > self.cfg.full_above:
                     self.full()
-                elif dirty:
+                    continue
+                if dirty:  # the households waiting first: a full screening takes seconds
                     self.households(dirty)
+                if every_ms > 0 and sdk.now_ms() - self.last_full_ms >= every_ms:
+                    self.full()
             except Exception:
                 log.exception("welfare screening failed; %d households wait for the next run", len(dirty))
                 with self._lock:
