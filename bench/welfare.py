@@ -56,13 +56,18 @@ def fill(p: Platform, pop: Population) -> int:
     for ds in pop.datasets.values():
         for batch in pop.rows(ds.name):
             t = pa.Table.from_batches([batch])
-            key = pc.binary_join_element_wise(*[pc.cast(t.column(k), pa.string()) for k in ds.key], "|") \
-                if len(ds.key) > 1 else pc.cast(t.column(ds.key[0]), pa.string())  # fmt: skip
+            key = (
+                pc.binary_join_element_wise(*[pc.cast(t.column(k), pa.string()) for k in ds.key], "|")
+                if len(ds.key) > 1
+                else pc.cast(t.column(ds.key[0]), pa.string())
+            )
             t = t.append_column("__key", key)
             cur.register("b", t)
             cols = ", ".join(f'"{c.name}"' for c in ds.columns)
-            cur.execute(f"INSERT INTO agg_current SELECT '{ds.name}', __key, '{pop.as_of.isoformat()}', "
-                        f"'{ds.name}:bench', 0, CAST(to_json(struct_pack({cols})) AS VARCHAR) FROM b")  # fmt: skip
+            cur.execute(
+                f"INSERT INTO agg_current SELECT '{ds.name}', __key, '{pop.as_of.isoformat()}', "
+                f"'{ds.name}:bench', 0, CAST(to_json(struct_pack({cols})) AS VARCHAR) FROM b"
+            )
             cur.unregister("b")
             rows += batch.num_rows
     cur.execute("CHECKPOINT")
@@ -80,7 +85,8 @@ def main() -> None:
         pop = Population(N, 2026, day)
         rows = fill(p, pop)
         print(
-            f"  {N:,} households: {rows:,} current rows of 12 datasets written in {time.perf_counter() - t0:.1f} s"
+            f"  {N:,} households: {rows:,} current rows of 12 datasets written "
+            f"in {time.perf_counter() - t0:.1f} s"
         )
         w: Welfare = p.runtime("welfare").world
         screener = w.screener(p.runtime("welfare"))
@@ -91,9 +97,11 @@ def main() -> None:
             found = screener.assess(popn, day, only=set())
             t2 = time.perf_counter()
             at_risk = sum(1 for _, r, _ in found.values() if r.level != "none")
-            print(f"  full screening {attempt + 1}: features {t1 - t0:.2f} s + decisions {t2 - t1:.2f} s = "
-                  f"{t2 - t0:.2f} s for {popn.table.num_rows:,} households, {at_risk:,} at risk "
-                  f"(target < 10 s)")  # fmt: skip
+            print(
+                f"  full screening {attempt + 1}: features {t1 - t0:.2f} s + decisions {t2 - t1:.2f} s = "
+                f"{t2 - t0:.2f} s for {popn.table.num_rows:,} households, {at_risk:,} at risk "
+                f"(target < 10 s)"
+            )
         p.start()
         try:
             for attempt in range(3):
@@ -105,8 +113,11 @@ def main() -> None:
                 t1 = time.perf_counter()
                 case = _wait_case(p, household)
                 t2 = time.perf_counter()
-                print(f"  one illness bill -> case {case}: push {1000 * (t1 - t0):.0f} ms ({report.rows_good} row), "
-                      f"push to case {1000 * (t2 - t0):.0f} ms (target < 1,000 ms)")  # fmt: skip
+                print(
+                    f"  one illness bill -> case {case}: push {1000 * (t1 - t0):.0f} ms "
+                    f"({report.rows_good} row), "
+                    f"push to case {1000 * (t2 - t0):.0f} ms (target < 1,000 ms)"
+                )
         finally:
             p.stop()
 
