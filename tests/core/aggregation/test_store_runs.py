@@ -70,3 +70,38 @@ def test_the_current_rows_of_a_dataset(store: Store) -> None:
     assert [(r.key, r.as_of, r.batch) for r in store.current_rows("civil.dibao")] == [
         ("H1", "2026-11-30", "civil.dibao:nov")
     ]
+
+
+def _bill(key: str, person: str | None, as_of: str, batch: str) -> Fact:
+    return Fact(key=key, ts=1, id=f"{batch}:{key}", dataset="medical.bills", batch=batch, as_of=as_of, row=2,
+                data={"bill": key, "person": person, "amount": 1.0})  # fmt: skip
+
+
+def test_an_indexed_column_finds_one_subjects_rows_as_they_stand(store: Store) -> None:
+    def run(batch: str, as_of: str) -> RunReport:
+        return RunReport(id=batch, dataset="medical.bills", origin="push", where="push", as_of=as_of,
+                         started_ts=1)  # fmt: skip
+
+    first = [_bill("B1", "P1", "2026-11-01", "b1"), _bill("B2", "P2", "2026-11-01", "b1")]
+    store.save_run(run("b1", "2026-11-01"), current=first, refs=["person"])
+    # B1 moves to P3; a late delivery (an older day) saying B2 is P1's changes nothing; B3 has no one
+    second = [_bill("B1", "P3", "2026-11-02", "b2"), _bill("B3", None, "2026-11-02", "b2")]
+    store.save_run(run("b2", "2026-11-02"), current=second, refs=["person"])
+    store.save_run(run("b0", "2026-10-01"), current=[_bill("B2", "P1", "2026-10-01", "b0")], refs=["person"])
+
+    def keys(*people: str, indexed: bool) -> list[str]:
+        t = store.current_table("medical.bills", {"person": "text"}, ("person", list(people)), indexed)
+        return list(t.column("key").to_pylist())
+
+    for people in (["P1"], ["P2"], ["P3"], ["P1", "P2", "P3"], []):
+        assert keys(*people, indexed=True) == keys(*people, indexed=False)  # the index agrees with the rows
+    assert keys("P3", indexed=True) == ["B1"] and keys("P1", indexed=True) == []
+    # a whole table delivered with B2 alone: B1's and B3's rows and references are gone
+    whole = run("b3", "2026-11-03")
+    store.save_run(whole, current=[_bill("B2", "P2", "2026-11-03", "b3")], refs=["person"])
+    store.save_run(whole, replaces=True, refs=["person"])
+    assert keys("P2", "P3", indexed=True) == keys("P2", "P3", indexed=False) == ["B2"]
+    # a column declared indexed later is indexed from the rows as they stand, once
+    assert store.index_refs("medical.bills", "bill") == 1 and store.index_refs("medical.bills", "bill") == 0
+    t = store.current_table("medical.bills", {"bill": "text"}, ("bill", ["B2", "B3"]), indexed=True)
+    assert t.column("key").to_pylist() == ["B2"]

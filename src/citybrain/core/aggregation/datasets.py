@@ -43,6 +43,7 @@ class Column(msgspec.Struct, forbid_unknown_fields=True):
     choices: list[str] = msgspec.field(default_factory=list)
     sensitive: bool = False
     known_area: bool = False  # an area code must be a division in the city's list (core/divisions.py)
+    indexed: bool = False  # rows are read by this column one subject at a time (a household, a person)
     title: str = ""
 
     @property
@@ -93,6 +94,10 @@ class Dataset(msgspec.Struct, forbid_unknown_fields=True):
                 raise ConfigError(f"{where}: column {c.name!r} is declared twice")
             if c.min is not None and c.max is not None and c.min > c.max:
                 raise ConfigError(f"{where}: column {c.name!r} has min {c.min} above max {c.max}")
+            if c.indexed and c.type not in ("text", "id_number", "area"):
+                raise ConfigError(
+                    f"{where}: column {c.name!r} is indexed: only text, ID numbers and areas may be"
+                )
             if c.sensitive and c.type not in ("text", "id_number"):
                 raise ConfigError(
                     f"{where}: column {c.name!r} is sensitive (stored encrypted): only text and ID numbers "

@@ -164,13 +164,15 @@ def build(
     con = duckdb.connect()
     try:
         people = store.current_table(roster.name, _types(roster, [subjects.key, subjects.area]),
-                                     None if only is None else (subjects.key, only))  # fmt: skip
+                                     None if only is None else (subjects.key, only),
+                                     roster.column(subjects.key).indexed)  # fmt: skip
         con.register("subjects", people)
         sources: dict[str, dict[str, str]] = {}
         linked: dict[str, list[str]] = {}  # a link dataset -> its keys of the chosen subjects
         for name in sorted(needed, key=lambda n: (n not in links, n)):  # links first
-            t = store.current_table(name, _types(datasets[name], sorted(needed[name])),
-                                    _only(name, features, subjects, links, only, linked))  # fmt: skip
+            where = _only(name, features, subjects, links, only, linked)
+            indexed = where is not None and datasets[name].column(where[0]).indexed
+            t = store.current_table(name, _types(datasets[name], sorted(needed[name])), where, indexed)
             if name in links and only is not None:
                 chosen = set(only)
                 key_col = datasets[name].key[0]

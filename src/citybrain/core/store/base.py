@@ -327,10 +327,17 @@ class Aggregation(ABC):
         mark: str | None = None,
         current: Sequence[Fact] = (),
         replaces: bool = False,
+        refs: Sequence[str] = (),
     ) -> None:
         """The run's report, refused rows, (a pull) the watermark reached and the facts that now
         stand for their keys (``current``), in one transaction; ``replaces``: the run delivered
-        the whole table, so the keys of older deliveries it does not hold are gone."""
+        the whole table, so the keys of older deliveries it does not hold are gone. ``refs``: the
+        dataset's indexed columns, whose values are kept for the rows that stand (``agg_refs``)."""
+
+    @abstractmethod
+    def index_refs(self, dataset: str, column: str) -> int:
+        """Index ``column`` of ``dataset``'s current rows when it is not yet (a column declared
+        indexed after its rows came); how many rows it indexed."""
 
     @abstractmethod
     def current_rows(self, dataset: str, keys: Sequence[str] | None = None) -> list[CurrentRow]:
@@ -338,11 +345,16 @@ class Aggregation(ABC):
 
     @abstractmethod
     def current_table(
-        self, dataset: str, columns: Mapping[str, str], where: tuple[str, Sequence[str]] | None = None
+        self,
+        dataset: str,
+        columns: Mapping[str, str],
+        where: tuple[str, Sequence[str]] | None = None,
+        indexed: bool = False,
     ) -> pa.Table:
         """A dataset's rows as they stand, as an Arrow table: key, as_of, and ``columns`` (name ->
         column type: text, int, float, bool, date, id_number, area), a missing value null; only
-        the rows whose column ``where[0]`` holds one of the values ``where[1]``, when given."""
+        the rows whose column ``where[0]`` holds one of the values ``where[1]``, when given
+        (found through the index of that column when ``indexed``: see ``save_run``'s refs)."""
 
     @abstractmethod
     def run(self, run_id: str) -> RunReport | None: ...

@@ -52,6 +52,7 @@ _EXTRA_DDL = (
     "CREATE TABLE IF NOT EXISTS partition_owners (partition INTEGER PRIMARY KEY, epoch BIGINT NOT NULL, "
     "owner VARCHAR NOT NULL, claimed_ts BIGINT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS events_ts_brin ON events USING brin (ts)",
+    "CREATE INDEX IF NOT EXISTS agg_refs_value ON agg_refs (dataset, col, value)",
     "CREATE INDEX IF NOT EXISTS events_log ON events (partition, poff)",
     "CREATE INDEX IF NOT EXISTS events_id ON events (id)",
     "CREATE INDEX IF NOT EXISTS metrics_ts_brin ON metrics USING brin (ts)",
@@ -103,10 +104,11 @@ class PostgresStore(SqlStore[PgTx]):
         return self._db.transaction(what)
 
     def _upsert(
-        self, tx: PgTx, sql: str, columns: schema.Columns, values: list[list[Any]]
+        self, tx: PgTx, sql: str, columns: schema.Columns, values: list[list[Any]], params: Sequence[Any] = ()
     ) -> list[tuple[Any, ...]]:
         arrays = ", ".join(f"?::{t}[]" for _, t in columns)
-        return tx.rows(sql.format(src=f"unnest({arrays}) AS t({', '.join(n for n, _ in columns)})"), values)
+        src = f"unnest({arrays}) AS t({', '.join(n for n, _ in columns)})"
+        return tx.rows(sql.format(src=src), [*params, *values])
 
     def _create_schema(self) -> None:
         try:

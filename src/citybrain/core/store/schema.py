@@ -74,6 +74,11 @@ TABLES: dict[str, str] = {
     "agg_current": """CREATE TABLE IF NOT EXISTS agg_current (
         dataset VARCHAR NOT NULL, key VARCHAR NOT NULL, as_of VARCHAR NOT NULL, batch VARCHAR NOT NULL,
         ts BIGINT NOT NULL, doc VARCHAR NOT NULL, PRIMARY KEY (dataset, key))""",
+    # the values of each dataset's indexed columns (a household, a person's ID) -> the keys of the
+    # rows holding them: one subject's rows are found without reading every document
+    "agg_refs": """CREATE TABLE IF NOT EXISTS agg_refs (
+        dataset VARCHAR NOT NULL, col VARCHAR NOT NULL, key VARCHAR NOT NULL, as_of VARCHAR NOT NULL,
+        value VARCHAR, PRIMARY KEY (dataset, col, key))""",
     "agg_marks": """CREATE TABLE IF NOT EXISTS agg_marks (
         dataset VARCHAR PRIMARY KEY, mark VARCHAR NOT NULL, updated_ts BIGINT NOT NULL)""",
 }

@@ -72,10 +72,10 @@ class SqlStore(SqlCases, SqlAggregation, Store, Generic[TxT]):
 
     @abstractmethod
     def _upsert(
-        self, tx: TxT, sql: str, columns: schema.Columns, values: list[list[Any]]
+        self, tx: TxT, sql: str, columns: schema.Columns, values: list[list[Any]], params: Sequence[Any] = ()
     ) -> list[tuple[Any, ...]]:
         """Run ``sql`` (an upsert whose ``{src}`` is filled in) over rows given column by column;
-        returns what it returns (``RETURNING``)."""
+        returns what it returns (``RETURNING``). ``params`` fill the ``?`` placed before ``{src}``."""
 
     def _claim_ids(self, tx: TxT, events: Sequence[Event]) -> set[str]:
         """Claim the ids of ``events`` (distinct) in ``event_ids``; returns those not stored before."""

@@ -41,6 +41,14 @@ UPSERT_RUN = (
     "INSERT INTO agg_runs VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET status = excluded.status, "
     "doc = excluded.doc"
 )
+REF_COLUMNS: Columns = (("dataset", "text"), ("col", "text"), ("key", "text"), ("as_of", "text"),
+                        ("value", "text"))  # fmt: skip
+# an indexed column's value of a row follows the row: the same rule as agg_current's upsert
+UPSERT_REFS = (
+    "INSERT INTO agg_refs SELECT dataset, col, key, as_of, value FROM {src} "
+    "ON CONFLICT (dataset, col, key) DO UPDATE SET as_of = excluded.as_of, value = excluded.value "
+    "WHERE excluded.as_of >= agg_refs.as_of"
+)
 UPSERT_MARK = (
     "INSERT INTO agg_marks VALUES (?, ?, ?) ON CONFLICT (dataset) DO UPDATE SET mark = excluded.mark, "
     "updated_ts = excluded.updated_ts"
@@ -54,12 +62,27 @@ ARROW_OF = {"int": pa.int64(), "float": pa.float64(), "bool": pa.bool_(), "text"
 _COLUMN = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
+def _ref(value: Any) -> str | None:
+    """A value as the index keeps it: the text JSON's ``->>`` gives for it."""
+    if value is None or isinstance(value, str):
+        return value
+    return _JSON.encode(value).decode()
+
+
+def _check_column(column: str) -> None:
+    if not _COLUMN.match(column):
+        raise ValueError(f"column {column!r} cannot be read")
+
+
 def current_table_query(
-    dataset: str, columns: Mapping[str, str], where: tuple[str, Sequence[str]] | None = None
+    dataset: str,
+    columns: Mapping[str, str],
+    where: tuple[str, Sequence[str]] | None = None,
+    indexed: bool = False,
 ) -> tuple[str, list[Any]]:
     """The current rows of ``dataset`` with ``columns`` (name -> type) read out of their JSON, typed
-    (only those whose column ``where[0]`` holds one of ``where[1]``): the same SQL on DuckDB and
-    PostgreSQL."""
+    (only those whose column ``where[0]`` holds one of ``where[1]``, found through ``agg_refs``
+    when that column is ``indexed``): the same SQL on DuckDB and PostgreSQL."""
     parts = []
     for name, typ in columns.items():
         if not _COLUMN.match(name) or typ not in ARROW_OF:
@@ -70,10 +93,16 @@ def current_table_query(
     cond, params = "", [dataset]
     if where is not None:
         column, values = where
-        if not _COLUMN.match(column):
-            raise ValueError(f"column {column!r} cannot be read")
-        cond = f" AND (CAST(doc AS JSON) ->> '{column}') IN ({', '.join('?' * len(values)) or 'NULL'})"
-        params += list(values)
+        _check_column(column)
+        marks = ", ".join("?" * len(values)) or "NULL"
+        if indexed:  # the keys of the rows holding those values, from the index
+            cond = (
+                f" AND key IN (SELECT key FROM agg_refs WHERE dataset = ? AND col = ? AND value IN ({marks}))"
+            )
+            params += [dataset, column, *values]
+        else:
+            cond = f" AND (CAST(doc AS JSON) ->> '{column}') IN ({marks})"
+            params += list(values)
     return f"SELECT key, as_of{cols} FROM agg_current WHERE dataset = ?{cond} ORDER BY key", params
 
 
@@ -87,6 +116,7 @@ class SqlAggregation(Aggregation, SqlPrimitives):
         mark: str | None = None,
         current: Sequence[Fact] = (),
         replaces: bool = False,
+        refs: Sequence[str] = (),
     ) -> None:
         with self._transaction(f"saving run {report.id!r}") as tx:
             latest = {f.key: f for f in current}  # a key twice in a chunk: its last row stands
@@ -94,11 +124,21 @@ class SqlAggregation(Aggregation, SqlPrimitives):
                 rows = [[f.dataset, f.key, f.as_of, f.batch, f.ts, _JSON.encode(f.data).decode()]
                         for f in latest.values()]  # fmt: skip
                 self._upsert(tx, UPSERT_CURRENT, CURRENT_COLUMNS, [list(c) for c in zip(*rows, strict=True)])
+                if refs:
+                    made = [[f.dataset, col, f.key, f.as_of, _ref(f.data.get(col))]
+                            for col in refs for f in latest.values()]  # fmt: skip
+                    self._upsert(tx, UPSERT_REFS, REF_COLUMNS, [list(c) for c in zip(*made, strict=True)])
             if replaces:  # a whole table delivered: the keys it no longer holds are gone
                 tx.execute(
                     "DELETE FROM agg_current WHERE dataset = ? AND batch <> ? AND as_of <= ?",
                     [report.dataset, report.id, report.as_of],
                 )
+                if refs:
+                    tx.execute(
+                        "DELETE FROM agg_refs WHERE dataset = ? AND key NOT IN "
+                        "(SELECT key FROM agg_current WHERE dataset = ?)",
+                        [report.dataset, report.dataset],
+                    )
             tx.execute(UPSERT_RUN, [report.id, report.dataset, report.started_ts, report.status,
                                     _JSON.encode(report).decode()])  # fmt: skip
             if rejects:
@@ -107,6 +147,19 @@ class SqlAggregation(Aggregation, SqlPrimitives):
                              [[r.run_id for r in rejects], [r.row for r in rejects], docs])  # fmt: skip
             if mark is not None:
                 tx.execute(UPSERT_MARK, [report.dataset, mark, report.finished_ts or report.started_ts])
+
+    def index_refs(self, dataset: str, column: str) -> int:
+        _check_column(column)
+        with self._transaction(f"indexing {dataset}.{column}") as tx:
+            if tx.rows("SELECT 1 FROM agg_refs WHERE dataset = ? AND col = ? LIMIT 1", [dataset, column]):
+                return 0
+            return int(
+                tx.execute(
+                    f"INSERT INTO agg_refs SELECT dataset, '{column}', key, as_of, "
+                    f"CAST(doc AS JSON) ->> '{column}' FROM agg_current WHERE dataset = ?",
+                    [dataset],
+                )
+            )
 
     def run(self, run_id: str) -> RunReport | None:
         rows = self._rows("SELECT doc FROM agg_runs WHERE id = ?", [run_id])
@@ -138,9 +191,13 @@ class SqlAggregation(Aggregation, SqlPrimitives):
         return [CurrentRow(str(k), str(a), str(b), int(t), _DATA.decode(d)) for k, a, b, t, d in rows]
 
     def current_table(
-        self, dataset: str, columns: Mapping[str, str], where: tuple[str, Sequence[str]] | None = None
+        self,
+        dataset: str,
+        columns: Mapping[str, str],
+        where: tuple[str, Sequence[str]] | None = None,
+        indexed: bool = False,
     ) -> pa.Table:
-        sql, params = current_table_query(dataset, columns, where)
+        sql, params = current_table_query(dataset, columns, where, indexed)
         rows = self._rows(sql, params)
         names = ["key", "as_of", *columns]
         types = [pa.string(), pa.string(), *(ARROW_OF[t] for t in columns.values())]

@@ -19,6 +19,8 @@ class SqlPrimitives(ABC):
     def _transaction(self, what: str) -> AbstractContextManager[Any]: ...
 
     @abstractmethod
-    def _upsert(self, tx: Any, sql: str, columns: Columns, values: list[list[Any]]) -> list[tuple[Any, ...]]:
+    def _upsert(
+        self, tx: Any, sql: str, columns: Columns, values: list[list[Any]], params: Sequence[Any] = ()
+    ) -> list[tuple[Any, ...]]:
         """Run ``sql`` (an upsert whose ``{src}`` is filled in) over rows given column by column;
-        returns what it returns (``RETURNING``)."""
+        returns what it returns (``RETURNING``). ``params`` fill the ``?`` placed before ``{src}``."""
