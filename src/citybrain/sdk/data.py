@@ -7,7 +7,15 @@ from citybrain.core.aggregation.facts import CurrentRow, Fact, RunReport
 from citybrain.core.aggregation.rows import check_row, id_check_digit, key_of
 from citybrain.core.aggregation.runner import Aggregator
 from citybrain.core.divisions import Division, Divisions, nanchang
-from citybrain.core.rules.evaluate import ClauseResult, Decision, Outcome, explain, screen, what_if
+from citybrain.core.rules.evaluate import (
+    ClauseResult,
+    Decision,
+    Outcome,
+    explain,
+    screen,
+    screen_many,
+    what_if,
+)
 from citybrain.core.rules.expr import Value
 from citybrain.core.rules.features import FeatureSpec, Population, SubjectSpec, build, load_features
 from citybrain.core.rules.features import check as check_features
@@ -43,5 +51,6 @@ __all__ = [
     "load_rules",
     "nanchang",
     "screen",
+    "screen_many",
     "what_if",
 ]

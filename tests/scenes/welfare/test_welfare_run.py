@@ -39,6 +39,7 @@ def test_a_fresh_run_shows_an_illness_become_a_case_and_a_masked_notice(tmp_path
         "CITYBRAIN_AGGREGATION__POLL_S": "2",
         "CITYBRAIN_SIMULATORS__WELFARE__HOUSEHOLDS": "800",
         "CITYBRAIN_SIMULATORS__WELFARE__SHOCK_AFTER_S": "2",
+        "CITYBRAIN_SIMULATORS__WELFARE__START_AFTER_S": "0",
         "CITYBRAIN_SIMULATORS__WELFARE__TICK_S": "0.5",
         **server_ports_env(),
     }

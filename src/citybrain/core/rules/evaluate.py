@@ -129,19 +129,30 @@ def screen(book: RuleBook, policy: str, on: date, subjects: pa.Table) -> pa.Tabl
     """Every subject decided by the rule set of its region in force on ``on``: a table of key,
     region, version, outcome, failed (clause names), unknown (clause names). Subjects of no region
     with rules are not in it."""
-    sets = book.in_force(policy, on)
-    if not sets:
-        raise ConfigError(f"no rule set of {policy!r} is in force on {on}")
-    missing = sorted({"key", "area", *(f for rs in sets for f in rs.features)} - set(subjects.column_names))
-    if missing:
-        raise ConfigError(f"the subjects lack the columns {missing}")
+    return screen_many(book, [policy], on, subjects)[policy]
+
+
+def screen_many(book: RuleBook, policies: Sequence[str], on: date, subjects: pa.Table) -> dict[str, pa.Table]:
+    """``screen`` of several policies over the same subjects, in one database."""
+    chosen = {p: book.in_force(p, on) for p in dict.fromkeys(policies)}
+    for policy, sets in chosen.items():
+        if not sets:
+            raise ConfigError(f"no rule set of {policy!r} is in force on {on}")
+        missing = sorted(
+            {"key", "area", *(f for rs in sets for f in rs.features)} - set(subjects.column_names)
+        )
+        if missing:
+            raise ConfigError(f"the subjects lack the columns {missing}")
     con = duckdb.connect()
+    out = {}
     try:
         con.register("subjects", _nan_as_null(subjects))
-        parts = [con.sql(screen_sql(rs, sets)).to_arrow_table() for rs in sets]
+        for policy, sets in chosen.items():
+            parts = [con.sql(screen_sql(rs, sets)).to_arrow_table() for rs in sets]
+            out[policy] = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
     finally:
         con.close()
-    return pa.concat_tables(parts) if len(parts) > 1 else parts[0]
+    return out
 
 
 def _nan_as_null(t: pa.Table) -> pa.Table:

@@ -57,6 +57,7 @@ UPSERT_MARK = (
 
 # a column type of a dataset (core/aggregation/datasets.py) -> its SQL cast and its Arrow type
 SQL_OF = {"int": "BIGINT", "float": "DOUBLE PRECISION", "bool": "BOOLEAN"}
+_DUCK_OF = {"int": "BIGINT", "float": "DOUBLE", "bool": "BOOLEAN"}  # json_transform's types
 ARROW_OF = {"int": pa.int64(), "float": pa.float64(), "bool": pa.bool_(), "text": pa.string(),
             "date": pa.string(), "id_number": pa.string(), "area": pa.string()}  # fmt: skip
 _COLUMN = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -79,10 +80,13 @@ def current_table_query(
     columns: Mapping[str, str],
     where: tuple[str, Sequence[str]] | None = None,
     indexed: bool = False,
+    transform: bool = False,
 ) -> tuple[str, list[Any]]:
     """The current rows of ``dataset`` with ``columns`` (name -> type) read out of their JSON, typed
     (only those whose column ``where[0]`` holds one of ``where[1]``, found through ``agg_refs``
-    when that column is ``indexed``): the same SQL on DuckDB and PostgreSQL."""
+    when that column is ``indexed``): the same SQL on DuckDB and PostgreSQL. ``transform``
+    (DuckDB): each document parsed once into a struct of the columns (``json_transform``), which
+    is about twice as fast as one ``->>`` per column."""
     parts = []
     for name, typ in columns.items():
         if not _COLUMN.match(name) or typ not in ARROW_OF:
@@ -103,6 +107,13 @@ def current_table_query(
         else:
             cond = f" AND (CAST(doc AS JSON) ->> '{column}') IN ({marks})"
             params += list(values)
+    if transform and columns:
+        shape = msgspec.json.encode({n: _DUCK_OF.get(t, "VARCHAR") for n, t in columns.items()}).decode()
+        picked = "".join(f', s."{n}" AS "{n}"' for n in columns)
+        inner = (
+            f"SELECT key, as_of, json_transform(doc, '{shape}') AS s FROM agg_current WHERE dataset = ?{cond}"
+        )
+        return f"SELECT key, as_of{picked} FROM ({inner}) t ORDER BY key", params
     return f"SELECT key, as_of{cols} FROM agg_current WHERE dataset = ?{cond} ORDER BY key", params
 
 

@@ -129,22 +129,32 @@ Found = tuple[str, Risk, dict[str, tuple[str, str]]]  # area, risk, rule set -> 
 PRIOR_MAX = 10_000_000  # households at risk before a full screening, read back to clear them
 
 
-def _eligible(book: data.RuleBook, policy: str, day: date, table: pa.Table) -> set[str]:
-    decided = data.screen(book, policy, day, table)
-    return set(decided.filter(pc.equal(decided.column("outcome"), "eligible")).column("key").to_pylist())
+SMALL = 64  # households decided in Python (``explain``) rather than in a database: a re-screen
 
 
-def _outcomes(book: data.RuleBook, policy: str, day: date, table: pa.Table) -> dict[str, tuple[str, str]]:
-    decided = data.screen(book, policy, day, table)
-    return {
-        k: (o, v)
-        for k, o, v in zip(
-            decided.column("key").to_pylist(),
-            decided.column("outcome").to_pylist(),
-            decided.column("version").to_pylist(),
-            strict=True,
-        )
-    }
+def _decide(
+    book: data.RuleBook, policies: Sequence[str], day: date, table: pa.Table, eligible_only: bool = False
+) -> dict[str, dict[str, tuple[str, str]]]:
+    """Policy -> household -> (outcome, version) (``eligible_only``: of the eligible ones): in
+    DuckDB at once, or for a few households in Python (the same clauses; tests/core/rules hold the
+    two evaluators to the same answers)."""
+    policies = [p for p in dict.fromkeys(policies) if book.in_force(p, day)]
+    out: dict[str, dict[str, tuple[str, str]]] = {p: {} for p in policies}
+    if table.num_rows > SMALL:
+        for p, t in data.screen_many(book, policies, day, table).items():
+            if eligible_only:
+                t = t.filter(pc.equal(t.column("outcome"), "eligible"))
+            pairs = zip(t.column("outcome").to_pylist(), t.column("version").to_pylist(), strict=True)
+            out[p] = dict(zip(t.column("key").to_pylist(), pairs, strict=True))
+        return out
+    for row in table.to_pylist():
+        for p in policies:
+            rs = book.for_area(p, str(row["area"] or ""), day)
+            if rs is not None:
+                outcome = data.explain(rs, row["key"], row).outcome
+                if outcome == "eligible" or not eligible_only:
+                    out[p][row["key"]] = (outcome, rs.version)
+    return out
 
 
 class Screener:
@@ -177,31 +187,29 @@ class Screener:
         ``pop``; with ``only``, of those at risk and those of ``only`` (at risk before)."""
         book, t = self.model.book, pop.table
         met: dict[str, list[str]] = {}
-        for policy in self.cfg.risks:
-            for key in _eligible(book, policy, day, t):
+        for policy, eligible in _decide(book, list(self.cfg.risks), day, t, eligible_only=True).items():
+            for key in eligible:
                 met.setdefault(key, []).append(policy)
         keys = set(t.column("key").to_pylist()) if only is None else set(met) | only
         if not keys:
             return {}
-        chosen = t.filter(pc.is_in(t.column("key"), pa.array(sorted(keys), pa.string())))
-        outcomes: dict[str, dict[str, tuple[str, str]]] = {k: {} for k in keys}
-        for policy in [self.cfg.eligibility, self.cfg.monitor_range, *self.cfg.risks, *self.cfg.delivery]:
-            if book.in_force(policy, day):
-                for key, got in _outcomes(book, policy, day, chosen).items():
-                    outcomes[key][policy] = got
-        status = (
-            dict(zip(chosen.column("key").to_pylist(), chosen.column("status").to_pylist(), strict=True))
-            if "status" in chosen.column_names
-            else {}
+        chosen = (
+            t if only is None else t.filter(pc.is_in(t.column("key"), pa.array(sorted(keys), pa.string())))
         )
-        areas = dict(zip(chosen.column("key").to_pylist(), chosen.column("area").to_pylist(), strict=True))
+        policies = [*self.cfg.risks, self.cfg.eligibility, self.cfg.monitor_range, *self.cfg.delivery]
+        decided = _decide(book, policies, day, chosen)  # every rule set, of those published
+        names = chosen.column("key").to_pylist()
+        status = dict(zip(names, chosen.column("status").to_pylist(), strict=True)) \
+            if "status" in chosen.column_names else {}  # fmt: skip
+        areas = dict(zip(names, chosen.column("area").to_pylist(), strict=True))
         out = {}
-        for key in keys:
-            policies = met.get(key, [])
+        for key in keys & set(names):
+            got = {p: d[key] for p, d in decided.items() if key in d}
+            in_range = got.get(self.cfg.monitor_range, ("", ""))[0]
             out[key] = (
                 str(areas.get(key) or ""),
-                self.risk(policies, status.get(key), outcomes[key].get(self.cfg.monitor_range, ("", ""))[0]),
-                outcomes[key],
+                self.risk(met.get(key, []), status.get(key), in_range),
+                got,
             )
         return out
 

@@ -51,7 +51,7 @@ class WelfareSettings(sdk.SceneSettings, forbid_unknown_fields=True):
     delivery: list[str] = msgspec.field(default_factory=_delivery)  # granted without application
     departments: dict[str, str] = msgspec.field(default_factory=_departments)  # area -> civil affairs
     screen_every_h: float = 24.0  # a full screening of everyone this often (0: only on new facts)
-    settle_ms: int = 200  # new facts are gathered this long before their households are screened
+    settle_ms: int = 50  # new facts are gathered this long before their households are screened
     full_above: int = 50_000  # more households waiting than this: screen everyone at once
     # the 15-day chain (防止返贫监测 认定程序)
     whole: str = "15 working_days"  # the whole identification, from the risk clue

@@ -42,7 +42,9 @@ AGG = "/api/v1/aggregation"
 
 class WelfareSimConfig(msgspec.Struct, forbid_unknown_fields=True):
     seed: int = 2026
-    households: int = 5_000  # a district's worth for a laptop demo (the benchmark takes 1,000,000)
+    households: int = 2_000  # a few villages' worth for a laptop demo (the benchmark takes 1,000,000)
+    start_after_s: float = 10.0  # the departments deliver once the platform's live scenes run
+    pace_s: float = 0.2  # between two pushes of the baseline: a delivery does not crowd out live data
     shock_after_s: float = 20.0  # the first illness, once the register is in
     shock_every_s: float = 120.0  # then a job loss, a flood, an illness ... this often
     illness_amount: float = 30_000.0  # yuan self-paid
@@ -64,6 +66,10 @@ class WelfareSimulator:
             log.error("welfare sim: no data folder to drop the departments' files in")
             return
         await ctx.http.wait_ready()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), self.cfg.start_after_s)
+        if stop.is_set():
+            return
         day = screening_day(sdk.now_ms())
         pop = await asyncio.to_thread(Population, self.cfg.households, self.cfg.seed, day)
         datasets = pop.datasets
@@ -92,6 +98,7 @@ class WelfareSimulator:
             await ctx.http.post_bytes(f"{AGG}/datasets/{ds.name}/batches?as_of={day.isoformat()}", body,
                                       "application/x-ndjson")  # fmt: skip
             self.pushed += body.count(b"\n")
+            await asyncio.sleep(self.cfg.pace_s)
 
     async def _register_in(self, ctx: SimContext, stop: asyncio.Event) -> bool:
         """Wait until the register and the members are read from their folders (a poll or two)."""
