@@ -17,6 +17,7 @@ from citybrain.api.app import create_app
 from citybrain.core.cases.engine import Act, Actor, Outcome
 from citybrain.core.cases.records import CaseQuery
 from citybrain.core.platform import Platform
+from citybrain.core.store.base import AlertQuery
 from citybrain.core.tokens import create_token
 from tests.identity.test_sign_in import PASSWORD
 from tests.scenes.welfare.welfare_testkit import (
@@ -185,7 +186,25 @@ def test_the_decision_names_every_clause_value_source_and_version(served: Any) -
     assert drop["outcome"] == "eligible" and drop["sources"]["income_prev_12m"]["owner"] == "nc-hrss"
 
 
-def test_no_id_number_is_stored_in_clear(served: Any) -> None:
+def test_no_personal_value_is_stored_in_clear(served: Any) -> None:
     _, p, _ = served
-    rows = [str(r.data) for name in ("civil.members", "civil.households") for r in p.store.current_rows(name)]
-    assert rows and not any(m[0] in row for m in MEMBERS for row in rows)
+    datasets = p.aggregator.datasets
+    stored = [str(r.data) for name in datasets for r in p.store.current_rows(name)]
+    stored += [str(e) for e in p.store.find_events(["facts.row", "welfare.assessed"])]
+    stored += [str(a.data) + a.message for a in p.store.alerts(AlertQuery(scene="welfare"))]
+    assert len(stored) > 50
+    leaked = sorted(s for s in secrets() if any(s in text for text in stored))
+    assert leaked == []
+
+
+def test_without_a_signed_authorisation_nothing_is_compared_or_shown(served: Any) -> None:
+    client, _, admin = served
+    client.cookies.clear()
+    page = client.get(f"{BASE}/households/H3", headers=admin).json()  # no 授权书; a 50,000 yuan bill
+    assert page["features"] == {} and "50000" not in str(page)
+    assert {d["outcome"] for d in page["decisions"]} == {"not_authorised"}
+    proposal = {"name": "risk_illness", "title": "t", "region": "3601", "valid_from": "2026-01-01",
+                "version": "x", "features": ["medical_12m"], "clauses": [{"name": "c", "title": "c",
+                "expr": "medical_12m > 0"}]}  # fmt: skip
+    r = client.post(f"{BASE}/what-if", json={"ruleset": proposal}, headers=admin)
+    assert r.status_code == 422 and "requires 'authorised'" in r.text

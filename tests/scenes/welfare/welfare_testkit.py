@@ -102,8 +102,10 @@ MEMBERS = [
 
 def _wages() -> list[dict[str, Any]]:
     rows = []
-    for m in range(1, 25):  # months back: 1..12 the last year, 13..24 the year before
-        month = ago(30 * m)
+    this = screening_day(now_ms()).replace(day=1)
+    for m in range(1, 25):  # whole months back: 1..12 the last year, 13..24 the year before
+        months = this.year * 12 + this.month - 1 - m
+        month = date(months // 12, months % 12 + 1, 1).isoformat()
         rows.append({"身份证号": A1, "缴费月份": month, "缴费工资": 1000.0})  # H1: 12,000 a year
         rows.append({"身份证号": B1, "缴费月份": month, "缴费工资": 2000.0 if m <= 12 else 5000.0})
     return rows

@@ -14,7 +14,7 @@ each **feature** aggregates one dataset's rows by the column naming the subject:
     via = "civil.members"         # ``by`` names a key of this dataset, whose column named as the
                                   # subjects' key gives the subject (a person's ID -> household)
 
-A ``where`` may compare with the caller's ``params`` (the screening day: ``settled >= since_12m``).
+A ``where`` may compare with the caller's ``params`` (the screening day: ``settled >= days_365``).
 A subject without rows has 0 for sum and count, false for any, and nothing (unknown) for the
 others. Each feature remembers where it came from (dataset and the newest as-of date it read), so
 a decision names its sources.

@@ -85,8 +85,9 @@ def current_table_query(
     """The current rows of ``dataset`` with ``columns`` (name -> type) read out of their JSON, typed
     (only those whose column ``where[0]`` holds one of ``where[1]``, found through ``agg_refs``
     when that column is ``indexed``): the same SQL on DuckDB and PostgreSQL. ``transform``
-    (DuckDB): each document parsed once into a struct of the columns (``json_transform``), which
-    is about twice as fast as one ``->>`` per column."""
+    (DuckDB): each document parsed once into a struct of the columns (``json_transform_strict``:
+    a value of another type is an error, as PostgreSQL's cast), about twice as fast as one ``->>``
+    per column."""
     parts = []
     for name, typ in columns.items():
         if not _COLUMN.match(name) or typ not in ARROW_OF:
@@ -110,9 +111,8 @@ def current_table_query(
     if transform and columns:
         shape = msgspec.json.encode({n: _DUCK_OF.get(t, "VARCHAR") for n, t in columns.items()}).decode()
         picked = "".join(f', s."{n}" AS "{n}"' for n in columns)
-        inner = (
-            f"SELECT key, as_of, json_transform(doc, '{shape}') AS s FROM agg_current WHERE dataset = ?{cond}"
-        )
+        parsed = f"json_transform_strict(doc, '{shape}') AS s"
+        inner = f"SELECT key, as_of, {parsed} FROM agg_current WHERE dataset = ?{cond}"
         return f"SELECT key, as_of{picked} FROM ({inner}) t ORDER BY key", params
     return f"SELECT key, as_of{cols} FROM agg_current WHERE dataset = ?{cond} ORDER BY key", params
 
@@ -146,9 +146,9 @@ class SqlAggregation(Aggregation, SqlPrimitives):
                 )
                 if refs:
                     tx.execute(
-                        "DELETE FROM agg_refs WHERE dataset = ? AND key NOT IN "
-                        "(SELECT key FROM agg_current WHERE dataset = ?)",
-                        [report.dataset, report.dataset],
+                        "DELETE FROM agg_refs WHERE dataset = ? AND NOT EXISTS (SELECT 1 FROM agg_current c "
+                        "WHERE c.dataset = agg_refs.dataset AND c.key = agg_refs.key)",
+                        [report.dataset],
                     )
             tx.execute(UPSERT_RUN, [report.id, report.dataset, report.started_ts, report.status,
                                     _JSON.encode(report).decode()])  # fmt: skip
@@ -167,7 +167,8 @@ class SqlAggregation(Aggregation, SqlPrimitives):
             return int(
                 tx.execute(
                     f"INSERT INTO agg_refs SELECT dataset, '{column}', key, as_of, "
-                    f"CAST(doc AS JSON) ->> '{column}' FROM agg_current WHERE dataset = ?",
+                    f"CAST(doc AS JSON) ->> '{column}' FROM agg_current WHERE dataset = ? "
+                    "ON CONFLICT DO NOTHING",
                     [dataset],
                 )
             )

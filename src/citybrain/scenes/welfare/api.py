@@ -221,6 +221,12 @@ def _welfare(rt: sdk.Runtime[Any]) -> Welfare:
     return w
 
 
+def _authorised(w: Welfare, values: dict[str, Any]) -> bool:
+    """Whether the household's data may be compared: every rule set's ``requires`` holds."""
+    gates = {rs.requires for rs in w.model.book.sets if rs.requires}
+    return all(values.get(g) is True for g in gates)
+
+
 def _place(code: str) -> str:
     return data.nanchang().full_name(code) if code else ""
 
@@ -342,9 +348,9 @@ def household(rt: Rt, areas: Areas, acting: Acting, household: str) -> Household
     members_ds = next((f.via for f in w.model.features if f.via), "")
     people = []
     if members_ds:
-        table = rt.aggregator.store.current_table(
-            members_ds, {w.model.subjects.key: "text"}, (w.model.subjects.key, [household])
-        )
+        by = (w.model.subjects.key, [household])
+        indexed = w.model.datasets[members_ds].column(w.model.subjects.key).indexed
+        table = rt.aggregator.store.current_table(members_ds, {w.model.subjects.key: "text"}, by, indexed)
         for row in rt.aggregator.store.current_rows(members_ds, table.column("key").to_pylist()):
             opened = _opened(rt, members_ds, row.data)
             people.append(PersonAnswer(**{v: opened.get(k) for k, v in MEMBER.items()}))
@@ -402,7 +408,10 @@ def household(rt: Rt, areas: Areas, acting: Acting, household: str) -> Household
         **{v: reg.get(k) for k, v in HEAD.items()},
         people=people,
         risk=state[0]["data"] if state else None,
-        features={k: v for k, v in values.items() if k not in ("key", "area")},
+        # the values compared: only with a 授权书 in force (without one nothing is compared)
+        features=(
+            {k: v for k, v in values.items() if k not in ("key", "area")} if _authorised(w, values) else {}
+        ),
         decisions=decisions,
         cases=[
             CaseRef(
@@ -587,6 +596,10 @@ def what_if(rt: Rt, areas: Areas, body: WhatIfBody) -> WhatIfAnswer:
         spec = msgspec.convert(body.ruleset, data.RuleSetSpec)
     except msgspec.ValidationError as err:
         raise sdk.ValidationError([sdk.Problem(0, "ruleset", str(err))]) from None
+    current = {rs.requires for rs in w.model.book.sets if rs.name == spec.name and rs.requires}
+    if current and spec.requires not in current:  # a proposal may not compare what is not authorised
+        why = f"{spec.name} requires {sorted(current)[0]!r}: a proposal must keep it"
+        raise sdk.ValidationError([sdk.Problem(0, "ruleset.requires", why)])
     proposed = data.RuleSet.of(spec)
     if missing := sorted(set(proposed.features) - {f.name for f in w.model.features}):
         raise sdk.ValidationError([sdk.Problem(0, "ruleset.features", f"{missing[0]!r} is not a feature")])

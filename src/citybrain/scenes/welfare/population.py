@@ -599,7 +599,7 @@ class Population:
         self.households, self.seed, self.as_of = households, seed, as_of
         self.datasets = datasets if datasets is not None else default_datasets()
         self.today = _days(as_of)
-        first = np.datetime64(as_of, "M") - (MONTHS - 1)
+        first = np.datetime64(as_of, "M") - MONTHS  # the 24 whole months before as_of's
         self.months = (first + np.arange(MONTHS)).astype("datetime64[D]").astype(np.int64)  # oldest first
         self.since_12m = int(self.months[MONTHS - 12])  # the first day of the last 12 months
         self.villages = _Villages()

@@ -79,8 +79,13 @@ class Risks(sdk.Processor[RiskState, Assessed]):
                 continue
             since = seen.since if seen is not None else ev.ts
             changed = seen is None or (seen.level, seen.types, seen.group) != (ev.level, ev.types, ev.group)
+            moved = seen is not None and seen.area != ev.area
             self.state.households[ev.key] = Watch(ev.area, ev.level, list(ev.types), ev.group, since, ev.ts)
+            state = {"level": ev.level, "area": ev.area, "types": ev.types, "group": ev.group, "since": since,
+                     "outcomes": ev.outcomes, "versions": ev.versions}  # fmt: skip
             if not changed:
+                if moved:  # the same risk, another village: its state follows (the API lists by it)
+                    out.state("welfare", ev.key, ev.ts, state)
                 continue
             kinds = "、".join(self.titles.get(t, t) for t in ev.types)
             out.signal(
@@ -109,17 +114,4 @@ class Risks(sdk.Processor[RiskState, Assessed]):
                     },
                 },
             )
-            out.state(
-                "welfare",
-                ev.key,
-                ev.ts,
-                {
-                    "level": ev.level,
-                    "area": ev.area,
-                    "types": ev.types,
-                    "group": ev.group,
-                    "since": since,
-                    "outcomes": ev.outcomes,
-                    "versions": ev.versions,
-                },
-            )
+            out.state("welfare", ev.key, ev.ts, state)

@@ -48,10 +48,24 @@ def screening_day(ms: int) -> date:
     return datetime.fromtimestamp(ms / 1000, BJT).date()
 
 
+def _months_back(day: date, n: int) -> date:
+    """The first day of the month ``n`` months before ``day``'s."""
+    months = day.year * 12 + day.month - 1 - n
+    return date(months // 12, months % 12 + 1, 1)
+
+
 def day_params(day: date) -> dict[str, data.Value]:
-    """What a feature's ``where`` compares with: the screening day and the windows before it."""
-    back = {"since_6m": 183, "since_12m": 365, "since_24m": 730}
-    return {"today": day.isoformat(), **{k: (day - timedelta(days=n)).isoformat() for k, n in back.items()}}
+    """What a feature's ``where`` compares with: the screening day; the first day of its month and
+    of the months 12 and 24 before (monthly records: the 12 whole months before this one, whatever
+    the day); the days 183 and 365 before (dated records)."""
+    return {
+        "today": day.isoformat(),
+        "month_start": _months_back(day, 0).isoformat(),
+        "months_12": _months_back(day, 12).isoformat(),
+        "months_24": _months_back(day, 24).isoformat(),
+        "days_183": (day - timedelta(days=183)).isoformat(),
+        "days_365": (day - timedelta(days=365)).isoformat(),
+    }
 
 
 @dataclass(frozen=True)
@@ -126,6 +140,7 @@ class Risk:
 
 
 Found = tuple[str, Risk, dict[str, tuple[str, str]]]  # area, risk, rule set -> (outcome, version)
+PAGE = 2_000  # households screened together after new facts (their members' IDs fill one query)
 PRIOR_MAX = 10_000_000  # households at risk before a full screening, read back to clear them
 
 
@@ -202,7 +217,7 @@ class Screener:
         status = dict(zip(names, chosen.column("status").to_pylist(), strict=True)) \
             if "status" in chosen.column_names else {}  # fmt: skip
         areas = dict(zip(names, chosen.column("area").to_pylist(), strict=True))
-        out = {}
+        out: dict[str, Found] = {key: ("", Risk("none", [], ""), {}) for key in keys - set(names)}  # gone
         for key in keys & set(names):
             got = {p: d[key] for p, d in decided.items() if key in d}
             in_range = got.get(self.cfg.monitor_range, ("", ""))[0]
@@ -324,14 +339,20 @@ class Screener:
                 if len(dirty) > self.cfg.full_above:
                     self.full()
                     continue
-                if dirty:  # the households waiting first: a full screening takes seconds
-                    self.households(dirty)
-                if every_ms > 0 and sdk.now_ms() - self.last_full_ms >= every_ms:
-                    self.full()
+                waiting = sorted(dirty)
+                for i in range(0, len(waiting), PAGE):  # pages: a query names at most so many
+                    self.households(waiting[i : i + PAGE])
+                    dirty -= set(waiting[i : i + PAGE])
             except Exception:
                 log.exception("welfare screening failed; %d households wait for the next run", len(dirty))
                 with self._lock:
                     self._dirty |= dirty
+            try:  # everyone, every screen_every_h, whatever became of the households above
+                if every_ms > 0 and sdk.now_ms() - self.last_full_ms >= every_ms:
+                    self.full()
+            except Exception:
+                log.exception("welfare: the screening of everyone failed; it runs again in an hour")
+                self.last_full_ms = sdk.now_ms() - int(every_ms) + 3_600_000
 
 
 class Welfare:
