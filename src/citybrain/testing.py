@@ -7,6 +7,7 @@ import os
 import shutil
 import socket
 import subprocess
+import time
 from collections.abc import Awaitable, Callable
 from functools import cache
 from typing import TYPE_CHECKING, TypeVar
@@ -59,6 +60,25 @@ def server_ports_env() -> dict[str, str]:
 
 
 G = TypeVar("G", bound=TcpServer)
+C = TypeVar("C")
+
+
+def with_database(
+    kind: str, connect: Callable[[], C], errors: tuple[type[BaseException], ...], timeout_s: float = 30.0
+) -> C:
+    """``connect()`` to this machine's MariaDB or PostgreSQL, starting the server once when it is
+    down; the last error when it does not answer within ``timeout_s``."""
+    deadline, started = time.monotonic() + timeout_s, False
+    while True:
+        try:
+            return connect()
+        except errors:
+            if time.monotonic() > deadline:
+                raise
+            if not started:
+                start_database(kind)
+                started = True
+            time.sleep(0.5)
 
 
 def run_gateway(

@@ -14,7 +14,6 @@ from __future__ import annotations
 import itertools
 import os
 import random
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -41,7 +40,7 @@ from citybrain.core.aggregation.pull import (
     source_count,
 )
 from citybrain.core.errors import ConfigError, DecodeError
-from citybrain.testing import start_database
+from citybrain.testing import with_database
 
 BACKENDS = ["mariadb", "postgres"]
 DSNS = {
@@ -105,25 +104,14 @@ def _connect(kind: str) -> Any:
     return psycopg.connect(DSNS["postgres"], autocommit=True, connect_timeout=3)
 
 
-_start = start_database
-
-
 @pytest.fixture(scope="module", params=BACKENDS)
 def server(request: pytest.FixtureRequest) -> Iterator[Server]:
     """The server, started when it is down; the test fails (never skips) when it cannot be."""
     kind: str = request.param
-    deadline, started = time.monotonic() + 30, False
-    while True:
-        try:
-            s = Server(kind)
-            break
-        except (pymysql.err.MySQLError, psycopg.Error) as err:
-            if time.monotonic() > deadline:
-                pytest.fail(f"{kind} at {DSNS[kind]} is down and could not be started: {err}")
-            if not started:
-                _start(kind)
-                started = True
-            time.sleep(0.5)
+    try:
+        s = with_database(kind, lambda: Server(kind), (pymysql.err.MySQLError, psycopg.Error))
+    except (pymysql.err.MySQLError, psycopg.Error) as err:
+        pytest.fail(f"{kind} at {DSNS[kind]} is down and could not be started: {err}")
     yield s
     s.conn.close()
 
