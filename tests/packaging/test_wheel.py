@@ -31,6 +31,7 @@ SHIPPED = [
     "citybrain/data/networks/SOURCE.md",
     "citybrain/data/hotspots/stockholm.json",
     "citybrain/data/plants/demo.toml",
+    "citybrain/data/paylater/tariffs.toml",
     "citybrain/web/static/index.html",
     f"{VENDOR}echarts/echarts.esm.min.mjs",
     f"{VENDOR}maplibre-gl/maplibre-gl.mjs",

@@ -7,6 +7,7 @@ from typing import Any, Literal
 import msgspec
 
 from citybrain.core.events import Event, kind_of, to_json
+from citybrain.core.ledger import Posting
 
 Severity = Literal["info", "warning", "major", "critical"]
 SEVERITY_RANK: dict[str, int] = {"info": 0, "warning": 1, "major": 2, "critical": 3}
@@ -107,8 +108,16 @@ class Outputs(msgspec.Struct):
     quarantined: list[Quarantined] = msgspec.field(default_factory=list)
     # derived events for a next stage (e.g. per-vehicle traversals re-keyed by road segment)
     events: list[Any] = msgspec.field(default_factory=list)
+    # money movements (core/ledger.py), written with the state change that caused them
+    postings: list[Posting] = msgspec.field(default_factory=list)
 
     def empty(self) -> bool:
         return not (
-            self.metrics or self.states or self.alerts or self.late or self.quarantined or self.events
+            self.metrics
+            or self.states
+            or self.alerts
+            or self.late
+            or self.quarantined
+            or self.events
+            or self.postings
         )

@@ -238,6 +238,7 @@ class Pipeline:
                         len(out.alerts),
                         len(out.late),
                         len(out.events),
+                        len(out.postings),
                     )
                     try:
                         task.proc.process([item], em)
@@ -249,6 +250,7 @@ class Pipeline:
                             out.alerts[mark[2] :],
                             out.late[mark[3] :],
                             out.events[mark[4] :],
+                            out.postings[mark[5] :],
                         )
                         self.stats.errors += 1
                         out.quarantined.append(_quarantined("process", task, item, err))

@@ -18,6 +18,7 @@ import msgspec
 from typing_extensions import TypeVar
 
 from citybrain.core.events import Event
+from citybrain.core.ledger import transaction
 from citybrain.core.outputs import (
     SEVERITY_RANK,
     Alert,
@@ -98,6 +99,13 @@ class Emitter:
         re-derives the same ids on replay and the store skips them as duplicates.
         """
         self.out.events.append(ev)
+
+    def post(self, txn: str, ts: int, kind: str, ref: str, lines: Sequence[tuple[str, int]]) -> None:
+        """Record a money movement in the double-entry ledger (core/ledger.py): ``lines`` are
+        (account, fen) summing to zero, debits positive. Written in the same transaction as this
+        batch's state and checkpoint; ``txn`` is the movement's idempotency key (a second
+        transaction with the same id fails the commit). Raises ``ValidationError`` if unbalanced."""
+        self.out.postings.extend(transaction(txn, ts, kind, ref, self.processor.split(".")[0], lines))
 
     def late(self, poff: int, ev: Event, watermark: int) -> None:
         self.out.late.append(LateEvent(self.processor, self.partition, poff, ev.id, ev.ts, watermark))

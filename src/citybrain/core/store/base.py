@@ -24,6 +24,7 @@ from citybrain.core.aggregation.facts import CurrentRow, Fact, Reject, RunReport
 from citybrain.core.cases.records import Case, CaseChange, CaseEntry, CaseQuery
 from citybrain.core.errors import CitybrainError
 from citybrain.core.events import Event
+from citybrain.core.ledger import Posting, TrialBalance
 from citybrain.core.outputs import Alert, AlertOp, Outputs, Quarantined
 
 Agg = Literal["avg", "min", "max", "sum", "count", "last"]
@@ -132,7 +133,35 @@ class Checkpoints(ABC):
         """Outputs and the checkpoint in one transaction; returns the alerts as they now stand."""
 
 
-class ReadModel(ABC):
+class Ledger(ABC):
+    """The double-entry ledger as written by processor commits (core/ledger.py); read only."""
+
+    @abstractmethod
+    def ledger_postings(
+        self,
+        *,
+        account: str | None = None,
+        ref: str | None = None,
+        txn: str | None = None,
+        prefix: str | None = None,
+        since: int | None = None,
+        until: int | None = None,
+        limit: int = 1_000,
+    ) -> list[Posting]:
+        """Postings of an account, a reference, a transaction or the accounts starting with
+        ``prefix``, in ``[since, until)``, oldest first."""
+
+    @abstractmethod
+    def ledger_balances(self, prefix: str = "", until: int | None = None) -> dict[str, int]:
+        """The balance (fen, debits positive) of every account starting with ``prefix``, from the
+        postings before ``until``."""
+
+    @abstractmethod
+    def trial_balance(self) -> TrialBalance:
+        """The whole ledger summed: debits, credits, and any transaction that does not balance."""
+
+
+class ReadModel(Ledger):
     """What scenes, reports and the API read; nothing here writes."""
 
     @abstractmethod

@@ -79,6 +79,12 @@ TABLES: dict[str, str] = {
     "agg_refs": """CREATE TABLE IF NOT EXISTS agg_refs (
         dataset VARCHAR NOT NULL, col VARCHAR NOT NULL, key VARCHAR NOT NULL, as_of VARCHAR NOT NULL,
         value VARCHAR, PRIMARY KEY (dataset, col, key))""",
+    # the double-entry ledger (core/ledger.py): postings only ever inserted, with the processor
+    # commit that caused them; (txn, line) unique so a movement cannot be written twice
+    "ledger": """CREATE TABLE IF NOT EXISTS ledger (
+        txn VARCHAR NOT NULL, line INTEGER NOT NULL, account VARCHAR NOT NULL, amount BIGINT NOT NULL,
+        ts BIGINT NOT NULL, kind VARCHAR NOT NULL, ref VARCHAR NOT NULL, scene VARCHAR NOT NULL,
+        recorded_ts BIGINT NOT NULL, PRIMARY KEY (txn, line))""",
     "agg_marks": """CREATE TABLE IF NOT EXISTS agg_marks (
         dataset VARCHAR PRIMARY KEY, mark VARCHAR NOT NULL, updated_ts BIGINT NOT NULL)""",
 }
@@ -112,6 +118,7 @@ RESOLVE_ALERT = (
     "WHERE id = ? AND status <> 'resolved'"
 )
 ACK_ALERT = "UPDATE alerts SET status = 'acknowledged', acked_by = ?, acked_ts = ?, ack_note = ? WHERE id = ?"
+INSERT_POSTING = "INSERT INTO ledger VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 INSERT_LATE = "INSERT INTO late_events VALUES (?, ?, ?, ?, ?, ?, ?)"
 INSERT_QUARANTINE = f"INSERT INTO quarantine VALUES ({', '.join('?' * 12)})"
 INSERT_TOKEN = "INSERT INTO tokens (id, name, scopes, hash, created_ts, owner) VALUES (?, ?, ?, ?, ?, ?)"

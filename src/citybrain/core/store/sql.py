@@ -38,6 +38,7 @@ from citybrain.core.store.rows import (
 )
 from citybrain.core.store.sql_aggregation import SqlAggregation
 from citybrain.core.store.sql_cases import SqlCases
+from citybrain.core.store.sql_ledger import SqlLedger
 
 
 class SqlTx(Protocol):
@@ -55,7 +56,7 @@ class SqlTx(Protocol):
 TxT = TypeVar("TxT", bound=SqlTx)
 
 
-class SqlStore(SqlCases, SqlAggregation, Store, Generic[TxT]):
+class SqlStore(SqlCases, SqlAggregation, SqlLedger, Store, Generic[TxT]):
     """Every query, and every write that is the same SQL on both backends."""
 
     _ROW_LOCK = ""  # appended to a SELECT of the row a read-modify-write transaction changes
@@ -126,6 +127,14 @@ class SqlStore(SqlCases, SqlAggregation, Store, Generic[TxT]):
             )
         if out.quarantined:
             tx.executemany(schema.INSERT_QUARANTINE, quarantine_rows(out.quarantined, now))
+        if out.postings:
+            tx.executemany(
+                schema.INSERT_POSTING,
+                [
+                    [p.txn, p.line, p.account, p.amount, p.ts, p.kind, p.ref, p.scene, now]
+                    for p in out.postings
+                ],
+            )
         tx.execute(schema.UPSERT_CHECKPOINT, [processor, partition, poff, state, now])
         return changed
 

@@ -1,0 +1,107 @@
+"""Pay-later events. Parking events are keyed by the normalised plate (a read that is not a plate
+is keyed ``unread:<lot>``), so one processor partition sees every session, binding and payment of
+a plate in order; clinic events are keyed by the patient.
+
+The gate's decision travels inside the gate event: the gate is answered only once the event (and
+so the decision) is durable, and the processor settles what the gate was told.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, ClassVar, Literal
+
+import msgspec
+
+from citybrain.sdk import Event
+
+Decision = Literal["open", "pay", "hold"]
+Fen = Annotated[int, msgspec.Meta(ge=0, le=10**10, description="an amount in fen (分)")]
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+
+
+class GateRead(Event, tag="paylater.gate"):
+    """A camera at a lot's gate read a plate (entry or exit), and what the gate was told."""
+
+    scene: ClassVar[str] = "paylater"
+    lot: Name
+    gate: Name
+    direction: Literal["entry", "exit"]
+    plate_read: Annotated[str, msgspec.Meta(max_length=32, description="the plate as the camera read it")]
+    confidence: Annotated[float, msgspec.Meta(ge=0, le=1)]
+    colour: Annotated[str, msgspec.Meta(max_length=16)] = ""
+    lane: Annotated[str, msgspec.Meta(max_length=32)] = ""
+    image: Annotated[str, msgspec.Meta(max_length=512, description="a reference to the picture")] = ""
+    plate: Annotated[str, msgspec.Meta(max_length=16, description="normalised; empty: not a plate")] = ""
+    new_energy: bool = False
+    decision: Decision = "hold"
+    reason: str = ""  # why: free, pay_later, pay_at_gate, paid, low_confidence, bad_plate, no_entry ...
+    session: str = ""  # the session the read belongs to (an entry opens it)
+    fee_fen: Fen = 0  # the fee quoted at the gate (an exit)
+
+
+class GateConfirm(Event, tag="paylater.confirm"):
+    """An operator confirmed the plate of a held read from its picture (or a read the gate could
+    not decide); the processor then treats it as a trusted read of that plate.
+
+    Keyed as the held read was (its alert is in that partition); the processor resolves the alert
+    there and passes the confirmation on, keyed by the confirmed ``plate``."""
+
+    scene: ClassVar[str] = "paylater"
+    gate_event: Name  # the id of the held GateRead
+    plate: Annotated[str, msgspec.Meta(min_length=1, max_length=16)]
+    lot: Name
+    direction: Literal["entry", "exit"]
+    read_ts: int  # when the car passed the gate (the held read's time)
+    new_energy: bool = False
+    by: str = ""
+
+
+class Binding(Event, tag="paylater.binding"):
+    """A payer bound a plate (with signed consent to charge without a password, 免密) or unbound it."""
+
+    scene: ClassVar[str] = "paylater"
+    action: Literal["bind", "unbind"]
+    payer: Name
+    channel: Name = "wechat"
+    consent: Annotated[str, msgspec.Meta(max_length=128, description="the signed 免密 agreement's id")] = ""
+
+
+class OrderAnswer(Event, tag="paylater.answer"):
+    """What a provider answered when an order (payment or refund) was placed with it."""
+
+    scene: ClassVar[str] = "paylater"
+    order: Name
+    movement: Literal["payment", "refund"]
+    channel: Name
+    status: Literal["accepted", "failed"]
+    session: str = ""
+    amount_fen: Fen = 0
+    payer: str = ""
+    reason: str = ""
+
+
+class PaymentNotice(Event, tag="paylater.notice"):
+    """A provider's verified notice (or the answer to a query) of a payment or refund's outcome.
+    Its id is the provider's movement id with the outcome, so repeats are stored once."""
+
+    scene: ClassVar[str] = "paylater"
+    channel: Name
+    movement: Literal["payment", "refund"]
+    order: Name
+    amount_fen: Fen
+    status: Literal["success", "failed"]
+    refund: str = ""
+    channel_txn: str = ""
+    reason: str = ""
+    via: Literal["notify", "query"] = "notify"
+
+
+class Review(Event, tag="paylater.review"):
+    """An operator's decision on a session in review (orphaned, missed exit, disputed)."""
+
+    scene: ClassVar[str] = "paylater"
+    session: Name
+    action: Literal["bill", "waive"]
+    fee_fen: Fen = 0
+    by: str = ""
+    note: Annotated[str, msgspec.Meta(max_length=500)] = ""

@@ -1,0 +1,323 @@
+"""``paylater.sessions``: every plate's sessions, bindings, orders and money, in event order.
+
+Everything here is decided from the events and event time alone (an entry is orphaned when the
+partition's event time passes ``orphan_after``, not the wall clock), so a replay after a crash
+makes the same decisions, and the pipeline commits the state, the ledger postings and the
+checkpoint together: a session is settled exactly once however often its events arrive.
+See sessions.py for the life of a session and the ledger transactions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
+
+import msgspec
+
+from citybrain import sdk
+from citybrain.scenes.paylater import rules
+from citybrain.scenes.paylater.events import (
+    Binding,
+    GateConfirm,
+    GateRead,
+    OrderAnswer,
+    PaymentNotice,
+    Review,
+)
+from citybrain.scenes.paylater.sessions import (
+    Caps,
+    Order,
+    Plate,
+    Session,
+    SessionsState,
+    exit_decision,
+    order_id,
+    pop_stale,
+    push_open,
+    refund_id,
+    session_id,
+    session_of_order,
+)
+from citybrain.scenes.paylater.settings import PaylaterSettings
+
+PaylaterEvent = GateRead | GateConfirm | Binding | OrderAnswer | PaymentNotice | Review
+Fee = Callable[[str, int, int, bool], int]  # (lot, entry ms, exit ms, new energy) -> fen
+SEEN_KEPT = 500  # provider movements remembered per plate (repeats come within minutes)
+UNTRUSTED = ("low_confidence", "bad_plate")  # reasons a read is held: it binds nothing
+DUPLICATE_ENTRY_MS = 120_000  # a second entry read this soon at the same lot is the same car
+
+
+class Sessions(sdk.Processor[SessionsState, PaylaterEvent]):
+    name = "paylater.sessions"
+    kinds = (GateRead, GateConfirm, Binding, OrderAnswer, PaymentNotice, Review)
+    state_type = SessionsState
+    config: PaylaterSettings
+
+    def __init__(self, partition: int, settings: PaylaterSettings, world: Any) -> None:
+        super().__init__(partition, settings)
+        self.fee: Fee = world.fee_fen
+        self.caps = Caps(settings.max_arrears_count, settings.max_arrears_fen)
+        self.channels = frozenset(settings.channels)
+        self.orphan_ms = sdk.duration_ms(settings.orphan_after)
+        self._plates: set[str] = set()
+        self._sessions: set[tuple[str, str]] = set()
+        self._orders = False
+        self._ts = 0  # the batch's latest event time (the time of the states it writes)
+
+    # -- the batch -------------------------------------------------------------------------------
+    def process(self, batch: Sequence[tuple[int, PaylaterEvent]], out: sdk.Emitter) -> None:
+        self._plates, self._sessions, self._orders = set(), set(), False
+        for _, ev in batch:
+            self._ts = max(self._ts, ev.ts)
+            if isinstance(ev, GateRead | GateConfirm):
+                self._lot_time(ev.lot, ev.ts if isinstance(ev, GateRead) else ev.read_ts, out)
+            handler = self._handlers[type(ev)]
+            handler(self, ev, out)
+        self._publish(out)
+
+    def _publish(self, out: sdk.Emitter) -> None:
+        plates = self.state.plates
+        for key in self._plates:
+            out.state("paylater", key, self._ts, sdk_builtins(plates[key].view()))
+        for key, sid in self._sessions:
+            out.state("paylater.session", sid, self._ts, plates[key].sessions[sid].view(key))
+        if self._orders:
+            pending = {oid: {"plate": key, **sdk_builtins(o)} for oid, (key, o) in self.state.orders.items()}
+            out.state("paylater.pending", f"p{self.partition}", self._ts, pending)
+
+    def _plate(self, key: str) -> Plate:
+        self._plates.add(key)
+        return self.state.plates.setdefault(key, Plate())
+
+    def _touch(self, key: str, s: Session) -> None:
+        self._plates.add(key)
+        self._sessions.add((key, s.id))
+
+    # -- gate reads ------------------------------------------------------------------------------
+    def _gate(self, ev: GateRead, out: sdk.Emitter) -> None:
+        if not ev.plate or (ev.decision == "hold" and ev.reason in UNTRUSTED):
+            # never binds a charge: an operator confirms the plate from the picture (GateConfirm)
+            out.signal(rules.HELD, ev.id, ev.ts, True, message=f"{ev.lot}/{ev.gate}: {ev.reason}",
+                       data={"key": ev.key, "lot": ev.lot, "gate": ev.gate, "direction": ev.direction,
+                             "plate_read": ev.plate_read, "confidence": ev.confidence, "image": ev.image,
+                             "read_ts": ev.ts, "reason": ev.reason})  # fmt: skip
+            return
+        if ev.direction == "entry":
+            self._entry(ev.key, ev.lot, ev.id, ev.ts, ev.new_energy, out)
+        else:
+            self._exit(ev.key, ev.lot, ev.id, ev.ts, ev.decision, out)
+
+    def _confirm(self, ev: GateConfirm, out: sdk.Emitter) -> None:
+        out.signal(rules.HELD, ev.gate_event, ev.ts, False, message=f"confirmed as {ev.plate} by {ev.by}")
+        if ev.key != ev.plate:  # held under the misread: on to the confirmed plate's partition
+            out.event(msgspec.structs.replace(ev, key=ev.plate, id=f"{ev.id}>{ev.plate}"))
+            return
+        if ev.direction == "entry":
+            self._entry(ev.key, ev.lot, ev.gate_event, ev.read_ts, ev.new_energy, out)
+        else:
+            self._exit(ev.key, ev.lot, ev.gate_event, ev.read_ts, "", out)
+
+    def _entry(self, key: str, lot: str, event: str, ts: int, nev: bool, out: sdk.Emitter) -> None:
+        p = self._plate(key)
+        sid = session_id(lot, key, event)
+        if sid in p.sessions:
+            return  # this entry again
+        same = p.open.get(lot)
+        if same is not None and 0 <= ts - p.sessions[same].entry_ts < DUPLICATE_ENTRY_MS:
+            return  # the same car read twice at the barrier
+        for other in list(p.open.values()):
+            # the car is entering somewhere: any session still open missed its exit
+            self._review(key, p, p.sessions[other], "missed_exit", ts, out)
+        p.sessions[sid] = Session(sid, lot, event, ts, nev)
+        p.open[lot] = sid
+        push_open(self.state, lot, ts, key, sid)
+        self._touch(key, p.sessions[sid])
+        self._prune(p)
+
+    def _exit(self, key: str, lot: str, event: str, ts: int, decision: str, out: sdk.Emitter) -> None:
+        p = self._plate(key)
+        sid = p.open.get(lot)
+        if sid is None:
+            if not any(s.exit_event == event for s in p.sessions.values()):
+                out.signal(rules.HELD, event, ts, True, message=f"{lot}: {key} leaves without an entry",
+                           data={"key": key, "lot": lot, "direction": "exit", "plate_read": key,
+                                 "read_ts": ts, "reason": "no_entry"})  # fmt: skip
+            return
+        s = p.sessions[sid]
+        if ts < s.entry_ts:
+            return  # an exit read before its own entry: a clock or order fault, left to the operator
+        del p.open[lot]
+        s.exit_event, s.exit_ts = event, ts
+        s.fee = self.fee(lot, s.entry_ts, ts, s.new_energy)
+        if not decision:  # a confirmed read: decide now as the gate would have
+            decision, _ = exit_decision(p.view(), s.fee, self.caps, self.channels)
+        self._touch(key, s)
+        if s.fee == 0:
+            s.status, s.reason = "free", "free"
+            return
+        bound = bool(p.payer and p.consent and p.channel in self.channels)
+        s.payer = f"payer:{p.payer}" if bound else f"plate:{key}"
+        s.status, s.reason = ("due", "pay_later") if decision == "open" else ("awaiting", "pay_at_gate")
+        out.post(f"accrue:{sid}", ts, "accrual", sid, [(s.payer, s.fee), (f"lot:{lot}", -s.fee)])
+        if s.status == "due" and bound:
+            self._charge(key, p, s, out)
+
+    # -- review ----------------------------------------------------------------------------------
+    def _lot_time(self, lot: str, ts: int, out: sdk.Emitter) -> None:
+        """A read at ``lot`` moves its clock: the sessions opened there more than ``orphan_after``
+        before it are orphaned (before the read itself is handled, so an exit weeks later finds
+        its session already in review rather than billing the weeks)."""
+        now = max(self.state.clocks.get(lot, ts), ts)
+        self.state.clocks[lot] = now
+        for key, sid in pop_stale(self.state, lot, now - self.orphan_ms + 1):
+            p = self.state.plates.get(key)
+            if p is not None and p.open.get(lot) == sid:
+                self._review(key, p, p.sessions[sid], "orphaned", now, out)
+
+    def _review(self, key: str, p: Plate, s: Session, why: str, ts: int, out: sdk.Emitter) -> None:
+        """An entry without its exit: never billed by itself. Priced at most ``orphan_cap_fen``
+        (the time up to now, or to the horizon) and put to an operator."""
+        del p.open[s.lot]
+        until = min(ts, s.entry_ts + self.orphan_ms)
+        s.fee = min(
+            self.fee(s.lot, s.entry_ts, max(until, s.entry_ts), s.new_energy), self.config.orphan_cap_fen
+        )
+        s.status, s.reason = "review", why
+        self._touch(key, s)
+        out.signal(rules.REVIEW, s.id, ts, True, message=f"{s.lot}: {key} {why}",
+                   data={"lot": s.lot, "plate": key, "session": s.id, "reason": why, "fee_fen": s.fee,
+                         "entry_ts": s.entry_ts})  # fmt: skip
+
+    def _decide(self, ev: Review, out: sdk.Emitter) -> None:
+        p = self._plate(ev.key)
+        s = p.sessions.get(ev.session)
+        if s is None or s.status != "review":
+            return
+        out.signal(rules.REVIEW, s.id, ev.ts, False, message=f"{ev.action} by {ev.by}: {ev.note}")
+        self._touch(ev.key, s)
+        if ev.action == "waive" or ev.fee_fen == 0:
+            s.status, s.fee = "waived", 0
+            return
+        bound = bool(p.payer and p.consent and p.channel in self.channels)
+        s.fee, s.status = min(ev.fee_fen, self.config.orphan_cap_fen), "due"
+        s.payer = f"payer:{p.payer}" if bound else f"plate:{ev.key}"
+        out.post(f"accrue:{s.id}", ev.ts, "accrual", s.id, [(s.payer, s.fee), (f"lot:{s.lot}", -s.fee)])
+        if bound:
+            self._charge(ev.key, p, s, out)
+
+    # -- accounts --------------------------------------------------------------------------------
+    def _binding(self, ev: Binding, out: sdk.Emitter) -> None:
+        p = self._plate(ev.key)
+        if ev.action == "bind" and p.payer in ("", ev.payer):
+            p.payer, p.channel, p.consent = ev.payer, ev.channel, ev.consent
+        elif ev.action == "unbind" and p.payer == ev.payer:
+            p.payer, p.channel, p.consent = "", "", ""
+
+    # -- money -----------------------------------------------------------------------------------
+    def _charge(self, key: str, p: Plate, s: Session, out: sdk.Emitter) -> None:
+        """Place a payment order for the session with the bound payer's channel (the dispatcher
+        sends it; the provider takes one order id once)."""
+        s.attempts += 1
+        o = Order(order_id(s.id, s.attempts), "payment", s.id, s.fee, p.channel, p.payer, ts=self._ts)
+        self.state.orders[o.id] = (key, o)
+        self._orders = True
+
+    def _answer(self, ev: OrderAnswer, out: sdk.Emitter) -> None:
+        held = self.state.orders.get(ev.order)
+        if ev.status == "accepted":
+            if held is None and ev.movement == "payment":  # placed by the cashier: watch for its outcome
+                self.state.orders[ev.order] = (
+                    ev.key,
+                    Order(
+                        ev.order,
+                        "payment",
+                        ev.session,
+                        ev.amount_fen,
+                        ev.channel,
+                        ev.payer,
+                        status="accepted",
+                        ts=ev.ts,
+                    ),
+                )
+            elif held is not None:
+                held[1].status = "accepted"
+        elif held is not None:
+            del self.state.orders[ev.order]
+            if ev.movement == "refund":
+                out.signal(
+                    rules.REFUND_FAILED,
+                    ev.order,
+                    ev.ts,
+                    True,
+                    message=ev.reason,
+                    data={"order": ev.order, "session": held[1].session, "amount_fen": held[1].amount},
+                )
+        self._orders = True
+
+    def _notice(self, ev: PaymentNotice, out: sdk.Emitter) -> None:
+        movement = f"{ev.channel}:{ev.channel_txn or ev.order}"
+        p = self._plate(ev.key)
+        held = self.state.orders.pop(ev.refund or ev.order, None)
+        self._orders = self._orders or held is not None
+        if ev.status == "failed" or ev.amount_fen == 0:
+            if ev.movement == "refund" and ev.status == "failed":
+                out.signal(
+                    rules.REFUND_FAILED,
+                    ev.refund,
+                    ev.ts,
+                    True,
+                    message=ev.reason,
+                    data={"order": ev.order, "refund": ev.refund, "amount_fen": ev.amount_fen},
+                )
+            return  # a failed payment leaves the session owed (arrears, if the car has left); 0 moved nothing
+        if movement in p.seen:
+            return
+        p.seen.append(movement)
+        del p.seen[:-SEEN_KEPT]
+        channel = f"channel:{ev.channel}"
+        if ev.movement == "refund":
+            out.post(f"refund:{ev.refund}", ev.ts, "refund", session_of_order(ev.order),
+                     [("clearing:refunds", ev.amount_fen), (channel, -ev.amount_fen)])  # fmt: skip
+            return
+        sid = session_of_order(ev.order)
+        s = p.sessions.get(sid)
+        if s is not None and s.status in ("due", "awaiting") and ev.amount_fen == s.fee:
+            out.post(f"settle:{sid}", ev.ts, "payment", sid, [(channel, s.fee), (s.payer, -s.fee)])
+            s.status, s.settled_by, s.settled_channel = "settled", movement, ev.channel
+            self._touch(ev.key, s)
+            return
+        # a payment of a session already settled (QR at the gate and ETC at the exit), waived, unknown,
+        # or of another amount: never kept, refunded at once
+        out.post(f"dup:{movement}", ev.ts, "duplicate", sid,
+                 [(channel, ev.amount_fen), ("clearing:refunds", -ev.amount_fen)])  # fmt: skip
+        r = Order(refund_id(movement), "refund", sid, ev.amount_fen, ev.channel, refund_of=ev.order, ts=ev.ts)
+        self.state.orders[r.id] = (ev.key, r)
+        self._orders = True
+        out.signal(
+            rules.DUPLICATE,
+            movement,
+            ev.ts,
+            True,
+            message=f"{ev.amount_fen} fen paid again for {sid} by {ev.channel}: refunded",
+            data={"session": sid, "order": ev.order, "refund": r.id, "amount_fen": ev.amount_fen},
+        )
+
+    def _prune(self, p: Plate) -> None:
+        done = [s for s in p.sessions.values() if s.status in ("free", "settled", "waived")]
+        for s in sorted(done, key=lambda s: s.exit_ts)[: max(0, len(done) - self.config.sessions_kept)]:
+            del p.sessions[s.id]
+
+    _handlers: ClassVar[dict[type, Callable[[Sessions, Any, sdk.Emitter], None]]] = {
+        GateRead: _gate,
+        GateConfirm: _confirm,
+        Binding: _binding,
+        OrderAnswer: _answer,
+        PaymentNotice: _notice,
+        Review: _decide,
+    }
+
+
+def sdk_builtins(obj: object) -> dict[str, Any]:
+    built = msgspec.to_builtins(obj)
+    assert isinstance(built, dict)
+    return built

@@ -1,0 +1,30 @@
+"""Pay-later alert rules: what an operator must look at. A held plate read needs a person at the
+gate now; a session in review must never be billed without one; a payment taken twice was
+refunded (and is shown); a refund the provider refused needs the money returned another way."""
+
+from __future__ import annotations
+
+from citybrain import sdk
+
+HELD = sdk.rule(
+    "paylater", "held_read", "车牌待人工确认 / plate read held", clear="0s",
+    doc="A gate read below min_confidence, not a valid plate, or an exit without an entry: the "
+    "barrier stays down and nothing is charged until an operator confirms the plate from the "
+    "picture (POST /confirm). Resolves when it is confirmed.",
+)  # fmt: skip
+REVIEW = sdk.rule(
+    "paylater", "review", "停车记录待复核 / session in review", clear="0s",
+    doc="An entry without an exit: orphaned after orphan_after, or closed by a newer entry of the "
+    "same plate (a missed exit). Priced at most orphan_cap_fen and never billed until an operator "
+    "bills or waives it (POST /review). Resolves then.",
+)  # fmt: skip
+DUPLICATE = sdk.rule(
+    "paylater", "duplicate_payment", "重复扣费已退款 / duplicate payment refunded", severity="info",
+    doc="A session already settled (or waived, or unknown) was paid again, e.g. by QR code at the gate "
+    "and by ETC at the exit: the second payment was booked to clearing:refunds and refunded.",
+)  # fmt: skip
+REFUND_FAILED = sdk.rule(
+    "paylater", "refund_failed", "退款失败 / refund failed", severity="major",
+    doc="A provider refused or failed a refund of a duplicate payment: the money is still held in "
+    "clearing:refunds and must be returned by hand.",
+)  # fmt: skip

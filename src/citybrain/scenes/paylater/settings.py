@@ -1,0 +1,50 @@
+"""``[scenes.paylater]``: when a plate read may bind a charge, when leaving first is allowed (the
+arrears caps), when an open session is orphaned, and how the payment dispatcher talks to the
+channels.
+
+The caps and the orphan rule are the design rules derived from the reported failures
+(docs/scenes/paylater.md): a plate over either cap pays before it leaves, at every lot, until its
+arrears are paid; an entry without an exit for ``orphan_after`` is never billed automatically.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from citybrain import sdk
+
+
+class ChannelSettings(msgspec.Struct, forbid_unknown_fields=True):
+    """A payment channel (a provider account): where it answers and how its notices are signed."""
+
+    kind: str = "sandbox"  # sandbox: the built-in provider (the only kind so far)
+    url: str = ""  # the provider's base URL; empty with kind sandbox: one is started in-process
+    public_key_file: str = ""  # the provider's notice-signing key (PEM); empty: the started sandbox's
+    serial: str = ""  # the key's serial as the provider names it; empty: the started sandbox's
+    timeout_s: float = 5.0  # one request to the provider
+
+
+def _channels() -> dict[str, ChannelSettings]:
+    return {"wechat": ChannelSettings(), "etc": ChannelSettings()}
+
+
+class PaylaterSettings(sdk.SceneSettings, forbid_unknown_fields=True):
+    tariffs_file: str = ""  # lots and tariffs (TOML); empty: citybrain/data/paylater/tariffs.toml
+    min_confidence: float = 0.9  # a plate read below this never binds a charge: held for an operator
+    max_arrears_count: int = 3  # unpaid sessions a plate may owe and still leave first
+    max_arrears_fen: int = 20_000  # fen owed at most (200 yuan) to still leave first
+    orphan_after: str = "24h"  # an entry without an exit this long is orphaned: reviewed, never billed
+    orphan_cap_fen: int = 5_000  # what an orphaned session may be billed at most, after review
+    channels: dict[str, ChannelSettings] = msgspec.field(default_factory=_channels)  # name -> provider
+    default_channel: str = "wechat"  # the channel of pay-at-gate orders (the lot's QR code)
+    notify_url: str = ""  # where providers post notices; empty: this server's /notify/<channel>
+    dispatch_every_ms: int = 200  # the dispatcher looks for orders to send this often
+    query_after_ms: int = 10_000  # an order without a notice this long is queried at the provider
+    sessions_kept: int = 20  # closed sessions kept per plate in the processor's state
+
+    def __post_init__(self) -> None:
+        if not 0 < self.min_confidence <= 1:
+            raise ValueError(f"min_confidence {self.min_confidence} must be in (0, 1]")
+        if self.default_channel not in self.channels:
+            raise ValueError(f"default_channel {self.default_channel!r} is not one of channels")
+        sdk.duration_ms(self.orphan_after)

@@ -1,0 +1,30 @@
+"""What the pay-later scene's parts share while it runs: the lots and tariffs (one file, loaded
+once), and the fee of a stay as the processor and the gate both compute it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from citybrain import sdk
+from citybrain.scenes.paylater.settings import PaylaterSettings
+from citybrain.scenes.paylater.tariff_config import TariffError
+from citybrain.scenes.paylater.tariffs import Tariffs, load_tariffs
+
+
+class PaylaterWorld:
+    def __init__(self, tariffs: Tariffs) -> None:
+        self.tariffs = tariffs
+
+    def fee_fen(self, lot: str, entry_ms: int, exit_ms: int, new_energy: bool) -> int:
+        """The fee of a stay; a lot this file does not know charges nothing here (its gate is
+        answered from its own tariff; the processor must never fail a batch over it)."""
+        if lot not in self.tariffs.lots:
+            return 0
+        return self.tariffs.fee(lot, entry_ms, exit_ms, new_energy=new_energy).total_fen
+
+
+def build_world(settings: PaylaterSettings, _data: Path) -> PaylaterWorld:
+    try:
+        return PaylaterWorld(load_tariffs(Path(settings.tariffs_file) if settings.tariffs_file else None))
+    except TariffError as err:
+        raise sdk.ConfigError(f"[scenes.paylater] tariffs_file: {err}") from None

@@ -1,0 +1,181 @@
+"""Sessions end to end through the gate API and the pipeline: leave first and pay later, pay at
+the gate, and the reported failures reproduced (a missed exit billed for weeks, a stale entry
+billed on the next visit, a QR payment plus an ETC debit for one exit), each with the outcome a
+driver should get. Fees are the 2026 city-core tariff, computed by hand."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from citybrain.core.store.base import AlertQuery
+from tests.scenes.paylater.paylater_testkit import DAY, HOUR, LOT, MIN, T0, running
+
+PLATE = "赣A12345"
+
+
+def test_a_bound_car_leaves_first_and_is_charged_once(tmp_path: Path) -> None:
+    with running(tmp_path) as lot:
+        lot.bind(PLATE)
+        entry = lot.gate(PLATE, "entry", T0)
+        assert (entry["decision"], entry["reason"], entry["plate"]) == ("open", "entered", PLATE)
+        out = lot.gate(PLATE, "exit", T0 + 2 * HOUR)
+        # 10:00-12:00 by day: the first hour 600 fen, then two half hours of 150
+        assert (out["decision"], out["reason"], out["fee_fen"], out["session"]) == (
+            "open", "pay_later", 900, entry["session"])  # fmt: skip
+        sid = out["session"]
+        [order] = lot.pending().values()
+        assert (order["id"], order["kind"], order["amount"], order["channel"], order["payer"]) == (
+            f"{sid}-1", "payment", 900, "wechat", "wx-openid-1")  # fmt: skip
+        lot.notice(PLATE, f"{sid}-1", 900)
+        lot.notice(PLATE, f"{sid}-1", 900)  # the provider repeats its notice
+        s = lot.session(sid)
+        assert (s["session"]["status"], s["session"]["fee"], s["session"]["settled_channel"]) == (
+            "settled", 900, "wechat")  # fmt: skip
+        assert [p["txn"] for p in s["postings"]] == [f"accrue:{sid}"] * 2 + [f"settle:{sid}"] * 2
+        assert lot.balances() == {"lot:bayi-square": -900, "channel:wechat": 900}
+        assert lot.pending() == {}
+        assert lot.get("/ledger/trial-balance")["balanced"] is True
+
+
+def test_an_unbound_car_pays_at_the_gate_and_is_let_out_when_read_again(tmp_path: Path) -> None:
+    with running(tmp_path) as lot:
+        lot.gate(PLATE, "entry", T0)
+        out = lot.gate(PLATE, "exit", T0 + 30 * MIN)
+        assert (out["decision"], out["reason"], out["fee_fen"]) == ("pay", "pay_at_gate", 600)
+        again = lot.gate(PLATE, "exit", T0 + 31 * MIN)  # still unpaid: the same session, the same fee
+        assert (again["decision"], again["session"], again["fee_fen"]) == ("pay", out["session"], 600)
+        lot.notice(PLATE, f"{out['session']}-1", 600)
+        paid = lot.gate(PLATE, "exit", T0 + 32 * MIN)
+        assert (paid["decision"], paid["reason"], paid["session"]) == ("open", "paid", out["session"])
+        assert lot.balances() == {"lot:bayi-square": -600, "channel:wechat": 600}
+
+
+def test_a_short_stay_is_free_and_books_nothing(tmp_path: Path) -> None:
+    with running(tmp_path) as lot:
+        lot.gate(PLATE, "entry", T0)
+        out = lot.gate(PLATE, "exit", T0 + 15 * MIN)
+        assert (out["decision"], out["reason"], out["fee_fen"]) == ("open", "free", 0)
+        assert lot.balances() == {} and lot.session(out["session"])["session"]["status"] == "free"
+
+
+def test_qr_at_the_gate_and_etc_at_the_exit_charge_once_and_refund_the_second(tmp_path: Path) -> None:
+    """上海: 5 yuan paid by QR code, then ETC debited another 5 yuan for the same exit."""
+    with running(tmp_path) as lot:
+        lot.gate(PLATE, "entry", T0)
+        sid = lot.gate(PLATE, "exit", T0 + 30 * MIN)["session"]
+        lot.notice(PLATE, f"{sid}-1", 600, channel="wechat", txn="wx-1")
+        lot.notice(PLATE, f"{sid}-etc", 600, channel="etc", txn="etc-77")
+        [refund] = lot.pending().values()
+        assert (refund["kind"], refund["amount"], refund["channel"], refund["refund_of"]) == (
+            "refund", 600, "etc", f"{sid}-etc")  # fmt: skip
+        assert lot.session(sid)["session"]["settled_by"] == "wechat:wx-1"
+        assert lot.balances() == {"lot:bayi-square": -600, "channel:wechat": 600, "channel:etc": 600,
+                                  "clearing:refunds": -600}  # fmt: skip
+        lot.notice(PLATE, f"{sid}-etc", 600, channel="etc", txn="etc-r-1", movement="refund",
+                   refund=refund["id"])  # fmt: skip
+        assert lot.balances() == {"lot:bayi-square": -600, "channel:wechat": 600}
+        assert lot.pending() == {}
+        [alert] = [a for a in lot.p.store.alerts(lot_alerts()) if a.rule == "paylater.duplicate_payment"]
+        assert alert.data["refund"] == refund["id"] and alert.data["amount_fen"] == 600
+
+
+def test_a_missed_exit_is_never_billed_for_weeks(tmp_path: Path) -> None:
+    """武汉 2024: a 5-minute transit billed as 38 days (1,170 yuan) from an entry whose exit was
+    missed. The exit weeks later is held; the old session is in review at a capped fee, unbilled."""
+    with running(tmp_path) as lot:
+        lot.bind(PLATE)
+        sid = lot.gate(PLATE, "entry", T0)["session"]
+        out = lot.gate(PLATE, "exit", T0 + 38 * DAY + 13 * HOUR + 41 * MIN)
+        assert (out["decision"], out["reason"], out["fee_fen"]) == ("hold", "in_review", 0)
+        s = lot.session(sid)
+        # priced to the 24-hour horizon at most: the 2026 daily cap of 4,000 fen, below the 5,000 cap
+        assert (s["session"]["status"], s["session"]["reason"], s["session"]["fee"]) == (
+            "review", "orphaned", 4_000)  # fmt: skip
+        assert s["postings"] == [] and lot.balances() == {} and lot.pending() == {}
+        [alert] = [a for a in lot.p.store.alerts(lot_alerts()) if a.rule == "paylater.review"]
+        assert alert.key == sid and alert.status == "open"
+
+
+def test_a_stale_entry_does_not_bill_the_next_visit(tmp_path: Path) -> None:
+    """海口 2019: a 30-minute stay billed 307 yuan from an entry two weeks earlier whose exit was
+    not recorded. The new entry closes the old session for review; the visit pays 30 minutes."""
+    with running(tmp_path) as lot:
+        lot.bind(PLATE)
+        old = lot.gate(PLATE, "entry", T0)["session"]
+        new = lot.gate(PLATE, "entry", T0 + 14 * DAY)["session"]
+        out = lot.gate(PLATE, "exit", T0 + 14 * DAY + 30 * MIN)
+        assert (out["decision"], out["reason"], out["fee_fen"], out["session"]) == (
+            "open",
+            "pay_later",
+            600,
+            new,
+        )
+        assert lot.session(old)["session"]["status"] == "review"
+        assert [p.ref for p in lot.p.store.ledger_postings(prefix="lot:")] == [new]
+        assert lot.balances() == {"payer:wx-openid-1": 600, "lot:bayi-square": -600}
+
+
+def test_a_session_in_review_is_billed_only_when_an_operator_says_so(tmp_path: Path) -> None:
+    with running(tmp_path) as lot:
+        lot.bind(PLATE)
+        sid = lot.gate(PLATE, "entry", T0)["session"]
+        lot.gate(PLATE, "entry", T0 + 3 * HOUR, lot="honggutan-wanda")  # the exit at bayi-square was missed
+        assert lot.session(sid)["session"]["reason"] == "missed_exit"
+        # 10:00-13:00: 600 + 4 x 150 = 1,200, under the 5,000 cap
+        assert lot.session(sid)["session"]["fee"] == 1_200
+        lot.post("/review", {"plate": PLATE, "session": sid, "action": "bill", "fee_fen": 1_200}, "operate")
+        lot.drain()
+        assert lot.session(sid)["session"]["status"] == "due"
+        [order] = lot.pending().values()
+        assert (order["session"], order["amount"]) == (sid, 1_200)
+        lot.post("/review", {"plate": PLATE, "session": sid, "action": "waive"}, "operate", status=404)
+
+
+def test_a_doubtful_read_binds_nothing_until_an_operator_confirms_it(tmp_path: Path) -> None:
+    with running(tmp_path) as lot:
+        lot.bind(PLATE)
+        lot.gate(PLATE, "entry", T0)
+        held = lot.gate("赣A12846", "exit", T0 + HOUR, confidence=0.6, read_id="x1")
+        assert (held["decision"], held["reason"], held["fee_fen"]) == ("hold", "low_confidence", 0)
+        junk = lot.gate("赣I2345", "exit", T0 + HOUR, read_id="x2")
+        assert (junk["decision"], junk["reason"], junk["plate"]) == ("hold", "bad_plate", "")
+        assert lot.balances() == {} and lot.pending() == {}
+        assert {a.key for a in lot.p.store.alerts(lot_alerts()) if a.status == "open"} == {
+            f"{LOT}:x1", f"{LOT}:x2"}  # fmt: skip
+        lot.post("/confirm", {"gate_event": f"{LOT}:x1", "plate": PLATE}, "operate")
+        lot.drain()
+        assert lot.balances() == {"payer:wx-openid-1": 600, "lot:bayi-square": -600}
+        assert {a.key for a in lot.p.store.alerts(lot_alerts()) if a.status == "open"} == {f"{LOT}:x2"}
+
+
+def test_a_plate_over_its_arrears_cap_pays_before_leaving_at_every_lot(tmp_path: Path) -> None:
+    with running(tmp_path, max_arrears_count=2) as lot:
+        lot.bind(PLATE)
+        for day in range(2):
+            t = T0 + day * DAY
+            lot.gate(PLATE, "entry", t)
+            sid = lot.gate(PLATE, "exit", t + 30 * MIN)["session"]
+            lot.notice(PLATE, f"{sid}-1", 600, status="failed")  # declined: owed
+        assert lot.get(f"/plates/{PLATE}")["state"]["arrears_count"] == 2
+        lot.gate(PLATE, "entry", T0 + 2 * DAY, lot="honggutan-wanda")
+        out = lot.gate(PLATE, "exit", T0 + 2 * DAY + 30 * MIN, lot="honggutan-wanda")
+        assert (out["decision"], out["reason"]) == ("pay", "arrears_cap")
+
+
+def test_one_payer_per_plate(tmp_path: Path) -> None:
+    with running(tmp_path) as lot:
+        lot.bind(PLATE, payer="alice")
+        body = {"plate": PLATE, "action": "bind", "payer": "bob", "consent": "c-bob"}
+        assert "bound to another payer" in lot.post("/bindings", body, status=409)["message"]
+        lot.post("/bindings", {"plate": PLATE, "action": "unbind", "payer": "alice"})
+        lot.drain()
+        lot.post("/bindings", body)
+        lot.drain()
+        assert lot.get(f"/plates/{PLATE}")["state"]["payer"] == "bob"
+        history = [e["action"] + ":" + e["payer"] for e in lot.get(f"/plates/{PLATE}")["evidence"]
+                   if e["kind"] == "paylater.binding"]  # fmt: skip
+        assert history == ["bind:alice", "unbind:alice", "bind:bob"]
+
+
+def lot_alerts() -> AlertQuery:
+    return AlertQuery(scene="paylater", limit=100)
