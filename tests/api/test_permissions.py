@@ -3,7 +3,7 @@ is one of the few public routes, each listed with why; the scene is the route's 
 
 from __future__ import annotations
 
-from citybrain.api.auth import PUBLIC, scene_of
+from citybrain.api.auth import PUBLIC, Public, scene_of
 from citybrain.api.bodies import _required
 from citybrain.api.route_table import walk
 from citybrain.identity.org import ACTIONS
@@ -15,9 +15,24 @@ def needs(route: object) -> tuple[str, ...]:
     return tuple(dict.fromkeys(_required(dep))) if dep is not None else ()
 
 
+def public_because(route: object) -> str:
+    """The reason a route declares itself public (``sdk.public``), or empty."""
+    dep = getattr(route, "dependant", None)
+    stack = [dep] if dep is not None else []
+    while stack:
+        d = stack.pop()
+        if isinstance(d.call, Public):
+            return d.call.reason
+        stack.extend(d.dependencies)
+    return ""
+
+
 def test_every_route_declares_a_permission_or_is_listed_public(api: Api) -> None:
     routes = list(walk(api.client.app))  # type: ignore[arg-type]
-    undeclared = {path for path, r in routes if not needs(r)}
+    declared_public = {path: public_because(r) for path, r in routes if public_because(r)}
+    assert all(len(why) > 20 for why in declared_public.values())
+    assert not {p for p, r in routes if p in declared_public and needs(r)}  # public or not, never both
+    undeclared = {path for path, r in routes if not needs(r) and path not in declared_public}
     assert undeclared == set(PUBLIC), (
         f"routes without require(action) and not in api.auth.PUBLIC: {sorted(undeclared - set(PUBLIC))}; "
         f"listed public but gone or now declared: {sorted(set(PUBLIC) - undeclared)}"

@@ -62,7 +62,7 @@ def _commit(store: Store, poff: int, txn: str, fen: int, state_key: str) -> None
     out = Outputs(
         states=[StateUpdate("paylater", state_key, T, {"paid": fen})],
         postings=transaction(txn, T + poff, "payment", state_key, "paylater",
-                             [("channel:wx", fen), (f"payer:{state_key}", -fen)]),
+                             [("channel:wx", fen), (f"payer:{state_key}", -fen)], memo=f"order-{state_key}"),
     )  # fmt: skip
     store.commit("paylater.sessions", 0, poff, b"state", out)
 
@@ -74,7 +74,8 @@ def test_postings_commit_with_the_checkpoint_and_read_back(store: Store) -> None
     assert store.ledger_balances() == {"channel:wx": 1_700, "payer:a": -500, "payer:b": -1_200}
     assert store.ledger_balances("payer:") == {"payer:a": -500, "payer:b": -1_200}
     assert store.ledger_balances(until=T + 2) == {"channel:wx": 500, "payer:a": -500}
-    assert [p.txn for p in store.ledger_postings(account="channel:wx")] == ["pay:a", "pay:b"]
+    assert [(p.txn, p.memo) for p in store.ledger_postings(account="channel:wx")] == [
+        ("pay:a", "order-a"), ("pay:b", "order-b")]  # fmt: skip
     assert [(p.account, p.amount) for p in store.ledger_postings(ref="b")] == [("channel:wx", 1_200),
                                                                              ("payer:b", -1_200)]  # fmt: skip
     assert [p.txn for p in store.ledger_postings(prefix="payer:", since=T + 2)] == ["pay:b"]

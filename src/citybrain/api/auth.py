@@ -189,3 +189,25 @@ class Require:
 
 def require(action: str) -> Require:
     return Require(action)
+
+
+class Public:
+    """The dependency of a route no principal calls because it checks its caller itself, e.g. a
+    payment provider's notice, admitted by the provider's signature. It admits every request; the
+    route must do the check. Routes declare it with the reason, which the permission test lists
+    beside ``PUBLIC`` (tests/api/test_permissions.py)."""
+
+    def __init__(self, reason: str) -> None:
+        if not reason.strip():
+            raise ValueError("a public route must say how it checks its caller")
+        self.reason = reason
+
+    def __call__(self) -> None:
+        return None
+
+    def __repr__(self) -> str:
+        return f"public({self.reason!r})"
+
+
+def public(reason: str) -> Public:
+    return Public(reason)

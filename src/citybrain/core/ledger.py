@@ -36,6 +36,7 @@ class Posting(msgspec.Struct, frozen=True):
     kind: str  # what moved: accrual, payment, refund, write-off ...
     ref: str  # what it is about: a session, a bill, an order
     scene: str
+    memo: str = ""  # what identifies it elsewhere, e.g. the provider's order and movement ids
 
 
 class TrialBalance(msgspec.Struct, frozen=True):
@@ -54,7 +55,7 @@ class TrialBalance(msgspec.Struct, frozen=True):
 
 
 def transaction(
-    txn: str, ts: int, kind: str, ref: str, scene: str, lines: Sequence[tuple[str, int]]
+    txn: str, ts: int, kind: str, ref: str, scene: str, lines: Sequence[tuple[str, int]], memo: str = ""
 ) -> list[Posting]:
     """The postings of one movement, checked: at least two lines, amounts whole fen and never zero,
     accounts named, and the sum zero. Raises ``ValidationError`` naming the transaction and line."""
@@ -76,4 +77,4 @@ def transaction(
         problems.append(Problem(0, "amount", f"{where} does not balance: its lines sum to {total} fen"))
     if problems:
         raise ValidationError(problems)
-    return [Posting(txn, i, acc, amt, ts, kind, ref, scene) for i, (acc, amt) in enumerate(lines)]
+    return [Posting(txn, i, acc, amt, ts, kind, ref, scene, memo) for i, (acc, amt) in enumerate(lines)]

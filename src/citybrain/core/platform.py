@@ -156,9 +156,18 @@ class Platform:
             rt = self._runtimes[scene] = Runtime(
                 scene, cfg, self.settings.data_path, self.store, self.batcher.submit, self.hub.publish,
                 self.store.record_alerts, self.store.audit, self.scenes[scene].world, lambda: self.cases,
-                lambda: self.aggregator,
+                lambda: self.aggregator, self.api_url,
             )  # fmt: skip
         return rt
+
+    @property
+    def api_url(self) -> str:
+        """The base URL of this platform's HTTP API as its own servers reach it (a wildcard
+        listen address is reached on loopback)."""
+        srv = self.settings.server
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(srv.host, srv.host)
+        host = f"[{host}]" if ":" in host else host
+        return f"{'https' if srv.tls_cert else 'http'}://{host}:{srv.port}"
 
     @cached_property
     def cases(self) -> CaseEngine:

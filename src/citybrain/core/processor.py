@@ -100,12 +100,14 @@ class Emitter:
         """
         self.out.events.append(ev)
 
-    def post(self, txn: str, ts: int, kind: str, ref: str, lines: Sequence[tuple[str, int]]) -> None:
+    def post(
+        self, txn: str, ts: int, kind: str, ref: str, lines: Sequence[tuple[str, int]], memo: str = ""
+    ) -> None:
         """Record a money movement in the double-entry ledger (core/ledger.py): ``lines`` are
         (account, fen) summing to zero, debits positive. Written in the same transaction as this
         batch's state and checkpoint; ``txn`` is the movement's idempotency key (a second
         transaction with the same id fails the commit). Raises ``ValidationError`` if unbalanced."""
-        self.out.postings.extend(transaction(txn, ts, kind, ref, self.processor.split(".")[0], lines))
+        self.out.postings.extend(transaction(txn, ts, kind, ref, self.processor.split(".")[0], lines, memo))
 
     def late(self, poff: int, ev: Event, watermark: int) -> None:
         self.out.late.append(LateEvent(self.processor, self.partition, poff, ev.id, ev.ts, watermark))

@@ -41,6 +41,7 @@ class Runtime(Generic[S, W]):
     _make_world: Callable[[S, Path], W] | None = None  # the scene's ``world`` hook
     _cases: Callable[[], CaseEngine] | None = None  # the platform's case engine, built at first use
     _aggregator: Callable[[], Aggregator] | None = None  # the platform's datasets and their runs
+    api_url: str = ""  # where this platform's HTTP API answers (for callbacks: a provider's notices)
     _world: W = field(default=_UNBUILT, init=False, repr=False)
     _world_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _closers: list[Callable[[], None]] = field(default_factory=list, init=False, repr=False)

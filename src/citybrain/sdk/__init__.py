@@ -49,7 +49,7 @@ from citybrain.sdk.panels import (
     TimeSeries,
 )
 from citybrain.sdk.rules import make_rule as rule
-from citybrain.sdk.runtime import Areas, acting, readable_areas, require, router, runtime
+from citybrain.sdk.runtime import Areas, acting, public, readable_areas, require, router, runtime
 from citybrain.sdk.scene import Scene
 from citybrain.sdk.settings import SceneSettings, duration_ms
 from citybrain.sdk.windows import (
@@ -134,6 +134,7 @@ __all__ = [
     "now_ms",
     "poisson",
     "processor_class",
+    "public",
     "read_document",
     "readable_areas",
     "require",

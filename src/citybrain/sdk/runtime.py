@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 
-from citybrain.api.auth import require, scene_of
+from citybrain.api.auth import public, require, scene_of
 from citybrain.core.errors import NotFoundError
 from citybrain.core.runtime import Runtime
 
@@ -20,6 +20,7 @@ __all__ = [
     "Areas",
     "Runtime",
     "acting",
+    "public",
     "readable_areas",
     "require",
     "router",

@@ -99,6 +99,7 @@ class Lot:
 
 @contextmanager
 def running(tmp_path: Path, **scene_settings: Any) -> Iterator[Lot]:
+    scene_settings.setdefault("dispatcher", False)  # orders wait: the test plays the provider
     p = platform(tmp_path, **scene_settings)
     with TestClient(create_app(p.settings, platform=p)) as client:
         yield Lot(client, p)

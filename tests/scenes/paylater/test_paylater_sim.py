@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import Counter
 
 from citybrain.scenes.paylater.plates import parse_plate
-from citybrain.scenes.paylater.sim import PaylaterSimConfig, ParkingWorld
+from citybrain.scenes.paylater.sim import ParkingWorld, PaylaterSimConfig
 
 
 def play(cfg: PaylaterSimConfig, seconds: int) -> list[tuple[str, str, str]]:

@@ -84,7 +84,7 @@ TABLES: dict[str, str] = {
     "ledger": """CREATE TABLE IF NOT EXISTS ledger (
         txn VARCHAR NOT NULL, line INTEGER NOT NULL, account VARCHAR NOT NULL, amount BIGINT NOT NULL,
         ts BIGINT NOT NULL, kind VARCHAR NOT NULL, ref VARCHAR NOT NULL, scene VARCHAR NOT NULL,
-        recorded_ts BIGINT NOT NULL, PRIMARY KEY (txn, line))""",
+        memo VARCHAR NOT NULL, recorded_ts BIGINT NOT NULL, PRIMARY KEY (txn, line))""",
     "agg_marks": """CREATE TABLE IF NOT EXISTS agg_marks (
         dataset VARCHAR PRIMARY KEY, mark VARCHAR NOT NULL, updated_ts BIGINT NOT NULL)""",
 }
@@ -118,7 +118,7 @@ RESOLVE_ALERT = (
     "WHERE id = ? AND status <> 'resolved'"
 )
 ACK_ALERT = "UPDATE alerts SET status = 'acknowledged', acked_by = ?, acked_ts = ?, ack_note = ? WHERE id = ?"
-INSERT_POSTING = "INSERT INTO ledger VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+INSERT_POSTING = "INSERT INTO ledger VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 INSERT_LATE = "INSERT INTO late_events VALUES (?, ?, ?, ?, ?, ?, ?)"
 INSERT_QUARANTINE = f"INSERT INTO quarantine VALUES ({', '.join('?' * 12)})"
 INSERT_TOKEN = "INSERT INTO tokens (id, name, scopes, hash, created_ts, owner) VALUES (?, ?, ?, ?, ?, ?)"

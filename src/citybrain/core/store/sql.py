@@ -131,7 +131,7 @@ class SqlStore(SqlCases, SqlAggregation, SqlLedger, Store, Generic[TxT]):
             tx.executemany(
                 schema.INSERT_POSTING,
                 [
-                    [p.txn, p.line, p.account, p.amount, p.ts, p.kind, p.ref, p.scene, now]
+                    [p.txn, p.line, p.account, p.amount, p.ts, p.kind, p.ref, p.scene, p.memo, now]
                     for p in out.postings
                 ],
             )

@@ -9,8 +9,8 @@ from typing import Any
 from citybrain.core.ledger import Posting, TrialBalance
 from citybrain.core.store.sql_primitives import SqlPrimitives
 
-POSTING_COLUMNS = "txn, line, account, amount, ts, kind, ref, scene"
-LEDGER_MAX = 100_000  # postings one listing returns at most
+POSTING_COLUMNS = "txn, line, account, amount, ts, kind, ref, scene, memo"
+LEDGER_MAX = 5_000_000  # postings one listing returns at most (a day's reconciliation of a big city)
 
 
 class SqlLedger(SqlPrimitives):

@@ -5,13 +5,14 @@ double payments go to an operator or are refunded, never billed by themselves.""
 from __future__ import annotations
 
 from citybrain import sdk
-from citybrain.scenes.paylater import api, panel, processors, report, rules, sim
+from citybrain.scenes.paylater import api, gateway, panel, processors, report, rules, sim
 from citybrain.scenes.paylater.events import (
     Binding,
     GateConfirm,
     GateRead,
     OrderAnswer,
     PaymentNotice,
+    Reconciled,
     Review,
 )
 from citybrain.scenes.paylater.settings import PaylaterSettings
@@ -25,10 +26,11 @@ scene = sdk.Scene(
         "en": "Leave-first-pay-later parking and treat-first-pay-later clinics, charged exactly once",
     },
     settings=PaylaterSettings,
-    events=[GateRead, GateConfirm, Binding, OrderAnswer, PaymentNotice, Review],
-    rules=[rules.HELD, rules.REVIEW, rules.DUPLICATE, rules.REFUND_FAILED],
+    events=[GateRead, GateConfirm, Binding, OrderAnswer, PaymentNotice, Review, Reconciled],
+    rules=[rules.HELD, rules.REVIEW, rules.DUPLICATE, rules.REFUND_FAILED, rules.RECONCILIATION],
     processors=[processors.Sessions],
     router=api.router,
+    servers=gateway.servers,
     panel=panel.PANEL,
     report=report.report,
     simulators={"paylater": sim.simulator},

@@ -9,16 +9,22 @@ processor then settles what the gate was told (processors.py).
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
 from typing import Annotated, Any, Literal
 
 import msgspec
-from fastapi import Depends, Query
+from fastapi import Depends, Query, Request
+from fastapi.responses import JSONResponse
 from msgspec.structs import replace
 from pydantic import BaseModel, Field
 
 from citybrain import sdk
-from citybrain.scenes.paylater.events import Binding, Decision, GateConfirm, GateRead, Review
+from citybrain.scenes.paylater.channels import Channel, ChannelError, SignatureError
+from citybrain.scenes.paylater.events import Binding, Decision, GateConfirm, GateRead, OrderAnswer, Review
+from citybrain.scenes.paylater.notices import NOTIFY, notice_event, session_key
 from citybrain.scenes.paylater.plates import PlateError, parse_plate
+from citybrain.scenes.paylater.reconciliation import reconcile_day
 from citybrain.scenes.paylater.sessions import Caps, PlateView, exit_decision, session_id
 from citybrain.scenes.paylater.settings import PaylaterSettings
 from citybrain.scenes.paylater.world import PaylaterWorld
@@ -246,6 +252,108 @@ def get_balances(rt: Rt, prefix: str = "") -> dict[str, int]:
 def get_trial_balance(rt: Rt) -> dict[str, Any]:
     tb = rt.store.trial_balance()
     return {**msgspec.to_builtins(tb), "balanced": tb.balanced}
+
+
+NOTICE_CHECK = (
+    "a payment provider's notice: admitted only when its signature (Ed25519 over timestamp, nonce "
+    "and body, the channel's key and serial) verifies and its timestamp is within 5 minutes"
+)
+
+
+def channel_of(rt: sdk.Runtime[PaylaterSettings, PaylaterWorld], name: str) -> Channel:
+    channel = rt.world.providers.channels.get(name)
+    if channel is None:
+        if name in rt.settings.channels:
+            raise sdk.NotFoundError(
+                f"channel {name!r} is not running here (scenes.paylater.dispatcher is off)"
+            )
+        raise sdk.NotFoundError(f"no channel {name!r}; the channels are {sorted(rt.settings.channels)}")
+    return channel
+
+
+@router.post("/notify/{channel}", dependencies=[Depends(sdk.public(NOTICE_CHECK))],
+             summary="A payment provider's signed notice of a payment or refund")  # fmt: skip
+async def post_notify(rt: Rt, channel: str, request: Request) -> JSONResponse:
+    """Answered ``SUCCESS`` only once the notice is durable; the same notice again is answered the
+    same (it is stored once). A notice that does not verify is refused and changes nothing."""
+    ch = channel_of(rt, channel)
+    body = await request.body()
+    try:
+        notice = ch.verify(dict(request.headers), body, sdk.now_ms())
+    except SignatureError as err:
+        return JSONResponse({"code": "SIGN_ERROR", "message": str(err)}, status_code=401)
+    except ChannelError as err:
+        return JSONResponse({"code": "PARAM_ERROR", "message": str(err)}, status_code=400)
+    await rt.submit([notice_event(notice, session_key(rt.store, notice), "notify")])
+    return JSONResponse({"code": "SUCCESS", "message": "成功"})
+
+
+class PayIn(BaseModel):
+    channel: str = Field("", max_length=64, description="empty: default_channel")
+
+
+class PayAnswer(BaseModel):
+    order: str
+    status: Literal["accepted", "failed"]
+    amount_fen: int
+    channel: str
+    reason: str = ""
+
+
+@router.post("/sessions/{session}/pay", dependencies=INGEST,
+             summary="The cashier: pay a session owed, at the gate or later, by any channel")  # fmt: skip
+async def post_pay(rt: Rt, session: str, body: PayIn) -> PayAnswer:
+    rows = rt.store.states("paylater.session", session)
+    if not rows:
+        raise sdk.NotFoundError(f"no session {session!r}")
+    s = rows[0]["data"]
+    if s["status"] not in ("due", "awaiting"):
+        raise sdk.ConflictError(f"session {session} owes nothing: it is {s['status']}")
+    name = body.channel or rt.settings.default_channel
+    ch = channel_of(rt, name)
+    order = f"{session}-q{sdk.now_ms():x}"[:32]
+    notify = (rt.settings.notify_url or rt.api_url + NOTIFY).rstrip("/") + f"/{name}"
+    try:
+        got = await asyncio.to_thread(
+            ch.create_payment, order, s["fee"], s["payer"], f"停车费 {s['lot']}", notify
+        )
+    except ChannelError as err:
+        raise sdk.ConflictError(f"channel {name}: {err}") from None
+    answer = OrderAnswer(key=s["plate"], ts=sdk.now_ms(), id=f"answer:{name}:{order}", order=order,
+                         movement="payment", channel=name, status=got.status, session=session,
+                         amount_fen=s["fee"], payer=s["payer"], reason=got.reason[:200])  # fmt: skip
+    await rt.submit([answer])
+    return PayAnswer(order=order, status=got.status, amount_fen=s["fee"], channel=name, reason=got.reason)
+
+
+class ReconcileIn(BaseModel):
+    channel: str = Field(min_length=1, max_length=64)
+    day: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$", description="the Beijing day, YYYY-MM-DD")
+
+
+@router.post(
+    "/reconciliation", dependencies=OPERATE, summary="Reconcile a channel's day against its statement"
+)
+async def post_reconciliation(
+    rt: Rt, body: ReconcileIn, who: Annotated[tuple[str, Any], Depends(sdk.acting)]
+) -> dict[str, Any]:
+    try:
+        day = dt.date.fromisoformat(body.day)
+    except ValueError as err:
+        raise sdk.ValidationError([sdk.Problem(0, "day", str(err))]) from None
+    run = await reconcile_day(rt, body.channel, day)
+    rt.audit(who[0], "paylater.reconcile", f"{body.channel}:{body.day}", run.counts)
+    return msgspec.to_builtins(run)  # type: ignore[no-any-return]
+
+
+@router.get(
+    "/reconciliation", dependencies=READ, summary="The recorded reconciliations of a channel, newest first"
+)
+def get_reconciliation(
+    rt: Rt, channel: str, limit: Annotated[int, Query(ge=1, le=400)] = 31
+) -> list[dict[str, Any]]:
+    runs = rt.store.find_events(["paylater.reconciled"], keys=[f"recon:{channel}"])
+    return [msgspec.to_builtins(e) for e in sorted(runs, key=lambda e: e.ts, reverse=True)[:limit]]
 
 
 class Overview(BaseModel):

@@ -8,7 +8,7 @@ so the decision) is durable, and the processor settles what the gate was told.
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import msgspec
 
@@ -93,7 +93,7 @@ class PaymentNotice(Event, tag="paylater.notice"):
     refund: str = ""
     channel_txn: str = ""
     reason: str = ""
-    via: Literal["notify", "query"] = "notify"
+    via: Literal["notify", "query", "statement"] = "notify"  # statement: found only at reconciliation
 
 
 class Review(Event, tag="paylater.review"):
@@ -105,3 +105,18 @@ class Review(Event, tag="paylater.review"):
     fee_fen: Fen = 0
     by: str = ""
     note: Annotated[str, msgspec.Meta(max_length=500)] = ""
+
+
+class Reconciled(Event, tag="paylater.reconciled"):
+    """A T+1 reconciliation of one channel's day: the platform's movements on the ledger against
+    the provider's statement, in three buckets (matched, platform only, channel only) plus amount
+    mismatches and duplicates; ``report`` lists the mismatches (at most 200 of each). Keyed
+    ``recon:<channel>``; its id is the channel and day, so a day is recorded once per run kind."""
+
+    scene: ClassVar[str] = "paylater"
+    channel: Name
+    day: Annotated[str, msgspec.Meta(pattern=r"^\d{4}-\d{2}-\d{2}$")]
+    clean: bool
+    counts: dict[str, int]
+    totals_fen: dict[str, int]
+    report: dict[str, Any]

@@ -22,6 +22,7 @@ from citybrain.scenes.paylater.events import (
     GateRead,
     OrderAnswer,
     PaymentNotice,
+    Reconciled,
     Review,
 )
 from citybrain.scenes.paylater.sessions import (
@@ -40,7 +41,7 @@ from citybrain.scenes.paylater.sessions import (
 )
 from citybrain.scenes.paylater.settings import PaylaterSettings
 
-PaylaterEvent = GateRead | GateConfirm | Binding | OrderAnswer | PaymentNotice | Review
+PaylaterEvent = GateRead | GateConfirm | Binding | OrderAnswer | PaymentNotice | Review | Reconciled
 Fee = Callable[[str, int, int, bool], int]  # (lot, entry ms, exit ms, new energy) -> fen
 SEEN_KEPT = 500  # provider movements remembered per plate (repeats come within minutes)
 UNTRUSTED = ("low_confidence", "bad_plate")  # reasons a read is held: it binds nothing
@@ -49,7 +50,7 @@ DUPLICATE_ENTRY_MS = 120_000  # a second entry read this soon at the same lot is
 
 class Sessions(sdk.Processor[SessionsState, PaylaterEvent]):
     name = "paylater.sessions"
-    kinds = (GateRead, GateConfirm, Binding, OrderAnswer, PaymentNotice, Review)
+    kinds = (GateRead, GateConfirm, Binding, OrderAnswer, PaymentNotice, Review, Reconciled)
     state_type = SessionsState
     config: PaylaterSettings
 
@@ -275,21 +276,23 @@ class Sessions(sdk.Processor[SessionsState, PaylaterEvent]):
         p.seen.append(movement)
         del p.seen[:-SEEN_KEPT]
         channel = f"channel:{ev.channel}"
+        # the provider's ids of the movement: what T+1 reconciliation matches the statement by
+        memo = f"{ev.order}|{ev.refund}|{ev.channel_txn}"
         if ev.movement == "refund":
-            out.post(f"refund:{ev.refund}", ev.ts, "refund", session_of_order(ev.order),
-                     [("clearing:refunds", ev.amount_fen), (channel, -ev.amount_fen)])  # fmt: skip
+            lines = [("clearing:refunds", ev.amount_fen), (channel, -ev.amount_fen)]
+            out.post(f"refund:{ev.refund}", ev.ts, "refund", session_of_order(ev.order), lines, memo)
             return
         sid = session_of_order(ev.order)
         s = p.sessions.get(sid)
         if s is not None and s.status in ("due", "awaiting") and ev.amount_fen == s.fee:
-            out.post(f"settle:{sid}", ev.ts, "payment", sid, [(channel, s.fee), (s.payer, -s.fee)])
+            out.post(f"settle:{sid}", ev.ts, "payment", sid, [(channel, s.fee), (s.payer, -s.fee)], memo)
             s.status, s.settled_by, s.settled_channel = "settled", movement, ev.channel
             self._touch(ev.key, s)
             return
         # a payment of a session already settled (QR at the gate and ETC at the exit), waived, unknown,
         # or of another amount: never kept, refunded at once
-        out.post(f"dup:{movement}", ev.ts, "duplicate", sid,
-                 [(channel, ev.amount_fen), ("clearing:refunds", -ev.amount_fen)])  # fmt: skip
+        lines = [(channel, ev.amount_fen), ("clearing:refunds", -ev.amount_fen)]
+        out.post(f"dup:{movement}", ev.ts, "duplicate", sid, lines, memo)
         r = Order(refund_id(movement), "refund", sid, ev.amount_fen, ev.channel, refund_of=ev.order, ts=ev.ts)
         self.state.orders[r.id] = (ev.key, r)
         self._orders = True
@@ -301,6 +304,12 @@ class Sessions(sdk.Processor[SessionsState, PaylaterEvent]):
             message=f"{ev.amount_fen} fen paid again for {sid} by {ev.channel}: refunded",
             data={"session": sid, "order": ev.order, "refund": r.id, "amount_fen": ev.amount_fen},
         )
+
+    def _reconciled(self, ev: Reconciled, out: sdk.Emitter) -> None:
+        counts = ", ".join(f"{k} {v}" for k, v in ev.counts.items() if v and k != "matched")
+        data = {"channel": ev.channel, "day": ev.day, "counts": ev.counts, "run": ev.id}
+        message = f"{ev.channel} {ev.day}: {counts or 'clean'}"
+        out.signal(rules.RECONCILIATION, ev.channel, ev.ts, not ev.clean, message=message, data=data)
 
     def _prune(self, p: Plate) -> None:
         done = [s for s in p.sessions.values() if s.status in ("free", "settled", "waived")]
@@ -314,6 +323,7 @@ class Sessions(sdk.Processor[SessionsState, PaylaterEvent]):
         OrderAnswer: _answer,
         PaymentNotice: _notice,
         Review: _decide,
+        Reconciled: _reconciled,
     }
 
 

@@ -28,3 +28,9 @@ REFUND_FAILED = sdk.rule(
     doc="A provider refused or failed a refund of a duplicate payment: the money is still held in "
     "clearing:refunds and must be returned by hand.",
 )  # fmt: skip
+RECONCILIATION = sdk.rule(
+    "paylater", "reconciliation", "对账不平 / reconciliation mismatch", severity="major", clear="0s",
+    doc="The last T+1 reconciliation of a channel found movements only the platform booked (a charge "
+    "missing at the provider), only the provider has (handed to the processor: settled or refunded), "
+    "amounts that differ, or duplicates. Resolves when a later run of the channel is clean.",
+)  # fmt: skip

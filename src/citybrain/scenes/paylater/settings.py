@@ -9,6 +9,8 @@ arrears are paid; an entry without an exit for ``orphan_after`` is never billed 
 
 from __future__ import annotations
 
+import re
+
 import msgspec
 
 from citybrain import sdk
@@ -22,6 +24,10 @@ class ChannelSettings(msgspec.Struct, forbid_unknown_fields=True):
     public_key_file: str = ""  # the provider's notice-signing key (PEM); empty: the started sandbox's
     serial: str = ""  # the key's serial as the provider names it; empty: the started sandbox's
     timeout_s: float = 5.0  # one request to the provider
+    # the in-process sandbox provider (kind sandbox, no url): how it behaves
+    sandbox_delay_ms: int = 300  # a payment's outcome comes this long after the order
+    sandbox_fail_rate: float = 0.0  # share of payments declined (arrears in a demo)
+    sandbox_drop_rate: float = 0.0  # share of notices never sent (the dispatcher asks after them)
 
 
 def _channels() -> dict[str, ChannelSettings]:
@@ -38,9 +44,12 @@ class PaylaterSettings(sdk.SceneSettings, forbid_unknown_fields=True):
     channels: dict[str, ChannelSettings] = msgspec.field(default_factory=_channels)  # name -> provider
     default_channel: str = "wechat"  # the channel of pay-at-gate orders (the lot's QR code)
     notify_url: str = ""  # where providers post notices; empty: this server's /notify/<channel>
+    dispatcher: bool = True  # place the orders with the providers (off: orders wait, e.g. in tests)
+    sandbox_seed: int = 16  # seeds the in-process sandbox providers (one story per seed)
     dispatch_every_ms: int = 200  # the dispatcher looks for orders to send this often
     query_after_ms: int = 10_000  # an order without a notice this long is queried at the provider
     sessions_kept: int = 20  # closed sessions kept per plate in the processor's state
+    reconcile_at: str = "09:00"  # each day after this (Beijing time) yesterday is reconciled (T+1); "" never
 
     def __post_init__(self) -> None:
         if not 0 < self.min_confidence <= 1:
@@ -48,3 +57,5 @@ class PaylaterSettings(sdk.SceneSettings, forbid_unknown_fields=True):
         if self.default_channel not in self.channels:
             raise ValueError(f"default_channel {self.default_channel!r} is not one of channels")
         sdk.duration_ms(self.orphan_after)
+        if self.reconcile_at and not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", self.reconcile_at):
+            raise ValueError(f"reconcile_at {self.reconcile_at!r}: write HH:MM, e.g. '09:00'")

@@ -1,11 +1,13 @@
 """What the pay-later scene's parts share while it runs: the lots and tariffs (one file, loaded
-once), and the fee of a stay as the processor and the gate both compute it."""
+once), the fee of a stay as the processor and the gate both compute it, and the payment
+providers' clients (started with the dispatcher, used by the notify and cashier routes)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from citybrain import sdk
+from citybrain.scenes.paylater.providers import Providers
 from citybrain.scenes.paylater.settings import PaylaterSettings
 from citybrain.scenes.paylater.tariff_config import TariffError
 from citybrain.scenes.paylater.tariffs import Tariffs, load_tariffs
@@ -14,6 +16,7 @@ from citybrain.scenes.paylater.tariffs import Tariffs, load_tariffs
 class PaylaterWorld:
     def __init__(self, tariffs: Tariffs) -> None:
         self.tariffs = tariffs
+        self.providers = Providers()  # the channels' clients, started by the dispatcher
 
     def fee_fen(self, lot: str, entry_ms: int, exit_ms: int, new_energy: bool) -> int:
         """The fee of a stay; a lot this file does not know charges nothing here (its gate is

@@ -1,0 +1,154 @@
+"""The payment gateway: the scene's server between the platform and the payment providers. It
+starts the providers' clients (a sandbox provider in-process for a channel configured without a
+URL); its dispatcher places the orders the processor asks for, asks after the ones whose notice
+is late, and reconciles each channel's yesterday (T+1).
+
+Exactly once without a distributed transaction: the dispatcher may place an order twice (a
+restart, a timeout), and a provider takes one order id once; an answer or a notice becomes an
+event whose id is the provider's (``answer:<channel>:<order>``, ``<channel>:<kind>:<movement>:
+<status>``), so repeats are stored once; and the processor settles a session once whatever it
+hears (sessions.py). The orders waiting are the processor's state ``paylater.pending``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from typing import Any
+
+from citybrain import sdk
+from citybrain.scenes.paylater.channels import Channel, ChannelError
+from citybrain.scenes.paylater.events import OrderAnswer
+from citybrain.scenes.paylater.notices import NOTIFY, notice_event
+from citybrain.scenes.paylater.providers import Providers
+from citybrain.scenes.paylater.reconciliation import BEIJING, day_bounds, reconcile_day
+from citybrain.scenes.paylater.settings import PaylaterSettings
+from citybrain.scenes.paylater.world import PaylaterWorld
+
+log = logging.getLogger(__name__)
+
+
+class Dispatcher:
+    """A scene server: starts the providers, then places and follows orders until stopped."""
+
+    name = "paylater-dispatcher"
+
+    def __init__(self, rt: sdk.Runtime[PaylaterSettings, PaylaterWorld]) -> None:
+        self.rt = rt
+        self.cfg = rt.settings
+        self.providers: Providers = rt.world.providers
+        self.notify = (self.cfg.notify_url or rt.api_url + NOTIFY).rstrip("/") + "/"
+        self.sent: dict[str, int] = {}  # order -> when it was last sent or asked after (wall ms)
+        self.reconciled: set[tuple[str, str]] = set()  # (channel, day) reconciled or tried by this process
+        self._task: asyncio.Task[None] | None = None
+        self._stop = asyncio.Event()
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self.providers.start, self.cfg.channels, self.cfg.sandbox_seed)
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await asyncio.to_thread(self.providers.close)
+
+    async def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                await self.round()
+                await self.reconcile_due()
+            except Exception:  # a provider or the store failing must not end the dispatcher
+                log.exception("paylater dispatcher: round failed; retrying")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), self.cfg.dispatch_every_ms / 1000)
+
+    async def reconcile_due(self, now: dt.datetime | None = None) -> list[str]:
+        """T+1: once it is past ``reconcile_at`` (Beijing time), yesterday of every channel not
+        reconciled yet is (once per process: a failure is logged and retried after a restart, or
+        by hand through POST /reconciliation). Returns the runs it recorded."""
+        at = self.cfg.reconcile_at
+        local = (now or dt.datetime.now(BEIJING)).astimezone(BEIJING)
+        if not at or local.strftime("%H:%M") < at:
+            return []
+        day = local.date() - dt.timedelta(days=1)
+        runs: list[str] = []
+        for name in sorted(self.providers.channels):
+            if (name, day.isoformat()) in self.reconciled:
+                continue
+            self.reconciled.add((name, day.isoformat()))
+            since = day_bounds(day)[1]
+            done = self.rt.store.find_events(["paylater.reconciled"], keys=[f"recon:{name}"], start=since)
+            if any(getattr(e, "day", "") == day.isoformat() for e in done):
+                continue
+            try:
+                runs.append((await reconcile_day(self.rt, name, day)).id)
+            except Exception:
+                log.exception("paylater: reconciling %s of %s failed", name, day)
+        return runs
+
+    async def round(self) -> int:
+        """Place each order not placed yet; ask after each one without an outcome for
+        ``query_after_ms``. Returns how many requests went to providers."""
+        pending: dict[str, dict[str, Any]] = {}
+        for row in self.rt.store.states("paylater.pending"):
+            pending.update(row["data"])
+        now = sdk.now_ms()
+        self.sent = {k: v for k, v in self.sent.items() if k in pending}
+        calls = 0
+        for oid, order in sorted(pending.items()):
+            channel = self.providers.channels.get(order["channel"])
+            if channel is None:
+                continue
+            last = self.sent.get(oid)
+            if last is None and order["status"] == "requested":
+                self.sent[oid] = now
+                await self._place(channel, oid, order)
+            elif now - (last or order["ts"]) >= self.cfg.query_after_ms:
+                self.sent[oid] = now
+                await self._ask(channel, oid, order)
+            else:
+                continue
+            calls += 1
+        return calls
+
+    async def _place(self, channel: Channel, oid: str, o: dict[str, Any]) -> None:
+        notify = self.notify + o["channel"]
+        try:
+            if o["kind"] == "refund":
+                got = await asyncio.to_thread(channel.refund, oid, o["refund_of"], o["amount"],
+                                              "重复支付退款 duplicate payment", notify)  # fmt: skip
+            else:
+                got = await asyncio.to_thread(channel.create_payment, oid, o["amount"], o["payer"],
+                                              f"停车费 parking {o['session']}", notify)  # fmt: skip
+            status, reason = got.status, got.reason
+        except ChannelError as err:
+            if err.retryable:
+                del self.sent[oid]  # placed again next round (the provider takes an order id once)
+                log.warning("paylater: order %s at %s: %s; retrying", oid, o["channel"], err)
+                return
+            status, reason = "failed", f"{err.code}: {err}"
+        await self.rt.submit([OrderAnswer(
+            key=o["plate"], ts=sdk.now_ms(), id=f"answer:{o['channel']}:{oid}", order=oid,
+            movement=o["kind"], channel=o["channel"], status=status, session=o["session"],
+            amount_fen=o["amount"], payer=o["payer"], reason=reason[:200],
+        )])  # fmt: skip
+
+    async def _ask(self, channel: Channel, oid: str, o: dict[str, Any]) -> None:
+        try:
+            if o["kind"] == "refund":
+                found = await asyncio.to_thread(channel.query_refund, oid)
+            else:
+                found = await asyncio.to_thread(channel.query_payment, oid)
+        except ChannelError as err:
+            log.warning("paylater: asking after %s at %s: %s", oid, o["channel"], err)
+            return
+        if found is not None:
+            await self.rt.submit([notice_event(found, o["plate"], "query")])
+
+
+def servers(rt: sdk.Runtime[PaylaterSettings, PaylaterWorld]) -> list[Dispatcher]:
+    return [Dispatcher(rt)] if rt.settings.dispatcher else []
