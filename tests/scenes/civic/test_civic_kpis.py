@@ -26,6 +26,13 @@ from tests.core.cases.casekit import bjt
 from tests.core.cases.test_kpi import H, U, build_november
 
 BASE = "/api/v1/scenes/civic"
+C6_DUE = bjt(2026, 12, 7, 17, 30)  # the extended deadline of the month's case C6 (build_november)
+
+
+def overdue_at(now: int) -> int:
+    """The month's cases overdue at ``now`` (the API counts against the clock): C8 and C9 always,
+    C6 from its extended deadline on."""
+    return 2 + (now >= C6_DUE)
 
 
 def civic_scene() -> sdk.Scene[CivicSettings]:
@@ -78,7 +85,8 @@ def test_the_api_and_the_report_agree_with_the_function(screen: Screen) -> None:
     )
     assert rows[H]["paused"] == 1 and rows[H]["on_time_rate"] == pytest.approx(1 / 3)
     assert rows["nc-12345"]["sign_rate"] is None  # nothing to judge: null, not 0
-    assert answer["overdue_count"] == 2 and [o["department"] for o in answer["overdue"]] == [H, H]
+    late = overdue_at(answer["now"])
+    assert answer["overdue_count"] == late and [o["department"] for o in answer["overdue"]] == [H] * late
 
     section = screen.scene.section(screen.platform, bjt(2026, 11, 1), bjt(2026, 12, 1))
     assert section is not None and section["month"] == "2026-11"
@@ -91,12 +99,13 @@ def test_the_overview_is_the_months_kpis_and_the_open_cases(screen: Screen) -> N
     o = screen.get("/overview")
     e = screen.platform.cases
     expected = kpi.overview(e.store, e.types, e.calendar, now=o["now"], scene="civic")
-    assert (o["open"], o["overdue"]) == (expected.open, expected.overdue) == (4, 2)  # C5 C6 C8 C9; C8 C9
+    late = overdue_at(o["now"])
+    assert (o["open"], o["overdue"]) == (expected.open, expected.overdue) == (4, late)  # C5 C6 C8 C9
     assert o["satisfaction_rate"] == expected.satisfaction_rate and o["month"] == kpi.month_of(o["now"])
     assert o["opened_today"] == o["closed_today"] == 0  # the month was built in November
     grids = {g["area"]: g for g in o["grids"]}
     assert sorted(grids) == ["360102001004", "360102001005", "360103001003", "360103001004"]
-    assert sum(g["overdue"] for g in grids.values()) == 2
+    assert sum(g["overdue"] for g in grids.values()) == late
     assert o["departments"] == _table(screen.platform, o["month"], "department", o["now"])["rows"]
 
 

@@ -39,7 +39,7 @@ class Lot:
     def __init__(self, client: TestClient, p: Platform) -> None:
         self.c, self.p = client, p
         self.h = {s: {"Authorization": f"Bearer {create_token(p.store, s, [s])[1]}"}
-                  for s in ("read", "ingest", "operate")}  # fmt: skip
+                  for s in ("read", "ingest", "operate", "admin")}  # fmt: skip
         self._ids = itertools.count(1)
         self.last_ts = T0  # the latest gate read: a notice comes a minute after it
 

@@ -7,7 +7,8 @@ from its last checkpoint as the pipeline does after kill -9). Whatever the inter
   balances and the ledger sums to zero;
 * a read below the confidence threshold never binds a charge;
 * an orphaned or missed-exit session is never billed (no operator reviews here);
-* a session is settled at most once, for exactly its fee;
+* a session is settled at most once, for exactly its fee, and a dispute never refunds more than
+  was paid;
 * the crashes change nothing: the ledger is the one a run without crashes commits.
 
 The real pipeline's crash path is the same code (``snapshot``/``restore`` of core/processor.py);
@@ -26,7 +27,7 @@ from hypothesis import strategies as st
 from citybrain.core.ledger import Posting
 from citybrain.core.outputs import Outputs
 from citybrain.core.processor import AlertBook, Emitter, restore, snapshot
-from citybrain.scenes.paylater.events import Binding, GateRead, PaymentNotice
+from citybrain.scenes.paylater.events import Binding, GateRead, PaymentNotice, Review
 from citybrain.scenes.paylater.processors import PaylaterEvent, Sessions
 from citybrain.scenes.paylater.sessions import session_id
 from citybrain.scenes.paylater.settings import PaylaterSettings
@@ -75,6 +76,11 @@ def visits(draw: st.DrawFn) -> Script:
                 amount = draw(st.integers(1, 5_000)) if draw(st.integers(0, 5)) == 0 else None
                 status = "failed" if draw(st.integers(0, 4)) == 0 else "success"
                 s.events.append(notice(plate, channel, order, t + MIN, status, amount, sid, lot))
+            if draw(st.integers(0, 3)) == 0:  # a dispute refunded by an operator, maybe twice
+                for k in range(draw(st.integers(1, 2))):
+                    s.events.append(Review(key=plate, ts=t + 2 * MIN, id=f"case-{sid}-{k}", session=sid,
+                                           action="refund", fee_fen=draw(st.integers(1, 3_000)),
+                                           case=f"case-{sid}-{k}"))  # fmt: skip
     return s
 
 
@@ -189,6 +195,8 @@ def test_no_interleaving_or_crash_settles_twice_or_unbalances_the_ledger(
             assert paid == accrued == s.fee > 0
         else:
             assert paid == 0
+        given_back = [p.amount for p in postings if p.txn.startswith("dispute:") and p.ref == sid]
+        assert sum(a for a in given_back if a > 0) == s.refunded <= paid  # never more than was paid
         if s.status in ("review", "open", "free"):
             assert accrued == 0
 

@@ -123,12 +123,15 @@ def test_a_session_in_review_is_billed_only_when_an_operator_says_so(tmp_path: P
         assert lot.session(sid)["session"]["reason"] == "missed_exit"
         # 10:00-13:00: 600 + 4 x 150 = 1,200, under the 5,000 cap
         assert lot.session(sid)["session"]["fee"] == 1_200
-        lot.post("/review", {"plate": PLATE, "session": sid, "action": "bill", "fee_fen": 1_200}, "operate")
+        got = lot.post("/review", {"session": sid, "action": "bill", "fee_fen": 1_200}, "operate")
         lot.drain()
         assert lot.session(sid)["session"]["status"] == "due"
+        case = lot.p.store.case(got["case"])
+        assert (case.type, case.state, case.fields["plate"], case.department) == (
+            "paylater.review", "billed", PLATE, "nc-data")  # fmt: skip
         [order] = lot.pending().values()
         assert (order["session"], order["amount"]) == (sid, 1_200)
-        lot.post("/review", {"plate": PLATE, "session": sid, "action": "waive"}, "operate", status=404)
+        lot.post("/review", {"session": sid, "action": "waive"}, "operate", status=404)
 
 
 def test_a_doubtful_read_binds_nothing_until_an_operator_confirms_it(tmp_path: Path) -> None:
@@ -142,8 +145,13 @@ def test_a_doubtful_read_binds_nothing_until_an_operator_confirms_it(tmp_path: P
         assert lot.balances() == {} and lot.pending() == {}
         assert {a.key for a in lot.p.store.alerts(lot_alerts()) if a.status == "open"} == {
             f"{LOT}:x1", f"{LOT}:x2"}  # fmt: skip
-        lot.post("/confirm", {"gate_event": f"{LOT}:x1", "plate": PLATE}, "operate")
+        bad = lot.post("/confirm", {"gate_event": f"{LOT}:x1", "plate": "赣A1234"}, "operate", status=422)
+        assert "赣A1234" in bad["message"]
+        got = lot.post("/confirm", {"gate_event": f"{LOT}:x1", "plate": PLATE}, "operate")
         lot.drain()
+        case = lot.p.store.case(got["case"])
+        assert (case.type, case.state, case.fields["plate_read"], case.fields["photos"]) == (
+            "paylater.held", "confirmed", "赣A12846", [])  # fmt: skip
         assert lot.balances() == {"payer:wx-openid-1": 600, "lot:bayi-square": -600}
         assert {a.key for a in lot.p.store.alerts(lot_alerts()) if a.status == "open"} == {f"{LOT}:x2"}
 
@@ -179,3 +187,33 @@ def test_one_payer_per_plate(tmp_path: Path) -> None:
 
 def lot_alerts() -> AlertQuery:
     return AlertQuery(scene="paylater", limit=100)
+
+
+def test_a_disputed_charge_is_answered_with_evidence_and_refunded_by_its_case(tmp_path: Path) -> None:
+    with running(tmp_path) as lot:
+        lot.bind(PLATE)
+        lot.gate(PLATE, "entry", T0)
+        sid = lot.gate(PLATE, "exit", T0 + 2 * HOUR)["session"]
+        lot.notice(PLATE, f"{sid}-1", 900)
+        body = {"plate": PLATE, "session": sid, "reason": "我只停了一小时", "contact": "138****0000"}
+        case_id = lot.post("/disputes", body)["case"]
+        assert lot.post("/disputes", body)["case"] == case_id  # once per session
+        case = lot.p.store.case(case_id)
+        assert (case.type, case.state, case.fields["fee_fen"], len(case.fields["reads"])) == (
+            "paylater.dispute", "received", 900, 2)  # the entry and the exit read  # fmt: skip
+        evidence = lot.session(sid)
+        # the receipt: 10:00-12:00 by day, three units (the first hour and two half hours), 900 fen
+        assert [(x["period"], x["units"], x["amount_fen"]) for x in evidence["fee_lines"]] == [
+            ("白天 day", 3, 900)
+        ]
+        assert [r["direction"] for r in evidence["reads"]] == ["entry", "exit"]
+        r = lot.c.post(f"/api/v1/cases/{case_id}/actions/refund", headers=lot.h["admin"],
+                       json={"command_id": "refund-1", "version": case.version,
+                             "fields": {"amount_fen": 300, "reply": "按一小时收费, 退还3元"}})  # fmt: skip
+        assert r.status_code == 200, r.text
+        lot.drain()
+        [refund] = lot.pending().values()
+        assert (refund["kind"], refund["amount"], refund["refund_of"]) == ("refund", 300, f"{sid}-1")
+        lot.notice(PLATE, f"{sid}-1", 300, movement="refund", refund=refund["id"], txn="wx-r-1")
+        assert lot.balances() == {"lot:bayi-square": -600, "channel:wechat": 600}
+        assert lot.session(sid)["session"]["refunded"] == 300

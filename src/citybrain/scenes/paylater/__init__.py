@@ -5,7 +5,8 @@ double payments go to an operator or are refunded, never billed by themselves.""
 from __future__ import annotations
 
 from citybrain import sdk
-from citybrain.scenes.paylater import api, gateway, panel, processors, report, rules, sim
+from citybrain.scenes.paylater import api, caseflow, gateway, panel, processors, report, rules, sim
+from citybrain.scenes.paylater.casetypes import case_types
 from citybrain.scenes.paylater.events import (
     Binding,
     GateConfirm,
@@ -28,7 +29,8 @@ scene = sdk.Scene(
     settings=PaylaterSettings,
     events=[GateRead, GateConfirm, Binding, OrderAnswer, PaymentNotice, Review, Reconciled],
     rules=[rules.HELD, rules.REVIEW, rules.DUPLICATE, rules.REFUND_FAILED, rules.RECONCILIATION],
-    processors=[processors.Sessions],
+    processors=[processors.Sessions, caseflow.Cases],
+    case_types=case_types,
     router=api.router,
     servers=gateway.servers,
     panel=panel.PANEL,

@@ -20,8 +20,9 @@ from msgspec.structs import replace
 from pydantic import BaseModel, Field
 
 from citybrain import sdk
+from citybrain.scenes.paylater.casetypes import DEPARTMENT
 from citybrain.scenes.paylater.channels import Channel, ChannelError, SignatureError
-from citybrain.scenes.paylater.events import Binding, Decision, GateConfirm, GateRead, OrderAnswer, Review
+from citybrain.scenes.paylater.events import Binding, Decision, GateRead, OrderAnswer
 from citybrain.scenes.paylater.notices import NOTIFY, notice_event, session_key
 from citybrain.scenes.paylater.plates import PlateError, parse_plate
 from citybrain.scenes.paylater.reconciliation import reconcile_day
@@ -30,7 +31,8 @@ from citybrain.scenes.paylater.settings import PaylaterSettings
 from citybrain.scenes.paylater.world import PaylaterWorld
 
 router = sdk.router(None)
-Rt = Annotated[sdk.Runtime[PaylaterSettings, PaylaterWorld], Depends(sdk.runtime)]
+Rt_ = sdk.Runtime[PaylaterSettings, PaylaterWorld]
+Rt = Annotated[Rt_, Depends(sdk.runtime)]
 INGEST = [Depends(sdk.require("ingest"))]
 OPERATE = [Depends(sdk.require("operate"))]
 READ = [Depends(sdk.require("read"))]
@@ -128,40 +130,54 @@ async def post_gate(rt: Rt, body: GateIn) -> GateAnswer:
 
 class ConfirmIn(BaseModel):
     gate_event: str = Field(min_length=1, max_length=200, description="the held read's id (lot:id)")
-    plate: str = Field(min_length=1, max_length=32, description="the plate as the operator reads it")
+    plate: str = Field("", max_length=32, description="the plate as the operator reads it; empty: dismiss")
     colour: str = Field("", max_length=16)
+    note: str = Field("", max_length=500)
 
 
 class Accepted(BaseModel):
     accepted: bool = True
     key: str
+    case: str = ""
 
 
-def held_read(store: sdk.ReadModel, gate_event: str) -> dict[str, Any]:
-    """The open alert of a held read (what the gate saw: lot, direction, time, picture)."""
-    for a in store.alerts(sdk.AlertQuery(scene="paylater", key=gate_event, limit=10)):
-        if a.rule == "paylater.held_read" and a.status != "resolved":
-            return a.data
-    raise sdk.NotFoundError(f"no held read {gate_event!r} waits for confirmation")
+Who = Annotated[tuple[str, Any], Depends(sdk.acting)]
 
 
-@router.post("/confirm", dependencies=OPERATE, summary="An operator confirms a held read's plate")
-async def post_confirm(
-    rt: Rt, body: ConfirmIn, who: Annotated[tuple[str, Any], Depends(sdk.acting)]
-) -> Accepted:
-    held = held_read(rt.store, body.gate_event)
+def case_of_alert(rt: Rt_, rule: str, key: str) -> tuple[str, int]:
+    """The case the open alert ``rule`` of ``key`` opened: (case id, version)."""
+    for a in rt.store.alerts(sdk.AlertQuery(scene="paylater", key=key, limit=10)):
+        if a.rule == rule and a.status != "resolved":
+            found: tuple[str, int] | None = rt.cases.store.case_by_command(f"alert:{a.id}")
+            if found is not None:
+                return found
+    raise sdk.NotFoundError(f"nothing of {key!r} waits for an operator ({rule})")
+
+
+async def act_on(rt: Rt_, who: tuple[str, Any], case: tuple[str, int], action: str, command: str,
+                 fields: dict[str, Any], note: str = "") -> None:  # fmt: skip
+    """Take ``action`` on the case, as ``who`` (once per ``command``: a retry is answered the same)."""
+    act = sdk.CaseAct(case[0], action, command, case[1], fields, note)
+    await asyncio.to_thread(rt.cases.one, act, who[1])
+
+
+@router.post("/confirm", dependencies=OPERATE, summary="Confirm (or dismiss) a held read: its case's action")
+async def post_confirm(rt: Rt, body: ConfirmIn, who: Who) -> Accepted:
+    """The booth's shortcut to the ``paylater.held`` case the read opened: the plate is checked
+    here (422 naming what is wrong), then the case's ``confirm`` (or ``dismiss``) is taken, which
+    the processor carries out."""
+    case = case_of_alert(rt, "paylater.held_read", body.gate_event)
+    if not body.plate:
+        await act_on(
+            rt, who, case, "dismiss", f"dismiss:{body.gate_event}", {"reason_note": body.note or "-"}
+        )
+        return Accepted(key=body.gate_event, case=case[0])
     try:
         plate = parse_plate(body.plate, body.colour or None)
     except PlateError as err:
         raise sdk.ValidationError([sdk.Problem(0, "plate", str(err))]) from None
-    ev = GateConfirm(key=held["key"], ts=sdk.now_ms(), id=f"confirm:{body.gate_event}", plate=plate.text,
-                     gate_event=body.gate_event, lot=held["lot"], direction=held["direction"],
-                     read_ts=held["read_ts"], new_energy=plate.new_energy, by=who[0])  # fmt: skip
-    await rt.submit([ev])
-    rt.audit(
-        who[0], "paylater.confirm", body.gate_event, {"plate": plate.text, "read": held.get("plate_read")}
-    )
-    return Accepted(key=plate.text)
+    await act_on(rt, who, case, "confirm", f"confirm:{body.gate_event}", {"plate": plate.text}, body.note)
+    return Accepted(key=plate.text, case=case[0])
 
 
 class BindingIn(BaseModel):
@@ -196,24 +212,50 @@ async def post_binding(rt: Rt, body: BindingIn) -> Accepted:
 
 
 class ReviewIn(BaseModel):
-    plate: str = Field(min_length=1, max_length=32)
     session: str = Field(min_length=1, max_length=64)
     action: Literal["bill", "waive"]
     fee_fen: int = Field(0, ge=0)
     note: str = Field("", max_length=500)
 
 
-@router.post("/review", dependencies=OPERATE, summary="Bill or waive a session in review")
-async def post_review(
-    rt: Rt, body: ReviewIn, who: Annotated[tuple[str, Any], Depends(sdk.acting)]
-) -> Accepted:
-    rows = rt.store.states("paylater.session", body.session)
-    if not rows or rows[0]["data"].get("status") != "review" or rows[0]["data"].get("plate") != body.plate:
-        raise sdk.NotFoundError(f"no session {body.session!r} of {body.plate} in review")
-    await rt.submit([Review(key=body.plate, ts=sdk.now_ms(), session=body.session, action=body.action,
-                            fee_fen=body.fee_fen, by=who[0], note=body.note)])  # fmt: skip
-    rt.audit(who[0], f"paylater.review.{body.action}", body.session, {"fee_fen": body.fee_fen})
-    return Accepted(key=body.plate)
+@router.post("/review", dependencies=OPERATE, summary="Bill or waive a session in review: its case's action")
+async def post_review(rt: Rt, body: ReviewIn, who: Who) -> Accepted:
+    case = case_of_alert(rt, "paylater.review", body.session)
+    if body.action == "bill" and not body.fee_fen:
+        raise sdk.ValidationError([sdk.Problem(0, "fee_fen", "billing needs the fee (fen, above 0)")])
+    fields = {"fee_fen": body.fee_fen} if body.action == "bill" else {"reason_note": body.note or "-"}
+    await act_on(rt, who, case, body.action, f"review:{body.session}", fields, body.note)
+    return Accepted(key=body.session, case=case[0])
+
+
+class DisputeIn(BaseModel):
+    plate: str = Field(min_length=1, max_length=32)
+    session: str = Field(min_length=1, max_length=64)
+    reason: str = Field(min_length=1, max_length=500)
+    contact: str = Field("", max_length=64, description="how to reach the driver (private)")
+
+
+@router.post("/disputes", dependencies=INGEST, summary="A driver disputes a charge: a case with the evidence")
+async def post_dispute(rt: Rt, body: DisputeIn) -> Accepted:
+    """Opens a ``paylater.dispute`` case (once per session: asking again answers the same case),
+    carrying the session, its fee and every gate read of the stay with its picture."""
+    try:
+        plate = parse_plate(body.plate).text
+    except PlateError as err:
+        raise sdk.ValidationError([sdk.Problem(0, "plate", str(err))]) from None
+    shown = session_view(rt, body.session)
+    s = shown["session"]
+    if s["plate"] != plate:
+        raise sdk.NotFoundError(f"no session {body.session!r} of {plate}")
+    fields = {"plate": plate, "session": body.session, "lot": s["lot"], "reason": body.reason,
+              "contact": body.contact, "fee_fen": s["fee"], "status": s["status"],
+              "photos": [r["image"] for r in shown["reads"] if r.get("image")],
+              "reads": [r["id"] for r in shown["reads"]]}  # fmt: skip
+    opened = sdk.CaseOpen("paylater.dispute", f"dispute:{body.session}", fields,
+                          department=DEPARTMENT, category="dispute", title=f"{plate} {s['lot']}",
+                          note=body.reason[:200])  # fmt: skip
+    out = await asyncio.to_thread(rt.cases.one, opened, sdk.CaseActor("车主 / driver app", ("system",)))
+    return Accepted(key=plate, case=out.case.id)
 
 
 @router.get(
@@ -234,13 +276,31 @@ def get_plate(rt: Rt, plate: str, limit: Annotated[int, Query(ge=1, le=1000)] = 
     }
 
 
-@router.get("/sessions/{session}", dependencies=READ, summary="A session with its ledger postings")
-def get_session(rt: Rt, session: str) -> dict[str, Any]:
+def session_view(rt: Rt_, session: str) -> dict[str, Any]:
+    """A session with its evidence: the ledger's postings, the fee's lines as the tariff computes
+    them (a receipt), and every gate read of the plate at that lot during the stay."""
     rows = rt.store.states("paylater.session", session)
     if not rows:
         raise sdk.NotFoundError(f"no session {session!r}")
+    s = rows[0]["data"]
+    end = s["exit_ts"] or sdk.now_ms()
+    found = rt.store.find_events(["paylater.gate", "paylater.confirm"], keys=[s["plate"]],
+                                 start=s["entry_ts"], end=end + 1, limit=1_000)  # fmt: skip
+    reads = [e for e in found if getattr(e, "lot", "") == s["lot"]]
+    lines: list[Any] = []
+    if s["exit_ts"] and s["lot"] in rt.world.tariffs.lots:
+        fee = rt.world.tariffs.fee(s["lot"], s["entry_ts"], s["exit_ts"], new_energy=s["new_energy"])
+        lines = [msgspec.to_builtins(line) for line in fee.lines]
     postings = rt.store.ledger_postings(ref=session)
-    return {"session": rows[0]["data"], "postings": [msgspec.to_builtins(p) for p in postings]}
+    return {"session": s, "fee_lines": lines, "reads": [msgspec.to_builtins(e) for e in reads],
+            "postings": [msgspec.to_builtins(p) for p in postings]}  # fmt: skip
+
+
+@router.get(
+    "/sessions/{session}", dependencies=READ, summary="A session with its evidence and ledger postings"
+)
+def get_session(rt: Rt, session: str) -> dict[str, Any]:
+    return session_view(rt, session)
 
 
 @router.get("/ledger/balances", dependencies=READ, summary="Account balances (fen, debits positive)")
@@ -271,13 +331,21 @@ def channel_of(rt: sdk.Runtime[PaylaterSettings, PaylaterWorld], name: str) -> C
     return channel
 
 
+class NoticeAnswer(BaseModel):
+    """What a provider's notice is answered: ``SUCCESS`` once durable (it stops retrying)."""
+
+    code: Literal["SUCCESS", "SIGN_ERROR", "PARAM_ERROR"]
+    message: str
+
+
 @router.post("/notify/{channel}", dependencies=[Depends(sdk.public(NOTICE_CHECK))],
+             response_model=NoticeAnswer, responses={code: {"model": NoticeAnswer} for code in (400, 401)},
              summary="A payment provider's signed notice of a payment or refund")  # fmt: skip
 async def post_notify(rt: Rt, channel: str, request: Request) -> JSONResponse:
     """Answered ``SUCCESS`` only once the notice is durable; the same notice again is answered the
     same (it is stored once). A notice that does not verify is refused and changes nothing."""
+    body = await request.body()  # bounded by server.max_body_bytes before a byte is read
     ch = channel_of(rt, channel)
-    body = await request.body()
     try:
         notice = ch.verify(dict(request.headers), body, sdk.now_ms())
     except SignatureError as err:
@@ -342,6 +410,7 @@ async def post_reconciliation(
     except ValueError as err:
         raise sdk.ValidationError([sdk.Problem(0, "day", str(err))]) from None
     run = await reconcile_day(rt, body.channel, day)
+    assert run is not None  # recorded even when the day had no movement
     rt.audit(who[0], "paylater.reconcile", f"{body.channel}:{body.day}", run.counts)
     return msgspec.to_builtins(run)  # type: ignore[no-any-return]
 

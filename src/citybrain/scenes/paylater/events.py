@@ -40,18 +40,19 @@ class GateRead(Event, tag="paylater.gate"):
 
 
 class GateConfirm(Event, tag="paylater.confirm"):
-    """An operator confirmed the plate of a held read from its picture (or a read the gate could
-    not decide); the processor then treats it as a trusted read of that plate.
+    """An operator confirmed the plate of a held read from its picture (or dismissed the read: no
+    car, a false read); a confirmed read is then treated as a trusted read of that plate.
 
     Keyed as the held read was (its alert is in that partition); the processor resolves the alert
     there and passes the confirmation on, keyed by the confirmed ``plate``."""
 
     scene: ClassVar[str] = "paylater"
     gate_event: Name  # the id of the held GateRead
-    plate: Annotated[str, msgspec.Meta(min_length=1, max_length=16)]
+    plate: Annotated[str, msgspec.Meta(max_length=16)]  # empty when dismissed
     lot: Name
     direction: Literal["entry", "exit"]
     read_ts: int  # when the car passed the gate (the held read's time)
+    action: Literal["confirm", "dismiss"] = "confirm"
     new_energy: bool = False
     by: str = ""
 
@@ -97,12 +98,14 @@ class PaymentNotice(Event, tag="paylater.notice"):
 
 
 class Review(Event, tag="paylater.review"):
-    """An operator's decision on a session in review (orphaned, missed exit, disputed)."""
+    """An operator's decision on a session (a case's action, passed on by ``paylater.cases``):
+    bill or waive one in review; refund (part of) a disputed one that was paid."""
 
     scene: ClassVar[str] = "paylater"
     session: Name
-    action: Literal["bill", "waive"]
-    fee_fen: Fen = 0
+    action: Literal["bill", "waive", "refund"]
+    fee_fen: Fen = 0  # bill: the fee; refund: the amount returned
+    case: str = ""  # the case that decided it
     by: str = ""
     note: Annotated[str, msgspec.Meta(max_length=500)] = ""
 

@@ -69,7 +69,8 @@ class Dispatcher:
     async def reconcile_due(self, now: dt.datetime | None = None) -> list[str]:
         """T+1: once it is past ``reconcile_at`` (Beijing time), yesterday of every channel not
         reconciled yet is (once per process: a failure is logged and retried after a restart, or
-        by hand through POST /reconciliation). Returns the runs it recorded."""
+        by hand through POST /reconciliation); a day without a movement on either side is not
+        recorded. Returns the runs it recorded."""
         at = self.cfg.reconcile_at
         local = (now or dt.datetime.now(BEIJING)).astimezone(BEIJING)
         if not at or local.strftime("%H:%M") < at:
@@ -85,9 +86,12 @@ class Dispatcher:
             if any(getattr(e, "day", "") == day.isoformat() for e in done):
                 continue
             try:
-                runs.append((await reconcile_day(self.rt, name, day)).id)
+                run = await reconcile_day(self.rt, name, day, skip_empty=True)
             except Exception:
                 log.exception("paylater: reconciling %s of %s failed", name, day)
+                continue
+            if run is not None:
+                runs.append(run.id)
         return runs
 
     async def round(self) -> int:

@@ -98,18 +98,30 @@ class Sessions(sdk.Processor[SessionsState, PaylaterEvent]):
     def _gate(self, ev: GateRead, out: sdk.Emitter) -> None:
         if not ev.plate or (ev.decision == "hold" and ev.reason in UNTRUSTED):
             # never binds a charge: an operator confirms the plate from the picture (GateConfirm)
-            out.signal(rules.HELD, ev.id, ev.ts, True, message=f"{ev.lot}/{ev.gate}: {ev.reason}",
-                       data={"key": ev.key, "lot": ev.lot, "gate": ev.gate, "direction": ev.direction,
-                             "plate_read": ev.plate_read, "confidence": ev.confidence, "image": ev.image,
-                             "read_ts": ev.ts, "reason": ev.reason})  # fmt: skip
+            self._held(ev.id, ev.key, ev.lot, ev.direction, ev.ts, ev.reason, out, gate=ev.gate,
+                       plate_read=ev.plate_read, confidence=ev.confidence, image=ev.image)  # fmt: skip
             return
         if ev.direction == "entry":
             self._entry(ev.key, ev.lot, ev.id, ev.ts, ev.new_energy, out)
         else:
             self._exit(ev.key, ev.lot, ev.id, ev.ts, ev.decision, out)
 
+    @staticmethod
+    def _held(event: str, key: str, lot: str, direction: str, ts: int, reason: str, out: sdk.Emitter,
+              **seen: Any) -> None:  # fmt: skip
+        """A read an operator must decide: its alert opens a ``paylater.held`` case carrying what
+        the gate saw (the picture as the case's photo)."""
+        about = {"key": key, "gate_event": event, "lot": lot, "direction": direction, "read_ts": ts,
+                 "reason": reason, **seen}  # fmt: skip
+        image = seen.get("image")
+        out.signal(rules.HELD, event, ts, True, message=f"{lot}: {seen.get('plate_read', key)} {reason}",
+                   data={**about, "case_fields": about, "photos": [image] if image else []})  # fmt: skip
+
     def _confirm(self, ev: GateConfirm, out: sdk.Emitter) -> None:
-        out.signal(rules.HELD, ev.gate_event, ev.ts, False, message=f"confirmed as {ev.plate} by {ev.by}")
+        done = f"confirmed as {ev.plate}" if ev.action == "confirm" else "dismissed"
+        out.signal(rules.HELD, ev.gate_event, ev.ts, False, message=f"{done} by {ev.by}")
+        if ev.action == "dismiss":
+            return
         if ev.key != ev.plate:  # held under the misread: on to the confirmed plate's partition
             out.event(msgspec.structs.replace(ev, key=ev.plate, id=f"{ev.id}>{ev.plate}"))
             return
@@ -140,9 +152,7 @@ class Sessions(sdk.Processor[SessionsState, PaylaterEvent]):
         sid = p.open.get(lot)
         if sid is None:
             if not any(s.exit_event == event for s in p.sessions.values()):
-                out.signal(rules.HELD, event, ts, True, message=f"{lot}: {key} leaves without an entry",
-                           data={"key": key, "lot": lot, "direction": "exit", "plate_read": key,
-                                 "read_ts": ts, "reason": "no_entry"})  # fmt: skip
+                self._held(event, key, lot, "exit", ts, "no_entry", out, plate_read=key)
             return
         s = p.sessions[sid]
         if ts < s.entry_ts:
@@ -185,13 +195,17 @@ class Sessions(sdk.Processor[SessionsState, PaylaterEvent]):
         )
         s.status, s.reason = "review", why
         self._touch(key, s)
+        about = {"lot": s.lot, "plate": key, "session": s.id, "reason": why, "fee_fen": s.fee,
+                 "entry_ts": s.entry_ts}  # fmt: skip
         out.signal(rules.REVIEW, s.id, ts, True, message=f"{s.lot}: {key} {why}",
-                   data={"lot": s.lot, "plate": key, "session": s.id, "reason": why, "fee_fen": s.fee,
-                         "entry_ts": s.entry_ts})  # fmt: skip
+                   data={**about, "case_fields": about})  # fmt: skip
 
     def _decide(self, ev: Review, out: sdk.Emitter) -> None:
         p = self._plate(ev.key)
         s = p.sessions.get(ev.session)
+        if s is not None and ev.action == "refund":
+            self._refund(ev, s, out)
+            return
         if s is None or s.status != "review":
             return
         out.signal(rules.REVIEW, s.id, ev.ts, False, message=f"{ev.action} by {ev.by}: {ev.note}")
@@ -205,6 +219,23 @@ class Sessions(sdk.Processor[SessionsState, PaylaterEvent]):
         out.post(f"accrue:{s.id}", ev.ts, "accrual", s.id, [(s.payer, s.fee), (f"lot:{s.lot}", -s.fee)])
         if bound:
             self._charge(ev.key, p, s, out)
+
+    def _refund(self, ev: Review, s: Session, out: sdk.Emitter) -> None:
+        """A disputed charge refunded by an operator's decision: the lot gives back (part of) what
+        the session was paid, at most what is left of it; the provider returns it to the payer."""
+        amount = min(ev.fee_fen, s.fee - s.refunded) if s.status == "settled" else 0
+        if amount <= 0 or (ev.case or ev.id) in s.disputes:
+            return  # nothing left to give back, or this decision was carried out already
+        s.refunded += amount
+        s.disputes.append(ev.case or ev.id)
+        self._touch(ev.key, s)
+        ref = ev.case or s.id
+        out.post(f"dispute:{ref}", ev.ts, "dispute_refund", s.id, [(f"lot:{s.lot}", amount),
+                 ("clearing:refunds", -amount)], f"{s.settled_order}||")  # fmt: skip
+        r = Order(refund_id(f"dispute:{ref}"), "refund", s.id, amount, s.settled_channel,
+                  refund_of=s.settled_order, ts=ev.ts)  # fmt: skip
+        self.state.orders[r.id] = (ev.key, r)
+        self._orders = True
 
     # -- accounts --------------------------------------------------------------------------------
     def _binding(self, ev: Binding, out: sdk.Emitter) -> None:
@@ -287,6 +318,7 @@ class Sessions(sdk.Processor[SessionsState, PaylaterEvent]):
         if s is not None and s.status in ("due", "awaiting") and ev.amount_fen == s.fee:
             out.post(f"settle:{sid}", ev.ts, "payment", sid, [(channel, s.fee), (s.payer, -s.fee)], memo)
             s.status, s.settled_by, s.settled_channel = "settled", movement, ev.channel
+            s.settled_order = ev.order
             self._touch(ev.key, s)
             return
         # a payment of a session already settled (QR at the gate and ETC at the exit), waived, unknown,
@@ -307,7 +339,8 @@ class Sessions(sdk.Processor[SessionsState, PaylaterEvent]):
 
     def _reconciled(self, ev: Reconciled, out: sdk.Emitter) -> None:
         counts = ", ".join(f"{k} {v}" for k, v in ev.counts.items() if v and k != "matched")
-        data = {"channel": ev.channel, "day": ev.day, "counts": ev.counts, "run": ev.id}
+        about = {"channel": ev.channel, "day": ev.day, "counts": ev.counts, "run": ev.id}
+        data = {**about, "case_fields": about}
         message = f"{ev.channel} {ev.day}: {counts or 'clean'}"
         out.signal(rules.RECONCILIATION, ev.channel, ev.ts, not ev.clean, message=message, data=data)
 

@@ -56,15 +56,20 @@ def found_only_at(channel: str, result: Reconciliation) -> list[Notice]:
 
 
 async def reconcile_day(
-    rt: sdk.Runtime[PaylaterSettings, PaylaterWorld], channel: str, day: dt.date
-) -> Reconciled:
-    """Reconcile ``channel``'s ``day`` and record it (durable when this returns)."""
+    rt: sdk.Runtime[PaylaterSettings, PaylaterWorld], channel: str, day: dt.date, skip_empty: bool = False
+) -> Reconciled | None:
+    """Reconcile ``channel``'s ``day`` and record it (durable when this returns); with
+    ``skip_empty``, a day without a movement on either side is not recorded (None)."""
     ch = rt.world.providers.channels.get(channel)
     if ch is None:
         raise sdk.NotFoundError(f"channel {channel!r} is not running here")
     data = await asyncio.to_thread(ch.statement, day)
     statement = parse_statement(data, f"{channel} statement of {day.isoformat()}")
     mine = await asyncio.to_thread(platform_rows, rt.store, channel, day)
+    if skip_empty and not mine and not statement:
+        return None
+    if skip_empty and not mine and not statement:
+        return None
     result = reconcile(mine, statement)
     now = sdk.now_ms()
     run = Reconciled(key=f"recon:{channel}", ts=now, id=f"recon:{channel}:{day.isoformat()}:{now}",

@@ -6,17 +6,21 @@ from __future__ import annotations
 
 from citybrain import sdk
 
+OPS = "nc-data"  # the department the cases go to (casetypes.DEPARTMENT: the operations centre)
 HELD = sdk.rule(
-    "paylater", "held_read", "车牌待人工确认 / plate read held", clear="0s",
+    "paylater", "held_read", "车牌待人工确认 / plate read held", clear="0s", case_type="paylater.held",
+    case_department=OPS,
     doc="A gate read below min_confidence, not a valid plate, or an exit without an entry: the "
     "barrier stays down and nothing is charged until an operator confirms the plate from the "
-    "picture (POST /confirm). Resolves when it is confirmed.",
+    "picture. Opens a paylater.held case; resolves when the case confirms the plate or dismisses "
+    "the read.",
 )  # fmt: skip
 REVIEW = sdk.rule(
-    "paylater", "review", "停车记录待复核 / session in review", clear="0s",
+    "paylater", "review", "停车记录待复核 / session in review", clear="0s", case_type="paylater.review",
+    case_department=OPS,
     doc="An entry without an exit: orphaned after orphan_after, or closed by a newer entry of the "
     "same plate (a missed exit). Priced at most orphan_cap_fen and never billed until an operator "
-    "bills or waives it (POST /review). Resolves then.",
+    "bills or waives it: it opens a paylater.review case and resolves with its decision.",
 )  # fmt: skip
 DUPLICATE = sdk.rule(
     "paylater", "duplicate_payment", "重复扣费已退款 / duplicate payment refunded", severity="info",
@@ -30,7 +34,9 @@ REFUND_FAILED = sdk.rule(
 )  # fmt: skip
 RECONCILIATION = sdk.rule(
     "paylater", "reconciliation", "对账不平 / reconciliation mismatch", severity="major", clear="0s",
+    case_type="paylater.reconciliation", case_department=OPS,
     doc="The last T+1 reconciliation of a channel found movements only the platform booked (a charge "
     "missing at the provider), only the provider has (handed to the processor: settled or refunded), "
-    "amounts that differ, or duplicates. Resolves when a later run of the channel is clean.",
+    "amounts that differ, or duplicates. Opens a paylater.reconciliation case; resolves when a later "
+    "run of the channel is clean.",
 )  # fmt: skip

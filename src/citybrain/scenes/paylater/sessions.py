@@ -62,6 +62,9 @@ class Session(msgspec.Struct):
     attempts: int = 0  # payment orders placed for it
     settled_by: str = ""  # the provider movement that settled it
     settled_channel: str = ""
+    settled_order: str = ""  # the provider's order that settled it (a refund returns its money)
+    refunded: int = 0  # fen returned after a dispute
+    disputes: list[str] = msgspec.field(default_factory=list)  # the cases that refunded some
 
     def view(self, plate: str) -> dict[str, object]:
         return {"plate": plate, **msgspec.to_builtins(self)}
