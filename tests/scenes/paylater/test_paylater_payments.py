@@ -6,9 +6,11 @@ and a forged notice refused."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +19,15 @@ import pytest
 import uvicorn
 
 from citybrain.api.app import create_app
+from citybrain.core.cases.records import CaseQuery
 from citybrain.core.config import load_settings
 from citybrain.core.platform import Platform
 from citybrain.core.store.base import AlertQuery
 from citybrain.core.tokens import create_token
 from citybrain.scenes.paylater import scene
 from citybrain.scenes.paylater.gateway import Dispatcher
+from citybrain.scenes.paylater.sim import simulator
+from citybrain.sim.base import IngestClient, SimContext
 from citybrain.testing import free_port
 from tests.scenes.paylater.paylater_testkit import BASE, HOUR, MIN
 
@@ -71,11 +76,18 @@ class Live:
 
 @pytest.fixture
 def live(tmp_path: Path) -> Iterator[Live]:
+    with serve(tmp_path) as running:
+        yield running
+
+
+@contextmanager
+def serve(tmp_path: Path, **scene_settings: Any) -> Iterator[Live]:
     port = free_port()
     s = load_settings(env={"CITYBRAIN_DATA_DIR": str(tmp_path / "var")})
     s.server.port = port
     channels = {"wechat": {"sandbox_delay_ms": 50}, "etc": {"sandbox_delay_ms": 50}}
-    s.scenes["paylater"] = {"channels": channels, "dispatch_every_ms": 50, "query_after_ms": 1_500}
+    s.scenes["paylater"] = {"channels": channels, "dispatch_every_ms": 50, "query_after_ms": 1_500,
+                            **scene_settings}  # fmt: skip
     p = Platform(s, scenes={"paylater": scene})
     server = uvicorn.Server(uvicorn.Config(create_app(s, platform=p), host="127.0.0.1", port=port,
                                            log_level="warning"))  # fmt: skip
@@ -200,3 +212,55 @@ def test_reconciliation_finds_every_injected_mismatch_and_books_what_only_the_pr
     assert live.get("/reconciliation?channel=wechat")[0]["id"] == run["id"]
     # the etc channel had nothing that day: clean, and its own alert never opens
     assert live.post("/reconciliation", {"channel": "etc", "day": day}, "operate")["clean"] is True
+
+
+PER_MINUTE = """
+[lots.bayi-square]
+name = "八一广场"
+district = "360102"
+capacity = 800
+tariff = "minute"
+
+[tariffs.minute]
+name = "by the minute, no free time (a test's: stays of seconds pay)"
+[[tariffs.minute.versions]]
+from = "2020-01-01T00:00"
+free_minutes = 0
+daily_cap_fen = 10000
+nev_discount_pct = 0
+[[tariffs.minute.versions.periods]]
+name = "all day"
+start = "00:00"
+end = "00:00"
+unit_minutes = 1
+unit_fen = 10
+"""
+
+
+def test_the_simulator_drives_gates_payments_and_the_booth(tmp_path: Path) -> None:
+    """A few seconds of the demo's simulator, fast, at a lot charging by the minute: cars enter and
+    leave, bound ones leave first and are charged by the provider, others pay at the gate and are
+    let out, doubtful reads are confirmed by the booth; the ledger balances throughout."""
+    (tmp_path / "tariffs.toml").write_text(PER_MINUTE, encoding="utf-8")
+    with serve(tmp_path, tariffs_file=str(tmp_path / "tariffs.toml")) as live:
+        admin = create_token(live.p.store, "sim", ["ingest", "admin"])[1]
+        sim = simulator({"seed": 4, "cars": 60, "arrivals_per_min": 900, "stay_minutes": 0.05,
+                         "doubtful_share": 0.15, "tick_s": 0.2, "lots": ["bayi-square"],
+                         "pay_after_s": 2.0, "booth_after_s": 2.0})  # fmt: skip
+
+        async def play() -> None:
+            ctx = SimContext(IngestClient(live.url, admin), "127.0.0.1")
+            stop = asyncio.Event()
+            task = asyncio.create_task(sim.run(ctx, stop))
+            await asyncio.sleep(12)
+            stop.set()
+            await task
+            await ctx.http.aclose()
+
+        asyncio.run(play())
+        seen = sim.answers
+        assert seen["open/entered"] >= 30 and seen["open/pay_later"] >= 3 and seen["pay/pay_at_gate"] >= 3
+        assert seen["open/paid"] >= 1 and seen["hold/low_confidence"] >= 1  # paid at the gate, read again
+        live.until(lambda: live.p.store.trial_balance().balanced and live.get("/overview")["settled_fen"] > 0)
+        held = live.p.cases.store.find_cases(CaseQuery(type="paylater.held", limit=100))
+        assert any(c.state == "confirmed" for c in held)

@@ -217,3 +217,22 @@ def test_a_disputed_charge_is_answered_with_evidence_and_refunded_by_its_case(tm
         lot.notice(PLATE, f"{sid}-1", 300, movement="refund", refund=refund["id"], txn="wx-r-1")
         assert lot.balances() == {"lot:bayi-square": -600, "channel:wechat": 600}
         assert lot.session(sid)["session"]["refunded"] == 300
+
+
+def test_the_overview_counts_exits_and_those_let_out_at_once(tmp_path: Path) -> None:
+    from citybrain.scenes.paylater.api import overview
+
+    with running(tmp_path) as lot:
+        lot.bind(PLATE)
+        for plate in (PLATE, "赣A54321", "赣AD12346"):
+            lot.gate(plate, "entry", T0)
+        t = T0 + HOUR + 30_000
+        assert lot.gate(PLATE, "exit", t)["decision"] == "open"  # bound: pay later
+        assert lot.gate("赣A54321", "exit", t + 1_000)["decision"] == "pay"  # unbound, pays at the gate
+        assert lot.gate("赣AD12346", "exit", t + 2_000, confidence=0.5)["decision"] == "hold"
+        o = overview(lot.p.store, lot.p.runtime("paylater").world, now=t + 60_000)
+        assert (o.exits_per_min, o.left_first_share) == (3, round(1 / 3, 4))
+        assert o.decision_ms_p50 is not None and o.decision_ms_p99 is not None  # this node answered them
+        # two stays of 1 h 0 min 30 s by day: the first hour 600 and a started half hour 150, each
+        assert (o.accrued_fen, o.outstanding_fen, o.held_reads, o.balanced) == (1_500, 1_500, 1, True)
+        assert lot.get("/overview")["exits_per_min"] == 0  # wall-clock now: no exit this minute

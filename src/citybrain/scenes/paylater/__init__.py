@@ -30,6 +30,10 @@ scene = sdk.Scene(
     events=[GateRead, GateConfirm, Binding, OrderAnswer, PaymentNotice, Review, Reconciled],
     rules=[rules.HELD, rules.REVIEW, rules.DUPLICATE, rules.REFUND_FAILED, rules.RECONCILIATION],
     processors=[processors.Sessions, caseflow.Cases],
+    metrics={
+        "exits": "exit reads at the gates per minute (key: <lot>#p<partition>, all#p<partition>)",
+        "exits_open": "exits the barrier opened for at once (left without stopping), as exits",
+    },
     case_types=case_types,
     router=api.router,
     servers=gateway.servers,

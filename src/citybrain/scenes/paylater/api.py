@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -122,8 +123,10 @@ def decide(rt: sdk.Runtime[PaylaterSettings, PaylaterWorld], body: GateIn) -> Ga
 
 @router.post("/gate", dependencies=INGEST, summary="A gate's plate read: the decision (open / pay / hold)")
 async def post_gate(rt: Rt, body: GateIn) -> GateAnswer:
+    started = time.perf_counter()
     ev = decide(rt, body)
     await rt.submit([ev])  # durable before the gate is answered
+    rt.world.decisions.append((time.perf_counter() - started) * 1000)
     return GateAnswer(decision=ev.decision, reason=ev.reason, plate=ev.plate, session=ev.session,
                       fee_fen=ev.fee_fen, display=DISPLAY.get(ev.reason, ev.reason))  # fmt: skip
 
@@ -425,7 +428,45 @@ def get_reconciliation(
     return [msgspec.to_builtins(e) for e in sorted(runs, key=lambda e: e.ts, reverse=True)[:limit]]
 
 
+def exit_series(store: sdk.ReadModel, start: int, end: int, lot: str = "all") -> dict[int, tuple[int, int]]:
+    """Exits and exits let out at once per minute in ``[start, end)``, of ``lot`` or every lot:
+    the partitions' counts (processors.Sessions._count) summed."""
+    out: dict[int, list[int]] = {}
+    for i, name in enumerate(("paylater.exits", "paylater.exits_open")):
+        for key in store.metric_keys(name):
+            if key.split("#", 1)[0] == lot:
+                for ts, v in store.metric_series(name, key, start, end, 60_000, "sum"):
+                    out.setdefault(ts, [0, 0])[i] += int(v)
+    return {ts: (e, o) for ts, (e, o) in sorted(out.items())}
+
+
+class ExitMinute(BaseModel):
+    minute: str  # HH:MM, Beijing time
+    exits: int
+    left_first: int  # let out at once (pay later, free, paid before)
+
+
+@router.get("/exits", dependencies=READ, summary="Exits per minute, and those let out at once")
+def get_exits(
+    rt: Rt, minutes: Annotated[int, Query(ge=1, le=1440)] = 30, lot: str = "all"
+) -> list[ExitMinute]:
+    now = sdk.now_ms()
+    end = now - now % 60_000 + 60_000
+    series = exit_series(rt.store, end - minutes * 60_000, end, lot)
+    beijing = dt.timezone(dt.timedelta(hours=8))
+    return [
+        ExitMinute(
+            minute=dt.datetime.fromtimestamp(ts / 1000, beijing).strftime("%H:%M"), exits=e, left_first=o
+        )
+        for ts, (e, o) in series.items()
+    ]
+
+
 class Overview(BaseModel):
+    exits_per_min: int  # exit reads in the last whole minute, every lot
+    left_first_share: float | None  # of the last 15 minutes' exits, those let out at once
+    decision_ms_p50: float | None  # this API node's recent gate answers (until durable)
+    decision_ms_p99: float | None
     outstanding_fen: int  # owed by payers and plates (left first, or awaiting payment)
     accrued_fen: int  # every fee charged so far (owed to the lots)
     settled_fen: int  # held at the channels for the lots (payments less refunds)
@@ -435,8 +476,13 @@ class Overview(BaseModel):
     balanced: bool  # the trial balance sums to zero
 
 
-def overview(store: sdk.ReadModel) -> Overview:
-    """The scene's standing from the ledger and the open alerts (the panel and the report)."""
+def overview(store: sdk.ReadModel, world: PaylaterWorld | None = None, now: int | None = None) -> Overview:
+    """The scene's standing from the ledger, the exit counts and the open alerts (the panel and
+    the report); the decision times are this node's (``world``)."""
+    now = now if now is not None else sdk.now_ms()
+    minute = now - now % 60_000
+    last = exit_series(store, minute - 15 * 60_000, minute)
+    seen, opened = sum(e for e, _ in last.values()), sum(o for _, o in last.values())
     bal = store.ledger_balances()
 
     def of(prefix: str) -> int:
@@ -445,6 +491,10 @@ def overview(store: sdk.ReadModel) -> Overview:
     alerts = store.alerts(sdk.AlertQuery(scene="paylater", limit=10_000))
     live = [a for a in alerts if a.status != "resolved"]
     return Overview(
+        exits_per_min=last.get(minute - 60_000, (0, 0))[0],
+        left_first_share=round(opened / seen, 4) if seen else None,
+        decision_ms_p50=world.decision_ms(0.5) if world else None,
+        decision_ms_p99=world.decision_ms(0.99) if world else None,
         outstanding_fen=of("payer:") + of("plate:"),
         accrued_fen=-of("lot:"),
         settled_fen=of("channel:"),
@@ -457,4 +507,4 @@ def overview(store: sdk.ReadModel) -> Overview:
 
 @router.get("/overview", dependencies=READ, summary="Money owed, settled and refunded; the review queue")
 def get_overview(rt: Rt) -> Overview:
-    return overview(rt.store)
+    return overview(rt.store, rt.world)

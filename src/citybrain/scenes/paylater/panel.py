@@ -1,5 +1,7 @@
-"""The big-screen panel: what is owed and settled, and what waits for an operator. Every figure
-comes from /overview, which reads the ledger (the same numbers as the report)."""
+"""The big-screen panel: the gates (exits per minute, the share let out without stopping, how
+fast the gate is answered), the money (accrued, settled, owed, refunds pending) and what waits
+for an operator. The figures come from /overview, which reads the exit counts and the ledger
+(the same numbers as the report); the bars are the last half hour's exits per minute."""
 
 from __future__ import annotations
 
@@ -11,9 +13,25 @@ PANEL = sdk.Panel(
     id="paylater",
     title={"zh-CN": "先离场后付费", "en": "Pay later"},
     headline=[
-        sdk.Figure(label={"zh-CN": "待复核", "en": "In review"}, api=f"{BASE}/overview", field="in_review"),
+        sdk.Figure(
+            label={"zh-CN": "无感离场率", "en": "Left without stopping"}, api=f"{BASE}/overview",
+            field="left_first_share", format="percent", digits=0,
+        ),
     ],
     widgets=[
+        sdk.Figures(
+            label={"zh-CN": "出口 (近15分钟)", "en": "Exits (last 15 min)"},
+            api=f"{BASE}/overview",
+            fields={
+                "exits_per_min": {"zh-CN": "每分钟出场", "en": "exits / min"},
+                "decision_ms_p50": {"zh-CN": "抬杆决策中位(毫秒)", "en": "decision p50 (ms)"},
+                "decision_ms_p99": {"zh-CN": "抬杆决策P99(毫秒)", "en": "decision p99 (ms)"},
+            },
+        ),
+        sdk.Bar(
+            label={"zh-CN": "每分钟出场车辆", "en": "Exits per minute"},
+            api=f"{BASE}/exits?minutes=30", x="minute", y=["exits", "left_first"],
+        ),
         sdk.Figures(
             label={"zh-CN": "资金 (分)", "en": "Money (fen)"},
             api=f"{BASE}/overview",
@@ -32,6 +50,6 @@ PANEL = sdk.Panel(
                 "in_review": {"zh-CN": "记录待复核", "en": "sessions in review"},
             },
         ),
-        sdk.Alerts(label={"zh-CN": "告警", "en": "Alerts"}, scene="paylater"),
+        sdk.Alerts(label={"zh-CN": "告警", "en": "Alerts"}, scene="paylater", live="alert.paylater"),
     ],
-)
+)  # fmt: skip

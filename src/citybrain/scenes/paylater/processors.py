@@ -43,6 +43,8 @@ from citybrain.scenes.paylater.settings import PaylaterSettings
 
 PaylaterEvent = GateRead | GateConfirm | Binding | OrderAnswer | PaymentNotice | Review | Reconciled
 Fee = Callable[[str, int, int, bool], int]  # (lot, entry ms, exit ms, new energy) -> fen
+MINUTE = 60_000
+COUNTS_KEPT_MS = 2 * 3_600_000  # minutes of exit counts kept in the state (the metrics stay)
 SEEN_KEPT = 500  # provider movements remembered per plate (repeats come within minutes)
 UNTRUSTED = ("low_confidence", "bad_plate")  # reasons a read is held: it binds nothing
 DUPLICATE_ENTRY_MS = 120_000  # a second entry read this soon at the same lot is the same car
@@ -68,6 +70,7 @@ class Sessions(sdk.Processor[SessionsState, PaylaterEvent]):
     # -- the batch -------------------------------------------------------------------------------
     def process(self, batch: Sequence[tuple[int, PaylaterEvent]], out: sdk.Emitter) -> None:
         self._plates, self._sessions, self._orders = set(), set(), False
+        self._counted: set[str] = set()
         for _, ev in batch:
             self._ts = max(self._ts, ev.ts)
             if isinstance(ev, GateRead | GateConfirm):
@@ -77,6 +80,14 @@ class Sessions(sdk.Processor[SessionsState, PaylaterEvent]):
         self._publish(out)
 
     def _publish(self, out: sdk.Emitter) -> None:
+        counts = self.state.counts
+        for ck in self._counted:
+            name, key, minute = ck.split("|")
+            out.metric(name, key, int(minute), counts[ck])
+        if self._counted:
+            newest = max(int(ck.rsplit("|", 1)[1]) for ck in counts)
+            for ck in [ck for ck in counts if int(ck.rsplit("|", 1)[1]) < newest - COUNTS_KEPT_MS]:
+                del counts[ck]
         plates = self.state.plates
         for key in self._plates:
             out.state("paylater", key, self._ts, sdk_builtins(plates[key].view()))
@@ -95,7 +106,21 @@ class Sessions(sdk.Processor[SessionsState, PaylaterEvent]):
         self._sessions.add((key, s.id))
 
     # -- gate reads ------------------------------------------------------------------------------
+    def _count(self, ev: GateRead) -> None:
+        """An exit at the gate, and whether the car left without stopping (opened at once). Each
+        partition counts its own plates (a metric's value is replaced, never added to), so the
+        keys carry the partition: ``<lot>#p<n>``, ``all#p<n>``; readers sum them (api.exit_series)."""
+        minute = ev.ts - ev.ts % MINUTE
+        names = ["paylater.exits", "paylater.exits_open"] if ev.decision == "open" else ["paylater.exits"]
+        for name in names:
+            for key in (f"{ev.lot}#p{self.partition}", f"all#p{self.partition}"):
+                ck = f"{name}|{key}|{minute}"
+                self.state.counts[ck] = self.state.counts.get(ck, 0) + 1
+                self._counted.add(ck)
+
     def _gate(self, ev: GateRead, out: sdk.Emitter) -> None:
+        if ev.direction == "exit":
+            self._count(ev)
         if not ev.plate or (ev.decision == "hold" and ev.reason in UNTRUSTED):
             # never binds a charge: an operator confirms the plate from the picture (GateConfirm)
             self._held(ev.id, ev.key, ev.lot, ev.direction, ev.ts, ev.reason, out, gate=ev.gate,

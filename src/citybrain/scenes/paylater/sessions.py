@@ -145,6 +145,8 @@ class SessionsState(msgspec.Struct):
     # uploads reads it buffered while offline is judged by its reads, not by other lots' time
     opened: dict[str, list[tuple[int, str, str]]] = msgspec.field(default_factory=dict)
     clocks: dict[str, int] = msgspec.field(default_factory=dict)
+    # exits per minute ("<metric>|<lot or all>|<minute ms>" -> count): the big screen's rates
+    counts: dict[str, int] = msgspec.field(default_factory=dict)
 
 
 def push_open(state: SessionsState, lot: str, entry_ts: int, plate: str, session: str) -> None:

@@ -22,6 +22,7 @@ import math
 import random
 import string
 import time
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,6 +51,8 @@ class PaylaterSimConfig(msgspec.Struct, forbid_unknown_fields=True):
         default_factory=lambda: ["bayi-square", "honggutan-wanda", "provincial-hospital", "shengjinta-street"]
     )
     tick_s: float = 1.0
+    pay_after_s: float = 12.0  # a driver told to pay scans the code and pays after about this long
+    booth_after_s: float = 15.0  # the remote booth confirms a held read after about this long
 
 
 @dataclass(order=True)
@@ -113,10 +116,16 @@ class ParkingWorld:
 
 
 class ParkingSimulator:
+    """Plays ``ParkingWorld`` through the gate API and acts on each answer as people would: a
+    driver told to pay scans the lot's code (the cashier route) and is read again; a read held for
+    an operator is confirmed from the picture by the lot's remote booth (``/confirm``) a little
+    later. Never crashes on an answer it dislikes: a refused request is logged and dropped."""
+
     name = "paylater"
 
     def __init__(self, cfg: PaylaterSimConfig) -> None:
         self.cfg = cfg
+        self.answers: Counter[str] = Counter()  # decision/reason -> how many
 
     async def run(self, ctx: sdk.SimContext, stop: asyncio.Event) -> None:
         world = ParkingWorld(self.cfg)
@@ -127,18 +136,55 @@ class ParkingSimulator:
                 "consent": f"sim-agreement-{plate[1:]}"})  # fmt: skip
             if r.status_code not in (200, 409):
                 log.warning("paylater sim: binding %s refused: %s", plate, r.text[:200])
+        later: list[tuple[float, int, Due, dict[str, Any]]] = []  # (when, n, the read, what follows)
         n = 0
         while not stop.is_set():
             now = time.time()
             for d in world.arrivals(now, self.cfg.tick_s) + world.exits(now):
                 n += 1
-                body = world.read(d, f"sim-{run}-{n}", int(now * 1000))
-                for _ in range(2 if world.rng.random() < self.cfg.repeat_share else 1):
-                    r = await ctx.http.post(f"{BASE}/gate", body)
-                    if r.status_code != 200:
-                        log.warning("paylater sim: gate read refused: %s", r.text[:200])
+                await self._read(ctx, world, d, f"sim-{run}-{n}", later, n)
+            while later and later[0][0] <= now:
+                _, _, d, step = heapq.heappop(later)
+                n += 1
+                await self._follow(ctx, world, d, step, f"sim-{run}-{n}", later, n)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.cfg.tick_s)
+
+    async def _read(self, ctx: sdk.SimContext, world: ParkingWorld, d: Due, read_id: str,
+                    later: list[tuple[float, int, Due, dict[str, Any]]], n: int) -> None:  # fmt: skip
+        body = world.read(d, read_id, int(time.time() * 1000))
+        answer: dict[str, Any] = {}
+        for _ in range(2 if world.rng.random() < self.cfg.repeat_share else 1):
+            r = await ctx.http.post(f"{BASE}/gate", body)
+            if r.status_code != 200:
+                log.warning("paylater sim: gate read refused: %s", r.text[:200])
+                return
+            answer = r.json()
+        self.answers[f"{answer['decision']}/{answer['reason']}"] += 1
+        now = time.time()
+        if answer["decision"] == "pay" and d.direction == "exit":  # scans the code, pays, is read again
+            step = {"pay": answer["session"]}
+            heapq.heappush(later, (now + world.rng.uniform(0.5, 1.5) * self.cfg.pay_after_s, n, d, step))
+        elif answer["reason"] in ("low_confidence", "bad_plate"):  # the booth confirms from the picture
+            step = {"confirm": f"{d.lot}:{read_id}"}
+            heapq.heappush(later, (now + world.rng.uniform(0.5, 1.5) * self.cfg.booth_after_s, n, d, step))
+
+    async def _follow(self, ctx: sdk.SimContext, world: ParkingWorld, d: Due, step: dict[str, Any],
+                      read_id: str, later: list[tuple[float, int, Due, dict[str, Any]]],
+                      n: int) -> None:  # fmt: skip
+        if "pay" in step:
+            r = await ctx.http.post(f"{BASE}/sessions/{step['pay']}/pay", {})
+            if r.status_code == 200:  # read again once the provider has answered
+                heapq.heappush(later, (time.time() + self.cfg.pay_after_s / 4, n, d, {"again": True}))
+            else:
+                log.warning("paylater sim: paying %s refused: %s", step["pay"], r.text[:200])
+            return
+        if "confirm" in step:
+            r = await ctx.http.post(f"{BASE}/confirm", {"gate_event": step["confirm"], "plate": d.plate})
+            if r.status_code != 200:
+                log.info("paylater sim: confirming %s: %s", step["confirm"], r.text[:200])
+            return
+        await self._read(ctx, world, d, read_id, later, n)
 
 
 def simulator(settings: Mapping[str, Any]) -> ParkingSimulator:

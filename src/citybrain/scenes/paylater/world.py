@@ -4,6 +4,7 @@ providers' clients (started with the dispatcher, used by the notify and cashier 
 
 from __future__ import annotations
 
+from collections import deque
 from pathlib import Path
 
 from citybrain import sdk
@@ -17,6 +18,15 @@ class PaylaterWorld:
     def __init__(self, tariffs: Tariffs) -> None:
         self.tariffs = tariffs
         self.providers = Providers()  # the channels' clients, started by the dispatcher
+        # how long this API node took to answer the gate (ms, until the read was durable), lately
+        self.decisions: deque[float] = deque(maxlen=2_000)
+
+    def decision_ms(self, q: float) -> float | None:
+        """The ``q`` quantile of the recent gate decision times on this node (None before any)."""
+        if not self.decisions:
+            return None
+        ranked = sorted(self.decisions)
+        return round(ranked[min(len(ranked) - 1, int(q * len(ranked)))], 2)
 
     def fee_fen(self, lot: str, entry_ms: int, exit_ms: int, new_energy: bool) -> int:
         """The fee of a stay; a lot this file does not know charges nothing here (its gate is
