@@ -1,4 +1,4 @@
-// A hash router: eight views, no server routes beyond /console/ (a reload keeps the view).
+// A hash router: eleven views, no server routes beyond /console/ (a reload keeps the view).
 import { reactive } from "vue";
 
 const ROUTES = [
@@ -9,6 +9,9 @@ const ROUTES = [
   ["dispatch", /^\/dispatch$/],
   ["risks", /^\/risks$/],
   ["household", /^\/households\/([^/]+)$/],
+  ["parking", /^\/parking(?:\/([^/]+))?$/],
+  ["parking-session", /^\/sessions\/([^/]+)$/],
+  ["reconciliation", /^\/reconciliation$/],
 ];
 export const route = reactive({ name: "inbox", id: "" });
 

@@ -272,9 +272,15 @@ def get_plate(rt: Rt, plate: str, limit: Annotated[int, Query(ge=1, le=1000)] = 
     view = plate_view(rt.store, text)
     reads = rt.store.find_events(["paylater.gate", "paylater.confirm", "paylater.binding"], keys=[text],
                                  limit=limit)  # fmt: skip
+    sessions = [
+        row["data"]
+        for sid in (view.sessions if view else [])
+        for row in rt.store.states("paylater.session", sid)
+    ]
     return {
         "plate": text,
         "state": msgspec.to_builtins(view) if view else None,
+        "sessions": sessions,
         "evidence": [msgspec.to_builtins(e) for e in reads],
     }
 

@@ -46,6 +46,7 @@ Fee = Callable[[str, int, int, bool], int]  # (lot, entry ms, exit ms, new energ
 MINUTE = 60_000
 COUNTS_KEPT_MS = 2 * 3_600_000  # minutes of exit counts kept in the state (the metrics stay)
 SEEN_KEPT = 500  # provider movements remembered per plate (repeats come within minutes)
+CLINIC_ORDER = "CB-"  # orders of clinic bills (clinic.py), not of parking sessions
 UNTRUSTED = ("low_confidence", "bad_plate")  # reasons a read is held: it binds nothing
 DUPLICATE_ENTRY_MS = 120_000  # a second entry read this soon at the same lot is the same car
 
@@ -280,6 +281,8 @@ class Sessions(sdk.Processor[SessionsState, PaylaterEvent]):
         self._orders = True
 
     def _answer(self, ev: OrderAnswer, out: sdk.Emitter) -> None:
+        if ev.order.startswith(CLINIC_ORDER):
+            return
         held = self.state.orders.get(ev.order)
         if ev.status == "accepted":
             if held is None and ev.movement == "payment":  # placed by the cashier: watch for its outcome
@@ -312,6 +315,8 @@ class Sessions(sdk.Processor[SessionsState, PaylaterEvent]):
         self._orders = True
 
     def _notice(self, ev: PaymentNotice, out: sdk.Emitter) -> None:
+        if ev.order.startswith(CLINIC_ORDER):
+            return  # a clinic bill's repayment: paylater.clinic books it
         movement = f"{ev.channel}:{ev.channel_txn or ev.order}"
         p = self._plate(ev.key)
         held = self.state.orders.pop(ev.refund or ev.order, None)

@@ -105,7 +105,8 @@ class Plate(msgspec.Struct):
         for s in sorted(self.sessions.values(), key=lambda s: s.exit_ts):
             if s.exit_ts:
                 closed[s.lot] = ClosedView(s.id, s.status, s.fee, s.exit_ts)
-        return PlateView(self.payer, self.channel, bool(self.consent), count, owed, opened, closed)
+        recent = [s.id for s in sorted(self.sessions.values(), key=lambda s: s.entry_ts, reverse=True)]
+        return PlateView(self.payer, self.channel, bool(self.consent), count, owed, opened, closed, recent)
 
 
 class OpenView(msgspec.Struct, array_like=True):
@@ -133,6 +134,7 @@ class PlateView(msgspec.Struct):
     arrears_fen: int = 0
     open: dict[str, OpenView] = msgspec.field(default_factory=dict)
     closed: dict[str, ClosedView] = msgspec.field(default_factory=dict)  # lot -> its last exited session
+    sessions: list[str] = msgspec.field(default_factory=list)  # the sessions kept, newest first
 
 
 class SessionsState(msgspec.Struct):
