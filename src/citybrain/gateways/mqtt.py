@@ -238,8 +238,10 @@ class MqttSubscriber:
     @staticmethod
     async def _watch(client: aiomqtt.Client) -> None:
         # the reader may be parked on backpressure and the acker on a slow submission: neither would
-        # see the connection drop, so wait for it here and end the session
-        await client._disconnected
+        # see the connection drop, so wait for it here and end the session. Shielded: cancelling
+        # this task (the session ending) must not cancel aiomqtt's own future, or its __aexit__
+        # takes the connection for closed and never disconnects (the socket would stay open)
+        await asyncio.shield(client._disconnected)
         raise ConnectionError("disconnected from the broker")
 
     async def _reader(
