@@ -377,6 +377,16 @@ class PayAnswer(BaseModel):
     reason: str = ""
 
 
+def open_order(store: sdk.ReadModel, session: str, channel: str) -> str | None:
+    """A payment of ``session`` at ``channel`` placed and not answered yet: paying again reuses it
+    (the same order at the provider), so a driver who retries is not charged twice."""
+    for row in store.states("paylater.pending"):
+        for oid, o in row["data"].items():
+            if o["session"] == session and o["channel"] == channel and o["kind"] == "payment":
+                return str(oid)
+    return None
+
+
 @router.post("/sessions/{session}/pay", dependencies=INGEST,
              summary="The cashier: pay a session owed, at the gate or later, by any channel")  # fmt: skip
 async def post_pay(rt: Rt, session: str, body: PayIn) -> PayAnswer:
@@ -388,7 +398,13 @@ async def post_pay(rt: Rt, session: str, body: PayIn) -> PayAnswer:
         raise sdk.ConflictError(f"session {session} owes nothing: it is {s['status']}")
     name = body.channel or rt.settings.default_channel
     ch = channel_of(rt, name)
-    order = f"{session}-q{sdk.now_ms():x}"[:32]
+    order = open_order(rt.store, session, name)
+    if order is None:  # recorded before it is placed: a crash in between leaves it followed, not lost
+        order = f"{session}-q{sdk.now_ms():x}"[:32]
+        ask = OrderAnswer(key=s["plate"], ts=sdk.now_ms(), id=f"request:{name}:{order}", order=order,
+                          movement="payment", channel=name, status="requested", session=session,
+                          amount_fen=s["fee"], payer=s["payer"])  # fmt: skip
+        await rt.submit([ask])
     notify = (rt.settings.notify_url or rt.api_url + NOTIFY).rstrip("/") + f"/{name}"
     try:
         got = await asyncio.to_thread(

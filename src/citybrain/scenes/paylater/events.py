@@ -68,13 +68,15 @@ class Binding(Event, tag="paylater.binding"):
 
 
 class OrderAnswer(Event, tag="paylater.answer"):
-    """What a provider answered when an order (payment or refund) was placed with it."""
+    """What a provider answered when an order (payment or refund) was placed with it; or, with
+    ``requested``, an order the cashier is about to place (recorded first, so it is followed even
+    if the platform dies before the provider answers)."""
 
     scene: ClassVar[str] = "paylater"
     order: Name
     movement: Literal["payment", "refund"]
     channel: Name
-    status: Literal["accepted", "failed"]
+    status: Literal["requested", "accepted", "failed"]
     session: str = ""
     amount_fen: Fen = 0
     payer: str = ""

@@ -284,22 +284,14 @@ class Sessions(sdk.Processor[SessionsState, PaylaterEvent]):
         if ev.order.startswith(CLINIC_ORDER):
             return
         held = self.state.orders.get(ev.order)
-        if ev.status == "accepted":
-            if held is None and ev.movement == "payment":  # placed by the cashier: watch for its outcome
-                self.state.orders[ev.order] = (
-                    ev.key,
-                    Order(
-                        ev.order,
-                        "payment",
-                        ev.session,
-                        ev.amount_fen,
-                        ev.channel,
-                        ev.payer,
-                        status="accepted",
-                        ts=ev.ts,
-                    ),
-                )
-            elif held is not None:
+        if ev.status in ("requested", "accepted"):
+            if held is None and ev.movement == "payment":
+                # the cashier's: recorded before it is placed (requested), so after a crash the
+                # dispatcher places it again (the provider takes its id once) and asks after it
+                order = Order(ev.order, "payment", ev.session, ev.amount_fen, ev.channel, ev.payer,
+                              status=ev.status, ts=ev.ts)  # fmt: skip
+                self.state.orders[ev.order] = (ev.key, order)
+            elif held is not None and ev.status == "accepted":
                 held[1].status = "accepted"
         elif held is not None:
             del self.state.orders[ev.order]
