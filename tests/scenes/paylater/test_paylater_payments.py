@@ -252,10 +252,12 @@ def test_the_simulator_drives_gates_payments_and_the_booth(tmp_path: Path) -> No
             ctx = SimContext(IngestClient(live.url, admin), "127.0.0.1")
             stop = asyncio.Event()
             task = asyncio.create_task(sim.run(ctx, stop))
-            await asyncio.sleep(12)
-            stop.set()
-            await task
-            await ctx.http.aclose()
+            try:
+                await asyncio.sleep(12)
+                stop.set()
+                await task
+            finally:
+                await ctx.http.aclose()
 
         asyncio.run(play())
         seen = sim.answers

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from citybrain.core.store.base import AlertQuery
+from citybrain.scenes.paylater.events import LotActivity
 from tests.scenes.paylater.paylater_testkit import DAY, HOUR, LOT, MIN, T0, running
 
 PLATE = "赣A12345"
@@ -236,3 +237,34 @@ def test_the_overview_counts_exits_and_those_let_out_at_once(tmp_path: Path) -> 
         # two stays of 1 h 0 min 30 s by day: the first hour 600 and a started half hour 150, each
         assert (o.accrued_fen, o.outstanding_fen, o.held_reads, o.balanced) == (1_500, 1_500, 1, True)
         assert lot.get("/overview")["exits_per_min"] == 0  # wall-clock now: no exit this minute
+
+
+def test_a_busy_lot_falling_silent_and_a_long_queue_raise_alerts_that_resolve(tmp_path: Path) -> None:
+    from citybrain.scenes.paylater.gateway import watch_events
+
+    with running(tmp_path, review_backlog=1) as lot:
+        rt = lot.p.runtime("paylater")
+        for i, plate in enumerate(
+            ("赣A11111", "赣A22222", "赣A33333")
+        ):  # three reads in partitions of their own
+            lot.gate(plate, "entry", T0 + i * MIN)
+        lot.gate("赣A11111", "exit", T0 + 5 * MIN, confidence=0.4)  # held: a case waits
+        lot.gate("赣A22222", "exit", T0 + 6 * MIN, confidence=0.4)  # and another
+        quiet = T0 + 2 * HOUR  # 30 minutes after the last read is long past
+        made = {e.key: e for e in watch_events(rt, quiet)}
+        activity = made[LOT]
+        assert isinstance(activity, LotActivity)
+        assert (activity.reads, activity.active_before) == (0, True)  # every partition's reads summed
+        assert "honggutan-wanda" not in made  # never read: nothing to say
+        assert made["paylater.held"].open == 2  # type: ignore[attr-defined]
+        lot.p.publish(list(made.values()))
+        lot.drain()
+        open_ = {(a.rule, a.key) for a in lot.p.store.alerts(lot_alerts()) if a.status == "open"}
+        assert {("paylater.gate_silent", LOT), ("paylater.review_backlog", "paylater.held")} <= open_
+        lot.gate("赣A33333", "exit", quiet + MIN)  # the lot reads again
+        again = {e.key: e for e in watch_events(rt, quiet + 2 * MIN)}
+        assert again[LOT].reads == 1  # type: ignore[attr-defined]
+        lot.p.publish(list(again.values()))
+        lot.drain()
+        resolved = {a.rule for a in lot.p.store.alerts(lot_alerts()) if a.status == "resolved"}
+        assert "paylater.gate_silent" in resolved

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import time
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
 from fastapi import Depends, Query, Request
@@ -37,7 +37,7 @@ Rt = Annotated[Rt_, Depends(sdk.runtime)]
 INGEST = [Depends(sdk.require("ingest"))]
 OPERATE = [Depends(sdk.require("operate"))]
 READ = [Depends(sdk.require("read"))]
-_VIEW = msgspec.json.Decoder(PlateView)
+T = TypeVar("T", bound=msgspec.Struct)
 
 
 class GateIn(BaseModel):
@@ -76,9 +76,14 @@ DISPLAY = {
 }
 
 
+def read_state(store: sdk.ReadModel, scene: str, key: str, kind: type[T]) -> T | None:
+    """An entity state the scene's processors published, as the struct they published it from."""
+    rows = store.states(scene, key)
+    return msgspec.convert(rows[0]["data"], kind) if rows else None
+
+
 def plate_view(store: sdk.ReadModel, plate: str) -> PlateView | None:
-    rows = store.states("paylater", plate)
-    return _VIEW.decode(msgspec.json.encode(rows[0]["data"])) if rows else None
+    return read_state(store, "paylater", plate, PlateView)
 
 
 def decide(rt: sdk.Runtime[PaylaterSettings, PaylaterWorld], body: GateIn) -> GateRead:

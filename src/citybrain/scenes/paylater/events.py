@@ -125,3 +125,23 @@ class Reconciled(Event, tag="paylater.reconciled"):
     counts: dict[str, int]
     totals_fen: dict[str, int]
     report: dict[str, Any]
+
+
+class LotActivity(Event, tag="paylater.lot_activity"):
+    """How many plate reads a lot's gates sent in the last ``window_ms`` (every partition's count
+    summed by the payment gateway each minute), and whether it sent any in the day before: a lot
+    that was busy and falls silent has lost its cameras or its line. Keyed by the lot."""
+
+    scene: ClassVar[str] = "paylater"
+    reads: Annotated[int, msgspec.Meta(ge=0)]
+    window_ms: Annotated[int, msgspec.Meta(gt=0)]
+    active_before: bool
+
+
+class Backlog(Event, tag="paylater.backlog"):
+    """How many cases of a kind wait for an operator (open), counted by the payment gateway each
+    minute. Keyed by the case type."""
+
+    scene: ClassVar[str] = "paylater"
+    open: Annotated[int, msgspec.Meta(ge=0)]
+    oldest_ts: int | None = None

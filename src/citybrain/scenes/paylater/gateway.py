@@ -20,14 +20,17 @@ from typing import Any
 
 from citybrain import sdk
 from citybrain.scenes.paylater.channels import Channel, ChannelError
-from citybrain.scenes.paylater.events import OrderAnswer
+from citybrain.scenes.paylater.events import Backlog, LotActivity, OrderAnswer
 from citybrain.scenes.paylater.notices import NOTIFY, notice_event
 from citybrain.scenes.paylater.providers import Providers
 from citybrain.scenes.paylater.reconciliation import BEIJING, day_bounds, reconcile_day
 from citybrain.scenes.paylater.settings import PaylaterSettings
 from citybrain.scenes.paylater.world import PaylaterWorld
+from citybrain.sdk import Event
 
 log = logging.getLogger(__name__)
+MINUTE, DAY = 60_000, 86_400_000
+QUEUES = ("paylater.held", "paylater.review", "paylater.dispute")  # the cases a backlog is counted of
 
 
 class Dispatcher:
@@ -41,7 +44,8 @@ class Dispatcher:
         self.providers: Providers = rt.world.providers
         self.notify = (self.cfg.notify_url or rt.api_url + NOTIFY).rstrip("/") + "/"
         self.sent: dict[str, int] = {}  # order -> when it was last sent or asked after (wall ms)
-        self.reconciled: set[tuple[str, str]] = set()  # (channel, day) reconciled or tried by this process
+        self.reconciled: set[tuple[str, str]] = set()  # (channel, day) reconciled or tried here
+        self.watched = 0  # the minute the lots and the queues were last counted
         self._task: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
 
@@ -61,6 +65,7 @@ class Dispatcher:
             try:
                 await self.round()
                 await self.reconcile_due()
+                await self.watch()
             except Exception:  # a provider or the store failing must not end the dispatcher
                 log.exception("paylater dispatcher: round failed; retrying")
             with contextlib.suppress(TimeoutError):
@@ -93,6 +98,17 @@ class Dispatcher:
             if run is not None:
                 runs.append(run.id)
         return runs
+
+    async def watch(self, now: int | None = None) -> list[Event]:
+        """Once a minute: the lots' reads and the operators' queues, as events (``watch_events``)."""
+        now = now if now is not None else sdk.now_ms()
+        if now - now % MINUTE == self.watched:
+            return []
+        self.watched = now - now % MINUTE
+        made = watch_events(self.rt, now)
+        if made:
+            await self.rt.submit(made)
+        return made
 
     async def round(self) -> int:
         """Place each order not placed yet; ask after each one without an outcome for
@@ -152,6 +168,42 @@ class Dispatcher:
             return
         if found is not None:
             await self.rt.submit([notice_event(found, o["plate"], "query")])
+
+
+def watch_events(rt: sdk.Runtime[PaylaterSettings, PaylaterWorld], now: int) -> list[Event]:
+    """Each lot's reads in the last ``gate_silent_after`` and the cases waiting for an operator,
+    every partition's counts summed, as events for ``paylater.watch``. Only what can matter: a lot
+    that read in the last day, a queue that is not empty, or either while its alert is open (so
+    it resolves)."""
+    cfg, minute = rt.settings, now - now % MINUTE
+    open_alerts = rt.store.alerts(sdk.AlertQuery(scene="paylater", status="open", limit=10_000))
+    alerting = {(a.rule, a.key) for a in open_alerts}
+    made: list[Event] = []
+    if cfg.gate_silent_after:
+        window = sdk.duration_ms(cfg.gate_silent_after)
+        for lot in rt.world.tariffs.lots:
+            reads = count(rt.store, "paylater.reads", lot, now - window, now + 1)
+            before = count(rt.store, "paylater.reads", lot, now - DAY, now - window)
+            if before or reads or ("paylater.gate_silent", lot) in alerting:
+                made.append(LotActivity(key=lot, ts=now, id=f"lot:{lot}:{minute}", reads=reads,
+                                        window_ms=window, active_before=before > 0))  # fmt: skip
+    if cfg.review_backlog:
+        for kind in QUEUES:
+            waiting = rt.cases.store.find_cases(sdk.CaseQuery(type=kind, open_only=True, limit=10_000))
+            if waiting or ("paylater.review_backlog", kind) in alerting:
+                oldest = min((c.opened_ts for c in waiting), default=None)
+                made.append(Backlog(key=kind, ts=now, id=f"backlog:{kind}:{minute}", open=len(waiting),
+                                    oldest_ts=oldest))  # fmt: skip
+    return made
+
+
+def count(store: sdk.ReadModel, name: str, lot: str, start: int, end: int) -> int:
+    """A per-partition counter of ``lot`` (keys ``<lot>#p<n>``) summed over ``[start, end)``."""
+    total = 0.0
+    for key in store.metric_keys(name):
+        if key.split("#", 1)[0] == lot:
+            total += sum(v for _, v in store.metric_series(name, key, start, end, MINUTE, "sum"))
+    return int(total)
 
 
 def servers(rt: sdk.Runtime[PaylaterSettings, PaylaterWorld]) -> list[Dispatcher]:

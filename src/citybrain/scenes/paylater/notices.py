@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from citybrain import sdk
 from citybrain.scenes.paylater.channels import Notice
+from citybrain.scenes.paylater.clinic import CLINIC_ORDER, patient_of_order
 from citybrain.scenes.paylater.events import PaymentNotice
 from citybrain.scenes.paylater.sessions import session_of_order
 
@@ -31,4 +32,8 @@ def plate_of_session(store: sdk.ReadModel, session: str) -> str:
 
 
 def session_key(store: sdk.ReadModel, n: Notice) -> str:
+    """The partition key of a notice: the patient of a clinic bill's order (``CB-``), else the plate
+    of the parking session it pays."""
+    if n.order_id.startswith(CLINIC_ORDER):
+        return patient_of_order(store, n.order_id)
     return plate_of_session(store, session_of_order(n.order_id))

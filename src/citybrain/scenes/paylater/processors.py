@@ -16,6 +16,7 @@ import msgspec
 
 from citybrain import sdk
 from citybrain.scenes.paylater import rules
+from citybrain.scenes.paylater.clinic import CLINIC_ORDER  # orders of clinic bills: not parking's
 from citybrain.scenes.paylater.events import (
     Binding,
     GateConfirm,
@@ -46,7 +47,6 @@ Fee = Callable[[str, int, int, bool], int]  # (lot, entry ms, exit ms, new energ
 MINUTE = 60_000
 COUNTS_KEPT_MS = 2 * 3_600_000  # minutes of exit counts kept in the state (the metrics stay)
 SEEN_KEPT = 500  # provider movements remembered per plate (repeats come within minutes)
-CLINIC_ORDER = "CB-"  # orders of clinic bills (clinic.py), not of parking sessions
 UNTRUSTED = ("low_confidence", "bad_plate")  # reasons a read is held: it binds nothing
 DUPLICATE_ENTRY_MS = 120_000  # a second entry read this soon at the same lot is the same car
 
@@ -108,11 +108,15 @@ class Sessions(sdk.Processor[SessionsState, PaylaterEvent]):
 
     # -- gate reads ------------------------------------------------------------------------------
     def _count(self, ev: GateRead) -> None:
-        """An exit at the gate, and whether the car left without stopping (opened at once). Each
+        """A read at the gate; an exit, and whether the car left without stopping (opened at once). Each
         partition counts its own plates (a metric's value is replaced, never added to), so the
         keys carry the partition: ``<lot>#p<n>``, ``all#p<n>``; readers sum them (api.exit_series)."""
         minute = ev.ts - ev.ts % MINUTE
-        names = ["paylater.exits", "paylater.exits_open"] if ev.decision == "open" else ["paylater.exits"]
+        names = ["paylater.reads"]
+        if ev.direction == "exit":
+            names += (
+                ["paylater.exits", "paylater.exits_open"] if ev.decision == "open" else ["paylater.exits"]
+            )
         for name in names:
             for key in (f"{ev.lot}#p{self.partition}", f"all#p{self.partition}"):
                 ck = f"{name}|{key}|{minute}"
@@ -120,8 +124,7 @@ class Sessions(sdk.Processor[SessionsState, PaylaterEvent]):
                 self._counted.add(ck)
 
     def _gate(self, ev: GateRead, out: sdk.Emitter) -> None:
-        if ev.direction == "exit":
-            self._count(ev)
+        self._count(ev)
         if not ev.plate or (ev.decision == "hold" and ev.reason in UNTRUSTED):
             # never binds a charge: an operator confirms the plate from the picture (GateConfirm)
             self._held(ev.id, ev.key, ev.lot, ev.direction, ev.ts, ev.reason, out, gate=ev.gate,

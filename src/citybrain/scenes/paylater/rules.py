@@ -40,3 +40,16 @@ RECONCILIATION = sdk.rule(
     "amounts that differ, or duplicates. Opens a paylater.reconciliation case; resolves when a later "
     "run of the channel is clean.",
 )  # fmt: skip
+GATE_SILENT = sdk.rule(
+    "paylater", "gate_silent", "出入口无过车数据 / a lot's gates are silent", severity="major", clear="0s",
+    update_every="10m",
+    doc="A lot whose gates sent reads in the day before sent none for gate_silent_after: its cameras, "
+    "its controller or its line are down (cars may be leaving unread: missed exits). Resolves with "
+    "the next read. A lot closed at night is silent too: set gate_silent_after longer than its "
+    "closing, or empty to turn the rule off.",
+)  # fmt: skip
+BACKLOG = sdk.rule(
+    "paylater", "review_backlog", "待人工处理积压 / operator backlog", clear="0s", update_every="10m",
+    doc="More than review_backlog cases of a kind (held reads, sessions in review, disputes) wait for "
+    "an operator: call in another operator. Resolves when the queue is back under the limit.",
+)  # fmt: skip

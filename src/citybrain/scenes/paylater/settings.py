@@ -14,6 +14,7 @@ import re
 import msgspec
 
 from citybrain import sdk
+from citybrain.scenes.paylater.clinic import ClinicSettings
 
 
 class ChannelSettings(msgspec.Struct, forbid_unknown_fields=True):
@@ -49,6 +50,11 @@ class PaylaterSettings(sdk.SceneSettings, forbid_unknown_fields=True):
     dispatch_every_ms: int = 200  # the dispatcher looks for orders to send this often
     query_after_ms: int = 10_000  # an order without a notice this long is queried at the provider
     sessions_kept: int = 20  # closed sessions kept per plate in the processor's state
+    gate_silent_after: str = "30m"  # a lot busy the day before and silent this long: an alert ("" off)
+    review_backlog: int = 20  # more cases of a kind waiting for an operator: an alert (0 off)
+    clinic: ClinicSettings = msgspec.field(
+        default_factory=ClinicSettings
+    )  # clinic credit: [scenes.paylater.clinic]
     reconcile_at: str = "09:00"  # each day after this (Beijing time) yesterday is reconciled (T+1); "" never
 
     def __post_init__(self) -> None:
@@ -57,5 +63,7 @@ class PaylaterSettings(sdk.SceneSettings, forbid_unknown_fields=True):
         if self.default_channel not in self.channels:
             raise ValueError(f"default_channel {self.default_channel!r} is not one of channels")
         sdk.duration_ms(self.orphan_after)
+        if self.gate_silent_after:
+            sdk.duration_ms(self.gate_silent_after)
         if self.reconcile_at and not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", self.reconcile_at):
             raise ValueError(f"reconcile_at {self.reconcile_at!r}: write HH:MM, e.g. '09:00'")

@@ -131,11 +131,9 @@ class ParkingSimulator:
         world = ParkingWorld(self.cfg)
         run = f"{time.time_ns() // 1_000_000:x}"
         for plate in sorted(world.bound):
-            r = await ctx.http.post(f"{BASE}/bindings", {
-                "plate": plate, "action": "bind", "payer": f"sim-{plate[1:]}", "channel": "wechat",
-                "consent": f"sim-agreement-{plate[1:]}"})  # fmt: skip
-            if r.status_code not in (200, 409):
-                log.warning("paylater sim: binding %s refused: %s", plate, r.text[:200])
+            payer = f"sim-{plate[1:]}"
+            bind = {"plate": plate, "action": "bind", "payer": payer, "consent": f"agreement-{payer}"}
+            await _post(ctx, "/bindings", bind)
         later: list[tuple[float, int, Due, dict[str, Any]]] = []  # (when, n, the read, what follows)
         n = 0
         while not stop.is_set():
@@ -153,13 +151,11 @@ class ParkingSimulator:
     async def _read(self, ctx: sdk.SimContext, world: ParkingWorld, d: Due, read_id: str,
                     later: list[tuple[float, int, Due, dict[str, Any]]], n: int) -> None:  # fmt: skip
         body = world.read(d, read_id, int(time.time() * 1000))
-        answer: dict[str, Any] = {}
+        answer: dict[str, Any] | None = None
         for _ in range(2 if world.rng.random() < self.cfg.repeat_share else 1):
-            r = await ctx.http.post(f"{BASE}/gate", body)
-            if r.status_code != 200:
-                log.warning("paylater sim: gate read refused: %s", r.text[:200])
-                return
-            answer = r.json()
+            answer = await _post(ctx, "/gate", body)
+        if answer is None:
+            return
         self.answers[f"{answer['decision']}/{answer['reason']}"] += 1
         now = time.time()
         if answer["decision"] == "pay" and d.direction == "exit":  # scans the code, pays, is read again
@@ -173,18 +169,25 @@ class ParkingSimulator:
                       read_id: str, later: list[tuple[float, int, Due, dict[str, Any]]],
                       n: int) -> None:  # fmt: skip
         if "pay" in step:
-            r = await ctx.http.post(f"{BASE}/sessions/{step['pay']}/pay", {})
-            if r.status_code == 200:  # read again once the provider has answered
+            if await _post(ctx, f"/sessions/{step['pay']}/pay", {}) is not None:
+                # read again once the provider has answered (a session paid already is refused: 409)
                 heapq.heappush(later, (time.time() + self.cfg.pay_after_s / 4, n, d, {"again": True}))
-            else:
-                log.warning("paylater sim: paying %s refused: %s", step["pay"], r.text[:200])
             return
         if "confirm" in step:
-            r = await ctx.http.post(f"{BASE}/confirm", {"gate_event": step["confirm"], "plate": d.plate})
-            if r.status_code != 200:
-                log.info("paylater sim: confirming %s: %s", step["confirm"], r.text[:200])
+            await _post(ctx, "/confirm", {"gate_event": step["confirm"], "plate": d.plate})
             return
         await self._read(ctx, world, d, read_id, later, n)
+
+
+async def _post(ctx: sdk.SimContext, path: str, body: dict[str, Any]) -> dict[str, Any] | None:
+    """The answer of a route, or None when it refused (logged: a refusal ends that step only)."""
+    try:
+        r = await ctx.http.post(BASE + path, body)
+    except RuntimeError as err:  # the client's refusal (4xx, or 5xx after its retries)
+        log.info("paylater sim: %s", err)
+        return None
+    answer: dict[str, Any] = r.json()
+    return answer
 
 
 def simulator(settings: Mapping[str, Any]) -> ParkingSimulator:

@@ -1,0 +1,534 @@
+"""先诊疗后付费 (treat first, pay later): clinic credit on the scene's double-entry ledger.
+
+A patient (the id the hospital's HIS and the credit platform share) gets a credit line from a
+credit score (``CreditRating``: the score's band in ``ClinicSettings.bands``, like 厦门's 500-3,000
+yuan by 白鹭分 band; below the lowest band, no credit). A hospital's bill (``ClinicBill``) has an
+insured part (医保统筹, settled with the insurer: ``InsurerSettled``) and a self-pay part, which
+goes on credit when the patient has a line, is not suspended, and the part fits what is left of
+the line; it is then due ``settle_days`` after the visit, interest-free (杭州 医信付: 10 natural
+days). Otherwise the patient pays it at the hospital's counter, outside the platform.
+
+A bill's life (the processor ``paylater.clinic``, keyed by patient)::
+
+    on credit ----------------------------> open --repaid in full--> paid
+    open --settle_days pass (wall clock)--> overdue (a default; reminded every remind_every_days)
+    overdue --repaid in full--------------> paid
+    no line / suspended / over the line --> counter   (pays at the counter; only the insurer's part booked)
+    no self-pay part ---------------------> covered   (the insurer pays it all)
+
+A patient with ``suspend_after`` defaults or more and an overdue bill is suspended: no new credit
+until every overdue bill is repaid (the defaults count stays: 厦门 lowers the score from 3). A
+bill is overdue by the wall clock, since nothing else happens when a patient does not pay; a
+repayment whose provider time is before the due time is on time even if its notice came after
+(a provider retrying, a notice found at T+1 reconciliation): that default is taken back.
+
+Ledger transactions (fen; debits positive; zero lines omitted, so a bill of 0 books nothing):
+
+* ``clinic:<bill>``: ``insurer:<insurer>`` +insured, ``patient:<id>`` +the self-pay part on credit,
+  ``hospital:<hospital>`` -(both): the bill (a self-pay part paid at the counter is not booked);
+* ``insured:<bill>``: ``clearing:insurer`` +amount, ``insurer:<insurer>`` -amount: the insurer paid;
+* ``repay:<movement>``: ``channel:<c>`` +amount, ``patient:<id>`` -what the bill owed of it,
+  ``clearing:refunds`` -the rest: a repayment (a ``PaymentNotice`` of a ``CB-`` order), any channel;
+* ``refund:<refund>``: ``clearing:refunds`` +amount, ``channel:<c>`` -amount: the provider confirmed
+  a refund of a ``CB-`` order.
+
+A repayment is applied once per provider movement; what exceeds what the bill still owes (or pays
+a bill the patient does not owe, or no known bill) is booked to ``clearing:refunds`` and alerted
+(``paylater.clinic_overpaid``): this first version does not place the refund itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import heapq
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any, ClassVar, Literal
+from zoneinfo import ZoneInfo
+
+import msgspec
+
+from citybrain import sdk
+from citybrain.scenes.paylater.events import Fen, Name, PaymentNotice
+
+DAY_MS = 86_400_000
+BEIJING = ZoneInfo("Asia/Shanghai")
+CLINIC_ORDER = "CB-"  # provider orders of clinic bills: CB-<bill ref>-<suffix> (32 characters at most)
+SEEN_KEPT = 1_000  # bills, movements and insurer settlements remembered per patient (dedupe)
+EARLY_KEPT = 100  # insurer settlements of bills not seen yet, kept per patient
+OWING = ("open", "overdue")  # a bill on credit not repaid yet
+UNKNOWN = "unknown"  # the key of a notice whose bill the platform does not know
+
+Status = Literal["open", "overdue", "paid", "counter", "covered"]
+EpochMs = Annotated[int, msgspec.Meta(ge=sdk.MIN_TS, le=sdk.MAX_TS, description="epoch milliseconds, UTC")]
+BillId = Annotated[
+    str,
+    msgspec.Meta(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z_.\-]+$", description="the HIS bill id"),
+]
+
+
+# -- settings --------------------------------------------------------------------------------------
+def _bands() -> list[tuple[int, int]]:
+    return [(550, 50_000), (600, 100_000), (650, 200_000), (700, 300_000)]
+
+
+class ClinicSettings(msgspec.Struct, forbid_unknown_fields=True):
+    """``[scenes.paylater.clinic]``: credit lines by score band, the interest-free window, the
+    reminders and when a patient is suspended."""
+
+    bands: list[tuple[int, int]] = msgspec.field(default_factory=_bands)  # [min score, line fen], ascending
+    settle_days: int = 10  # a bill on credit is due this many days (24 h each) after the visit
+    remind_every_days: int = 3  # an overdue bill is reminded again this often while unpaid
+    suspend_after: int = 3  # defaults from which a patient with an overdue bill gets no new credit
+    bills_kept: int = 20  # closed bills (paid, at the counter, covered) kept per patient in the state
+
+    def __post_init__(self) -> None:
+        scores = [s for s, _ in self.bands]
+        if scores != sorted(set(scores)):
+            raise ValueError(f"clinic.bands {self.bands}: scores must be distinct and ascending")
+        if any(line < 0 for _, line in self.bands):
+            raise ValueError(f"clinic.bands {self.bands}: a line is fen, 0 or more")
+        for name in ("settle_days", "remind_every_days", "suspend_after"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"clinic.{name} must be 1 or more")
+        if self.bills_kept < 0:
+            raise ValueError("clinic.bills_kept must be 0 or more")
+
+
+def clinic_settings(settings: object) -> ClinicSettings:
+    """The clinic part of the scene's settings (the defaults until the scene's settings have it)."""
+    found = getattr(settings, "clinic", None)
+    return found if isinstance(found, ClinicSettings) else ClinicSettings()
+
+
+def line_for(score: int, bands: Sequence[tuple[int, int]]) -> int:
+    """The credit line (fen) of ``score``: the line of the highest band it reaches; 0 below all."""
+    line = 0
+    for floor, fen in bands:
+        if score >= floor:
+            line = fen
+    return line
+
+
+def credit_decision(line: int, used: int, suspended: bool, self_pay: int) -> tuple[Status, str]:
+    """Whether a bill's self-pay part goes on credit: (status, reason). The processor decides so;
+    the API tells the hospital the same from the patient's last published state."""
+    if self_pay == 0:
+        return "covered", "no_self_pay"
+    if suspended:
+        return "counter", "suspended"
+    if line <= 0:
+        return "counter", "no_line"
+    if self_pay > line - used:
+        return "counter", "over_line"
+    return "open", "on_credit"
+
+
+def beijing(ts: int) -> str:
+    """An epoch-ms time as Beijing wall time, for people (a due date on a receipt)."""
+    return dt.datetime.fromtimestamp(ts / 1000, BEIJING).strftime("%Y-%m-%d %H:%M")
+
+
+# -- provider orders -------------------------------------------------------------------------------
+def bill_ref(bill: str) -> str:
+    """A bill's short id in provider orders (an order id is at most 32 of [0-9A-Za-z_-|*]; a HIS
+    bill id may be longer): 16 hex characters, stable."""
+    return hashlib.blake2b(bill.encode(), digest_size=8).hexdigest()
+
+
+def clinic_order(bill: str, suffix: str) -> str:
+    """A repayment order of ``bill``: ``CB-<ref>-<suffix>`` (suffix: 12 characters at most)."""
+    return f"{CLINIC_ORDER}{bill_ref(bill)}-{suffix}"
+
+
+def ref_of_order(order: str) -> str:
+    return order.removeprefix(CLINIC_ORDER).split("-", 1)[0]
+
+
+def patient_of_order(store: sdk.ReadModel, order: str) -> str:
+    """The patient (the partition key) a ``CB-`` order's notice goes to: the patient of the bill,
+    as the processor published it (``paylater.clinic_bill``, keyed by the bill's ref); ``unknown``
+    for a bill never seen (the processor books such money to clearing:refunds)."""
+    rows = store.states("paylater.clinic_bill", ref_of_order(order))
+    return str(rows[0]["data"]["patient"]) if rows else UNKNOWN
+
+
+# -- events ----------------------------------------------------------------------------------------
+class CreditRating(sdk.Event, tag="paylater.credit_rating"):
+    """A patient's credit score from the credit platform (e.g. 杭州 公共信用信息平台, 厦门 白鹭分),
+    keyed by the patient; the latest ``as_of`` wins, and gives the line by band."""
+
+    scene: ClassVar[str] = "paylater"
+    score: Annotated[int, msgspec.Meta(ge=0, le=10_000)]
+    source: Name
+    as_of: EpochMs
+
+
+class ClinicBill(sdk.Event, tag="paylater.clinic_bill"):
+    """A hospital's bill of a visit (from its HIS), keyed by the patient: the insured part is
+    settled with the insurer, the self-pay part is the patient's (on credit, or at the counter)."""
+
+    scene: ClassVar[str] = "paylater"
+    hospital: Name
+    bill: BillId
+    visit_ts: EpochMs
+    total_fen: Fen
+    insured_fen: Fen = 0  # 医保统筹: the insurer pays it
+    self_pay_fen: Fen = 0  # the patient's part
+    insurer: Annotated[str, msgspec.Meta(max_length=64)] = ""  # who pays the insured part
+
+    def __post_init__(self) -> None:
+        if self.total_fen != self.insured_fen + self.self_pay_fen:
+            raise ValueError(
+                f"total_fen {self.total_fen} is not insured_fen {self.insured_fen} + self_pay_fen "
+                f"{self.self_pay_fen}"
+            )
+        if self.insured_fen and not self.insurer:
+            raise ValueError("insurer: a bill with an insured part names its insurer")
+
+
+class InsurerSettled(sdk.Event, tag="paylater.insurer_settled"):
+    """The insurer paid its part of a bill (keyed by the patient of the bill)."""
+
+    scene: ClassVar[str] = "paylater"
+    insurer: Name
+    bill: BillId
+    amount_fen: Fen
+
+
+ClinicEvent = CreditRating | ClinicBill | InsurerSettled | PaymentNotice
+
+# -- alert rules -----------------------------------------------------------------------------------
+OVERDUE = sdk.rule(
+    "paylater", "clinic_overdue", "就医欠款逾期 / clinic bill overdue", clear="0s", update_every="1h",
+    doc="A bill on credit was not repaid within settle_days of the visit: a default of the patient. "
+    "The alert (key <patient>:<bill>) reminds again every remind_every_days while unpaid and resolves "
+    "when the bill is repaid in full.",
+)  # fmt: skip
+OVERPAID = sdk.rule(
+    "paylater", "clinic_overpaid", "就医还款多付待退 / clinic overpayment to refund", severity="major",
+    clear="0s",
+    doc="A repayment paid more than its bill owed, a bill already paid, or a bill the platform does not "
+    "know: the excess is held in clearing:refunds and must be refunded by hand (this version places "
+    "no refund itself). Key: the provider order; resolves when the provider confirms a refund of it.",
+)  # fmt: skip
+SUSPENDED = sdk.rule(
+    "paylater", "clinic_suspended", "先诊疗后付费暂停 / clinic credit suspended", severity="info", clear="0s",
+    doc="A patient with suspend_after defaults or more has an overdue bill: new bills are paid at the "
+    "counter until every overdue bill is repaid (the defaults stay counted).",
+)  # fmt: skip
+RULES = (OVERDUE, OVERPAID, SUSPENDED)
+
+
+# -- state -----------------------------------------------------------------------------------------
+class Bill(msgspec.Struct):
+    hospital: str
+    visit_ts: int
+    total: int
+    insured: int
+    self_pay: int
+    insurer: str
+    ref: str  # bill_ref(bill): how provider orders name it
+    status: Status
+    reason: str = ""  # on_credit, or why not: no_line, suspended, over_line, no_self_pay
+    amount: int = 0  # fen on credit (the self-pay part of a bill on credit)
+    paid: int = 0  # fen repaid
+    due_ts: int = 0
+    reminders: int = 0
+    overdue_ts: int = 0  # when it was found overdue (wall clock)
+    paid_ts: int = 0
+    insured_paid: int = 0  # fen the insurer paid
+    repayments: list[str] = msgspec.field(default_factory=list)  # provider movements applied
+
+    @property
+    def owed(self) -> int:
+        return self.amount - self.paid if self.status in OWING else 0
+
+
+class Patient(msgspec.Struct):
+    score: int | None = None  # None: never rated (no credit)
+    source: str = ""
+    as_of: int = 0
+    line: int = 0  # fen
+    defaults: int = 0  # bills that went overdue, ever
+    suspended: bool = False
+    bills: dict[str, Bill] = msgspec.field(default_factory=dict)
+    early_insured: dict[str, int] = msgspec.field(default_factory=dict)  # bill not seen yet -> fen
+    seen: list[str] = msgspec.field(default_factory=list)  # bill:, insured:, movements, refund: applied
+
+    def used(self) -> int:
+        """Fen on credit not repaid yet."""
+        return sum(b.owed for b in self.bills.values())
+
+    def bill_of_ref(self, ref: str) -> tuple[str, Bill] | None:
+        return next(((bid, b) for bid, b in self.bills.items() if b.ref == ref), None)
+
+
+class ClinicState(msgspec.Struct):
+    patients: dict[str, Patient] = msgspec.field(default_factory=dict)
+    # a heap of (wall ms, patient, bill): when a bill on credit is next looked at (its due time,
+    # then each reminder); stale entries (bills repaid) are dropped when they surface
+    due: list[tuple[int, str, str]] = msgspec.field(default_factory=list)
+
+
+class BillView(msgspec.Struct):
+    bill: str
+    patient: str
+    hospital: str
+    ref: str
+    status: str
+    reason: str
+    visit_ts: int
+    total_fen: int
+    insured_fen: int
+    self_pay_fen: int
+    insurer: str
+    credit_fen: int  # on credit
+    paid_fen: int
+    owed_fen: int
+    due_ts: int
+    due: str  # Beijing time; empty when not on credit
+    reminders: int
+    insured_paid_fen: int
+
+
+class PatientView(msgspec.Struct):
+    """A patient as the hospital's desk sees it (entity state ``paylater.patient``)."""
+
+    patient: str
+    score: int | None = None
+    source: str = ""
+    rated_as_of: int = 0
+    line_fen: int = 0
+    used_fen: int = 0
+    available_fen: int = 0
+    suspended: bool = False
+    defaults: int = 0
+    overdue: int = 0  # bills overdue now
+    open_bills: list[str] = msgspec.field(default_factory=list)  # open or overdue
+    bills: dict[str, BillView] = msgspec.field(default_factory=dict)  # every bill kept
+
+
+def bill_view(patient: str, bid: str, b: Bill) -> BillView:
+    return BillView(
+        bid, patient, b.hospital, b.ref, b.status, b.reason, b.visit_ts, b.total, b.insured, b.self_pay,
+        b.insurer, b.amount, b.paid, b.owed, b.due_ts, beijing(b.due_ts) if b.due_ts else "", b.reminders,
+        b.insured_paid,
+    )  # fmt: skip
+
+
+def patient_view(key: str, p: Patient) -> PatientView:
+    used = p.used()
+    bills = {bid: bill_view(key, bid, b) for bid, b in sorted(p.bills.items(), key=lambda x: x[1].visit_ts)}
+    return PatientView(
+        key, p.score, p.source, p.as_of, p.line, used, max(0, p.line - used), p.suspended, p.defaults,
+        sum(b.status == "overdue" for b in p.bills.values()),
+        [bid for bid, b in bills.items() if b.status in OWING], bills,
+    )  # fmt: skip
+
+
+def _builtins(obj: object) -> dict[str, Any]:
+    built = msgspec.to_builtins(obj)
+    assert isinstance(built, dict)
+    return built
+
+
+# -- the processor ---------------------------------------------------------------------------------
+class Clinic(sdk.Processor[ClinicState, ClinicEvent]):
+    """``paylater.clinic``: every patient's line, bills and repayments, in event order; overdue
+    bills found by the wall clock (``tick``), since nothing else happens when a patient does not
+    pay. The state, the ledger postings and the checkpoint are committed together."""
+
+    name = "paylater.clinic"
+    kinds = (CreditRating, ClinicBill, InsurerSettled, PaymentNotice)
+    state_type = ClinicState
+
+    def __init__(self, partition: int, settings: Any, _world: object = None) -> None:
+        super().__init__(partition, settings)
+        self.cfg = clinic_settings(settings)
+        self._touched: dict[str, set[str]] = {}  # patient -> bills changed in this batch or tick
+        self._ts = 0  # the batch's latest event time (the time of the states it writes)
+
+    def process(self, batch: Sequence[tuple[int, ClinicEvent]], out: sdk.Emitter) -> None:
+        self._touched = {}
+        for _, ev in batch:
+            self._ts = max(self._ts, ev.ts)
+            self._handlers[type(ev)](self, ev, out)
+        self._publish(self._ts, out)
+
+    def _patient(self, key: str, bill: str = "") -> Patient:
+        bills = self._touched.setdefault(key, set())
+        if bill:
+            bills.add(bill)
+        return self.state.patients.setdefault(key, Patient())
+
+    @staticmethod
+    def _seen(p: Patient, mark: str) -> bool:
+        """Whether ``mark`` was applied already; remembers it when not."""
+        if mark in p.seen:
+            return True
+        p.seen.append(mark)
+        del p.seen[:-SEEN_KEPT]
+        return False
+
+    # -- events ----------------------------------------------------------------------------------
+    def _rating(self, ev: CreditRating, out: sdk.Emitter) -> None:
+        p = self._patient(ev.key)
+        if p.score is not None and ev.as_of < p.as_of:
+            return  # an older rating arriving late
+        p.score, p.source, p.as_of = ev.score, ev.source, ev.as_of
+        p.line = line_for(ev.score, self.cfg.bands)
+
+    def _bill(self, ev: ClinicBill, out: sdk.Emitter) -> None:
+        p = self._patient(ev.key, ev.bill)
+        if ev.bill in p.bills or self._seen(p, f"bill:{ev.bill}"):
+            return  # a bill is booked once (the HIS may post it again)
+        status, reason = credit_decision(p.line, p.used(), p.suspended, ev.self_pay_fen)
+        credit = ev.self_pay_fen if status == "open" else 0
+        b = Bill(ev.hospital, ev.visit_ts, ev.total_fen, ev.insured_fen, ev.self_pay_fen, ev.insurer,
+                 bill_ref(ev.bill), status, reason, amount=credit,
+                 insured_paid=p.early_insured.pop(ev.bill, 0))  # fmt: skip
+        if credit:
+            b.due_ts = ev.visit_ts + self.cfg.settle_days * DAY_MS
+            heapq.heappush(self.state.due, (b.due_ts, ev.key, ev.bill))
+        p.bills[ev.bill] = b
+        # the self-pay part paid at the counter never passes through the platform: not booked
+        lines = [(f"insurer:{ev.insurer}", ev.insured_fen), (f"patient:{ev.key}", credit),
+                 (f"hospital:{ev.hospital}", -(ev.insured_fen + credit))]  # fmt: skip
+        lines = [(account, fen) for account, fen in lines if fen]
+        if lines:
+            out.post(f"clinic:{ev.bill}", ev.ts, "clinic_bill", ev.bill, lines, f"{ev.hospital}|{status}")
+
+    def _insurer(self, ev: InsurerSettled, out: sdk.Emitter) -> None:
+        p = self._patient(ev.key, ev.bill)
+        if ev.amount_fen == 0 or self._seen(p, f"insured:{ev.bill}"):
+            return
+        lines = [("clearing:insurer", ev.amount_fen), (f"insurer:{ev.insurer}", -ev.amount_fen)]
+        out.post(f"insured:{ev.bill}", ev.ts, "insurer_settlement", ev.bill, lines, ev.insurer)
+        b = p.bills.get(ev.bill)
+        if b is not None:
+            b.insured_paid += ev.amount_fen
+        elif f"bill:{ev.bill}" not in p.seen:  # settled before the bill came: it takes it on arrival
+            p.early_insured[ev.bill] = ev.amount_fen
+            for old in list(p.early_insured)[:-EARLY_KEPT]:
+                del p.early_insured[old]
+
+    def _notice(self, ev: PaymentNotice, out: sdk.Emitter) -> None:
+        if not ev.order.startswith(CLINIC_ORDER) or ev.status != "success" or ev.amount_fen == 0:
+            return  # parking's (paylater.sessions), a failed repayment (the bill stays owed), nothing
+        if ev.movement == "refund":
+            self._refunded(ev, out)
+        else:
+            self._repay(ev, out)
+
+    def _repay(self, ev: PaymentNotice, out: sdk.Emitter) -> None:
+        p = self._patient(ev.key)
+        movement = f"{ev.channel}:{ev.channel_txn or ev.order}"
+        if self._seen(p, movement):
+            return  # the provider repeated its notice, or a query or the statement found it again
+        found = p.bill_of_ref(ref_of_order(ev.order))
+        bid, b = found if found is not None else ("", None)
+        applied = min(b.owed, ev.amount_fen) if b is not None else 0
+        extra = ev.amount_fen - applied
+        lines = [(f"channel:{ev.channel}", ev.amount_fen), (f"patient:{ev.key}", -applied),
+                 ("clearing:refunds", -extra)]  # fmt: skip
+        memo = f"{ev.order}|{ev.refund}|{ev.channel_txn}"  # what T+1 reconciliation matches by
+        out.post(f"repay:{movement}", ev.ts, "clinic_repayment", bid or ev.order,
+                 [(account, fen) for account, fen in lines if fen], memo)  # fmt: skip
+        if b is not None and applied:
+            self._touched[ev.key].add(bid)
+            b.paid += applied
+            b.repayments.append(movement)
+            if b.owed == 0:
+                if b.status == "overdue" and ev.ts <= b.due_ts:
+                    # paid in time (the provider's time), its notice late: not a default after all
+                    p.defaults, b.overdue_ts = p.defaults - 1, 0
+                b.status, b.paid_ts = "paid", ev.ts
+                out.signal(OVERDUE, f"{ev.key}:{bid}", ev.ts, False, message=f"repaid by {ev.channel}")
+                self._standing(ev.key, p, ev.ts, out)
+        if extra:
+            about = {"patient": ev.key, "bill": bid, "order": ev.order, "channel": ev.channel,
+                     "movement": movement, "amount_fen": ev.amount_fen, "excess_fen": extra}  # fmt: skip
+            out.signal(OVERPAID, ev.order, ev.ts, True, data=about,
+                       message=f"{extra} fen paid over what {bid or 'no known bill'} owed, by {ev.channel}: "
+                       "held in clearing:refunds, to refund")  # fmt: skip
+
+    def _refunded(self, ev: PaymentNotice, out: sdk.Emitter) -> None:
+        p = self._patient(ev.key)
+        refund = ev.refund or ev.channel_txn or ev.order
+        if self._seen(p, f"refund:{ev.channel}:{refund}"):
+            return
+        lines = [("clearing:refunds", ev.amount_fen), (f"channel:{ev.channel}", -ev.amount_fen)]
+        out.post(
+            f"refund:{refund}", ev.ts, "refund", ev.order, lines, f"{ev.order}|{ev.refund}|{ev.channel_txn}"
+        )
+        out.signal(OVERPAID, ev.order, ev.ts, False, message=f"{ev.amount_fen} fen refunded by {ev.channel}")
+
+    # -- the clock -------------------------------------------------------------------------------
+    def tick(self, now_ms: int, out: sdk.Emitter) -> None:
+        """Bills past due become overdue (a default, the first reminder); overdue bills are
+        reminded every ``remind_every_days`` from the last reminder (a platform that was down for
+        a week reminds once, not once per missed period). O(bills due) per tick."""
+        heap = self.state.due
+        if not heap or heap[0][0] > now_ms:
+            return
+        self._touched = {}
+        every = self.cfg.remind_every_days * DAY_MS
+        while heap and heap[0][0] <= now_ms:
+            _, key, bid = heapq.heappop(heap)
+            p = self.state.patients.get(key)
+            b = p.bills.get(bid) if p is not None else None
+            if p is None or b is None or b.status not in OWING:
+                continue  # repaid (or forgotten) since
+            if b.status == "open":
+                b.status, b.overdue_ts = "overdue", now_ms
+                p.defaults += 1
+                self._standing(key, p, now_ms, out)
+            b.reminders += 1
+            heapq.heappush(heap, (now_ms + every, key, bid))
+            self._patient(key, bid)
+            about = {"patient": key, "bill": bid, "hospital": b.hospital, "amount_fen": b.owed,
+                     "due_ts": b.due_ts, "due": beijing(b.due_ts), "reminders": b.reminders,
+                     "defaults": p.defaults}  # fmt: skip
+            out.signal(OVERDUE, f"{key}:{bid}", now_ms, True, data=about,
+                       message=f"{b.hospital} bill {bid}: {b.owed} fen due {beijing(b.due_ts)} unpaid "
+                       f"(reminder {b.reminders})")  # fmt: skip
+        self._publish(now_ms, out)
+
+    # -- outputs ---------------------------------------------------------------------------------
+    def _standing(self, key: str, p: Patient, ts: int, out: sdk.Emitter) -> None:
+        """Suspended while the patient has ``suspend_after`` defaults or more and a bill overdue
+        (decided at once, not at the end of a batch: a bill after a repayment in the same batch
+        sees it, so the batch boundaries change nothing)."""
+        overdue = sum(b.status == "overdue" for b in p.bills.values())
+        now = p.defaults >= self.cfg.suspend_after and overdue > 0
+        if now != p.suspended:
+            p.suspended = now
+            message = (f"{p.defaults} defaults, {overdue} bill(s) overdue: no new credit" if now
+                       else "every overdue bill repaid: credit again")  # fmt: skip
+            out.signal(SUSPENDED, key, ts, now, message=message,
+                       data={"patient": key, "defaults": p.defaults, "overdue": overdue})  # fmt: skip
+
+    def _prune(self, p: Patient) -> None:
+        closed = sorted((b.visit_ts, bid) for bid, b in p.bills.items() if b.status not in OWING)
+        for _, bid in closed[: max(0, len(closed) - self.cfg.bills_kept)]:
+            del p.bills[bid]
+
+    def _publish(self, ts: int, out: sdk.Emitter) -> None:
+        for key, bills in self._touched.items():
+            p = self.state.patients[key]
+            if p.score is None and not p.bills:
+                continue  # money of no known bill (key ``unknown``): nothing to show of a patient
+            for bid in bills:
+                if (b := p.bills.get(bid)) is not None:
+                    out.state("paylater.clinic_bill", b.ref, ts, _builtins(bill_view(key, bid, b)))
+            self._prune(p)
+            out.state("paylater.patient", key, ts, _builtins(patient_view(key, p)))
+        self._touched = {}
+
+    _handlers: ClassVar[dict[type, Callable[[Clinic, Any, sdk.Emitter], None]]] = {
+        CreditRating: _rating,
+        ClinicBill: _bill,
+        InsurerSettled: _insurer,
+        PaymentNotice: _notice,
+    }

@@ -1,0 +1,254 @@
+"""Clinic credit API (to be mounted at /api/v1/scenes/paylater/clinic): a hospital's HIS posts its
+bills and is told whether the self-pay part is on credit and when it is due; the credit platform
+posts ratings; the hospital's desk reads a patient; the cashier takes a repayment by any channel.
+
+The HIS is answered only once the bill is durable. The answer is computed from the patient's
+state as the processor last published it (one point read), as the gate's is; the processor
+(clinic.py) decides again when it books the bill and is authoritative: two bills of one patient
+posted at the same instant may both be told "on credit" while the second, booked after the
+first, goes to the counter; ``GET /patients/{patient}`` shows what was booked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from typing import Annotated, Any, Literal
+
+import msgspec
+from fastapi import Depends, Query
+from pydantic import BaseModel, Field
+
+from citybrain import sdk
+from citybrain.scenes.paylater.api import channel_of, read_state
+from citybrain.scenes.paylater.channels import ChannelError
+from citybrain.scenes.paylater.clinic import (
+    DAY_MS,
+    BillView,
+    ClinicBill,
+    CreditRating,
+    PatientView,
+    beijing,
+    bill_ref,
+    clinic_order,
+    clinic_settings,
+    credit_decision,
+    line_for,
+)
+from citybrain.scenes.paylater.events import OrderAnswer
+from citybrain.scenes.paylater.notices import NOTIFY
+from citybrain.scenes.paylater.settings import PaylaterSettings
+from citybrain.scenes.paylater.world import PaylaterWorld
+
+router = sdk.router(None)
+Rt_ = sdk.Runtime[PaylaterSettings, PaylaterWorld]
+Rt = Annotated[Rt_, Depends(sdk.runtime)]
+INGEST = [Depends(sdk.require("ingest"))]
+READ = [Depends(sdk.require("read"))]
+FUTURE_MS = 300_000  # a visit dated further ahead of the platform clock is a unit or clock mistake
+PatientId = Annotated[
+    str, Field(min_length=1, max_length=64, description="the id the HIS and the credit platform share")
+]
+BillId = Annotated[
+    str, Field(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z_.\-]+$", description="the HIS bill id")
+]
+
+EVIDENCE = ("paylater.credit_rating", "paylater.clinic_bill", "paylater.insurer_settled", "paylater.notice")
+DISPLAY = {
+    "on_credit": "先诊疗后付费, 请于到期前还款 · on credit, repay by the due date",
+    "no_self_pay": "医保已全额支付 · covered by the insurer",
+    "no_line": "未获信用额度, 请窗口缴费 · no credit line, please pay at the counter",
+    "over_line": "超出可用额度, 请窗口缴费 · over the available line, please pay at the counter",
+    "suspended": "有逾期未还, 请窗口缴费 · overdue bills unpaid, please pay at the counter",
+}
+
+
+def patient_state(store: sdk.ReadModel, patient: str) -> PatientView | None:
+    return read_state(store, "paylater.patient", patient, PatientView)
+
+
+def bill_state(store: sdk.ReadModel, bill: str) -> BillView | None:
+    found = read_state(store, "paylater.clinic_bill", bill_ref(bill), BillView)
+    return found if found is not None and found.bill == bill else None
+
+
+def _problem(field: str, reason: str) -> sdk.ValidationError:
+    return sdk.ValidationError([sdk.Problem(0, field, reason)])
+
+
+# -- bills -----------------------------------------------------------------------------------------
+class BillIn(BaseModel):
+    patient: PatientId
+    hospital: str = Field(min_length=1, max_length=64)
+    bill: BillId
+    visit_ts: int = Field(ge=sdk.MIN_TS, le=sdk.MAX_TS, description="when the patient was seen, epoch ms")
+    total_fen: int = Field(ge=0, le=10**10)
+    insured_fen: int = Field(0, ge=0, le=10**10, description="医保统筹: settled with the insurer")
+    self_pay_fen: int = Field(0, ge=0, le=10**10, description="the patient's part")
+    insurer: str = Field("", max_length=64, description="who pays the insured part (required with it)")
+
+
+class BillAnswer(BaseModel):
+    patient: str
+    bill: str
+    on_credit: bool
+    status: str  # open (on credit), counter (pay at the counter), covered (nothing self-paid)
+    reason: str  # on_credit, no_line, over_line, suspended, no_self_pay
+    credit_fen: int  # the self-pay part on credit
+    due_ts: int | None  # when it must be repaid (on credit)
+    due: str  # the same, Beijing time
+    available_fen: int  # what is left of the line after this bill
+    display: str  # what the desk's screen shows (Chinese first)
+
+
+def check_bill(body: BillIn, now: int) -> None:
+    """The amounts of a bill: 422 naming the field that is wrong."""
+    if body.total_fen != body.insured_fen + body.self_pay_fen:
+        parts = body.insured_fen + body.self_pay_fen
+        raise _problem(
+            "total_fen",
+            f"total_fen {body.total_fen} must be insured_fen {body.insured_fen} + self_pay_fen "
+            f"{body.self_pay_fen} = {parts}",
+        )
+    if body.insured_fen and not body.insurer:
+        raise _problem("insurer", "a bill with an insured part names its insurer")
+    if body.visit_ts > now + FUTURE_MS:
+        raise _problem("visit_ts", f"visit_ts {body.visit_ts} is in the future ({beijing(body.visit_ts)})")
+
+
+def answer_of(
+    patient: str, bill: str, status: str, reason: str, credit: int, due_ts: int, available: int
+) -> BillAnswer:
+    return BillAnswer(
+        patient=patient,
+        bill=bill,
+        on_credit=credit > 0,
+        status=status,
+        reason=reason,
+        credit_fen=credit,
+        due_ts=due_ts or None,
+        due=beijing(due_ts) if due_ts else "",
+        available_fen=available,
+        display=DISPLAY.get(reason, reason),
+    )
+
+
+@router.post(
+    "/bills", dependencies=INGEST, summary="A hospital's bill: on credit (and due when) or at the counter"
+)
+async def post_bill(rt: Rt, body: BillIn) -> BillAnswer:
+    """Answered once the bill is durable. A bill id is the platform's key of a bill: posting it
+    again answers what was booked (or predicted); the same id for another patient or hospital is
+    refused (409)."""
+    now = sdk.now_ms()
+    check_bill(body, now)
+    known = bill_state(rt.store, body.bill)
+    if known is not None and (known.patient, known.hospital) != (body.patient, body.hospital):
+        raise sdk.ConflictError(f"bill {body.bill} is already booked for another patient or hospital")
+    view = patient_state(rt.store, body.patient)
+    if known is not None and view is not None:  # a retry of a bill booked: what was booked
+        return answer_of(body.patient, body.bill, known.status, known.reason, known.credit_fen, known.due_ts,
+                         view.available_fen)  # fmt: skip
+    cfg = clinic_settings(rt.settings)
+    line, used, suspended = (view.line_fen, view.used_fen, view.suspended) if view else (0, 0, False)
+    status, reason = credit_decision(line, used, suspended, body.self_pay_fen)
+    credit = body.self_pay_fen if status == "open" else 0
+    ev = ClinicBill(
+        key=body.patient,
+        ts=now,
+        id=f"clinic-bill:{body.bill}",
+        hospital=body.hospital,
+        bill=body.bill,
+        visit_ts=body.visit_ts,
+        total_fen=body.total_fen,
+        insured_fen=body.insured_fen,
+        self_pay_fen=body.self_pay_fen,
+        insurer=body.insurer,
+    )
+    await rt.submit([ev])  # durable before the HIS is answered
+    due = body.visit_ts + cfg.settle_days * DAY_MS if credit else 0
+    return answer_of(body.patient, body.bill, status, reason, credit, due, max(0, line - used - credit))
+
+
+# -- ratings ---------------------------------------------------------------------------------------
+class RatingIn(BaseModel):
+    patient: PatientId
+    score: int = Field(ge=0, le=10_000)
+    source: str = Field(min_length=1, max_length=64, description="the credit platform, e.g. 白鹭分")
+    as_of: int = Field(ge=sdk.MIN_TS, le=sdk.MAX_TS, description="when the score was computed, epoch ms")
+
+
+class RatingAnswer(BaseModel):
+    patient: str
+    score: int
+    line_fen: int  # the line the score's band gives (0: no credit)
+
+
+@router.post("/ratings", dependencies=INGEST, summary="A patient's credit score: the line by band")
+async def post_rating(rt: Rt, body: RatingIn) -> RatingAnswer:
+    if body.as_of > sdk.now_ms() + FUTURE_MS:
+        raise _problem("as_of", f"as_of {body.as_of} is in the future")
+    # one rating (source, patient, time, score) is stored once however often it is posted
+    rid = hashlib.blake2b(f"{body.source}|{body.patient}|{body.as_of}|{body.score}".encode(), digest_size=16)
+    ev = CreditRating(key=body.patient, ts=body.as_of, id=f"rating:{rid.hexdigest()}", score=body.score,
+                      source=body.source, as_of=body.as_of)  # fmt: skip
+    await rt.submit([ev])
+    return RatingAnswer(patient=body.patient, score=body.score,
+                        line_fen=line_for(body.score, clinic_settings(rt.settings).bands))  # fmt: skip
+
+
+# -- reading ---------------------------------------------------------------------------------------
+@router.get("/patients/{patient}", dependencies=READ, summary="A patient: line, bills, defaults and evidence")
+def get_patient(rt: Rt, patient: str, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
+    view = patient_state(rt.store, patient)
+    found = rt.store.find_events(list(EVIDENCE), keys=[patient], limit=limit)
+    if view is None and not found:
+        raise sdk.NotFoundError(f"no patient {patient!r}")
+    account = f"patient:{patient}"
+    return {
+        "patient": patient,
+        "state": msgspec.to_builtins(view) if view else None,
+        "owed_fen": rt.store.ledger_balances(account).get(account, 0),  # the ledger's side of used_fen
+        "evidence": [msgspec.to_builtins(e) for e in found],
+    }
+
+
+# -- the cashier -----------------------------------------------------------------------------------
+class PayIn(BaseModel):
+    channel: str = Field("", max_length=64, description="empty: default_channel")
+
+
+class PayAnswer(BaseModel):
+    order: str
+    status: Literal["accepted", "failed"]
+    amount_fen: int
+    channel: str
+    reason: str = ""
+
+
+@router.post("/bills/{bill}/pay", dependencies=INGEST,
+             summary="The cashier: repay what a bill on credit still owes, by any channel")  # fmt: skip
+async def post_pay(rt: Rt, bill: str, body: PayIn) -> PayAnswer:
+    """Places the order ``CB-<bill ref>-q<time>`` for what the bill owes with the channel; the
+    provider's notice repays the bill (whatever channel pays first; any later payment is held in
+    clearing:refunds and alerted). Paying a bill that owes nothing is refused (409)."""
+    b = bill_state(rt.store, bill)
+    if b is None:
+        raise sdk.NotFoundError(f"no bill {bill!r}")
+    if b.owed_fen <= 0:
+        raise sdk.ConflictError(f"bill {bill} owes nothing: it is {b.status}")
+    name = body.channel or rt.settings.default_channel
+    ch = channel_of(rt, name)
+    order = clinic_order(bill, f"q{sdk.now_ms():x}")
+    notify = (rt.settings.notify_url or rt.api_url + NOTIFY).rstrip("/") + f"/{name}"
+    try:
+        got = await asyncio.to_thread(
+            ch.create_payment, order, b.owed_fen, b.patient, f"诊疗费 {b.hospital} {bill}"[:127], notify
+        )
+    except ChannelError as err:
+        raise sdk.ConflictError(f"channel {name}: {err}") from None
+    answer = OrderAnswer(key=b.patient, ts=sdk.now_ms(), id=f"answer:{name}:{order}", order=order,
+                         movement="payment", channel=name, status=got.status, session=bill,
+                         amount_fen=b.owed_fen, payer=b.patient, reason=got.reason[:200])  # fmt: skip
+    await rt.submit([answer])  # the record of the order (paylater.sessions ignores CB- orders)
+    return PayAnswer(order=order, status=got.status, amount_fen=b.owed_fen, channel=name, reason=got.reason)
