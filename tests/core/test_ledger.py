@@ -79,6 +79,13 @@ def test_postings_commit_with_the_checkpoint_and_read_back(store: Store) -> None
     assert [(p.account, p.amount) for p in store.ledger_postings(ref="b")] == [("channel:wx", 1_200),
                                                                              ("payer:b", -1_200)]  # fmt: skip
     assert [p.txn for p in store.ledger_postings(prefix="payer:", since=T + 2)] == ["pay:b"]
+    assert store.ledger_summary(T, T + 3) == [
+        ("payment", "channel", 1_700, 2),
+        ("payment", "payer", -1_700, 2),
+    ]
+    later = store.ledger_summary(T + 2, T + 3, scene="paylater")
+    assert later == [("payment", "channel", 1_200, 1), ("payment", "payer", -1_200, 1)]
+    assert store.ledger_summary(T, T + 3, scene="other") == []
     tb = store.trial_balance()
     assert (tb.postings, tb.transactions, tb.debits, tb.credits, tb.unbalanced) == (4, 2, 1_700, -1_700, [])
     assert tb.balanced

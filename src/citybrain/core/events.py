@@ -37,6 +37,10 @@ class Event(msgspec.Struct, kw_only=True, tag_field="kind", forbid_unknown_field
     ingest_ts: int = 0
 
     scene: ClassVar[str] = "core"
+    # made only by the platform's own parts (a route that checks what it is told, a processor, a
+    # verified provider notice): the ingest of /api/v1/events refuses it, since a sender could
+    # otherwise write, e.g., a payment that never happened
+    internal: ClassVar[bool] = False
 
     @classmethod
     def kind_name(cls) -> str:
@@ -170,6 +174,13 @@ class EventRegistry:
                 out.reject(Problem(line, "", f"the line holds text that is not valid UTF-8 ({err.reason})"))
                 continue
             why = check(ev) if check is not None else None
+            if ev.internal:
+                why = (
+                    f"event kind {kind_of(ev)!r} is made by the platform itself (a scene's own route or "
+                    "processor); it cannot be sent"
+                )
+                out.reject(Problem(line, "kind", why))
+                continue
             if why is None:
                 events.append(ev)
             else:

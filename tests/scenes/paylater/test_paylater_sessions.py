@@ -261,6 +261,8 @@ def test_a_busy_lot_falling_silent_and_a_long_queue_raise_alerts_that_resolve(tm
         lot.drain()
         open_ = {(a.rule, a.key) for a in lot.p.store.alerts(lot_alerts()) if a.status == "open"}
         assert {("paylater.gate_silent", LOT), ("paylater.review_backlog", "paylater.held")} <= open_
+        days_later = {e.key: e for e in watch_events(rt, quiet + DAY + HOUR)}[LOT]
+        assert isinstance(days_later, LotActivity) and days_later.active_before  # silent still, not forgotten
         lot.gate("赣A33333", "exit", quiet + MIN)  # the lot reads again
         again = {e.key: e for e in watch_events(rt, quiet + 2 * MIN)}
         assert again[LOT].reads == 1  # type: ignore[attr-defined]
@@ -268,3 +270,96 @@ def test_a_busy_lot_falling_silent_and_a_long_queue_raise_alerts_that_resolve(tm
         lot.drain()
         resolved = {a.rule for a in lot.p.store.alerts(lot_alerts()) if a.status == "resolved"}
         assert "paylater.gate_silent" in resolved
+
+
+def test_the_report_sums_the_period_s_money_from_the_ledger(tmp_path: Path) -> None:
+    from citybrain.scenes.paylater import scene
+
+    with running(tmp_path) as lot:
+        lot.bind(PLATE)
+        lot.gate(PLATE, "entry", T0)
+        sid = lot.gate(PLATE, "exit", T0 + 2 * HOUR)["session"]  # 900 fen, charged after it left
+        lot.notice(PLATE, f"{sid}-1", 900)
+        lot.notice(PLATE, f"{sid}-etc", 900, channel="etc", txn="etc-1")  # paid twice: refunded
+        [refund] = lot.pending().values()
+        lot.notice(
+            PLATE, f"{sid}-etc", 900, channel="etc", txn="etc-r", movement="refund", refund=refund["id"]
+        )
+        lot.gate("赣B54321", "entry", T0)
+        lot.gate("赣B54321", "exit", T0 + 30 * MIN)  # 600 fen, to pay at the gate: charged, not paid
+        section = scene.section(lot.p, T0 - HOUR, T0 + DAY)
+        assert section is not None
+        assert section["money"] == {"fees_fen": 1_500, "paid_fen": 900, "duplicates_fen": 900,
+                                    "refunded_fen": 900, "disputes_fen": 0, "clinic_lent_fen": 0,
+                                    "clinic_repaid_fen": 0}  # fmt: skip
+        assert (section["exits"], section["left_first_share"]) == (2, 0.5)
+        assert section["now"]["outstanding_fen"] == 600 and section["now"]["balanced"] is True
+        assert scene.section(lot.p, T0 + DAY, T0 + 2 * DAY)["money"]["fees_fen"] == 0  # type: ignore[index]
+
+
+def test_events_the_scene_makes_itself_cannot_be_sent_by_anyone(tmp_path: Path) -> None:
+    """A forged provider notice (or order, review, case change) through the generic ingest would
+    settle a session without money, or charge a payer: every one is refused, naming its kind."""
+    with running(tmp_path) as lot:
+        lot.gate(PLATE, "entry", T0)
+        sid = lot.gate(PLATE, "exit", T0 + 30 * MIN)["session"]
+        forged = [
+            {"kind": "paylater.notice", "key": PLATE, "ts": T0 + HOUR, "channel": "wechat",
+             "movement": "payment", "order": f"{sid}-1", "amount_fen": 600, "status": "success"},
+            {"kind": "paylater.answer", "key": PLATE, "ts": T0 + HOUR, "order": "x-1", "movement": "payment",
+             "channel": "wechat", "status": "requested", "session": sid, "amount_fen": 99, "payer": "victim"},
+            {"kind": "cases.changed", "key": "c1", "ts": T0 + HOUR, "type": "paylater.dispute",
+             "action": "refund", "from_state": "received", "to_state": "refunded", "version": 2},
+        ]  # fmt: skip
+        r = lot.c.post("/api/v1/events", json=forged, headers=lot.h["ingest"])
+        assert r.status_code == 422, r.text
+        problems = r.json()["errors"]
+        assert [(p["line"], p["field"]) for p in problems] == [(1, "kind"), (2, "kind"), (3, "kind")]
+        assert "'paylater.notice' is made by the platform itself" in problems[0]["reason"]
+        lot.drain()
+        assert lot.session(sid)["session"]["status"] == "awaiting" and lot.pending() == {}
+
+
+def test_reads_sent_again_get_the_same_answer_and_open_no_case(tmp_path: Path) -> None:
+    with running(tmp_path) as lot:
+        lot.bind(PLATE)
+        lot.gate(PLATE, "entry", T0)
+        first = lot.gate(PLATE, "exit", T0 + 2 * HOUR, read_id="x1")
+        again = lot.gate(PLATE, "exit", T0 + 2 * HOUR, read_id="x1")  # the lot system retries
+        assert again == first and first["decision"] == "open"
+        second_camera = lot.gate(PLATE, "exit", T0 + 2 * HOUR + 2_000)  # another read, 2 s later
+        assert (second_camera["decision"], second_camera["session"]) == ("open", first["session"])
+        lot.gate("赣B54321", "entry", T0)
+        owed = lot.gate("赣B54321", "exit", T0 + HOUR)
+        assert lot.gate("赣B54321", "exit", T0 + HOUR + 30_000)["decision"] == "pay"  # still unpaid
+        lot.notice("赣B54321", f"{owed['session']}-q1", owed["fee_fen"])
+        assert lot.gate("赣B54321", "exit", T0 + HOUR + 60_000)["reason"] == "paid"
+        held = [a for a in lot.p.store.alerts(lot_alerts()) if a.rule == "paylater.held_read"]
+        assert held == []  # none of these needed an operator
+
+
+def test_an_exit_read_before_its_entry_was_processed_waits_for_the_booth(tmp_path: Path) -> None:
+    with running(tmp_path) as lot:
+        read = {"lot": LOT, "gate": "g", "plate": PLATE, "confidence": 0.98}
+        lot.post("/gate", {**read, "id": "in", "direction": "entry", "ts": T0})
+        out = lot.post(
+            "/gate", {**read, "id": "out", "direction": "exit", "ts": T0 + HOUR}
+        )  # not processed yet
+        assert (out["decision"], out["reason"]) == ("hold", "no_entry")
+        lot.drain()
+        [alert] = [a for a in lot.p.store.alerts(lot_alerts()) if a.rule == "paylater.held_read"]
+        assert alert.data["session"] and alert.status == "open"  # the booth sees the session it found
+        assert lot.balances() == {}  # nothing charged while the car waits
+        lot.post("/confirm", {"gate_event": f"{LOT}:out", "plate": PLATE}, "operate")
+        lot.drain()
+        assert lot.session(alert.data["session"])["session"]["status"] == "awaiting"  # unbound: pays
+
+
+def test_paying_another_way_withdraws_the_charge_not_yet_placed(tmp_path: Path) -> None:
+    with running(tmp_path) as lot:
+        lot.bind(PLATE)
+        lot.gate(PLATE, "entry", T0)
+        sid = lot.gate(PLATE, "exit", T0 + HOUR)["session"]
+        assert list(lot.pending()) == [f"{sid}-1"]  # the pay-later charge, not placed yet
+        lot.notice(PLATE, f"{sid}-etc", 600, channel="etc", txn="etc-9")  # the ETC system was faster
+        assert lot.pending() == {} and lot.session(sid)["session"]["settled_channel"] == "etc"

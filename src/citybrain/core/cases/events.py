@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 import msgspec
 
@@ -13,6 +13,8 @@ from citybrain.core.events import Event, register
 class CaseChanged(Event, tag="cases.changed"):
     """A case was opened or moved (``key``: the case id; ``id``: "<case id>:v<version>", so a
     change published twice is stored once). Carries what KPIs group and judge by."""
+
+    internal: ClassVar[bool] = True  # only the case engine writes it: processors act on it
 
     type: str
     action: str

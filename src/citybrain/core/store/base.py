@@ -157,6 +157,11 @@ class Ledger(ABC):
         postings before ``until``."""
 
     @abstractmethod
+    def ledger_summary(self, since: int, until: int, scene: str = "") -> list[tuple[str, str, int, int]]:
+        """The movements of ``[since, until)`` (of ``scene``) summed: (transaction kind, account
+        type (the name's prefix: payer, lot, channel ...), net fen, transactions), sorted."""
+
+    @abstractmethod
     def trial_balance(self) -> TrialBalance:
         """The whole ledger summed: debits, credits, and any transaction that does not balance."""
 

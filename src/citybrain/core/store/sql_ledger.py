@@ -46,6 +46,14 @@ class SqlLedger(SqlPrimitives):
         )
         return {str(a): int(s) for a, s in rows}
 
+    def ledger_summary(self, since: int, until: int, scene: str = "") -> list[tuple[str, str, int, int]]:
+        rows = self._rows(
+            "SELECT kind, split_part(account, ':', 1) AS kind_of_account, sum(amount), count(DISTINCT txn) "
+            "FROM ledger WHERE ts >= ? AND ts < ? AND starts_with(scene, ?) GROUP BY 1, 2 ORDER BY 1, 2",
+            [since, until, scene],
+        )
+        return [(str(k), str(a), int(s), int(n)) for k, a, s, n in rows]
+
     def trial_balance(self) -> TrialBalance:
         [(n, txns, debits, credits)] = self._rows(
             "SELECT count(*), count(DISTINCT txn), coalesce(sum(CASE WHEN amount > 0 THEN amount END), 0), "

@@ -75,6 +75,11 @@ class Cases(sdk.Processor[CasesState, sdk.CaseChanged]):
                                by=by)  # fmt: skip
         if ev.action in ("bill", "waive", "refund") and "plate" in about and "session" in about:
             amount = _fen(ev.fields.get("fee_fen" if ev.action == "bill" else "amount_fen", 0))
+            if ev.action != "waive" and amount == 0:
+                # not whole fen above 0 ("12.50", "50元"): never taken as a waiver or a refund of nothing
+                log.warning("case %s: %s with %r is not an amount in fen; nothing done", ev.key, ev.action,
+                            ev.fields.get("fee_fen") or ev.fields.get("amount_fen"))  # fmt: skip
+                return None
             note = str(ev.fields.get("reply") or ev.fields.get("reason_note") or "")[:500]
             return Review(key=about["plate"], ts=ev.ts, id=eid, session=about["session"],
                           action=ev.action, fee_fen=amount, case=ev.key, by=by, note=note)  # type: ignore[arg-type]  # fmt: skip

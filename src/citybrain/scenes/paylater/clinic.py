@@ -159,6 +159,7 @@ class CreditRating(sdk.Event, tag="paylater.credit_rating"):
     keyed by the patient; the latest ``as_of`` wins, and gives the line by band."""
 
     scene: ClassVar[str] = "paylater"
+    internal: ClassVar[bool] = True  # through its route (POST /clinic/...), which checks it
     score: Annotated[int, msgspec.Meta(ge=0, le=10_000)]
     source: Name
     as_of: EpochMs
@@ -169,6 +170,7 @@ class ClinicBill(sdk.Event, tag="paylater.clinic_bill"):
     settled with the insurer, the self-pay part is the patient's (on credit, or at the counter)."""
 
     scene: ClassVar[str] = "paylater"
+    internal: ClassVar[bool] = True  # through its route (POST /clinic/...), which checks it
     hospital: Name
     bill: BillId
     visit_ts: EpochMs

@@ -23,6 +23,7 @@ class GateRead(Event, tag="paylater.gate"):
     """A camera at a lot's gate read a plate (entry or exit), and what the gate was told."""
 
     scene: ClassVar[str] = "paylater"
+    internal: ClassVar[bool] = True  # only the scene's routes, gateway and processors make it
     lot: Name
     gate: Name
     direction: Literal["entry", "exit"]
@@ -47,6 +48,7 @@ class GateConfirm(Event, tag="paylater.confirm"):
     there and passes the confirmation on, keyed by the confirmed ``plate``."""
 
     scene: ClassVar[str] = "paylater"
+    internal: ClassVar[bool] = True  # only the scene's routes, gateway and processors make it
     gate_event: Name  # the id of the held GateRead
     plate: Annotated[str, msgspec.Meta(max_length=16)]  # empty when dismissed
     lot: Name
@@ -61,6 +63,7 @@ class Binding(Event, tag="paylater.binding"):
     """A payer bound a plate (with signed consent to charge without a password, 免密) or unbound it."""
 
     scene: ClassVar[str] = "paylater"
+    internal: ClassVar[bool] = True  # only the scene's routes, gateway and processors make it
     action: Literal["bind", "unbind"]
     payer: Name
     channel: Name = "wechat"
@@ -73,6 +76,7 @@ class OrderAnswer(Event, tag="paylater.answer"):
     if the platform dies before the provider answers)."""
 
     scene: ClassVar[str] = "paylater"
+    internal: ClassVar[bool] = True  # only the scene's routes, gateway and processors make it
     order: Name
     movement: Literal["payment", "refund"]
     channel: Name
@@ -88,6 +92,7 @@ class PaymentNotice(Event, tag="paylater.notice"):
     Its id is the provider's movement id with the outcome, so repeats are stored once."""
 
     scene: ClassVar[str] = "paylater"
+    internal: ClassVar[bool] = True  # only the scene's routes, gateway and processors make it
     channel: Name
     movement: Literal["payment", "refund"]
     order: Name
@@ -104,6 +109,7 @@ class Review(Event, tag="paylater.review"):
     bill or waive one in review; refund (part of) a disputed one that was paid."""
 
     scene: ClassVar[str] = "paylater"
+    internal: ClassVar[bool] = True  # only the scene's routes, gateway and processors make it
     session: Name
     action: Literal["bill", "waive", "refund"]
     fee_fen: Fen = 0  # bill: the fee; refund: the amount returned
@@ -119,6 +125,7 @@ class Reconciled(Event, tag="paylater.reconciled"):
     ``recon:<channel>``; its id is the channel and day, so a day is recorded once per run kind."""
 
     scene: ClassVar[str] = "paylater"
+    internal: ClassVar[bool] = True  # only the scene's routes, gateway and processors make it
     channel: Name
     day: Annotated[str, msgspec.Meta(pattern=r"^\d{4}-\d{2}-\d{2}$")]
     clean: bool
@@ -133,6 +140,7 @@ class LotActivity(Event, tag="paylater.lot_activity"):
     that was busy and falls silent has lost its cameras or its line. Keyed by the lot."""
 
     scene: ClassVar[str] = "paylater"
+    internal: ClassVar[bool] = True  # only the scene's routes, gateway and processors make it
     reads: Annotated[int, msgspec.Meta(ge=0)]
     window_ms: Annotated[int, msgspec.Meta(gt=0)]
     active_before: bool
@@ -143,5 +151,6 @@ class Backlog(Event, tag="paylater.backlog"):
     minute. Keyed by the case type."""
 
     scene: ClassVar[str] = "paylater"
+    internal: ClassVar[bool] = True  # only the scene's routes, gateway and processors make it
     open: Annotated[int, msgspec.Meta(ge=0)]
     oldest_ts: int | None = None

@@ -185,8 +185,9 @@ def watch_events(rt: sdk.Runtime[PaylaterSettings, PaylaterWorld], now: int) -> 
             reads = count(rt.store, "paylater.reads", lot, now - window, now + 1)
             before = count(rt.store, "paylater.reads", lot, now - DAY, now - window)
             if before or reads or ("paylater.gate_silent", lot) in alerting:
+                silent = ("paylater.gate_silent", lot) in alerting  # stays silent until a read comes
                 made.append(LotActivity(key=lot, ts=now, id=f"lot:{lot}:{minute}", reads=reads,
-                                        window_ms=window, active_before=before > 0))  # fmt: skip
+                                        window_ms=window, active_before=before > 0 or silent))  # fmt: skip
     if cfg.review_backlog:
         for kind in QUEUES:
             waiting = rt.cases.store.find_cases(sdk.CaseQuery(type=kind, open_only=True, limit=10_000))

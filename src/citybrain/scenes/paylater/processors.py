@@ -180,10 +180,17 @@ class Sessions(sdk.Processor[SessionsState, PaylaterEvent]):
         p = self._plate(key)
         sid = p.open.get(lot)
         if sid is None:
-            if not any(s.exit_event == event for s in p.sessions.values()):
+            # a read again after leaving (paid at the gate, or a second camera) was answered from the
+            # session it closed: only an exit the gate held has nothing to go on
+            if decision == "hold" and not any(s.exit_event == event for s in p.sessions.values()):
                 self._held(event, key, lot, "exit", ts, "no_entry", out, plate_read=key)
             return
         s = p.sessions[sid]
+        if decision == "hold":
+            # the gate found no entry (it read the state before the entry was processed): the car
+            # waits at the barrier, so the booth decides; the session stays open until it confirms
+            self._held(event, key, lot, "exit", ts, "no_entry", out, plate_read=key, session=sid)
+            return
         if ts < s.entry_ts:
             return  # an exit read before its own entry: a clock or order fault, left to the operator
         del p.open[lot]
@@ -200,7 +207,7 @@ class Sessions(sdk.Processor[SessionsState, PaylaterEvent]):
         s.status, s.reason = ("due", "pay_later") if decision == "open" else ("awaiting", "pay_at_gate")
         out.post(f"accrue:{sid}", ts, "accrual", sid, [(s.payer, s.fee), (f"lot:{lot}", -s.fee)])
         if s.status == "due" and bound:
-            self._charge(key, p, s, out)
+            self._charge(key, p, s, ts)
 
     # -- review ----------------------------------------------------------------------------------
     def _lot_time(self, lot: str, ts: int, out: sdk.Emitter) -> None:
@@ -239,15 +246,17 @@ class Sessions(sdk.Processor[SessionsState, PaylaterEvent]):
             return
         out.signal(rules.REVIEW, s.id, ev.ts, False, message=f"{ev.action} by {ev.by}: {ev.note}")
         self._touch(ev.key, s)
-        if ev.action == "waive" or ev.fee_fen == 0:
+        if ev.action == "waive":
             s.status, s.fee = "waived", 0
             return
+        if ev.fee_fen == 0:
+            return  # a bill of nothing is no decision (caseflow never sends one)
         bound = bool(p.payer and p.consent and p.channel in self.channels)
         s.fee, s.status = min(ev.fee_fen, self.config.orphan_cap_fen), "due"
         s.payer = f"payer:{p.payer}" if bound else f"plate:{ev.key}"
         out.post(f"accrue:{s.id}", ev.ts, "accrual", s.id, [(s.payer, s.fee), (f"lot:{s.lot}", -s.fee)])
         if bound:
-            self._charge(ev.key, p, s, out)
+            self._charge(ev.key, p, s, ev.ts)
 
     def _refund(self, ev: Review, s: Session, out: sdk.Emitter) -> None:
         """A disputed charge refunded by an operator's decision: the lot gives back (part of) what
@@ -275,11 +284,12 @@ class Sessions(sdk.Processor[SessionsState, PaylaterEvent]):
             p.payer, p.channel, p.consent = "", "", ""
 
     # -- money -----------------------------------------------------------------------------------
-    def _charge(self, key: str, p: Plate, s: Session, out: sdk.Emitter) -> None:
+    def _charge(self, key: str, p: Plate, s: Session, ts: int) -> None:
         """Place a payment order for the session with the bound payer's channel (the dispatcher
-        sends it; the provider takes one order id once)."""
+        sends it; the provider takes one order id once). ``ts``: the event that caused it (so a
+        replay makes the same order)."""
         s.attempts += 1
-        o = Order(order_id(s.id, s.attempts), "payment", s.id, s.fee, p.channel, p.payer, ts=self._ts)
+        o = Order(order_id(s.id, s.attempts), "payment", s.id, s.fee, p.channel, p.payer, ts=ts)
         self.state.orders[o.id] = (key, o)
         self._orders = True
 
@@ -288,7 +298,8 @@ class Sessions(sdk.Processor[SessionsState, PaylaterEvent]):
             return
         held = self.state.orders.get(ev.order)
         if ev.status in ("requested", "accepted"):
-            if held is None and ev.movement == "payment":
+            settled = self._settled(ev.key, ev.session)
+            if held is None and ev.status == "requested" and ev.movement == "payment" and not settled:
                 # the cashier's: recorded before it is placed (requested), so after a crash the
                 # dispatcher places it again (the provider takes its id once) and asks after it
                 order = Order(ev.order, "payment", ev.session, ev.amount_fen, ev.channel, ev.payer,
@@ -308,6 +319,11 @@ class Sessions(sdk.Processor[SessionsState, PaylaterEvent]):
                     data={"order": ev.order, "session": held[1].session, "amount_fen": held[1].amount},
                 )
         self._orders = True
+
+    def _settled(self, key: str, session: str) -> bool:
+        p = self.state.plates.get(key)
+        s = p.sessions.get(session) if p is not None else None
+        return s is not None and s.status not in ("due", "awaiting")
 
     def _notice(self, ev: PaymentNotice, out: sdk.Emitter) -> None:
         if ev.order.startswith(CLINIC_ORDER):
@@ -344,6 +360,10 @@ class Sessions(sdk.Processor[SessionsState, PaylaterEvent]):
             out.post(f"settle:{sid}", ev.ts, "payment", sid, [(channel, s.fee), (s.payer, -s.fee)], memo)
             s.status, s.settled_by, s.settled_channel = "settled", movement, ev.channel
             s.settled_order = ev.order
+            for oid in [oid for oid, (_, o) in self.state.orders.items()
+                        if o.session == sid and o.kind == "payment" and o.status == "requested"]:  # fmt: skip
+                del self.state.orders[oid]  # not placed yet: never will be (paid another way)
+            self._orders = True
             self._touch(ev.key, s)
             return
         # a payment of a session already settled (QR at the gate and ETC at the exit), waived, unknown,

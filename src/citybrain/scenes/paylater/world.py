@@ -4,14 +4,17 @@ providers' clients (started with the dispatcher, used by the notify and cashier 
 
 from __future__ import annotations
 
-from collections import deque
+from collections import OrderedDict, deque
 from pathlib import Path
+from typing import Any
 
 from citybrain import sdk
 from citybrain.scenes.paylater.providers import Providers
 from citybrain.scenes.paylater.settings import PaylaterSettings
 from citybrain.scenes.paylater.tariff_config import TariffError
 from citybrain.scenes.paylater.tariffs import Tariffs, load_tariffs
+
+ANSWERS_KEPT = 20_000  # gate answers remembered (a minute of reads at 300 a second)
 
 
 class PaylaterWorld:
@@ -20,6 +23,13 @@ class PaylaterWorld:
         self.providers = Providers()  # the channels' clients, started by the dispatcher
         # how long this API node took to answer the gate (ms, until the read was durable), lately
         self.decisions: deque[float] = deque(maxlen=2_000)
+        # this node's recent gate answers by read id: a read sent again gets the same answer
+        self.answers: OrderedDict[str, dict[str, Any]] = OrderedDict()
+
+    def remember(self, read: str, answer: dict[str, Any]) -> None:
+        self.answers[read] = answer
+        while len(self.answers) > ANSWERS_KEPT:
+            self.answers.popitem(last=False)
 
     def decision_ms(self, q: float) -> float | None:
         """The ``q`` quantile of the recent gate decision times on this node (None before any)."""
