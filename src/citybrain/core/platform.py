@@ -156,7 +156,7 @@ class Platform:
             rt = self._runtimes[scene] = Runtime(
                 scene, cfg, self.settings.data_path, self.store, self.batcher.submit, self.hub.publish,
                 self.store.record_alerts, self.store.audit, self.scenes[scene].world, lambda: self.cases,
-                lambda: self.aggregator, self.api_url,
+                lambda: self.aggregator, self.api_url, self.time_gate.problem,
             )  # fmt: skip
         return rt
 

@@ -42,6 +42,7 @@ class Runtime(Generic[S, W]):
     _cases: Callable[[], CaseEngine] | None = None  # the platform's case engine, built at first use
     _aggregator: Callable[[], Aggregator] | None = None  # the platform's datasets and their runs
     api_url: str = ""  # where this platform's HTTP API answers (for callbacks: a provider's notices)
+    _time_problem: Callable[[Event], str | None] | None = None  # the platform's event-time window
     _world: W = field(default=_UNBUILT, init=False, repr=False)
     _world_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _closers: list[Callable[[], None]] = field(default_factory=list, init=False, repr=False)
@@ -70,6 +71,12 @@ class Runtime(Generic[S, W]):
         if self._aggregator is None:
             raise RuntimeError(f"scene {self.name}: this runtime has no data aggregation")
         return self._aggregator()
+
+    def time_problem(self, ev: Event) -> str | None:
+        """Why the platform would refuse ``ev``'s time (outside ``ingest.max_future_s`` or
+        ``ingest.max_age_days``), or None. ``submit`` quarantines such an event rather than store
+        it, so a route that answers from an event (a gate's decision) checks it first."""
+        return self._time_problem(ev) if self._time_problem is not None else None
 
     def on_close(self, fn: Callable[[], None]) -> None:
         """Call ``fn`` when the platform stops, before the store closes (a scene's own thread)."""

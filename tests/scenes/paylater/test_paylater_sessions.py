@@ -363,3 +363,17 @@ def test_paying_another_way_withdraws_the_charge_not_yet_placed(tmp_path: Path) 
         assert list(lot.pending()) == [f"{sid}-1"]  # the pay-later charge, not placed yet
         lot.notice(PLATE, f"{sid}-etc", 600, channel="etc", txn="etc-9")  # the ETC system was faster
         assert lot.pending() == {} and lot.session(sid)["session"]["settled_channel"] == "etc"
+
+
+def test_a_read_the_platform_would_not_keep_is_refused_not_answered(tmp_path: Path) -> None:
+    """A camera whose clock runs ten minutes fast: its read would be quarantined, not stored, so
+    the gate gets a 422 naming the time instead of an answer nothing backs."""
+    import time
+
+    with running(tmp_path) as lot:
+        ahead = time.time_ns() // 1_000_000 + 10 * MIN
+        body = {"id": "fast", "lot": LOT, "gate": "g", "direction": "entry", "plate": PLATE,
+                "confidence": 0.99, "ts": ahead}  # fmt: skip
+        got = lot.post("/gate", body, status=422)
+        assert got["errors"][0]["field"] == "ts" and "ingest.max_future_s" in got["message"]
+        assert lot.p.store.find_events(["paylater.gate"]) == []

@@ -139,6 +139,8 @@ async def post_gate(rt: Rt, body: GateIn) -> GateAnswer:
     if said is not None:
         return GateAnswer(**said)
     ev = decide(rt, body)
+    if (late := rt.time_problem(ev)) is not None:  # it would be quarantined, not kept: no answer
+        raise sdk.ValidationError([sdk.Problem(0, "ts", f"read {body.id} of lot {body.lot}: {late}")])
     await rt.submit([ev])  # durable before the gate is answered
     rt.world.decisions.append((time.perf_counter() - started) * 1000)
     answer = GateAnswer(decision=ev.decision, reason=ev.reason, plate=ev.plate, session=ev.session,

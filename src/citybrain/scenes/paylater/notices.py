@@ -17,8 +17,10 @@ def notice_event(n: Notice, key: str, via: str) -> PaymentNotice:
     is the provider's movement and outcome, so a repeat, or a query answering a notice that also
     came, is stored once."""
     movement = n.channel_txn or (n.refund_id if n.kind == "refund" else n.order_id)
+    now = sdk.now_ms()
+    ts = min(n.ts, now) if n.ts else now  # a provider's clock ahead of ours: never in the future
     return PaymentNotice(
-        key=key, ts=n.ts or sdk.now_ms(), id=f"{n.channel}:{n.kind}:{movement}:{n.status}", channel=n.channel,
+        key=key, ts=ts, id=f"{n.channel}:{n.kind}:{movement}:{n.status}", channel=n.channel,
         movement=n.kind, order=n.order_id, refund=n.refund_id, channel_txn=n.channel_txn,
         amount_fen=max(0, n.amount_fen), status=n.status, reason=n.reason[:200], via=via,  # type: ignore[arg-type]
     )  # fmt: skip
