@@ -26,6 +26,7 @@ ORDER = [
     "dashboard",
     "workcal",
     "cases",
+    "paylater",
 ]
 
 

@@ -68,8 +68,6 @@ async def reconcile_day(
     mine = await asyncio.to_thread(platform_rows, rt.store, channel, day)
     if skip_empty and not mine and not statement:
         return None
-    if skip_empty and not mine and not statement:
-        return None
     result = reconcile(mine, statement)
     now = sdk.now_ms()
     run = Reconciled(key=f"recon:{channel}", ts=now, id=f"recon:{channel}:{day.isoformat()}:{now}",
