@@ -118,7 +118,11 @@ RESOLVE_ALERT = (
     "WHERE id = ? AND status <> 'resolved'"
 )
 ACK_ALERT = "UPDATE alerts SET status = 'acknowledged', acked_by = ?, acked_ts = ?, ack_note = ? WHERE id = ?"
-INSERT_POSTING = "INSERT INTO ledger VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+# postings go in as one statement over the batch's columns; never an upsert: a (txn, line) already
+# there fails the commit (a movement written twice is a bug, not a retry)
+INSERT_POSTINGS = (
+    "INSERT INTO ledger SELECT txn, line, account, amount, ts, kind, ref, scene, memo, recorded_ts FROM {src}"
+)
 INSERT_LATE = "INSERT INTO late_events VALUES (?, ?, ?, ?, ?, ?, ?)"
 INSERT_QUARANTINE = f"INSERT INTO quarantine VALUES ({', '.join('?' * 12)})"
 INSERT_TOKEN = "INSERT INTO tokens (id, name, scopes, hash, created_ts, owner) VALUES (?, ?, ?, ?, ?, ?)"
@@ -147,6 +151,9 @@ Columns = tuple[tuple[str, str], ...]
 METRIC_COLUMNS: Columns = (("name", "text"), ("key", "text"), ("ts", "bigint"), ("value", "float8"))
 STATE_COLUMNS: Columns = (("scene", "text"), ("key", "text"), ("ts", "bigint"), ("data", "text"))
 ID_COLUMNS: Columns = (("id", "text"), ("ts", "bigint"))  # of CLAIM_EVENT_IDS
+POSTING_COLUMNS: Columns = (("txn", "text"), ("line", "bigint"), ("account", "text"), ("amount", "bigint"),
+                            ("ts", "bigint"), ("kind", "text"), ("ref", "text"), ("scene", "text"),
+                            ("memo", "text"), ("recorded_ts", "bigint"))  # fmt: skip
 
 # Reads
 READ_LOG = (

@@ -128,13 +128,9 @@ class SqlStore(SqlCases, SqlAggregation, SqlLedger, Store, Generic[TxT]):
         if out.quarantined:
             tx.executemany(schema.INSERT_QUARANTINE, quarantine_rows(out.quarantined, now))
         if out.postings:
-            tx.executemany(
-                schema.INSERT_POSTING,
-                [
-                    [p.txn, p.line, p.account, p.amount, p.ts, p.kind, p.ref, p.scene, p.memo, now]
-                    for p in out.postings
-                ],
-            )
+            ps = out.postings
+            columns = [[getattr(p, name) for p in ps] for name, _ in schema.POSTING_COLUMNS[:-1]]
+            self._upsert(tx, schema.INSERT_POSTINGS, schema.POSTING_COLUMNS, [*columns, [now] * len(ps)])
         tx.execute(schema.UPSERT_CHECKPOINT, [processor, partition, poff, state, now])
         return changed
 

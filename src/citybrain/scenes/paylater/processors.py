@@ -291,6 +291,7 @@ class Sessions(sdk.Processor[SessionsState, PaylaterEvent]):
         s.attempts += 1
         o = Order(order_id(s.id, s.attempts), "payment", s.id, s.fee, p.channel, p.payer, ts=ts)
         self.state.orders[o.id] = (key, o)
+        s.orders.append(o.id)
         self._orders = True
 
     def _answer(self, ev: OrderAnswer, out: sdk.Emitter) -> None:
@@ -305,6 +306,9 @@ class Sessions(sdk.Processor[SessionsState, PaylaterEvent]):
                 order = Order(ev.order, "payment", ev.session, ev.amount_fen, ev.channel, ev.payer,
                               status=ev.status, ts=ev.ts)  # fmt: skip
                 self.state.orders[ev.order] = (ev.key, order)
+                plate = self.state.plates.get(ev.key)
+                if plate is not None and ev.session in plate.sessions:
+                    plate.sessions[ev.session].orders.append(ev.order)
             elif held is not None and ev.status == "accepted":
                 held[1].status = "accepted"
         elif held is not None:
@@ -360,9 +364,10 @@ class Sessions(sdk.Processor[SessionsState, PaylaterEvent]):
             out.post(f"settle:{sid}", ev.ts, "payment", sid, [(channel, s.fee), (s.payer, -s.fee)], memo)
             s.status, s.settled_by, s.settled_channel = "settled", movement, ev.channel
             s.settled_order = ev.order
-            for oid in [oid for oid, (_, o) in self.state.orders.items()
-                        if o.session == sid and o.kind == "payment" and o.status == "requested"]:  # fmt: skip
-                del self.state.orders[oid]  # not placed yet: never will be (paid another way)
+            for oid in s.orders:  # the session's own orders: not a scan of every pending one
+                held = self.state.orders.get(oid)
+                if held is not None and held[1].kind == "payment" and held[1].status == "requested":
+                    del self.state.orders[oid]  # not placed yet: never will be (paid another way)
             self._orders = True
             self._touch(ev.key, s)
             return

@@ -65,6 +65,7 @@ class Session(msgspec.Struct):
     settled_order: str = ""  # the provider's order that settled it (a refund returns its money)
     refunded: int = 0  # fen returned after a dispute
     disputes: list[str] = msgspec.field(default_factory=list)  # the cases that refunded some
+    orders: list[str] = msgspec.field(default_factory=list)  # its payment orders placed or to place
 
     def view(self, plate: str) -> dict[str, object]:
         return {"plate": plate, **msgspec.to_builtins(self)}
