@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import msgspec
 from fastapi import Depends, Query
 from pydantic import BaseModel, Field
 
 from citybrain import sdk
-from citybrain.scenes.paylater.api import channel_of, read_state
+from citybrain.scenes.paylater.api import PayAnswer, PayIn, channel_of, read_state
 from citybrain.scenes.paylater.channels import ChannelError
 from citybrain.scenes.paylater.clinic import (
     DAY_MS,
@@ -213,19 +213,7 @@ def get_patient(rt: Rt, patient: str, limit: Annotated[int, Query(ge=1, le=1000)
     }
 
 
-# -- the cashier -----------------------------------------------------------------------------------
-class PayIn(BaseModel):
-    channel: str = Field("", max_length=64, description="empty: default_channel")
-
-
-class PayAnswer(BaseModel):
-    order: str
-    status: Literal["accepted", "failed"]
-    amount_fen: int
-    channel: str
-    reason: str = ""
-
-
+# -- the cashier (its body and answer are the parking cashier's) -----------------------------------
 @router.post("/bills/{bill}/pay", dependencies=INGEST,
              summary="The cashier: repay what a bill on credit still owes, by any channel")  # fmt: skip
 async def post_pay(rt: Rt, bill: str, body: PayIn) -> PayAnswer:
