@@ -120,3 +120,17 @@ def open_screen(browser: Any, url: str) -> Iterator[Screen]:
     assert not s.outside, f"the page tried to leave the machine: {s.outside}"
     errors = [e for e in s.errors if not any(x in e for x in s.expected)]
     assert not errors, f"console errors: {errors}"
+
+
+def signed_in_console(browser: Any, url: str, username: str, password: str) -> Iterator[Any]:
+    """The operator console at ``url`` in a fresh screen, signed in as ``username``: yields its page
+    (the screen's checks, no console error and no request leaving the machine, run at the end)."""
+    screens = open_screen(browser, url)
+    page = next(screens).page
+    page.goto(f"{url}/console/")
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.keyboard.press("Enter")
+    page.locator("#who").wait_for(timeout=15_000)
+    yield page
+    next(screens, None)

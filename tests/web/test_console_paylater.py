@@ -16,7 +16,7 @@ import pytest
 
 from citybrain.core.tokens import create_token
 from tests.web import platform_server
-from tests.web.browser import open_screen
+from tests.web.browser import signed_in_console
 
 REPO = Path(__file__).resolve().parents[2]
 BUILT = REPO / "src" / "citybrain" / "web" / "console" / "index.html"
@@ -67,22 +67,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[platform_
         run.stop()
 
 
-def _signed_in(browser: Any, run: platform_server.Running) -> Iterator[Any]:
-    screens = open_screen(browser, run.url)
-    screen = next(screens)
-    page = screen.page
-    page.goto(f"{run.url}/console/")
-    page.fill("#username", "yun.wei")
-    page.fill("#password", PASSWORD)
-    page.keyboard.press("Enter")
-    page.locator("#who").wait_for(timeout=15_000)
-    yield page
-    next(screens, None)
-
-
 def test_an_officer_finds_a_plate_and_reads_a_session_s_evidence(browser: Any, served: Any) -> None:
     run, sid = served
-    for page in _signed_in(browser, run):
+    for page in signed_in_console(browser, run.url, "yun.wei", PASSWORD):
         page.click("#nav-parking")
         page.fill("#plate-query", "赣a·12345")  # as a person types it: normalised by the API
         page.click("#plate-search")
@@ -104,7 +91,7 @@ def test_an_officer_finds_a_plate_and_reads_a_session_s_evidence(browser: Any, s
 
 def test_an_officer_reads_the_reconciliations(browser: Any, served: Any) -> None:
     run, _ = served
-    for page in _signed_in(browser, run):
+    for page in signed_in_console(browser, run.url, "yun.wei", PASSWORD):
         page.click("#nav-reconciliation")
         page.locator(".recon-row").first.wait_for(timeout=10_000)
         assert page.locator(".recon-row .recon-clean").first.inner_text() == "平"  # clean, not 不平

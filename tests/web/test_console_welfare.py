@@ -17,7 +17,7 @@ from citybrain.core.tokens import create_token
 from citybrain.scenes import welfare
 from tests.scenes.welfare.welfare_testkit import TOWN, deliver, screen_all
 from tests.web import platform_server
-from tests.web.browser import open_screen
+from tests.web.browser import signed_in_console
 
 REPO = Path(__file__).resolve().parents[2]
 BUILT = REPO / "src" / "citybrain" / "web" / "console" / "index.html"
@@ -47,21 +47,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[platform_server
         run.stop()
 
 
-def _signed_in(browser: Any, run: platform_server.Running, username: str) -> Iterator[Any]:
-    screens = open_screen(browser, run.url)
-    screen = next(screens)
-    page = screen.page
-    page.goto(f"{run.url}/console/")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.keyboard.press("Enter")
-    page.locator("#who").wait_for(timeout=15_000)
-    yield page
-    next(screens, None)
-
-
 def test_a_village_cadre_reads_the_risks_and_a_household_explained(browser: Any, served: Any) -> None:
-    for page in _signed_in(browser, served, "cun.gb"):
+    for page in signed_in_console(browser, served.url, "cun.gb", PASSWORD):
         page.click("#nav-risks")
         page.locator("#risk-count", has_text="2").wait_for(timeout=10_000)
         rows = page.locator(".risk-row")
@@ -82,7 +69,7 @@ def test_a_village_cadre_reads_the_risks_and_a_household_explained(browser: Any,
 
 
 def test_an_operations_officer_sees_the_household_masked(browser: Any, served: Any) -> None:
-    for page in _signed_in(browser, served, "yun.wei"):
+    for page in signed_in_console(browser, served.url, "yun.wei", PASSWORD):
         page.goto(f"{served.url}/console/#/households/H2")
         page.locator("#household-title", has_text="H2").wait_for(timeout=10_000)
         assert page.inner_text("#head-name") == "李*"

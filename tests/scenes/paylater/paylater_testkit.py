@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 
 from citybrain.api.app import create_app
 from citybrain.core.config import load_settings
+from citybrain.core.ledger import Posting
 from citybrain.core.platform import Platform
 from citybrain.core.tokens import create_token
 from citybrain.scenes.paylater import scene
@@ -103,3 +104,14 @@ def running(tmp_path: Path, **scene_settings: Any) -> Iterator[Lot]:
     p = platform(tmp_path, **scene_settings)
     with TestClient(create_app(p.settings, platform=p)) as client:
         yield Lot(client, p)
+
+
+def commit_once(ledger: dict[str, list[Posting]], postings: list[Posting]) -> None:
+    """Add a batch's postings to a test's committed ledger as the store would: a transaction
+    already there fails (the table's primary key), which these tests turn into an assertion."""
+    txns: dict[str, list[Posting]] = {}
+    for p in postings:
+        txns.setdefault(p.txn, []).append(p)
+    again = set(txns) & set(ledger)
+    assert not again, f"transactions committed twice: {sorted(again)}"
+    ledger.update(txns)

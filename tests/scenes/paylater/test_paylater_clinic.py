@@ -55,7 +55,7 @@ from citybrain.scenes.paylater.events import PaymentNotice
 from citybrain.scenes.paylater.notices import notice_event
 from citybrain.scenes.paylater.settings import PaylaterSettings
 from citybrain.scenes.paylater.world import build_world
-from tests.scenes.paylater.paylater_testkit import BASE, T0, Lot
+from tests.scenes.paylater.paylater_testkit import BASE, T0, Lot, commit_once
 
 HOSPITAL = "jx-provincial"  # 江西省人民医院, illustrative
 INSURER = "nc-yibao"  # 南昌医保, illustrative
@@ -145,11 +145,7 @@ class Run:
         return self._commit(out)
 
     def _commit(self, out: Outputs) -> Outputs:
-        txns: dict[str, list[Posting]] = {}
-        for p in out.postings:
-            txns.setdefault(p.txn, []).append(p)
-        assert not set(txns) & set(self.ledger), f"committed twice: {sorted(set(txns) & set(self.ledger))}"
-        self.ledger.update(txns)
+        commit_once(self.ledger, out.postings)
         for op in out.alerts:
             self.alerts[op.alert.dedupe_key] = op
         self.ops.extend(out.alerts)
@@ -634,12 +630,7 @@ class Store:
         self.blob: bytes | None = None
 
     def commit(self, pos: int, proc: Clinic, book: AlertBook, out: Outputs) -> None:
-        txns: dict[str, list[Posting]] = {}
-        for p in out.postings:
-            txns.setdefault(p.txn, []).append(p)
-        again = set(txns) & set(self.ledger)
-        assert not again, f"transactions committed twice: {sorted(again)}"
-        self.ledger.update(txns)
+        commit_once(self.ledger, out.postings)
         self.pos, self.blob = pos, snapshot(proc, book)
 
 

@@ -32,7 +32,7 @@ from citybrain.scenes.paylater.processors import PaylaterEvent, Sessions
 from citybrain.scenes.paylater.sessions import session_id
 from citybrain.scenes.paylater.settings import PaylaterSettings
 from citybrain.scenes.paylater.world import build_world
-from tests.scenes.paylater.paylater_testkit import HOUR, MIN, T0
+from tests.scenes.paylater.paylater_testkit import HOUR, MIN, T0, commit_once
 
 PLATES = ["赣A12345", "赣AD12345", "京B7K210"]
 LOTS = ["bayi-square", "honggutan-wanda"]
@@ -112,12 +112,7 @@ class Committed:
         self.book = AlertBook()
 
     def commit(self, offset: int, blob: bytes, out: Outputs) -> None:
-        txns: dict[str, list[Posting]] = {}
-        for p in out.postings:
-            txns.setdefault(p.txn, []).append(p)
-        again = set(txns) & set(self.ledger)
-        assert not again, f"transactions committed twice: {sorted(again)}"
-        self.ledger.update(txns)
+        commit_once(self.ledger, out.postings)
         self.offset, self.blob = offset, blob
 
 
