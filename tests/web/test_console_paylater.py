@@ -42,6 +42,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[platform_
                 f"{BASE}/bindings", json={"plate": PLATE, "action": "bind", "payer": "wx-1", "consent": "c-1"}
             )
             now = time.time_ns() // 1_000_000
+            # yesterday 12:00 in Beijing: the tariff's day rate, whatever hour the test runs at
+            noon = (now + 8 * 3_600_000) // 86_400_000 * 86_400_000 - 8 * 3_600_000 - 12 * 3_600_000
             read = {
                 "lot": "bayi-square",
                 "gate": "g1",
@@ -50,12 +52,12 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[platform_
                 "image": "img://r",
             }
             assert c.post(f"{BASE}/gate", json={**read, "id": "e1", "direction": "entry",
-                                                  "ts": now - 2 * 3_600_000}).status_code == 200  # fmt: skip
+                                                  "ts": noon - 2 * 3_600_000}).status_code == 200  # fmt: skip
             deadline = time.monotonic() + 20
             while not c.get(f"{BASE}/plates/{PLATE}").json()["state"]["open"]:
                 assert time.monotonic() < deadline
                 time.sleep(0.1)
-            exit_ = c.post(f"{BASE}/gate", json={**read, "id": "x1", "direction": "exit", "ts": now}).json()
+            exit_ = c.post(f"{BASE}/gate", json={**read, "id": "x1", "direction": "exit", "ts": noon}).json()
             sid = exit_["session"]
             while c.get(f"{BASE}/sessions/{sid}").json()["session"]["status"] != "settled":
                 assert time.monotonic() < deadline, "the sandbox provider did not settle the session"
