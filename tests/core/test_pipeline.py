@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import pytest
@@ -249,11 +250,13 @@ def test_a_failed_commit_rolls_state_back_so_the_retry_counts_once(tmp_path: Pat
     real_commit = p.store.commit
     calls = {"n": 0}
 
-    def flaky(processor: str, partition: int, poff: int, state: bytes, out: Outputs) -> list[Alert]:
+    def flaky(
+        processor: str, partition: int, poff: int, state: bytes, out: Outputs, entries: Any = None
+    ) -> list[Alert]:
         calls["n"] += 1
         if calls["n"] == 1:
             raise RuntimeError("connection lost")
-        return real_commit(processor, partition, poff, state, out)
+        return real_commit(processor, partition, poff, state, out, entries)
 
     p.store.commit = flaky  # type: ignore[method-assign]  # the test replaces the store's commit on purpose
     with pytest.raises(RuntimeError):
@@ -290,9 +293,11 @@ def test_batches_without_a_tasks_kinds_cost_no_transaction(tmp_path: Path) -> No
     commits: Counter[str] = Counter()
     real = p.store.commit
 
-    def counting(processor: str, partition: int, poff: int, state: bytes, out: Outputs) -> list[Alert]:
+    def counting(
+        processor: str, partition: int, poff: int, state: bytes, out: Outputs, entries: Any = None
+    ) -> list[Alert]:
         commits[processor] += 1
-        return real(processor, partition, poff, state, out)
+        return real(processor, partition, poff, state, out, entries)
 
     p.store.commit = counting  # type: ignore[method-assign]  # the test replaces the store's commit on purpose
     p.publish([Landed(key="seg", ts=T0 + i, origin="v", id=f"l{i}") for i in range(20)])

@@ -226,6 +226,25 @@ def test_checkpoint_absent_until_committed(store: Store) -> None:
     assert store.load_checkpoint("p", 2) is None
 
 
+def test_keyed_entries_are_written_with_the_checkpoint_and_deleted_by_none(store: Store) -> None:
+    assert store.load_entries("p", 0) == {}
+    store.commit("p", 0, 1, b"s1", Outputs(), {"plates": {"a": b"\x01", "b": b"\x00\xff"}, "x": {"k": b"1"}})
+    store.commit("p", 1, 1, b"s1", Outputs(), {"plates": {"a": b"other partition"}})
+    store.commit("p", 0, 2, b"s2", Outputs(), {"plates": {"a": b"\x02", "b": None, "c": b"3"}})
+    assert store.load_entries("p", 0) == {"plates": {"a": b"\x02", "c": b"3"}, "x": {"k": b"1"}}
+    assert store.load_entries("p", 1) == {"plates": {"a": b"other partition"}}
+    assert store.load_checkpoint("p", 0) == (2, b"s2")
+    # one transaction: a commit that fails (a duplicate posting) writes none of its entries
+    from citybrain.core.ledger import transaction
+
+    twice = transaction("t1", TS, "k", "r", "p", [("a", 1), ("b", -1)])
+    store.commit("p", 0, 3, b"s3", Outputs(postings=list(twice)))
+    with pytest.raises(StoreError):
+        store.commit("p", 0, 4, b"s4", Outputs(postings=list(twice)), {"plates": {"z": b"lost"}})
+    assert store.load_entries("p", 0)["plates"] == {"a": b"\x02", "c": b"3"}
+    assert store.load_checkpoint("p", 0) == (3, b"s3")
+
+
 def _late(i: int) -> LateEvent:
     return LateEvent("p", 0, i, f"late{i}", TS + i, TS + 100)
 

@@ -20,8 +20,9 @@ import msgspec
 from citybrain.core.bus import Bus
 from citybrain.core.bus.base import partition_for
 from citybrain.core.events import Event, stamp
+from citybrain.core.keyed import StateKeeper
 from citybrain.core.outputs import Alert, Outputs, Quarantined
-from citybrain.core.processor import AlertBook, Emitter, Processor, restore, snapshot
+from citybrain.core.processor import AlertBook, Emitter, Processor
 from citybrain.core.store.base import Erasure, Store
 
 log = logging.getLogger(__name__)
@@ -53,8 +54,8 @@ class _Task:
     proc: Processor[Any]
     book: AlertBook
     pos: int
+    keeper: StateKeeper  # the state as of ``pos``: what a failed batch rolls back to
     kinds: tuple[type[Event], ...] = field(default=())
-    committed: bytes = b""  # the snapshot as of ``pos``: what a failed batch rolls back to
     committed_at: float = 0.0  # monotonic time of the last commit
     failures: int = 0  # commits of the current batch that failed in a row
     progressed_at: float = field(default_factory=time.monotonic)  # last advance, or last seen caught up
@@ -89,7 +90,7 @@ class Pipeline:
         for spec in specs:
             for p in range(bus.partitions):
                 proc = spec.factory(p)
-                task = _Task(spec, p, proc, AlertBook(), 0, tuple(proc.kinds))
+                task = _Task(spec, p, proc, AlertBook(), 0, StateKeeper(proc), tuple(proc.kinds))
                 self._load(task, fresh=False)
                 self._tasks.append(task)
         self._round = threading.Lock()  # the thread and drain() must never run a task at once
@@ -102,11 +103,15 @@ class Pipeline:
         if fresh:
             task.proc = task.spec.factory(task.partition)
         task.book, task.pos = AlertBook(), 0
+        keeper = task.keeper = StateKeeper(task.proc)
         saved = self.store.load_checkpoint(task.spec.name, task.partition)
-        if saved is not None:
+        entries = self.store.load_entries(task.spec.name, task.partition) if keeper.fields else {}
+        if saved is None:
+            task.book = keeper.load(task.proc, None, entries)
+        else:
             task.pos = saved[0]
             try:
-                task.book = restore(task.proc, saved[1])
+                task.book = keeper.load(task.proc, saved[1], entries)
             except msgspec.DecodeError as err:
                 # the processor's state type changed with an upgrade: go on from the checkpointed
                 # offset with fresh state (windows open at the upgrade start over) rather than
@@ -115,8 +120,8 @@ class Pipeline:
                     "processor %s/%d: its checkpointed state no longer decodes (%s); continuing "
                     "from offset %d with fresh state", task.spec.name, task.partition, err, task.pos,
                 )  # fmt: skip
-                task.proc = task.spec.factory(task.partition)
-        task.committed = snapshot(task.proc, task.book)
+                task.proc, task.book = task.spec.factory(task.partition), AlertBook()
+                keeper.start_fresh(task.proc, task.book)
         self.bus.report_position(task.spec.name, task.partition, task.pos)
 
     def reload(self, partitions: Iterable[int]) -> None:
@@ -228,9 +233,9 @@ class Pipeline:
             except Exception:
                 # isolate the poison event(s): roll back, rerun one by one, skip those that fail
                 out = Outputs()
-                task.book = restore(task.proc, task.committed)
+                task.book = task.keeper.rollback(task.proc)
                 for item in mine:
-                    before = snapshot(task.proc, task.book)
+                    before = task.keeper.image(task.proc, task.book)
                     em = Emitter(task.spec.name, task.partition, task.book, out)
                     mark = (
                         len(out.metrics),
@@ -243,7 +248,7 @@ class Pipeline:
                     try:
                         task.proc.process([item], em)
                     except Exception as err:
-                        task.book = restore(task.proc, before)
+                        task.book = task.keeper.rollback(task.proc, before)
                         del (
                             out.metrics[mark[0] :],
                             out.states[mark[1] :],
@@ -288,7 +293,7 @@ class Pipeline:
                     task.proc.process([item], Emitter(task.spec.name, task.partition, task.book, out))
                 except Exception as err:
                     out = Outputs(quarantined=[_quarantined("process", task, item, err)])
-                    task.book = restore(task.proc, task.committed)
+                    task.book = task.keeper.rollback(task.proc)
             try:
                 self._commit(task, item[0], out)
             except Exception as err:
@@ -315,16 +320,18 @@ class Pipeline:
             stamp(out.events, int(time.time() * 1000))
             self.bus.publish(out.events, internal=True)
         t0 = time.perf_counter()
-        blob = snapshot(task.proc, task.book)
+        keeper = task.keeper
+        image = keeper.image(task.proc, task.book)
         try:
-            alerts = self.store.commit(task.spec.name, task.partition, pos, blob, out)
+            alerts = self.store.commit(task.spec.name, task.partition, pos, image.blob, out, image.delta)
         except Exception:
             # nothing was committed: the batch will be retried from the committed state
-            task.book = restore(task.proc, task.committed)
+            task.book = keeper.rollback(task.proc)
             raise
+        keeper.committed_as(task.proc, image)
         self.stats.last_commit_s = time.perf_counter() - t0
         self.stats.quarantined += len(out.quarantined)
-        task.pos, task.committed, task.committed_at = pos, blob, time.monotonic()
+        task.pos, task.committed_at = pos, time.monotonic()
         task.failures, task.progressed_at = 0, task.committed_at
         self.bus.report_position(task.spec.name, task.partition, pos)
         if self.on_commit is not None and not out.empty():

@@ -191,6 +191,9 @@ class Processor(ABC, Generic[S, E]):
     name: ClassVar[str]
     kinds: ClassVar[tuple[type[Event], ...]]
     state_type: ClassVar[type[msgspec.Struct]]
+    # dict fields of the state holding one entry per entity (a city's plates): committed entry by
+    # entry, only those a batch changed (core/keyed.py); the rest of the state is one blob
+    keyed: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, partition: int, config: Any = None) -> None:
         self.partition = partition

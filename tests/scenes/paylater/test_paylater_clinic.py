@@ -44,6 +44,7 @@ from citybrain.scenes.paylater.clinic import (
     CreditRating,
     InsurerSettled,
     Patient,
+    bill_key,
     bill_ref,
     clinic_order,
     clinic_settings,
@@ -51,19 +52,25 @@ from citybrain.scenes.paylater.clinic import (
     patient_of_order,
     ref_of_order,
 )
-from citybrain.scenes.paylater.events import PaymentNotice
+from citybrain.scenes.paylater.events import OrderAnswer, PaymentNotice
 from citybrain.scenes.paylater.notices import notice_event
 from citybrain.scenes.paylater.settings import PaylaterSettings
 from citybrain.scenes.paylater.world import build_world
 from tests.scenes.paylater.paylater_testkit import BASE, T0, Lot, commit_once
 
 HOSPITAL = "jx-provincial"  # 江西省人民医院, illustrative
+OTHER = "nc-first"  # 南昌大学第一附属医院, illustrative: its HIS numbers its bills as HOSPITAL's does
 INSURER = "nc-yibao"  # 南昌医保, illustrative
 DUE = T0 + 10 * DAY_MS  # 2026-06-11 10:00 Beijing: ten days after a visit at T0
 ALICE, BOB = "360102199001011234", "360102198502023456"
 
 
 # -- the processor, by hand ------------------------------------------------------------------------
+def k(bid: str, hospital: str = HOSPITAL) -> str:
+    """A bill's key on the platform: the hospital names it with its HIS id."""
+    return bill_key(hospital, bid)
+
+
 def rating(patient: str, score: int, as_of: int = T0 - DAY_MS) -> CreditRating:
     return CreditRating(
         key=patient, ts=as_of, id=f"r:{patient}:{as_of}:{score}", score=score, source="bailu", as_of=as_of
@@ -71,13 +78,19 @@ def rating(patient: str, score: int, as_of: int = T0 - DAY_MS) -> CreditRating:
 
 
 def bill(
-    patient: str, bid: str, self_pay: int, insured: int = 0, visit: int = T0, eid: str = ""
+    patient: str,
+    bid: str,
+    self_pay: int,
+    insured: int = 0,
+    visit: int = T0,
+    eid: str = "",
+    hospital: str = HOSPITAL,
 ) -> ClinicBill:
     return ClinicBill(
         key=patient,
         ts=visit,
-        id=eid or f"b:{bid}",
-        hospital=HOSPITAL,
+        id=eid or f"b:{hospital}/{bid}",
+        hospital=hospital,
         bill=bid,
         visit_ts=visit,
         total_fen=self_pay + insured,
@@ -98,6 +111,7 @@ def repay(
     status: Literal["success", "failed"] = "success",
     via: Literal["notify", "query", "statement"] = "notify",
     order: str = "",
+    hospital: str = HOSPITAL,
 ) -> PaymentNotice:
     return PaymentNotice(
         key=patient,
@@ -105,7 +119,7 @@ def repay(
         id=f"{channel}:payment:{txn}:{status}:{via}",
         channel=channel,
         movement="payment",
-        order=order or clinic_order(bid, "q1"),
+        order=order or clinic_order(hospital, bid, "q1"),
         channel_txn=txn,
         amount_fen=amount,
         status=status,
@@ -113,10 +127,9 @@ def repay(
     )
 
 
-def settled(patient: str, bid: str, amount: int, eid: str = "") -> InsurerSettled:
-    return InsurerSettled(
-        key=patient, ts=T0 + 2 * DAY_MS, id=eid or f"s:{bid}", insurer=INSURER, bill=bid, amount_fen=amount
-    )
+def settled(patient: str, bid: str, amount: int, eid: str = "", hospital: str = HOSPITAL) -> InsurerSettled:
+    return InsurerSettled(key=patient, ts=T0 + 2 * DAY_MS, id=eid or f"s:{hospital}/{bid}", insurer=INSURER,
+                          hospital=hospital, bill=bid, amount_fen=amount)  # fmt: skip
 
 
 class Run:
@@ -206,7 +219,7 @@ def test_a_bill_within_the_line_goes_on_credit_due_ten_days_after_the_visit() ->
     run = Run()
     run.feed(rating(ALICE, 620))  # 1,000 yuan
     run.feed(bill(ALICE, "MZ2026060100017", self_pay=12_000, insured=18_000))
-    assert run.lines("clinic:MZ2026060100017") == [
+    assert run.lines(f"clinic:{HOSPITAL}/MZ2026060100017") == [
         (f"insurer:{INSURER}", 18_000),
         (f"patient:{ALICE}", 12_000),
         (f"hospital:{HOSPITAL}", -30_000),
@@ -216,9 +229,9 @@ def test_a_bill_within_the_line_goes_on_credit_due_ten_days_after_the_visit() ->
         100_000,
         12_000,
         88_000,
-        ["MZ2026060100017"],
+        [k("MZ2026060100017")],
     )
-    b = p["bills"]["MZ2026060100017"]
+    b = p["bills"][k("MZ2026060100017")]
     assert (b["status"], b["credit_fen"], b["owed_fen"], b["due_ts"], b["due"]) == (
         "open",
         12_000,
@@ -226,7 +239,7 @@ def test_a_bill_within_the_line_goes_on_credit_due_ten_days_after_the_visit() ->
         DUE,
         "2026-06-11 10:00",
     )
-    assert run.states["paylater.clinic_bill", bill_ref("MZ2026060100017")]["patient"] == ALICE
+    assert run.states["paylater.clinic_bill", bill_ref(HOSPITAL, "MZ2026060100017")]["patient"] == ALICE
     assert run.tick(DUE - 1).alerts == []  # not due yet
 
 
@@ -235,12 +248,15 @@ def test_a_bill_above_the_available_line_is_paid_at_the_counter_and_books_only_t
     run.feed(rating(ALICE, 560))  # 500 yuan
     run.feed(bill(ALICE, "B1", self_pay=40_000))
     run.feed(bill(ALICE, "B2", self_pay=20_000, insured=5_000))  # 200 yuan > the 100 left
-    b2 = run.patient(ALICE)["bills"]["B2"]
+    b2 = run.patient(ALICE)["bills"][k("B2")]
     assert (b2["status"], b2["reason"], b2["credit_fen"], b2["due_ts"]) == ("counter", "over_line", 0, 0)
-    assert run.lines("clinic:B2") == [(f"insurer:{INSURER}", 5_000), (f"hospital:{HOSPITAL}", -5_000)]
+    assert run.lines(f"clinic:{HOSPITAL}/B2") == [
+        (f"insurer:{INSURER}", 5_000),
+        (f"hospital:{HOSPITAL}", -5_000),
+    ]
     assert run.patient(ALICE)["used_fen"] == 40_000
     run.feed(bill(ALICE, "B3", self_pay=10_000))  # exactly what is left
-    assert run.patient(ALICE)["bills"]["B3"]["status"] == "open"
+    assert run.patient(ALICE)["bills"][k("B3")]["status"] == "open"
     assert run.patient(ALICE)["available_fen"] == 0
     assert run.balances() == {
         f"patient:{ALICE}": 50_000,
@@ -253,8 +269,8 @@ def test_no_rating_or_a_score_below_every_band_gives_no_credit() -> None:
     run = Run()
     run.feed(bill(ALICE, "B1", self_pay=100))
     run.feed(rating(BOB, 549), bill(BOB, "B2", self_pay=100))
-    assert run.patient(ALICE)["bills"]["B1"]["reason"] == "no_line"
-    assert run.patient(BOB)["bills"]["B2"]["reason"] == "no_line"
+    assert run.patient(ALICE)["bills"][k("B1")]["reason"] == "no_line"
+    assert run.patient(BOB)["bills"][k("B2")]["reason"] == "no_line"
     assert run.ledger == {}  # the counter's money never passes through the platform
 
 
@@ -264,9 +280,12 @@ def test_a_bill_of_nothing_books_nothing_and_a_bill_the_insurer_pays_in_full_is_
         rating(ALICE, 700), bill(ALICE, "ZERO", self_pay=0), bill(ALICE, "INS", self_pay=0, insured=8_000)
     )
     bills = run.patient(ALICE)["bills"]
-    assert (bills["ZERO"]["status"], bills["INS"]["status"]) == ("covered", "covered")
-    assert list(run.ledger) == ["clinic:INS"]
-    assert run.lines("clinic:INS") == [(f"insurer:{INSURER}", 8_000), (f"hospital:{HOSPITAL}", -8_000)]
+    assert (bills[k("ZERO")]["status"], bills[k("INS")]["status"]) == ("covered", "covered")
+    assert list(run.ledger) == [f"clinic:{HOSPITAL}/INS"]
+    assert run.lines(f"clinic:{HOSPITAL}/INS") == [
+        (f"insurer:{INSURER}", 8_000),
+        (f"hospital:{HOSPITAL}", -8_000),
+    ]
     assert run.patient(ALICE)["used_fen"] == 0
 
 
@@ -274,7 +293,113 @@ def test_a_bill_posted_twice_is_booked_once() -> None:
     run = Run()
     run.feed(rating(ALICE, 700), bill(ALICE, "B1", 5_000), bill(ALICE, "B1", 5_000, eid="again"))
     run.feed(bill(ALICE, "B1", 9_000, eid="changed"))
-    assert run.patient(ALICE)["used_fen"] == 5_000 and len(run.ledger["clinic:B1"]) == 2
+    assert run.patient(ALICE)["used_fen"] == 5_000 and len(run.ledger[f"clinic:{HOSPITAL}/B1"]) == 2
+
+
+def test_two_hospitals_bills_of_the_same_id_are_two_bills_each_booked_and_repaid_once() -> None:
+    run = Run()
+    run.feed(rating(ALICE, 700), rating(BOB, 700))
+    # the same patient seen at both hospitals, each HIS numbering its bill MZ1; and MZ2 of each
+    # hospital, one ALICE's and one BOB's
+    run.feed(bill(ALICE, "MZ1", 12_000, insured=4_000), bill(ALICE, "MZ1", 3_000, hospital=OTHER))
+    run.feed(bill(ALICE, "MZ2", 1_000), bill(BOB, "MZ2", 2_000, hospital=OTHER))
+    run.feed(bill(ALICE, "MZ1", 12_000, insured=4_000, eid="his-retry"))  # HOSPITAL's MZ1 again
+    assert run.lines(f"clinic:{HOSPITAL}/MZ1") == [
+        (f"insurer:{INSURER}", 4_000),
+        (f"patient:{ALICE}", 12_000),
+        (f"hospital:{HOSPITAL}", -16_000),
+    ]
+    assert run.lines(f"clinic:{OTHER}/MZ1") == [(f"patient:{ALICE}", 3_000), (f"hospital:{OTHER}", -3_000)]
+    assert run.lines(f"clinic:{OTHER}/MZ2") == [(f"patient:{BOB}", 2_000), (f"hospital:{OTHER}", -2_000)]
+    p = run.patient(ALICE)
+    assert (p["used_fen"], sorted(p["open_bills"])) == (16_000, [k("MZ1"), k("MZ2"), k("MZ1", OTHER)])
+    assert (p["bills"][k("MZ1", OTHER)]["bill"], p["bills"][k("MZ1", OTHER)]["hospital"]) == ("MZ1", OTHER)
+    refs = {
+        bill_ref(HOSPITAL, "MZ1"),
+        bill_ref(OTHER, "MZ1"),
+        bill_ref(HOSPITAL, "MZ2"),
+        bill_ref(OTHER, "MZ2"),
+    }
+    assert len(refs) == 4 and all(("paylater.clinic_bill", r) in run.states for r in refs)
+    assert run.states["paylater.clinic_bill", bill_ref(OTHER, "MZ2")]["patient"] == BOB
+    # the insurer settles HOSPITAL's MZ1, naming the hospital: OTHER's MZ1 is not touched
+    run.feed(settled(ALICE, "MZ1", 4_000))
+    p = run.patient(ALICE)
+    assert (p["bills"][k("MZ1")]["insured_paid_fen"], p["bills"][k("MZ1", OTHER)]["insured_paid_fen"]) == (
+        4_000,
+        0,
+    )
+    # OTHER's MZ1 repaid (twice notified): HOSPITAL's MZ1 still owes all of it
+    notice = repay(ALICE, "MZ1", 3_000, "wx-o1", hospital=OTHER)
+    run.feed(notice, notice)
+    p = run.patient(ALICE)
+    assert (p["bills"][k("MZ1", OTHER)]["status"], p["bills"][k("MZ1")]["owed_fen"]) == ("paid", 12_000)
+    run.feed(repay(ALICE, "MZ1", 12_000, "wx-h1"), repay(BOB, "MZ2", 2_000, "wx-o2", hospital=OTHER))
+    run.feed(repay(ALICE, "MZ1", 12_000, "wx-h1", via="query"))  # found again by asking
+    assert run.patient(ALICE)["bills"][k("MZ1")]["status"] == "paid"
+    assert run.patient(BOB)["bills"][k("MZ2", OTHER)]["status"] == "paid"
+    assert sorted(t for t in run.ledger if t.startswith("repay:")) == [
+        "repay:wechat:wx-h1",
+        "repay:wechat:wx-o1",
+        "repay:wechat:wx-o2",
+    ]
+    assert run.balances() == {
+        "channel:wechat": 17_000,
+        "clearing:insurer": 4_000,
+        f"patient:{ALICE}": 1_000,  # HOSPITAL's MZ2
+        f"hospital:{HOSPITAL}": -17_000,
+        f"hospital:{OTHER}": -5_000,
+    }
+
+
+def order_answer(
+    patient: str, bid: str, order: str, status: Literal["requested", "accepted", "failed"], **more: Any
+) -> OrderAnswer:
+    """The cashier's record of an order, or what the provider answered to placing it."""
+    fields: dict[str, Any] = {"channel": "wechat", "amount_fen": 12_000, "ts": T0 + DAY_MS, **more}
+    return OrderAnswer(key=patient, id=f"{status}:{order}", order=order, movement="payment", status=status,
+                       session=k(bid), **fields)  # fmt: skip
+
+
+def test_the_cashiers_orders_are_followed_from_their_record_until_their_outcome() -> None:
+    run = Run()
+    run.feed(rating(ALICE, 620), bill(ALICE, "B1", 12_000), bill(ALICE, "B2", 3_000))
+    q1, q2, q3 = (clinic_order(HOSPITAL, "B1", f"q{i}") for i in (1, 2, 3))
+
+    def pending() -> dict[str, dict[str, Any]]:
+        return run.states["paylater.clinic_pending", "p0"]
+
+    run.feed(order_answer(ALICE, "B1", q1, "requested"))
+    assert pending() == {q1: {"patient": ALICE, "bill": k("B1"), "amount": 12_000, "channel": "wechat",
+                              "status": "requested", "ts": T0 + DAY_MS}}  # fmt: skip
+    run.feed(
+        order_answer(ALICE, "B1", q1, "accepted"), order_answer(ALICE, "B1", q2, "requested", channel="etc")
+    )
+    assert {oid: o["status"] for oid, o in pending().items()} == {q1: "accepted", q2: "requested"}
+    run.feed(order_answer(ALICE, "B1", q2, "failed", channel="etc"))  # the provider refused it
+    assert list(pending()) == [q1]
+    parking = OrderAnswer(key=ALICE, ts=T0, id="p", order="0123456789abcdef-1", movement="payment",
+                          channel="wechat", status="requested", session="0123456789abcdef")  # fmt: skip
+    assert run.feed(parking).states == []  # parking's: paylater.sessions follows it
+    # a failed payment ends the order (the bill stays owed); the next one is paid
+    run.feed(repay(ALICE, "B1", 12_000, "wx-f", status="failed", order=q1))
+    assert pending() == {} and run.patient(ALICE)["bills"][k("B1")]["owed_fen"] == 12_000
+    run.feed(order_answer(ALICE, "B1", q3, "requested"))
+    run.feed(repay(ALICE, "B1", 12_000, "wx-3", order=q3))
+    assert pending() == {} and run.patient(ALICE)["bills"][k("B1")]["status"] == "paid"
+    # an order of a bill that owes nothing is not followed
+    assert run.feed(order_answer(ALICE, "B1", clinic_order(HOSPITAL, "B1", "q4"), "requested")).states == []
+    # a bill repaid by another order: its order not yet taken by a provider is withdrawn, one taken
+    # is followed until its outcome (what it brings is held to refund)
+    r1, r2, r3 = (clinic_order(HOSPITAL, "B2", f"r{i}") for i in (1, 2, 3))
+    run.feed(order_answer(ALICE, "B2", r1, "requested", amount_fen=3_000),
+             order_answer(ALICE, "B2", r2, "requested", amount_fen=3_000, channel="etc"),
+             order_answer(ALICE, "B2", r2, "accepted", amount_fen=3_000, channel="etc"))  # fmt: skip
+    run.feed(repay(ALICE, "B2", 3_000, "wx-r3", order=r3))
+    assert {oid: o["status"] for oid, o in pending().items()} == {r2: "accepted"}
+    assert run.proc.forget(ALICE) and run.proc.state.orders == {}  # erasure: the orders too
+    run.feed(rating(BOB, 600))
+    assert pending() == {}
 
 
 def test_a_late_older_rating_does_not_replace_a_newer_one() -> None:
@@ -290,24 +415,24 @@ def test_repaying_a_bill_frees_its_line() -> None:
     run.feed(rating(ALICE, 620), bill(ALICE, "B1", self_pay=12_000))
     run.feed(repay(ALICE, "B1", 5_000, "wx-1"))  # part of it
     p = run.patient(ALICE)
-    assert (p["used_fen"], p["available_fen"], p["bills"]["B1"]["status"]) == (7_000, 93_000, "open")
+    assert (p["used_fen"], p["available_fen"], p["bills"][k("B1")]["status"]) == (7_000, 93_000, "open")
     assert run.lines("repay:wechat:wx-1") == [("channel:wechat", 5_000), (f"patient:{ALICE}", -5_000)]
     run.feed(repay(ALICE, "B1", 7_000, "etc-9", channel="etc"))  # the rest, by another channel
     p = run.patient(ALICE)
     assert (p["used_fen"], p["available_fen"], p["open_bills"]) == (0, 100_000, [])
-    assert (p["bills"]["B1"]["status"], p["bills"]["B1"]["paid_fen"]) == ("paid", 12_000)
+    assert (p["bills"][k("B1")]["status"], p["bills"][k("B1")]["paid_fen"]) == ("paid", 12_000)
     assert run.balances() == {"channel:wechat": 5_000, "channel:etc": 7_000, f"hospital:{HOSPITAL}": -12_000}
     run.feed(bill(ALICE, "B2", self_pay=100_000, visit=T0 + 2 * DAY_MS))  # the whole line again
-    assert run.patient(ALICE)["bills"]["B2"]["status"] == "open"
+    assert run.patient(ALICE)["bills"][k("B2")]["status"] == "open"
     # the provider's ids are in the memo: what T+1 reconciliation matches the statement by
-    assert run.ledger["repay:etc:etc-9"][0].memo == f"{clinic_order('B1', 'q1')}||etc-9"
+    assert run.ledger["repay:etc:etc-9"][0].memo == f"{clinic_order(HOSPITAL, 'B1', 'q1')}||etc-9"
 
 
 def test_a_failed_repayment_changes_nothing() -> None:
     run = Run()
     run.feed(rating(ALICE, 620), bill(ALICE, "B1", 12_000))
     run.feed(repay(ALICE, "B1", 12_000, "wx-1", status="failed"))
-    assert run.patient(ALICE)["used_fen"] == 12_000 and list(run.ledger) == ["clinic:B1"]
+    assert run.patient(ALICE)["used_fen"] == 12_000 and list(run.ledger) == [f"clinic:{HOSPITAL}/B1"]
 
 
 def test_a_repeated_notice_is_applied_once() -> None:
@@ -316,7 +441,7 @@ def test_a_repeated_notice_is_applied_once() -> None:
     notice = repay(ALICE, "B1", 4_000, "wx-1")
     run.feed(notice, notice)  # the provider repeats its notice within a batch
     run.feed(notice, repay(ALICE, "B1", 4_000, "wx-1", via="query"))  # later, and found by a query
-    assert run.patient(ALICE)["bills"]["B1"]["paid_fen"] == 4_000
+    assert run.patient(ALICE)["bills"][k("B1")]["paid_fen"] == 4_000
     assert [t for t in run.ledger if t.startswith("repay:")] == ["repay:wechat:wx-1"]
     assert run.balances()[f"patient:{ALICE}"] == 11_000
 
@@ -325,7 +450,11 @@ def test_a_bill_past_due_is_overdue_counts_a_default_and_is_reminded_every_three
     run = Run()
     run.feed(rating(ALICE, 620), bill(ALICE, "B1", 12_000))
     [op] = run.tick(DUE).alerts
-    assert (op.op, op.alert.rule, op.alert.key) == ("open", "paylater.clinic_overdue", f"{ALICE}:B1")
+    assert (op.op, op.alert.rule, op.alert.key) == (
+        "open",
+        "paylater.clinic_overdue",
+        f"{ALICE}:{HOSPITAL}/B1",
+    )
     assert {k: op.alert.data[k] for k in ("hospital", "amount_fen", "due_ts", "due", "reminders")} == {
         "hospital": HOSPITAL,
         "amount_fen": 12_000,
@@ -334,7 +463,7 @@ def test_a_bill_past_due_is_overdue_counts_a_default_and_is_reminded_every_three
         "reminders": 1,
     }
     p = run.patient(ALICE)
-    assert (p["defaults"], p["overdue"], p["suspended"], p["bills"]["B1"]["status"]) == (
+    assert (p["defaults"], p["overdue"], p["suspended"], p["bills"][k("B1")]["status"]) == (
         1,
         1,
         False,
@@ -349,7 +478,7 @@ def test_a_bill_past_due_is_overdue_counts_a_default_and_is_reminded_every_three
     run.feed(repay(ALICE, "B1", 12_000, "wx-1", ts=DUE + 4 * DAY_MS))
     assert run.ops[-1].op == "resolve" and run.ops[-1].alert.id == op.alert.id
     assert run.tick(DUE + 6 * DAY_MS).alerts == []  # repaid: no more reminders
-    assert run.patient(ALICE)["bills"]["B1"]["status"] == "paid"
+    assert run.patient(ALICE)["bills"][k("B1")]["status"] == "paid"
 
 
 def test_a_repayment_made_in_time_whose_notice_came_late_is_not_a_default() -> None:
@@ -360,7 +489,11 @@ def test_a_repayment_made_in_time_whose_notice_came_late_is_not_a_default() -> N
     run.feed(repay(ALICE, "B1", 12_000, "wx-1", ts=DUE - 3_600_000))  # paid an hour before, notified late
     run.feed(repay(ALICE, "B2", 1_000, "wx-2", ts=DUE + 3_600_000))  # paid late
     p = run.patient(ALICE)
-    assert (p["defaults"], p["bills"]["B1"]["status"], p["bills"]["B2"]["status"]) == (1, "paid", "paid")
+    assert (p["defaults"], p["bills"][k("B1")]["status"], p["bills"][k("B2")]["status"]) == (
+        1,
+        "paid",
+        "paid",
+    )
     assert run.open_alerts("paylater.clinic_overdue") == {}
 
 
@@ -368,7 +501,7 @@ def test_a_platform_down_for_weeks_reminds_once_when_it_is_back() -> None:
     run = Run()
     run.feed(rating(ALICE, 620), bill(ALICE, "B1", 12_000))
     assert len(run.tick(DUE + 30 * DAY_MS).alerts) == 1
-    assert run.patient(ALICE)["bills"]["B1"]["reminders"] == 1
+    assert run.patient(ALICE)["bills"][k("B1")]["reminders"] == 1
     assert run.tick(DUE + 32 * DAY_MS).alerts == [] and len(run.tick(DUE + 33 * DAY_MS).alerts) == 1
 
 
@@ -379,13 +512,13 @@ def test_three_defaults_suspend_credit_until_every_overdue_bill_is_repaid() -> N
     run.tick(DUE + DAY_MS)  # B0 and B1 overdue
     assert (run.patient(ALICE)["defaults"], run.patient(ALICE)["suspended"]) == (2, False)
     run.feed(bill(ALICE, "B3", 10_000, visit=T0 + 11 * DAY_MS))  # two defaults: still on credit
-    assert run.patient(ALICE)["bills"]["B3"]["status"] == "open"
+    assert run.patient(ALICE)["bills"][k("B3")]["status"] == "open"
     run.tick(DUE + 2 * DAY_MS)  # B2: the third default
     p = run.patient(ALICE)
     assert (p["defaults"], p["overdue"], p["suspended"]) == (3, 3, True)
     assert list(run.open_alerts("paylater.clinic_suspended")) == [ALICE]
     run.feed(bill(ALICE, "B4", 1_000, visit=T0 + 13 * DAY_MS))  # 10 yuan, well within the line
-    assert run.patient(ALICE)["bills"]["B4"]["reason"] == "suspended"
+    assert run.patient(ALICE)["bills"][k("B4")]["reason"] == "suspended"
     run.feed(
         repay(ALICE, "B0", 10_000, "wx-0", ts=T0 + 14 * DAY_MS),
         repay(ALICE, "B1", 10_000, "wx-1", ts=T0 + 14 * DAY_MS),
@@ -397,7 +530,7 @@ def test_three_defaults_suspend_credit_until_every_overdue_bill_is_repaid() -> N
         bill(ALICE, "B5", 2_000, visit=T0 + 15 * DAY_MS),
     )
     p = run.patient(ALICE)
-    assert (p["suspended"], p["defaults"], p["bills"]["B5"]["status"]) == (False, 3, "open")
+    assert (p["suspended"], p["defaults"], p["bills"][k("B5")]["status"]) == (False, 3, "open")
     assert run.open_alerts("paylater.clinic_suspended") == {}
     run.tick(T0 + 22 * DAY_MS)  # B3 overdue too: the fourth default suspends again at once
     assert (run.patient(ALICE)["defaults"], run.patient(ALICE)["suspended"]) == (4, True)
@@ -412,11 +545,11 @@ def test_an_overpayment_is_booked_to_clearing_refunds_and_alerted_until_refunded
         (f"patient:{ALICE}", -12_000),
         ("clearing:refunds", -3_000),
     ]
-    order = clinic_order("B1", "q1")
+    order = clinic_order(HOSPITAL, "B1", "q1")
     [op] = run.open_alerts("paylater.clinic_overpaid").values()
     assert (op.alert.key, op.alert.data["excess_fen"], op.alert.data["bill"]) == (order, 3_000, "B1")
     # the same bill paid again by ETC (QR at the desk and ETC both went through): all of it held
-    run.feed(repay(ALICE, "B1", 12_000, "etc-1", channel="etc", order=clinic_order("B1", "etc")))
+    run.feed(repay(ALICE, "B1", 12_000, "etc-1", channel="etc", order=clinic_order(HOSPITAL, "B1", "etc")))
     assert run.lines("repay:etc:etc-1") == [("channel:etc", 12_000), ("clearing:refunds", -12_000)]
     assert run.balances()["clearing:refunds"] == -15_000
     refund = PaymentNotice(
@@ -433,7 +566,7 @@ def test_an_overpayment_is_booked_to_clearing_refunds_and_alerted_until_refunded
     )
     run.feed(refund, refund)
     assert run.lines("refund:R1") == [("clearing:refunds", 3_000), ("channel:wechat", -3_000)]
-    assert list(run.open_alerts("paylater.clinic_overpaid")) == [clinic_order("B1", "etc")]
+    assert list(run.open_alerts("paylater.clinic_overpaid")) == [clinic_order(HOSPITAL, "B1", "etc")]
     assert run.balances() == {
         "channel:wechat": 12_000,
         "channel:etc": 12_000,
@@ -447,7 +580,7 @@ def test_money_for_a_bill_nobody_knows_is_held_to_refund_and_shows_no_patient() 
     run.feed(repay("unknown", "NOPE", 800, "wx-7"))
     assert run.lines("repay:wechat:wx-7") == [("channel:wechat", 800), ("clearing:refunds", -800)]
     assert ("paylater.patient", "unknown") not in run.states
-    assert list(run.open_alerts("paylater.clinic_overpaid")) == [clinic_order("NOPE", "q1")]
+    assert list(run.open_alerts("paylater.clinic_overpaid")) == [clinic_order(HOSPITAL, "NOPE", "q1")]
 
 
 def test_parking_notices_are_left_to_the_parking_processor() -> None:
@@ -470,8 +603,11 @@ def test_the_insurer_settles_its_part_once() -> None:
     run = Run()
     run.feed(rating(ALICE, 620), bill(ALICE, "B1", 12_000, insured=18_000))
     run.feed(settled(ALICE, "B1", 18_000), settled(ALICE, "B1", 18_000, eid="again"))
-    assert run.lines("insured:B1") == [("clearing:insurer", 18_000), (f"insurer:{INSURER}", -18_000)]
-    assert run.patient(ALICE)["bills"]["B1"]["insured_paid_fen"] == 18_000
+    assert run.lines(f"insured:{HOSPITAL}/B1") == [
+        ("clearing:insurer", 18_000),
+        (f"insurer:{INSURER}", -18_000),
+    ]
+    assert run.patient(ALICE)["bills"][k("B1")]["insured_paid_fen"] == 18_000
     assert run.balances() == {
         "clearing:insurer": 18_000,
         f"patient:{ALICE}": 12_000,
@@ -479,14 +615,14 @@ def test_the_insurer_settles_its_part_once() -> None:
     }
     run.feed(settled(BOB, "B9", 2_000))  # before its bill: booked, and the bill takes it on arrival
     run.feed(rating(BOB, 620), bill(BOB, "B9", 1_000, insured=2_000))
-    assert run.patient(BOB)["bills"]["B9"]["insured_paid_fen"] == 2_000
+    assert run.patient(BOB)["bills"][k("B9")]["insured_paid_fen"] == 2_000
 
 
 def test_closed_bills_are_kept_up_to_bills_kept() -> None:
     run = Run(ClinicSettings(bills_kept=2))
     run.feed(rating(ALICE, 700), *(bill(ALICE, f"B{i}", 0, insured=100, visit=T0 + i) for i in range(5)))
     run.feed(bill(ALICE, "OPEN", 500, visit=T0 - DAY_MS))
-    assert sorted(run.patient(ALICE)["bills"]) == ["B3", "B4", "OPEN"]
+    assert sorted(run.patient(ALICE)["bills"]) == [k("B3"), k("B4"), k("OPEN")]
     run.feed(bill(ALICE, "B0", 0, insured=100, eid="late-repeat"))  # pruned, still booked once
     assert len(run.ledger) == 6
 
@@ -513,9 +649,9 @@ PROVIDER_ID = re.compile(r"[0-9A-Za-z_\-|*]{6,32}")  # the provider's rule for a
 
 @given(st.from_regex(r"[0-9A-Za-z_.\-]{1,64}", fullmatch=True))
 def test_every_bill_id_makes_an_order_id_the_provider_takes_and_finds_its_bill_again(bid: str) -> None:
-    order = clinic_order(bid, f"q{T0:x}")
+    order = clinic_order(HOSPITAL, bid, f"q{T0:x}")
     assert PROVIDER_ID.fullmatch(order) and order.startswith(CLINIC_ORDER)
-    assert ref_of_order(order) == bill_ref(bid) and len(bill_ref(bid)) == 16
+    assert ref_of_order(order) == bill_ref(HOSPITAL, bid) and len(bill_ref(HOSPITAL, bid)) == 16
 
 
 def test_the_clinic_settings_default_until_the_scene_has_them_and_refuse_bad_bands() -> None:
@@ -563,11 +699,22 @@ def test_a_bill_event_whose_parts_do_not_add_up_is_refused_at_decoding() -> None
 
 # -- a property: random histories --------------------------------------------------------------------
 PATIENTS = (ALICE, BOB)
-BILLS = tuple(f"B{i}" for i in range(6))  # bill i is patient i % 2's
+HOSPITALS = (HOSPITAL, OTHER)  # both number their bills B0..B5
+BILLS = tuple(f"B{i}" for i in range(6))  # bill i of hospital h is patient (i + h) % 2's
 
 
-def owner(bid: str) -> str:
-    return PATIENTS[int(bid[1:]) % 2]
+ANSWERS: tuple[Literal["requested", "accepted", "failed"], ...] = (
+    "requested",
+    "requested",
+    "accepted",
+    "failed",
+)
+OUTCOMES: tuple[Literal["success", "failed"], ...] = ("success", "success", "failed")
+
+
+def owner(bid: str, hospital: str) -> str:
+    """The same bill id of the two hospitals is two patients' bills."""
+    return PATIENTS[(int(bid[1:]) + HOSPITALS.index(hospital)) % 2]
 
 
 @dataclass
@@ -579,26 +726,29 @@ class History:
 def histories(draw: st.DrawFn) -> History:
     h, t = History(), T0
     notices: list[PaymentNotice] = []
+    what_next = ["rating", "bill", "bill", "pay", "pay", "again", "insurer", "order", "tick"]
     for n in range(draw(st.integers(1, 40))):
         t += draw(st.integers(0, 4)) * DAY_MS // 2
-        what = draw(st.sampled_from(["rating", "bill", "bill", "pay", "pay", "again", "insurer", "tick"]))
+        what = draw(st.sampled_from(what_next))
+        bid, hospital = draw(st.sampled_from(BILLS)), draw(st.sampled_from(HOSPITALS))
+        order = clinic_order(hospital, bid, f"q{draw(st.integers(0, 2))}")
         if what == "rating":
             h.items.append(rating(draw(st.sampled_from(PATIENTS)), draw(st.integers(500, 760)), as_of=t))
         elif what == "bill":
-            bid = draw(st.sampled_from(BILLS))
             h.items.append(
                 bill(
-                    owner(bid),
+                    owner(bid, hospital),
                     bid,
                     draw(st.integers(0, 120_000)),
                     draw(st.integers(0, 3)) * 5_000,
                     visit=t,
                     eid=f"b{n}",
+                    hospital=hospital,
                 )
             )
         elif what == "pay":
-            bid = draw(st.sampled_from(BILLS))
-            key = owner(bid) if draw(st.integers(0, 9)) else PATIENTS[1 - PATIENTS.index(owner(bid))]
+            mine = owner(bid, hospital)
+            key = mine if draw(st.integers(0, 9)) else PATIENTS[1 - PATIENTS.index(mine)]
             ev = repay(
                 key,
                 bid,
@@ -608,14 +758,23 @@ def histories(draw: st.DrawFn) -> History:
                 f"p{PATIENTS.index(key)}-tx{draw(st.integers(0, 12))}",
                 channel=draw(st.sampled_from(["wechat", "etc"])),
                 ts=t,
+                status=draw(st.sampled_from(OUTCOMES)),
+                order=order,
             )
             notices.append(ev)
             h.items.append(ev)
         elif what == "again" and notices:
             h.items.append(draw(st.sampled_from(notices)))
         elif what == "insurer":
-            bid = draw(st.sampled_from(BILLS))
-            h.items.append(settled(owner(bid), bid, draw(st.integers(1, 3)) * 5_000, eid=f"s{n}"))
+            h.items.append(
+                settled(owner(bid, hospital), bid, draw(st.integers(1, 3)) * 5_000, f"s{n}", hospital)
+            )
+        elif what == "order":  # the cashier records an order, or the provider answers placing it
+            status = draw(st.sampled_from(ANSWERS))
+            amount = draw(st.integers(1, 130_000))
+            h.items.append(OrderAnswer(key=owner(bid, hospital), ts=t, id=f"o{n}", order=order,
+                                       movement="payment", channel="wechat", status=status,
+                                       session=k(bid, hospital), amount_fen=amount))  # fmt: skip
         else:
             h.items.append(t)
     return h
@@ -675,16 +834,21 @@ def test_no_history_lends_beyond_the_line_repays_twice_or_unbalances_the_ledger(
             proc.tick(item, em)
             continue
         p = proc.state.patients.get(item.key) or Patient()
-        line, used, suspended, new = p.line, p.used(), p.suspended, getattr(item, "bill", "") not in p.bills
+        named = k(item.bill, item.hospital) if isinstance(item, ClinicBill | InsurerSettled) else ""
+        line, used, suspended, new = p.line, p.used(), p.suspended, named not in p.bills
         proc.process([(i + 1, item)], em)
         if isinstance(item, ClinicBill) and new:
-            b = proc.state.patients[item.key].bills[item.bill]
+            b = proc.state.patients[item.key].bills[named]
             if b.amount:  # lent: never beyond what was left of the line, never while suspended
                 assert used + b.amount <= line and not suspended
             else:
                 assert b.status in ("counter", "covered")
         for q in proc.state.patients.values():
             assert q.used() >= 0 and all(0 <= b.paid <= b.amount for b in q.bills.values())
+        for oid, o in proc.state.orders.items():  # an order not yet placed is of a bill still owed
+            owing = proc.state.patients[o.patient].bills.get(o.bill)
+            assert o.status == "accepted" or (owing is not None and owing.owed > 0), oid
+            assert owing is None or ref_of_order(oid) == owing.ref  # the order names its own bill
     crashes = set(data.draw(st.lists(st.integers(0, max(0, len(h.items) - 1)), max_size=4)))
     store, proc2, book2 = play(h.items, batch, crashes)
     clean, _, _ = play(h.items, 1, set())
@@ -829,7 +993,7 @@ def test_the_his_posts_a_bill_and_is_told_it_is_on_credit_with_its_due_date(tmp_
         assert (again["on_credit"], again["due_ts"], again["available_fen"]) == (True, due, 188_000)
         lot.drain()
         got = patient(lot, ALICE)
-        assert (got["state"]["used_fen"], got["owed_fen"], got["state"]["bills"]["MZ1"]["due_ts"]) == (
+        assert (got["state"]["used_fen"], got["owed_fen"], got["state"]["bills"][k("MZ1")]["due_ts"]) == (
             12_000,
             12_000,
             due,
@@ -841,7 +1005,7 @@ def test_the_his_posts_a_bill_and_is_told_it_is_on_credit_with_its_due_date(tmp_
             f"hospital:{HOSPITAL}": -30_000,
         }
         assert lot.get("/ledger/trial-balance")["balanced"] is True
-        assert patient_of_order(lot.p.store, clinic_order("MZ1", "q1")) == ALICE
+        assert patient_of_order(lot.p.store, clinic_order(HOSPITAL, "MZ1", "q1")) == ALICE
 
 
 def test_an_unrated_patient_is_told_to_pay_at_the_counter(tmp_path: Path) -> None:
@@ -850,7 +1014,7 @@ def test_an_unrated_patient_is_told_to_pay_at_the_counter(tmp_path: Path) -> Non
         assert (told["on_credit"], told["reason"], told["due_ts"]) == (False, "no_line", None)
         assert "窗口" in told["display"]
         lot.drain()
-        assert lot.balances() == {} and patient(lot, BOB)["state"]["bills"]["MZ2"]["status"] == "counter"
+        assert lot.balances() == {} and patient(lot, BOB)["state"]["bills"][k("MZ2")]["status"] == "counter"
 
 
 def test_a_bill_that_does_not_add_up_is_refused_naming_the_field(tmp_path: Path) -> None:
@@ -881,12 +1045,12 @@ def test_overdue_bills_are_reminded_and_the_third_suspends_credit_until_repaid(t
         assert (state["defaults"], state["overdue"], state["suspended"]) == (3, 3, True)
         alerts = lot.p.store.alerts(AlertQuery(scene="paylater", limit=100))
         overdue = sorted(a.key for a in alerts if a.rule == "paylater.clinic_overdue" and a.status == "open")
-        assert overdue == [f"{ALICE}:OLD{i}" for i in range(3)]
+        assert overdue == [f"{ALICE}:{HOSPITAL}/OLD{i}" for i in range(3)]
         told = post(lot, "/bills", bill_body(ALICE, "NEW", self_pay=1_000))
         assert (told["on_credit"], told["reason"]) == (False, "suspended")
         lot.drain()
         for i in range(3):
-            paid_notice(lot, ALICE, clinic_order(f"OLD{i}", "q1"), 10_000, f"wx-{i}")
+            paid_notice(lot, ALICE, clinic_order(HOSPITAL, f"OLD{i}", "q1"), 10_000, f"wx-{i}")
         state = patient(lot, ALICE)["state"]
         assert (state["suspended"], state["defaults"], state["used_fen"]) == (False, 3, 0)
         alerts = lot.p.store.alerts(AlertQuery(scene="paylater", limit=100))
@@ -894,30 +1058,121 @@ def test_overdue_bills_are_reminded_and_the_third_suspends_credit_until_repaid(t
         assert post(lot, "/bills", bill_body(ALICE, "NEWER", self_pay=1_000))["on_credit"] is True
 
 
+def pay_path(bid: str, hospital: str = HOSPITAL) -> str:
+    return f"/hospitals/{hospital}/bills/{bid}/pay"
+
+
+@contextmanager
+def providers(lot: Lot) -> Iterator[dict[str, Any]]:
+    """The sandbox providers of the desk's channels (its dispatcher is off: the test follows the
+    orders), by channel."""
+    rt = lot.p.runtime("paylater")
+    rt.world.providers.start(rt.settings.channels, 16)
+    try:
+        yield rt.world.providers.channels
+    finally:
+        rt.world.providers.close()
+
+
+def found_by_asking(lot: Lot, channel: Any, order: str) -> None:
+    """The provider asked after ``order`` until it is paid, and its answer published as the
+    dispatcher publishes it."""
+    found = until_paid(channel, order)
+    lot.p.publish([notice_event(found, patient_of_order(lot.p.store, order), "query")])
+    lot.drain()
+
+
 def test_the_cashier_repays_a_bill_by_any_channel_and_refuses_one_that_owes_nothing(tmp_path: Path) -> None:
     with desk(tmp_path) as lot:
         rate(lot, ALICE, 620)
         post(lot, "/bills", bill_body(ALICE, "MZ5", self_pay=12_000))
         lot.drain()
-        assert post(lot, "/bills/MZ5/pay", {"channel": "etc"}, 404)["message"].startswith(
+        assert post(lot, pay_path("MZ5"), {"channel": "etc"}, 404)["message"].startswith(
             "channel 'etc' is not"
         )
-        rt = lot.p.runtime("paylater")
-        rt.world.providers.start(rt.settings.channels, 16)
-        try:
-            got = post(lot, "/bills/MZ5/pay", {"channel": "etc"})
+        with providers(lot) as channels:
+            got = post(lot, pay_path("MZ5"), {"channel": "etc"})
             assert (got["status"], got["amount_fen"], got["channel"]) == ("accepted", 12_000, "etc")
-            assert got["order"].startswith(f"CB-{bill_ref('MZ5')}-q") and PROVIDER_ID.fullmatch(got["order"])
-            found = until_paid(rt.world.providers.channels["etc"], got["order"])
-            lot.p.publish([notice_event(found, patient_of_order(lot.p.store, got["order"]), "query")])
-            lot.drain()
-        finally:
-            rt.world.providers.close()
-        bill_now = patient(lot, ALICE)["state"]["bills"]["MZ5"]
+            assert got["order"].startswith(f"CB-{bill_ref(HOSPITAL, 'MZ5')}-q")
+            assert PROVIDER_ID.fullmatch(got["order"])
+            found_by_asking(lot, channels["etc"], got["order"])
+        bill_now = patient(lot, ALICE)["state"]["bills"][k("MZ5")]
         assert (bill_now["status"], bill_now["paid_fen"]) == ("paid", 12_000)
         assert lot.balances() == {"channel:etc": 12_000, f"hospital:{HOSPITAL}": -12_000}
-        assert post(lot, "/bills/MZ5/pay", {}, 409)["message"] == "bill MZ5 owes nothing: it is paid"
-        assert post(lot, "/bills/NOPE/pay", {}, 404)["message"] == "no bill 'NOPE'"
+        said = post(lot, pay_path("MZ5"), {}, 409)["message"]
+        assert said == f"bill MZ5 of {HOSPITAL} owes nothing: it is paid"
+        assert post(lot, pay_path("NOPE"), {}, 404)["message"] == f"no bill 'NOPE' of '{HOSPITAL}'"
+        assert post(lot, pay_path("MZ5", OTHER), {}, 404)["message"] == f"no bill 'MZ5' of '{OTHER}'"
+
+
+def test_two_hospitals_send_the_same_bill_id_and_each_is_booked_and_repaid_once(tmp_path: Path) -> None:
+    with desk(tmp_path) as lot:
+        rate(lot, ALICE, 620)  # 1,000 yuan
+        rate(lot, BOB, 620)
+        mine = post(lot, "/bills", bill_body(ALICE, "MZ1", self_pay=12_000))
+        theirs = post(lot, "/bills", {**bill_body(BOB, "MZ1", self_pay=3_000), "hospital": OTHER})
+        assert (mine["on_credit"], mine["key"], theirs["on_credit"], theirs["key"]) == (
+            True, k("MZ1"), True, k("MZ1", OTHER),
+        )  # fmt: skip
+        lot.drain()
+        again = post(lot, "/bills", bill_body(ALICE, "MZ1", self_pay=12_000))  # HOSPITAL's HIS retries
+        assert (again["on_credit"], again["available_fen"]) == (True, 88_000)
+        post(lot, "/bills", bill_body(BOB, "MZ1", self_pay=12_000), 409)  # HOSPITAL's MZ1 is ALICE's
+        slash = {**bill_body(BOB, "MZ9", self_pay=1), "hospital": "jx/provincial"}
+        assert post(lot, "/bills", slash, 422)["detail"][0]["loc"][-1] == "hospital"
+        lot.drain()
+        assert sorted(patient(lot, ALICE)["state"]["bills"]) == [k("MZ1")]
+        assert sorted(patient(lot, BOB)["state"]["bills"]) == [k("MZ1", OTHER)]
+        assert lot.balances() == {
+            f"patient:{ALICE}": 12_000,
+            f"patient:{BOB}": 3_000,
+            f"hospital:{HOSPITAL}": -12_000,
+            f"hospital:{OTHER}": -3_000,
+        }
+        with providers(lot) as channels:
+            paid = [post(lot, pay_path("MZ1", h), {}) for h in (HOSPITAL, OTHER)]
+            assert [p["amount_fen"] for p in paid] == [12_000, 3_000]
+            assert paid[0]["order"] != paid[1]["order"]
+            assert [patient_of_order(lot.p.store, p["order"]) for p in paid] == [ALICE, BOB]
+            for got in paid:
+                found_by_asking(lot, channels["wechat"], got["order"])
+                found_by_asking(lot, channels["wechat"], got["order"])  # asked again: applied once
+        for key, bk in ((ALICE, k("MZ1")), (BOB, k("MZ1", OTHER))):
+            assert patient(lot, key)["state"]["bills"][bk]["status"] == "paid"
+        assert lot.balances() == {
+            "channel:wechat": 15_000,
+            f"hospital:{HOSPITAL}": -12_000,
+            f"hospital:{OTHER}": -3_000,
+        }
+        for h in (HOSPITAL, OTHER):
+            post(lot, pay_path("MZ1", h), {}, 409)
+
+
+def test_the_cashier_asked_again_reuses_the_open_order(tmp_path: Path) -> None:
+    """A desk whose request timed out pays again: the order recorded and open at that channel is
+    placed again (the provider takes its id once), not a second debit."""
+    with desk(tmp_path) as lot:
+        rate(lot, ALICE, 620)
+        post(lot, "/bills", bill_body(ALICE, "MZ6", self_pay=12_000))
+        lot.drain()
+        with providers(lot) as channels:
+            first = post(lot, pay_path("MZ6"), {})
+            lot.drain()
+            time.sleep(0.005)  # another millisecond: a new order would have another id
+            again = post(lot, pay_path("MZ6"), {"channel": "wechat"})
+            lot.drain()
+            assert again == first
+            requested = [e for e in lot.p.store.find_events(["paylater.answer"], keys=[ALICE])
+                         if getattr(e, "status", "") == "requested"]  # fmt: skip
+            assert [getattr(e, "order", "") for e in requested] == [first["order"]]
+            [row] = lot.p.store.states("paylater.clinic_pending")
+            assert list(row["data"]) == [first["order"]]
+            assert row["data"][first["order"]]["status"] == "accepted"
+            found_by_asking(lot, channels["wechat"], first["order"])
+        [row] = lot.p.store.states("paylater.clinic_pending")
+        assert row["data"] == {}  # its outcome is known: no longer open
+        assert patient(lot, ALICE)["state"]["bills"][k("MZ6")]["status"] == "paid"
+        assert lot.balances() == {"channel:wechat": 12_000, f"hospital:{HOSPITAL}": -12_000}
 
 
 def until_paid(channel: Any, order: str, timeout: float = 10.0) -> Any:

@@ -341,10 +341,9 @@ def test_reads_sent_again_get_the_same_answer_and_open_no_case(tmp_path: Path) -
 def test_an_exit_read_before_its_entry_was_processed_waits_for_the_booth(tmp_path: Path) -> None:
     with running(tmp_path) as lot:
         read = {"lot": LOT, "gate": "g", "plate": PLATE, "confidence": 0.98}
+        lot.p.pipeline.stop()  # the entry is durable but not processed yet (drain() processes)
         lot.post("/gate", {**read, "id": "in", "direction": "entry", "ts": T0})
-        out = lot.post(
-            "/gate", {**read, "id": "out", "direction": "exit", "ts": T0 + HOUR}
-        )  # not processed yet
+        out = lot.post("/gate", {**read, "id": "out", "direction": "exit", "ts": T0 + HOUR})
         assert (out["decision"], out["reason"]) == ("hold", "no_entry")
         lot.drain()
         [alert] = [a for a in lot.p.store.alerts(lot_alerts()) if a.rule == "paylater.held_read"]

@@ -129,8 +129,22 @@ class Checkpoints(ABC):
     def load_checkpoint(self, processor: str, partition: int) -> tuple[int, bytes] | None: ...
 
     @abstractmethod
-    def commit(self, processor: str, partition: int, poff: int, state: bytes, out: Outputs) -> list[Alert]:
-        """Outputs and the checkpoint in one transaction; returns the alerts as they now stand."""
+    def load_entries(self, processor: str, partition: int) -> dict[str, dict[str, bytes]]:
+        """The committed entries of the processor's keyed state fields (core/keyed.py):
+        field -> key -> encoded entry."""
+
+    @abstractmethod
+    def commit(
+        self,
+        processor: str,
+        partition: int,
+        poff: int,
+        state: bytes,
+        out: Outputs,
+        entries: Mapping[str, Mapping[str, bytes | None]] | None = None,
+    ) -> list[Alert]:
+        """Outputs and the checkpoint in one transaction; returns the alerts as they now stand.
+        ``entries``: the keyed entries the batch changed (field -> key -> entry, None: deleted)."""
 
 
 class Ledger(ABC):

@@ -34,7 +34,7 @@ EVENT_SCHEMA = pa.schema(
         ("payload", pa.string()),
     ]
 )  # fmt: skip
-_ARROW_TYPES = {"text": pa.string(), "bigint": pa.int64(), "float8": pa.float64()}
+_ARROW_TYPES = {"text": pa.string(), "bigint": pa.int64(), "float8": pa.float64(), "bytea": pa.binary()}
 
 
 class DuckTx:
@@ -208,9 +208,17 @@ class DuckStore(SqlStore[DuckTx]):
         return list(zip(parts, offs, fresh, strict=True))
 
     # -- processor commits -----------------------------------------------------------------------
-    def commit(self, processor: str, partition: int, poff: int, state: bytes, out: Outputs) -> list[Alert]:
+    def commit(
+        self,
+        processor: str,
+        partition: int,
+        poff: int,
+        state: bytes,
+        out: Outputs,
+        entries: Mapping[str, Mapping[str, bytes | None]] | None = None,
+    ) -> list[Alert]:
         with self._transaction(f"commit of {processor}/{partition} at offset {poff}") as tx:
-            return self._commit_in(tx, processor, partition, poff, state, out)
+            return self._commit_in(tx, processor, partition, poff, state, out, entries)
 
     # -- housekeeping ----------------------------------------------------------------------------
     def export(

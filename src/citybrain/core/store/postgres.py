@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Literal
 
@@ -279,7 +279,15 @@ class PostgresStore(SqlStore[PgTx]):
             raise FencedError(f"partitions {lost} are owned by another worker now")
 
     # -- processor commits -----------------------------------------------------------------------
-    def commit(self, processor: str, partition: int, poff: int, state: bytes, out: Outputs) -> list[Alert]:
+    def commit(
+        self,
+        processor: str,
+        partition: int,
+        poff: int,
+        state: bytes,
+        out: Outputs,
+        entries: Mapping[str, Mapping[str, bytes | None]] | None = None,
+    ) -> list[Alert]:
         if not self.owns(partition):
             # Not ours (a scale-out worker runs tasks for every partition but owns a few): the
             # owner commits this partition. The pipeline reloads the task when it gains ownership.
@@ -290,7 +298,7 @@ class PostgresStore(SqlStore[PgTx]):
             try:
                 with self._tx() as cur:
                     self._check_fences(cur, [partition])
-                    return self._commit_in(PgTx(cur), processor, partition, poff, state, out)
+                    return self._commit_in(PgTx(cur), processor, partition, poff, state, out, entries)
             except (psycopg.OperationalError, StoreUnavailableError) as err:
                 if time.monotonic() > deadline:
                     raise StoreError(

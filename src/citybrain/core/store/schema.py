@@ -29,6 +29,10 @@ TABLES: dict[str, str] = {
     "checkpoints": """CREATE TABLE IF NOT EXISTS checkpoints (
         processor VARCHAR NOT NULL, partition INTEGER NOT NULL, poff BIGINT NOT NULL, state BYTEA NOT NULL,
         updated_ts BIGINT NOT NULL, PRIMARY KEY (processor, partition))""",
+    # the entries of processors' keyed state fields (core/keyed.py), committed with the checkpoint
+    "processor_entries": """CREATE TABLE IF NOT EXISTS processor_entries (
+        processor VARCHAR NOT NULL, partition INTEGER NOT NULL, field VARCHAR NOT NULL, key VARCHAR NOT NULL,
+        data BYTEA NOT NULL, PRIMARY KEY (processor, partition, field, key))""",
     "late_events": """CREATE TABLE IF NOT EXISTS late_events (
         processor VARCHAR NOT NULL, partition INTEGER NOT NULL, poff BIGINT NOT NULL, id VARCHAR NOT NULL,
         ts BIGINT NOT NULL, watermark BIGINT NOT NULL, recorded_ts BIGINT NOT NULL)""",
@@ -160,6 +164,19 @@ READ_LOG = (
     "SELECT poff, id, ingest_ts, payload, kind, key, source, ts FROM events "
     "WHERE partition = ? AND poff > ? ORDER BY poff LIMIT ?"
 )
+UPSERT_ENTRIES = (
+    "INSERT INTO processor_entries SELECT processor, partition, field, key, data FROM {src} "
+    "ON CONFLICT (processor, partition, field, key) DO UPDATE SET data = excluded.data"
+)
+ENTRY_COLUMNS: Columns = (
+    ("processor", "text"), ("partition", "bigint"), ("field", "text"), ("key", "text"), ("data", "bytea"),
+)  # fmt: skip
+DELETE_ENTRIES = (
+    "DELETE FROM processor_entries WHERE processor = ? AND partition = ? "
+    "AND (field, key) IN (SELECT field, key FROM {src})"
+)
+ENTRY_KEY_COLUMNS: Columns = (("field", "text"), ("key", "text"))
+READ_ENTRIES = "SELECT field, key, data FROM processor_entries WHERE processor = ? AND partition = ?"
 READ_CHECKPOINT = "SELECT poff, state FROM checkpoints WHERE processor = ? AND partition = ?"
 QUARANTINE_LIST = (
     "SELECT stage, processor, partition, poff, id, kind, key, source, ts, reason, payload, recorded_ts "

@@ -13,7 +13,7 @@ DuckDB has one writer, serialised by its lock).
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Generic, Literal, Protocol, TypeVar
 
@@ -104,8 +104,21 @@ class SqlStore(SqlCases, SqlAggregation, SqlLedger, Store, Generic[TxT]):
         rows = self._rows(schema.READ_CHECKPOINT, [processor, partition])
         return (int(rows[0][0]), bytes(rows[0][1])) if rows else None
 
+    def load_entries(self, processor: str, partition: int) -> dict[str, dict[str, bytes]]:
+        out: dict[str, dict[str, bytes]] = {}
+        for name, key, data in self._rows(schema.READ_ENTRIES, [processor, partition]):
+            out.setdefault(name, {})[key] = bytes(data)
+        return out
+
     def _commit_in(
-        self, tx: TxT, processor: str, partition: int, poff: int, state: bytes, out: Outputs
+        self,
+        tx: TxT,
+        processor: str,
+        partition: int,
+        poff: int,
+        state: bytes,
+        out: Outputs,
+        entries: Mapping[str, Mapping[str, bytes | None]] | None = None,
     ) -> list[Alert]:
         """A processor batch's outputs and its checkpoint, inside the caller's transaction."""
         now = now_ms()
@@ -131,8 +144,25 @@ class SqlStore(SqlCases, SqlAggregation, SqlLedger, Store, Generic[TxT]):
             ps = out.postings
             columns = [[getattr(p, name) for p in ps] for name, _ in schema.POSTING_COLUMNS[:-1]]
             self._upsert(tx, schema.INSERT_POSTINGS, schema.POSTING_COLUMNS, [*columns, [now] * len(ps)])
+        if entries:
+            self._write_entries(tx, processor, partition, entries)
         tx.execute(schema.UPSERT_CHECKPOINT, [processor, partition, poff, state, now])
         return changed
+
+    def _write_entries(
+        self, tx: TxT, processor: str, partition: int, entries: Mapping[str, Mapping[str, bytes | None]]
+    ) -> None:
+        put = [(name, key, data) for name, keyed in entries.items() for key, data in keyed.items()]
+        rows = [(name, key, data) for name, key, data in put if data is not None]
+        if rows:
+            n = len(rows)
+            self._upsert(tx, schema.UPSERT_ENTRIES, schema.ENTRY_COLUMNS,
+                         [[processor] * n, [partition] * n, [r[0] for r in rows], [r[1] for r in rows],
+                          [r[2] for r in rows]])  # fmt: skip
+        gone = [(name, key) for name, key, data in put if data is None]
+        if gone:  # one statement over the keys (DuckDB runs an executemany row by row)
+            self._upsert(tx, schema.DELETE_ENTRIES, schema.ENTRY_KEY_COLUMNS,
+                         [[g[0] for g in gone], [g[1] for g in gone]], [processor, partition])  # fmt: skip
 
     # -- alerts ----------------------------------------------------------------------------------
     @staticmethod

@@ -22,11 +22,18 @@ bill is overdue by the wall clock, since nothing else happens when a patient doe
 repayment whose provider time is before the due time is on time even if its notice came after
 (a provider retrying, a notice found at T+1 reconciliation): that default is taken back.
 
+A bill is the hospital's: a HIS numbers its bills only within its hospital, so two hospitals may
+both send bill ``MZ1``. Everywhere the platform names a bill it names the hospital too: the bill's
+key is ``<hospital>/<bill>`` (``bill_key``; a bill id has no ``/``, a hospital id none either), and
+its short ref in provider orders (``bill_ref``) is a hash of that key.
+
 Ledger transactions (fen; debits positive; zero lines omitted, so a bill of 0 books nothing):
 
-* ``clinic:<bill>``: ``insurer:<insurer>`` +insured, ``patient:<id>`` +the self-pay part on credit,
-  ``hospital:<hospital>`` -(both): the bill (a self-pay part paid at the counter is not booked);
-* ``insured:<bill>``: ``clearing:insurer`` +amount, ``insurer:<insurer>`` -amount: the insurer paid;
+* ``clinic:<hospital>/<bill>``: ``insurer:<insurer>`` +insured, ``patient:<id>`` +the self-pay part
+  on credit, ``hospital:<hospital>`` -(both): the bill (a self-pay part paid at the counter is not
+  booked);
+* ``insured:<hospital>/<bill>``: ``clearing:insurer`` +amount, ``insurer:<insurer>`` -amount: the
+  insurer paid;
 * ``repay:<movement>``: ``channel:<c>`` +amount, ``patient:<id>`` -what the bill owed of it,
   ``clearing:refunds`` -the rest: a repayment (a ``PaymentNotice`` of a ``CB-`` order), any channel;
 * ``refund:<refund>``: ``clearing:refunds`` +amount, ``channel:<c>`` -amount: the provider confirmed
@@ -35,6 +42,12 @@ Ledger transactions (fen; debits positive; zero lines omitted, so a bill of 0 bo
 A repayment is applied once per provider movement; what exceeds what the bill still owes (or pays
 a bill the patient does not owe, or no known bill) is booked to ``clearing:refunds`` and alerted
 (``paylater.clinic_overpaid``): this first version does not place the refund itself.
+
+The cashier's repayment orders are recorded (``OrderAnswer``, ``requested``) before they are placed;
+the processor keeps them until the provider's outcome comes and publishes them per partition as
+``paylater.clinic_pending``: the cashier reuses an open one instead of placing a second, and the
+payment gateway's dispatcher places one the platform died before placing and asks the provider
+after one whose notice is late, as it does for parking's ``paylater.pending``.
 """
 
 from __future__ import annotations
@@ -49,7 +62,7 @@ from zoneinfo import ZoneInfo
 import msgspec
 
 from citybrain import sdk
-from citybrain.scenes.paylater.events import Fen, Name, PaymentNotice
+from citybrain.scenes.paylater.events import Fen, Name, OrderAnswer, PaymentNotice
 
 DAY_MS = 86_400_000
 BEIJING = ZoneInfo("Asia/Shanghai")
@@ -61,10 +74,15 @@ UNKNOWN = "unknown"  # the key of a notice whose bill the platform does not know
 
 Status = Literal["open", "overdue", "paid", "counter", "covered"]
 EpochMs = Annotated[int, msgspec.Meta(ge=sdk.MIN_TS, le=sdk.MAX_TS, description="epoch milliseconds, UTC")]
+BILL_ID = r"^[0-9A-Za-z_.\-]+$"
+HOSPITAL_ID = r"^[^/]+$"  # no '/': a path segment (/clinic/hospitals/{hospital}/...), part of a bill's key
 BillId = Annotated[
-    str,
-    msgspec.Meta(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z_.\-]+$", description="the HIS bill id"),
+    str, msgspec.Meta(min_length=1, max_length=64, pattern=BILL_ID, description="the HIS bill id")
 ]
+HospitalId = Annotated[
+    str, msgspec.Meta(min_length=1, max_length=64, pattern=HOSPITAL_ID, description="the hospital (no '/')")
+]
+EVENT_ID_MAX = 128  # sdk: an event id's length at most
 
 
 # -- settings --------------------------------------------------------------------------------------
@@ -129,16 +147,45 @@ def beijing(ts: int) -> str:
     return dt.datetime.fromtimestamp(ts / 1000, BEIJING).strftime("%Y-%m-%d %H:%M")
 
 
+# -- a bill's names --------------------------------------------------------------------------------
+def bill_key(hospital: str, bill: str) -> str:
+    """A bill's identity on the platform: ``<hospital>/<bill>`` (a HIS's bill ids are unique only
+    within its hospital). A bill id has no ``/``, so the key splits back unambiguously."""
+    return f"{hospital}/{bill}"
+
+
+def split_key(key: str) -> tuple[str, str]:
+    """(hospital, bill) of a bill's key."""
+    hospital, _, bill = key.rpartition("/")
+    return hospital, bill
+
+
+def bill_event_id(hospital: str, bill: str) -> str:
+    """The id of a bill's event: ``clinic-bill:<hospital>/<bill>``, or, when that is longer than an
+    event id may be, a 128-bit hash of the key (no ``/`` in it: the two forms never meet)."""
+    readable = f"clinic-bill:{bill_key(hospital, bill)}"
+    if len(readable) <= EVENT_ID_MAX:
+        return readable
+    return "clinic-bill:" + hashlib.blake2b(bill_key(hospital, bill).encode(), digest_size=16).hexdigest()
+
+
+def repayment_subject(key: str) -> str:
+    """What the payer's provider shows for a repayment of the bill ``key`` (127 characters at most)."""
+    hospital, bill = split_key(key)
+    return f"诊疗费 {hospital} {bill}"[:127]
+
+
 # -- provider orders -------------------------------------------------------------------------------
-def bill_ref(bill: str) -> str:
+def bill_ref(hospital: str, bill: str) -> str:
     """A bill's short id in provider orders (an order id is at most 32 of [0-9A-Za-z_-|*]; a HIS
-    bill id may be longer): 16 hex characters, stable."""
-    return hashlib.blake2b(bill.encode(), digest_size=8).hexdigest()
+    bill id may be longer): 16 hex characters of the bill's key, stable."""
+    return hashlib.blake2b(bill_key(hospital, bill).encode(), digest_size=8).hexdigest()
 
 
-def clinic_order(bill: str, suffix: str) -> str:
-    """A repayment order of ``bill``: ``CB-<ref>-<suffix>`` (suffix: 12 characters at most)."""
-    return f"{CLINIC_ORDER}{bill_ref(bill)}-{suffix}"
+def clinic_order(hospital: str, bill: str, suffix: str) -> str:
+    """A repayment order of ``bill`` of ``hospital``: ``CB-<ref>-<suffix>`` (suffix: 12 characters
+    at most)."""
+    return f"{CLINIC_ORDER}{bill_ref(hospital, bill)}-{suffix}"
 
 
 def ref_of_order(order: str) -> str:
@@ -171,8 +218,8 @@ class ClinicBill(sdk.Event, tag="paylater.clinic_bill"):
 
     scene: ClassVar[str] = "paylater"
     internal: ClassVar[bool] = True  # through its route (POST /clinic/...), which checks it
-    hospital: Name
-    bill: BillId
+    hospital: HospitalId
+    bill: BillId  # the HIS's id, unique within its hospital
     visit_ts: EpochMs
     total_fen: Fen
     insured_fen: Fen = 0  # 医保统筹: the insurer pays it
@@ -190,22 +237,24 @@ class ClinicBill(sdk.Event, tag="paylater.clinic_bill"):
 
 
 class InsurerSettled(sdk.Event, tag="paylater.insurer_settled"):
-    """The insurer paid its part of a bill (keyed by the patient of the bill)."""
+    """The insurer paid its part of a bill (keyed by the patient of the bill; the bill is named by
+    its hospital and its HIS id, as the hospital sent it)."""
 
     scene: ClassVar[str] = "paylater"
     insurer: Name
+    hospital: HospitalId
     bill: BillId
     amount_fen: Fen
 
 
-ClinicEvent = CreditRating | ClinicBill | InsurerSettled | PaymentNotice
+ClinicEvent = CreditRating | ClinicBill | InsurerSettled | PaymentNotice | OrderAnswer
 
 # -- alert rules -----------------------------------------------------------------------------------
 OVERDUE = sdk.rule(
     "paylater", "clinic_overdue", "就医欠款逾期 / clinic bill overdue", clear="0s", update_every="1h",
     doc="A bill on credit was not repaid within settle_days of the visit: a default of the patient. "
-    "The alert (key <patient>:<bill>) reminds again every remind_every_days while unpaid and resolves "
-    "when the bill is repaid in full.",
+    "The alert (key <patient>:<hospital>/<bill>) reminds again every remind_every_days while unpaid and "
+    "resolves when the bill is repaid in full.",
 )  # fmt: skip
 OVERPAID = sdk.rule(
     "paylater", "clinic_overpaid", "就医还款多付待退 / clinic overpayment to refund", severity="major",
@@ -230,7 +279,7 @@ class Bill(msgspec.Struct):
     insured: int
     self_pay: int
     insurer: str
-    ref: str  # bill_ref(bill): how provider orders name it
+    ref: str  # bill_ref(hospital, bill): how provider orders name it
     status: Status
     reason: str = ""  # on_credit, or why not: no_line, suspended, over_line, no_self_pay
     amount: int = 0  # fen on credit (the self-pay part of a bill on credit)
@@ -254,8 +303,8 @@ class Patient(msgspec.Struct):
     line: int = 0  # fen
     defaults: int = 0  # bills that went overdue, ever
     suspended: bool = False
-    bills: dict[str, Bill] = msgspec.field(default_factory=dict)
-    early_insured: dict[str, int] = msgspec.field(default_factory=dict)  # bill not seen yet -> fen
+    bills: dict[str, Bill] = msgspec.field(default_factory=dict)  # by the bill's key, <hospital>/<bill>
+    early_insured: dict[str, int] = msgspec.field(default_factory=dict)  # bill (key) not seen yet -> fen
     seen: list[str] = msgspec.field(default_factory=list)  # bill:, insured:, movements, refund: applied
 
     def used(self) -> int:
@@ -266,11 +315,23 @@ class Patient(msgspec.Struct):
         return next(((bid, b) for bid, b in self.bills.items() if b.ref == ref), None)
 
 
+class ClinicOrder(msgspec.Struct):
+    """A cashier's repayment order, open at a provider until its outcome is known."""
+
+    patient: str
+    bill: str  # the bill's key, <hospital>/<bill>
+    amount: int
+    channel: str
+    status: str  # requested (recorded; placed, or about to be) | accepted (the provider took it)
+    ts: int  # when it was recorded
+
+
 class ClinicState(msgspec.Struct):
     patients: dict[str, Patient] = msgspec.field(default_factory=dict)
-    # a heap of (wall ms, patient, bill): when a bill on credit is next looked at (its due time,
-    # then each reminder); stale entries (bills repaid) are dropped when they surface
+    # a heap of (wall ms, patient, bill key): when a bill on credit is next looked at (its due
+    # time, then each reminder); stale entries (bills repaid) are dropped when they surface
     due: list[tuple[int, str, str]] = msgspec.field(default_factory=list)
+    orders: dict[str, ClinicOrder] = msgspec.field(default_factory=dict)  # open repayment orders
 
 
 class BillView(msgspec.Struct):
@@ -292,6 +353,7 @@ class BillView(msgspec.Struct):
     due: str  # Beijing time; empty when not on credit
     reminders: int
     insured_paid_fen: int
+    key: str = ""  # <hospital>/<bill>: the bill's name on the platform
 
 
 class PatientView(msgspec.Struct):
@@ -307,15 +369,15 @@ class PatientView(msgspec.Struct):
     suspended: bool = False
     defaults: int = 0
     overdue: int = 0  # bills overdue now
-    open_bills: list[str] = msgspec.field(default_factory=list)  # open or overdue
-    bills: dict[str, BillView] = msgspec.field(default_factory=dict)  # every bill kept
+    open_bills: list[str] = msgspec.field(default_factory=list)  # open or overdue (bill keys)
+    bills: dict[str, BillView] = msgspec.field(default_factory=dict)  # every bill kept, by key
 
 
-def bill_view(patient: str, bid: str, b: Bill) -> BillView:
+def bill_view(patient: str, key: str, b: Bill) -> BillView:
     return BillView(
-        bid, patient, b.hospital, b.ref, b.status, b.reason, b.visit_ts, b.total, b.insured, b.self_pay,
-        b.insurer, b.amount, b.paid, b.owed, b.due_ts, beijing(b.due_ts) if b.due_ts else "", b.reminders,
-        b.insured_paid,
+        split_key(key)[1], patient, b.hospital, b.ref, b.status, b.reason, b.visit_ts, b.total, b.insured,
+        b.self_pay, b.insurer, b.amount, b.paid, b.owed, b.due_ts, beijing(b.due_ts) if b.due_ts else "",
+        b.reminders, b.insured_paid, key,
     )  # fmt: skip
 
 
@@ -337,18 +399,21 @@ def _builtins(obj: object) -> dict[str, Any]:
 
 # -- the processor ---------------------------------------------------------------------------------
 class Clinic(sdk.Processor[ClinicState, ClinicEvent]):
-    """``paylater.clinic``: every patient's line, bills and repayments, in event order; overdue
-    bills found by the wall clock (``tick``), since nothing else happens when a patient does not
-    pay. The state, the ledger postings and the checkpoint are committed together."""
+    """``paylater.clinic``: every patient's line, bills and repayments, and the cashier's open
+    orders, in event order; overdue bills found by the wall clock (``tick``), since nothing else
+    happens when a patient does not pay. The state, the ledger postings and the checkpoint are
+    committed together."""
 
     name = "paylater.clinic"
-    kinds = (CreditRating, ClinicBill, InsurerSettled, PaymentNotice)
+    kinds = (CreditRating, ClinicBill, InsurerSettled, PaymentNotice, OrderAnswer)
     state_type = ClinicState
+    keyed = ("patients", "orders")  # a commit writes only the patients and orders its batch touched
 
     def __init__(self, partition: int, settings: Any, _world: object = None) -> None:
         super().__init__(partition, settings)
         self.cfg = clinic_settings(settings)
-        self._touched: dict[str, set[str]] = {}  # patient -> bills changed in this batch or tick
+        self._touched: dict[str, set[str]] = {}  # patient -> bills (keys) changed in this batch or tick
+        self._orders = False  # the open orders changed since they were last published
         self._ts = 0  # the batch's latest event time (the time of the states it writes)
 
     def process(self, batch: Sequence[tuple[int, ClinicEvent]], out: sdk.Emitter) -> None:
@@ -357,6 +422,15 @@ class Clinic(sdk.Processor[ClinicState, ClinicEvent]):
             self._ts = max(self._ts, ev.ts)
             self._handlers[type(ev)](self, ev, out)
         self._publish(self._ts, out)
+
+    def forget(self, key: str) -> bool:
+        """The patient's entry, and the patient's open orders (kept by order id)."""
+        found = super().forget(key)
+        mine = [oid for oid, o in self.state.orders.items() if o.patient == key]
+        for oid in mine:
+            del self.state.orders[oid]
+        self._orders = self._orders or bool(mine)
+        return found or bool(mine)
 
     def _patient(self, key: str, bill: str = "") -> Patient:
         bills = self._touched.setdefault(key, set())
@@ -382,42 +456,69 @@ class Clinic(sdk.Processor[ClinicState, ClinicEvent]):
         p.line = line_for(ev.score, self.cfg.bands)
 
     def _bill(self, ev: ClinicBill, out: sdk.Emitter) -> None:
-        p = self._patient(ev.key, ev.bill)
-        if ev.bill in p.bills or self._seen(p, f"bill:{ev.bill}"):
+        key = bill_key(ev.hospital, ev.bill)
+        p = self._patient(ev.key, key)
+        if key in p.bills or self._seen(p, f"bill:{key}"):
             return  # a bill is booked once (the HIS may post it again)
         status, reason = credit_decision(p.line, p.used(), p.suspended, ev.self_pay_fen)
         credit = ev.self_pay_fen if status == "open" else 0
         b = Bill(ev.hospital, ev.visit_ts, ev.total_fen, ev.insured_fen, ev.self_pay_fen, ev.insurer,
-                 bill_ref(ev.bill), status, reason, amount=credit,
-                 insured_paid=p.early_insured.pop(ev.bill, 0))  # fmt: skip
+                 bill_ref(ev.hospital, ev.bill), status, reason, amount=credit,
+                 insured_paid=p.early_insured.pop(key, 0))  # fmt: skip
         if credit:
             b.due_ts = ev.visit_ts + self.cfg.settle_days * DAY_MS
-            heapq.heappush(self.state.due, (b.due_ts, ev.key, ev.bill))
-        p.bills[ev.bill] = b
+            heapq.heappush(self.state.due, (b.due_ts, ev.key, key))
+        p.bills[key] = b
         # the self-pay part paid at the counter never passes through the platform: not booked
         lines = [(f"insurer:{ev.insurer}", ev.insured_fen), (f"patient:{ev.key}", credit),
                  (f"hospital:{ev.hospital}", -(ev.insured_fen + credit))]  # fmt: skip
         lines = [(account, fen) for account, fen in lines if fen]
         if lines:
-            out.post(f"clinic:{ev.bill}", ev.ts, "clinic_bill", ev.bill, lines, f"{ev.hospital}|{status}")
+            out.post(f"clinic:{key}", ev.ts, "clinic_bill", key, lines, f"{ev.hospital}|{status}")
 
     def _insurer(self, ev: InsurerSettled, out: sdk.Emitter) -> None:
-        p = self._patient(ev.key, ev.bill)
-        if ev.amount_fen == 0 or self._seen(p, f"insured:{ev.bill}"):
+        key = bill_key(ev.hospital, ev.bill)
+        p = self._patient(ev.key, key)
+        if ev.amount_fen == 0 or self._seen(p, f"insured:{key}"):
             return
         lines = [("clearing:insurer", ev.amount_fen), (f"insurer:{ev.insurer}", -ev.amount_fen)]
-        out.post(f"insured:{ev.bill}", ev.ts, "insurer_settlement", ev.bill, lines, ev.insurer)
-        b = p.bills.get(ev.bill)
+        out.post(f"insured:{key}", ev.ts, "insurer_settlement", key, lines, ev.insurer)
+        b = p.bills.get(key)
         if b is not None:
             b.insured_paid += ev.amount_fen
-        elif f"bill:{ev.bill}" not in p.seen:  # settled before the bill came: it takes it on arrival
-            p.early_insured[ev.bill] = ev.amount_fen
+        elif f"bill:{key}" not in p.seen:  # settled before the bill came: it takes it on arrival
+            p.early_insured[key] = ev.amount_fen
             for old in list(p.early_insured)[:-EARLY_KEPT]:
                 del p.early_insured[old]
 
+    def _answer(self, ev: OrderAnswer, out: sdk.Emitter) -> None:
+        """The cashier's order recorded (``requested``, before it is placed) or a provider's answer
+        to placing it: an order is followed from its record until its outcome is known (a notice,
+        a query's answer, or the provider refusing it)."""
+        if not ev.order.startswith(CLINIC_ORDER) or ev.movement != "payment":
+            return  # parking's (paylater.sessions)
+        held = self.state.orders.get(ev.order)
+        if ev.status == "requested":
+            p = self.state.patients.get(ev.key)
+            found = p.bill_of_ref(ref_of_order(ev.order)) if p is not None else None
+            if held is None and found is not None and found[1].owed > 0:
+                self.state.orders[ev.order] = ClinicOrder(ev.key, found[0], ev.amount_fen, ev.channel,
+                                                          "requested", ev.ts)  # fmt: skip
+                self._orders = True
+        elif held is not None:
+            if ev.status == "accepted":
+                held.status = "accepted"
+            else:  # the provider refused it: nothing was paid, the bill stays owed
+                del self.state.orders[ev.order]
+            self._orders = True
+
     def _notice(self, ev: PaymentNotice, out: sdk.Emitter) -> None:
-        if not ev.order.startswith(CLINIC_ORDER) or ev.status != "success" or ev.amount_fen == 0:
-            return  # parking's (paylater.sessions), a failed repayment (the bill stays owed), nothing
+        if not ev.order.startswith(CLINIC_ORDER):
+            return  # parking's (paylater.sessions)
+        if ev.movement == "payment" and self.state.orders.pop(ev.order, None) is not None:
+            self._orders = True  # its outcome is known: no longer followed
+        if ev.status != "success" or ev.amount_fen == 0:
+            return  # a failed repayment (the bill stays owed), or nothing moved
         if ev.movement == "refund":
             self._refunded(ev, out)
         else:
@@ -429,16 +530,16 @@ class Clinic(sdk.Processor[ClinicState, ClinicEvent]):
         if self._seen(p, movement):
             return  # the provider repeated its notice, or a query or the statement found it again
         found = p.bill_of_ref(ref_of_order(ev.order))
-        bid, b = found if found is not None else ("", None)
+        key, b = found if found is not None else ("", None)
         applied = min(b.owed, ev.amount_fen) if b is not None else 0
         extra = ev.amount_fen - applied
         lines = [(f"channel:{ev.channel}", ev.amount_fen), (f"patient:{ev.key}", -applied),
                  ("clearing:refunds", -extra)]  # fmt: skip
         memo = f"{ev.order}|{ev.refund}|{ev.channel_txn}"  # what T+1 reconciliation matches by
-        out.post(f"repay:{movement}", ev.ts, "clinic_repayment", bid or ev.order,
+        out.post(f"repay:{movement}", ev.ts, "clinic_repayment", key or ev.order,
                  [(account, fen) for account, fen in lines if fen], memo)  # fmt: skip
         if b is not None and applied:
-            self._touched[ev.key].add(bid)
+            self._touched[ev.key].add(key)
             b.paid += applied
             b.repayments.append(movement)
             if b.owed == 0:
@@ -446,14 +547,25 @@ class Clinic(sdk.Processor[ClinicState, ClinicEvent]):
                     # paid in time (the provider's time), its notice late: not a default after all
                     p.defaults, b.overdue_ts = p.defaults - 1, 0
                 b.status, b.paid_ts = "paid", ev.ts
-                out.signal(OVERDUE, f"{ev.key}:{bid}", ev.ts, False, message=f"repaid by {ev.channel}")
+                out.signal(OVERDUE, f"{ev.key}:{key}", ev.ts, False, message=f"repaid by {ev.channel}")
                 self._standing(ev.key, p, ev.ts, out)
+                self._withdraw(key)
         if extra:
-            about = {"patient": ev.key, "bill": bid, "order": ev.order, "channel": ev.channel,
-                     "movement": movement, "amount_fen": ev.amount_fen, "excess_fen": extra}  # fmt: skip
+            hospital, bill = split_key(key) if key else ("", "")
+            about = {"patient": ev.key, "hospital": hospital, "bill": bill, "order": ev.order,
+                     "channel": ev.channel, "movement": movement, "amount_fen": ev.amount_fen,
+                     "excess_fen": extra}  # fmt: skip
             out.signal(OVERPAID, ev.order, ev.ts, True, data=about,
-                       message=f"{extra} fen paid over what {bid or 'no known bill'} owed, by {ev.channel}: "
+                       message=f"{extra} fen paid over what {key or 'no known bill'} owed, by {ev.channel}: "
                        "held in clearing:refunds, to refund")  # fmt: skip
+
+    def _withdraw(self, key: str) -> None:
+        """A bill repaid in full: its orders recorded and not yet taken by a provider are not
+        followed any more (one the provider took is, until its outcome: any money it brings is
+        held to refund)."""
+        for oid in [oid for oid, o in self.state.orders.items() if o.bill == key and o.status == "requested"]:
+            del self.state.orders[oid]
+            self._orders = True
 
     def _refunded(self, ev: PaymentNotice, out: sdk.Emitter) -> None:
         p = self._patient(ev.key)
@@ -489,11 +601,12 @@ class Clinic(sdk.Processor[ClinicState, ClinicEvent]):
             b.reminders += 1
             heapq.heappush(heap, (now_ms + every, key, bid))
             self._patient(key, bid)
-            about = {"patient": key, "bill": bid, "hospital": b.hospital, "amount_fen": b.owed,
+            bill = split_key(bid)[1]
+            about = {"patient": key, "hospital": b.hospital, "bill": bill, "amount_fen": b.owed,
                      "due_ts": b.due_ts, "due": beijing(b.due_ts), "reminders": b.reminders,
                      "defaults": p.defaults}  # fmt: skip
             out.signal(OVERDUE, f"{key}:{bid}", now_ms, True, data=about,
-                       message=f"{b.hospital} bill {bid}: {b.owed} fen due {beijing(b.due_ts)} unpaid "
+                       message=f"{b.hospital} bill {bill}: {b.owed} fen due {beijing(b.due_ts)} unpaid "
                        f"(reminder {b.reminders})")  # fmt: skip
         self._publish(now_ms, out)
 
@@ -527,10 +640,15 @@ class Clinic(sdk.Processor[ClinicState, ClinicEvent]):
             self._prune(p)
             out.state("paylater.patient", key, ts, _builtins(patient_view(key, p)))
         self._touched = {}
+        if self._orders:  # the partition's open orders: what the cashier reuses, the dispatcher follows
+            pending = {oid: _builtins(o) for oid, o in self.state.orders.items()}
+            out.state("paylater.clinic_pending", f"p{self.partition}", ts, pending)
+            self._orders = False
 
     _handlers: ClassVar[dict[type, Callable[[Clinic, Any, sdk.Emitter], None]]] = {
         CreditRating: _rating,
         ClinicBill: _bill,
         InsurerSettled: _insurer,
         PaymentNotice: _notice,
+        OrderAnswer: _answer,
     }

@@ -7,13 +7,16 @@ state as the processor last published it (one point read), as the gate's is; the
 (clinic.py) decides again when it books the bill and is authoritative: two bills of one patient
 posted at the same instant may both be told "on credit" while the second, booked after the
 first, goes to the counter; ``GET /patients/{patient}`` shows what was booked.
+
+A bill is named by its hospital and its HIS id (a HIS numbers bills only within its hospital):
+the HIS posts both, and the cashier's route names both, ``/hospitals/{hospital}/bills/{bill}/pay``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 from fastapi import Depends, Query
@@ -23,17 +26,22 @@ from citybrain import sdk
 from citybrain.scenes.paylater.api import PayAnswer, PayIn, channel_of, read_state
 from citybrain.scenes.paylater.channels import ChannelError
 from citybrain.scenes.paylater.clinic import (
+    BILL_ID,
     DAY_MS,
+    HOSPITAL_ID,
     BillView,
     ClinicBill,
     CreditRating,
     PatientView,
     beijing,
+    bill_event_id,
+    bill_key,
     bill_ref,
     clinic_order,
     clinic_settings,
     credit_decision,
     line_for,
+    repayment_subject,
 )
 from citybrain.scenes.paylater.events import OrderAnswer
 from citybrain.scenes.paylater.notices import NOTIFY
@@ -50,7 +58,13 @@ PatientId = Annotated[
     str, Field(min_length=1, max_length=64, description="the id the HIS and the credit platform share")
 ]
 BillId = Annotated[
-    str, Field(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z_.\-]+$", description="the HIS bill id")
+    str,
+    Field(
+        min_length=1, max_length=64, pattern=BILL_ID, description="the HIS bill id, unique in its hospital"
+    ),
+]
+HospitalId = Annotated[
+    str, Field(min_length=1, max_length=64, pattern=HOSPITAL_ID, description="the hospital's id (no '/')")
 ]
 
 EVIDENCE = ("paylater.credit_rating", "paylater.clinic_bill", "paylater.insurer_settled", "paylater.notice")
@@ -67,9 +81,10 @@ def patient_state(store: sdk.ReadModel, patient: str) -> PatientView | None:
     return read_state(store, "paylater.patient", patient, PatientView)
 
 
-def bill_state(store: sdk.ReadModel, bill: str) -> BillView | None:
-    found = read_state(store, "paylater.clinic_bill", bill_ref(bill), BillView)
-    return found if found is not None and found.bill == bill else None
+def bill_state(store: sdk.ReadModel, hospital: str, bill: str) -> BillView | None:
+    """``bill`` of ``hospital`` as the processor last published it (None: not booked)."""
+    found = read_state(store, "paylater.clinic_bill", bill_ref(hospital, bill), BillView)
+    return found if found is not None and (found.hospital, found.bill) == (hospital, bill) else None
 
 
 def _problem(field: str, reason: str) -> sdk.ValidationError:
@@ -79,7 +94,7 @@ def _problem(field: str, reason: str) -> sdk.ValidationError:
 # -- bills -----------------------------------------------------------------------------------------
 class BillIn(BaseModel):
     patient: PatientId
-    hospital: str = Field(min_length=1, max_length=64)
+    hospital: HospitalId
     bill: BillId
     visit_ts: int = Field(ge=sdk.MIN_TS, le=sdk.MAX_TS, description="when the patient was seen, epoch ms")
     total_fen: int = Field(ge=0, le=10**10)
@@ -90,7 +105,9 @@ class BillIn(BaseModel):
 
 class BillAnswer(BaseModel):
     patient: str
+    hospital: str
     bill: str
+    key: str  # <hospital>/<bill>: how the patient's bills name it
     on_credit: bool
     status: str  # open (on credit), counter (pay at the counter), covered (nothing self-paid)
     reason: str  # on_credit, no_line, over_line, suspended, no_self_pay
@@ -116,12 +133,12 @@ def check_bill(body: BillIn, now: int) -> None:
         raise _problem("visit_ts", f"visit_ts {body.visit_ts} is in the future ({beijing(body.visit_ts)})")
 
 
-def answer_of(
-    patient: str, bill: str, status: str, reason: str, credit: int, due_ts: int, available: int
-) -> BillAnswer:
+def answer_of(body: BillIn, status: str, reason: str, credit: int, due_ts: int, available: int) -> BillAnswer:
     return BillAnswer(
-        patient=patient,
-        bill=bill,
+        patient=body.patient,
+        hospital=body.hospital,
+        bill=body.bill,
+        key=bill_key(body.hospital, body.bill),
         on_credit=credit > 0,
         status=status,
         reason=reason,
@@ -137,18 +154,17 @@ def answer_of(
     "/bills", dependencies=INGEST, summary="A hospital's bill: on credit (and due when) or at the counter"
 )
 async def post_bill(rt: Rt, body: BillIn) -> BillAnswer:
-    """Answered once the bill is durable. A bill id is the platform's key of a bill: posting it
-    again answers what was booked (or predicted); the same id for another patient or hospital is
-    refused (409)."""
+    """Answered once the bill is durable. A bill is the hospital's (another hospital may use the
+    same id): posting it again answers what was booked (or predicted); the same bill of the same
+    hospital for another patient is refused (409)."""
     now = sdk.now_ms()
     check_bill(body, now)
-    known = bill_state(rt.store, body.bill)
-    if known is not None and (known.patient, known.hospital) != (body.patient, body.hospital):
-        raise sdk.ConflictError(f"bill {body.bill} is already booked for another patient or hospital")
+    known = bill_state(rt.store, body.hospital, body.bill)
+    if known is not None and known.patient != body.patient:
+        raise sdk.ConflictError(f"bill {body.bill} of {body.hospital} is already booked for another patient")
     view = patient_state(rt.store, body.patient)
     if known is not None and view is not None:  # a retry of a bill booked: what was booked
-        return answer_of(body.patient, body.bill, known.status, known.reason, known.credit_fen, known.due_ts,
-                         view.available_fen)  # fmt: skip
+        return answer_of(body, known.status, known.reason, known.credit_fen, known.due_ts, view.available_fen)
     cfg = clinic_settings(rt.settings)
     line, used, suspended = (view.line_fen, view.used_fen, view.suspended) if view else (0, 0, False)
     status, reason = credit_decision(line, used, suspended, body.self_pay_fen)
@@ -156,7 +172,7 @@ async def post_bill(rt: Rt, body: BillIn) -> BillAnswer:
     ev = ClinicBill(
         key=body.patient,
         ts=now,
-        id=f"clinic-bill:{body.bill}",
+        id=bill_event_id(body.hospital, body.bill),  # one bill of one hospital is stored once
         hospital=body.hospital,
         bill=body.bill,
         visit_ts=body.visit_ts,
@@ -167,7 +183,7 @@ async def post_bill(rt: Rt, body: BillIn) -> BillAnswer:
     )
     await rt.submit([ev])  # durable before the HIS is answered
     due = body.visit_ts + cfg.settle_days * DAY_MS if credit else 0
-    return answer_of(body.patient, body.bill, status, reason, credit, due, max(0, line - used - credit))
+    return answer_of(body, status, reason, credit, due, max(0, line - used - credit))
 
 
 # -- ratings ---------------------------------------------------------------------------------------
@@ -214,29 +230,64 @@ def get_patient(rt: Rt, patient: str, limit: Annotated[int, Query(ge=1, le=1000)
 
 
 # -- the cashier (its body and answer are the parking cashier's) -----------------------------------
-@router.post("/bills/{bill}/pay", dependencies=INGEST,
+def open_order(store: sdk.ReadModel, key: str, channel: str) -> tuple[str, int] | None:
+    """A repayment order of the bill ``key`` at ``channel`` recorded and without an outcome yet
+    (``paylater.clinic_pending``): (order, amount). Paying again reuses it (the same order at the
+    provider, which takes an order id once), so a cashier that retries does not debit twice."""
+    for row in store.states("paylater.clinic_pending"):
+        for oid, o in row["data"].items():
+            if o["bill"] == key and o["channel"] == channel:
+                return str(oid), int(o["amount"])
+    return None
+
+
+Status = Literal["requested", "accepted", "failed"]
+
+
+def order_event(
+    patient: str, channel: str, order: str, key: str, amount: int, status: Status, reason: str = ""
+) -> OrderAnswer:
+    """A repayment order of the bill ``key`` recorded (``requested``, id ``request:<channel>:<order>``)
+    or what the provider answered to placing it (id ``answer:<channel>:<order>``), keyed by the
+    patient: paylater.clinic follows the order (paylater.sessions ignores ``CB-`` orders)."""
+    kind = "request" if status == "requested" else "answer"
+    return OrderAnswer(key=patient, ts=sdk.now_ms(), id=f"{kind}:{channel}:{order}", order=order,
+                       movement="payment", channel=channel, status=status, session=key, amount_fen=amount,
+                       payer=patient, reason=reason[:200])  # fmt: skip
+
+
+@router.post("/hospitals/{hospital}/bills/{bill}/pay", dependencies=INGEST,
              summary="The cashier: repay what a bill on credit still owes, by any channel")  # fmt: skip
-async def post_pay(rt: Rt, bill: str, body: PayIn) -> PayAnswer:
+async def post_pay(rt: Rt, hospital: str, bill: str, body: PayIn) -> PayAnswer:
     """Places the order ``CB-<bill ref>-q<time>`` for what the bill owes with the channel; the
     provider's notice repays the bill (whatever channel pays first; any later payment is held in
-    clearing:refunds and alerted). Paying a bill that owes nothing is refused (409)."""
-    b = bill_state(rt.store, bill)
+    clearing:refunds and alerted). Paying a bill that owes nothing is refused (409). The order is
+    recorded (``paylater.answer``, ``requested``) before it is placed, so it is followed (placed
+    again, asked after) whatever happens to this request; paying again while an order of the bill
+    is open at that channel places that order again (the provider takes its id once)."""
+    b = bill_state(rt.store, hospital, bill)
     if b is None:
-        raise sdk.NotFoundError(f"no bill {bill!r}")
+        raise sdk.NotFoundError(f"no bill {bill!r} of {hospital!r}")
     if b.owed_fen <= 0:
-        raise sdk.ConflictError(f"bill {bill} owes nothing: it is {b.status}")
+        raise sdk.ConflictError(f"bill {bill} of {hospital} owes nothing: it is {b.status}")
     name = body.channel or rt.settings.default_channel
     ch = channel_of(rt, name)
-    order = clinic_order(bill, f"q{sdk.now_ms():x}")
+    key = bill_key(hospital, bill)
+    found = open_order(rt.store, key, name)
+    if found is not None:
+        order, amount = found
+    else:  # recorded before it is placed: a crash in between leaves it followed, not lost
+        order, amount = clinic_order(hospital, bill, f"q{sdk.now_ms():x}"), b.owed_fen
+        await rt.submit([order_event(b.patient, name, order, key, amount, "requested")])
     notify = (rt.settings.notify_url or rt.api_url + NOTIFY).rstrip("/") + f"/{name}"
     try:
         got = await asyncio.to_thread(
-            ch.create_payment, order, b.owed_fen, b.patient, f"诊疗费 {b.hospital} {bill}"[:127], notify
+            ch.create_payment, order, amount, b.patient, repayment_subject(key), notify
         )
     except ChannelError as err:
+        if found is None and not err.retryable:  # a new order refused for good: a retry places another
+            failed = order_event(b.patient, name, order, key, amount, "failed", f"{err.code}: {err}")
+            await rt.submit([failed])
         raise sdk.ConflictError(f"channel {name}: {err}") from None
-    answer = OrderAnswer(key=b.patient, ts=sdk.now_ms(), id=f"answer:{name}:{order}", order=order,
-                         movement="payment", channel=name, status=got.status, session=bill,
-                         amount_fen=b.owed_fen, payer=b.patient, reason=got.reason[:200])  # fmt: skip
-    await rt.submit([answer])  # the record of the order (paylater.sessions ignores CB- orders)
-    return PayAnswer(order=order, status=got.status, amount_fen=b.owed_fen, channel=name, reason=got.reason)
+    await rt.submit([order_event(b.patient, name, order, key, amount, got.status, got.reason)])
+    return PayAnswer(order=order, status=got.status, amount_fen=amount, channel=name, reason=got.reason)

@@ -6,8 +6,10 @@ is late, and reconciles each channel's yesterday (T+1).
 Exactly once without a distributed transaction: the dispatcher may place an order twice (a
 restart, a timeout), and a provider takes one order id once; an answer or a notice becomes an
 event whose id is the provider's (``answer:<channel>:<order>``, ``<channel>:<kind>:<movement>:
-<status>``), so repeats are stored once; and the processor settles a session once whatever it
-hears (sessions.py). The orders waiting are the processor's state ``paylater.pending``.
+<status>``), so repeats are stored once; and the processor settles a session (or repays a clinic
+bill) once whatever it hears (sessions.py, clinic.py). The orders waiting are the processors'
+states: ``paylater.pending`` (parking's payments and refunds) and ``paylater.clinic_pending`` (the
+clinic cashier's repayments), a few rows per partition.
 """
 
 from __future__ import annotations
@@ -16,10 +18,13 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-from typing import Any
+from typing import Literal
+
+import msgspec
 
 from citybrain import sdk
 from citybrain.scenes.paylater.channels import Channel, ChannelError
+from citybrain.scenes.paylater.clinic import repayment_subject
 from citybrain.scenes.paylater.events import Backlog, LotActivity, OrderAnswer
 from citybrain.scenes.paylater.notices import NOTIFY, notice_event
 from citybrain.scenes.paylater.providers import Providers
@@ -31,6 +36,37 @@ from citybrain.sdk import Event
 log = logging.getLogger(__name__)
 MINUTE, DAY = 60_000, 86_400_000
 QUEUES = ("paylater.held", "paylater.review", "paylater.dispute")  # the cases a backlog is counted of
+
+
+class Followed(msgspec.Struct, frozen=True):
+    """An order the dispatcher places and follows, whichever processor asked for it."""
+
+    key: str  # the partition key of its answer and notices: the plate, or the clinic's patient
+    kind: Literal["payment", "refund"]
+    channel: str
+    amount: int
+    payer: str
+    pays: str  # what it pays: a parking session, or a clinic bill's key (the answer's ``session``)
+    subject: str  # what the payer's provider shows
+    status: str  # requested (to place) | accepted (placed: asked after when its notice is late)
+    ts: int  # when it was asked for
+    refund_of: str = ""  # a refund: the order whose money it returns
+
+
+def followed(store: sdk.ReadModel) -> dict[str, Followed]:
+    """Every order waiting for a provider: parking's (``paylater.pending``) and the clinic
+    cashier's (``paylater.clinic_pending``), by order id."""
+    out: dict[str, Followed] = {}
+    for row in store.states("paylater.pending"):
+        for oid, o in row["data"].items():
+            sid, status = o["session"], o["status"]
+            out[oid] = Followed(o["plate"], o["kind"], o["channel"], o["amount"], o["payer"], sid,
+                                f"停车费 parking {sid}", status, o["ts"], o.get("refund_of", ""))  # fmt: skip
+    for row in store.states("paylater.clinic_pending"):
+        for oid, o in row["data"].items():
+            out[oid] = Followed(o["patient"], "payment", o["channel"], o["amount"], o["patient"], o["bill"],
+                                repayment_subject(o["bill"]), o["status"], o["ts"])  # fmt: skip
+    return out
 
 
 class Dispatcher:
@@ -112,22 +148,21 @@ class Dispatcher:
 
     async def round(self) -> int:
         """Place each order not placed yet; ask after each one without an outcome for
-        ``query_after_ms``. Returns how many requests went to providers."""
-        pending: dict[str, dict[str, Any]] = {}
-        for row in self.rt.store.states("paylater.pending"):
-            pending.update(row["data"])
+        ``query_after_ms`` (parking's and the clinic cashier's alike). Returns how many requests
+        went to providers."""
+        pending = followed(self.rt.store)
         now = sdk.now_ms()
         self.sent = {k: v for k, v in self.sent.items() if k in pending}
         calls = 0
         for oid, order in sorted(pending.items()):
-            channel = self.providers.channels.get(order["channel"])
+            channel = self.providers.channels.get(order.channel)
             if channel is None:
                 continue
             last = self.sent.get(oid)
-            if last is None and order["status"] == "requested":
+            if last is None and order.status == "requested":
                 self.sent[oid] = now
                 await self._place(channel, oid, order)
-            elif now - (last or order["ts"]) >= self.cfg.query_after_ms:
+            elif now - (last or order.ts) >= self.cfg.query_after_ms:
                 self.sent[oid] = now
                 await self._ask(channel, oid, order)
             else:
@@ -135,39 +170,40 @@ class Dispatcher:
             calls += 1
         return calls
 
-    async def _place(self, channel: Channel, oid: str, o: dict[str, Any]) -> None:
-        notify = self.notify + o["channel"]
+    async def _place(self, channel: Channel, oid: str, o: Followed) -> None:
+        notify = self.notify + o.channel
         try:
-            if o["kind"] == "refund":
-                got = await asyncio.to_thread(channel.refund, oid, o["refund_of"], o["amount"],
+            if o.kind == "refund":
+                got = await asyncio.to_thread(channel.refund, oid, o.refund_of, o.amount,
                                               "重复支付退款 duplicate payment", notify)  # fmt: skip
             else:
-                got = await asyncio.to_thread(channel.create_payment, oid, o["amount"], o["payer"],
-                                              f"停车费 parking {o['session']}", notify)  # fmt: skip
+                got = await asyncio.to_thread(
+                    channel.create_payment, oid, o.amount, o.payer, o.subject, notify
+                )
             status, reason = got.status, got.reason
         except ChannelError as err:
             if err.retryable:
                 del self.sent[oid]  # placed again next round (the provider takes an order id once)
-                log.warning("paylater: order %s at %s: %s; retrying", oid, o["channel"], err)
+                log.warning("paylater: order %s at %s: %s; retrying", oid, o.channel, err)
                 return
             status, reason = "failed", f"{err.code}: {err}"
         await self.rt.submit([OrderAnswer(
-            key=o["plate"], ts=sdk.now_ms(), id=f"answer:{o['channel']}:{oid}", order=oid,
-            movement=o["kind"], channel=o["channel"], status=status, session=o["session"],
-            amount_fen=o["amount"], payer=o["payer"], reason=reason[:200],
+            key=o.key, ts=sdk.now_ms(), id=f"answer:{o.channel}:{oid}", order=oid,
+            movement=o.kind, channel=o.channel, status=status, session=o.pays,
+            amount_fen=o.amount, payer=o.payer, reason=reason[:200],
         )])  # fmt: skip
 
-    async def _ask(self, channel: Channel, oid: str, o: dict[str, Any]) -> None:
+    async def _ask(self, channel: Channel, oid: str, o: Followed) -> None:
         try:
-            if o["kind"] == "refund":
+            if o.kind == "refund":
                 found = await asyncio.to_thread(channel.query_refund, oid)
             else:
                 found = await asyncio.to_thread(channel.query_payment, oid)
         except ChannelError as err:
-            log.warning("paylater: asking after %s at %s: %s", oid, o["channel"], err)
+            log.warning("paylater: asking after %s at %s: %s", oid, o.channel, err)
             return
         if found is not None:
-            await self.rt.submit([notice_event(found, o["plate"], "query")])
+            await self.rt.submit([notice_event(found, o.key, "query")])
 
 
 def watch_events(rt: sdk.Runtime[PaylaterSettings, PaylaterWorld], now: int) -> list[Event]:

@@ -9,6 +9,7 @@ See sessions.py for the life of a session and the ledger transactions.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
@@ -28,14 +29,13 @@ from citybrain.scenes.paylater.events import (
 )
 from citybrain.scenes.paylater.sessions import (
     Caps,
+    OpenHeaps,
     Order,
     Plate,
     Session,
     SessionsState,
     exit_decision,
     order_id,
-    pop_stale,
-    push_open,
     refund_id,
     session_id,
     session_of_order,
@@ -49,12 +49,23 @@ COUNTS_KEPT_MS = 2 * 3_600_000  # minutes of exit counts kept in the state (the 
 SEEN_KEPT = 500  # provider movements remembered per plate (repeats come within minutes)
 UNTRUSTED = ("low_confidence", "bad_plate")  # reasons a read is held: it binds nothing
 DUPLICATE_ENTRY_MS = 120_000  # a second entry read this soon at the same lot is the same car
+PENDING_SHARDS = 32  # the pending orders are published in this many states per partition
+
+
+def pending_shard(order: str) -> int:
+    """The shard of ``paylater.pending`` an order is published in (a commit rewrites the shards
+    of the orders it changed, not every pending order)."""
+    return (
+        zlib.crc32(order.encode()) % PENDING_SHARDS
+    )  # a second entry read this soon at the same lot is the same car
 
 
 class Sessions(sdk.Processor[SessionsState, PaylaterEvent]):
     name = "paylater.sessions"
     kinds = (GateRead, GateConfirm, Binding, OrderAnswer, PaymentNotice, Review, Reconciled)
     state_type = SessionsState
+    # every plate seen and every order pending: a commit writes only the entries its batch touched
+    keyed = ("plates", "orders", "open_since")
     config: PaylaterSettings
 
     def __init__(self, partition: int, settings: PaylaterSettings, world: Any) -> None:
@@ -65,12 +76,13 @@ class Sessions(sdk.Processor[SessionsState, PaylaterEvent]):
         self.orphan_ms = sdk.duration_ms(settings.orphan_after)
         self._plates: set[str] = set()
         self._sessions: set[tuple[str, str]] = set()
-        self._orders = False
+        self._orders: set[str] = set()  # orders the batch placed, answered or withdrew
+        self._open = OpenHeaps()
         self._ts = 0  # the batch's latest event time (the time of the states it writes)
 
     # -- the batch -------------------------------------------------------------------------------
     def process(self, batch: Sequence[tuple[int, PaylaterEvent]], out: sdk.Emitter) -> None:
-        self._plates, self._sessions, self._orders = set(), set(), False
+        self._plates, self._sessions, self._orders = set(), set(), set()
         self._counted: set[str] = set()
         for _, ev in batch:
             self._ts = max(self._ts, ev.ts)
@@ -94,9 +106,16 @@ class Sessions(sdk.Processor[SessionsState, PaylaterEvent]):
             out.state("paylater", key, self._ts, sdk_builtins(plates[key].view()))
         for key, sid in self._sessions:
             out.state("paylater.session", sid, self._ts, plates[key].sessions[sid].view(key))
-        if self._orders:
-            pending = {oid: {"plate": key, **sdk_builtins(o)} for oid, (key, o) in self.state.orders.items()}
-            out.state("paylater.pending", f"p{self.partition}", self._ts, pending)
+        if self._orders:  # the shards of the pending orders that changed, each whole
+            touched = {pending_shard(oid) for oid in self._orders}
+            shards: dict[int, dict[str, Any]] = {b: {} for b in touched}
+            orders = self.state.orders
+            for oid in orders:
+                if (b := pending_shard(oid)) in touched:
+                    key, o = orders[oid]
+                    shards[b][oid] = {"plate": key, **sdk_builtins(o)}
+            for b, pending in shards.items():
+                out.state("paylater.pending", f"p{self.partition}.{b}", self._ts, pending)
 
     def _plate(self, key: str) -> Plate:
         self._plates.add(key)
@@ -172,7 +191,7 @@ class Sessions(sdk.Processor[SessionsState, PaylaterEvent]):
             self._review(key, p, p.sessions[other], "missed_exit", ts, out)
         p.sessions[sid] = Session(sid, lot, event, ts, nev)
         p.open[lot] = sid
-        push_open(self.state, lot, ts, key, sid)
+        self._open.push(self.state, lot, ts, key, sid)
         self._touch(key, p.sessions[sid])
         self._prune(p)
 
@@ -216,7 +235,7 @@ class Sessions(sdk.Processor[SessionsState, PaylaterEvent]):
         its session already in review rather than billing the weeks)."""
         now = max(self.state.clocks.get(lot, ts), ts)
         self.state.clocks[lot] = now
-        for key, sid in pop_stale(self.state, lot, now - self.orphan_ms + 1):
+        for key, sid in self._open.pop_stale(self.state, lot, now - self.orphan_ms + 1):
             p = self.state.plates.get(key)
             if p is not None and p.open.get(lot) == sid:
                 self._review(key, p, p.sessions[sid], "orphaned", now, out)
@@ -273,7 +292,7 @@ class Sessions(sdk.Processor[SessionsState, PaylaterEvent]):
         r = Order(refund_id(f"dispute:{ref}"), "refund", s.id, amount, s.settled_channel,
                   refund_of=s.settled_order, ts=ev.ts)  # fmt: skip
         self.state.orders[r.id] = (ev.key, r)
-        self._orders = True
+        self._orders.add(r.id)
 
     # -- accounts --------------------------------------------------------------------------------
     def _binding(self, ev: Binding, out: sdk.Emitter) -> None:
@@ -292,7 +311,7 @@ class Sessions(sdk.Processor[SessionsState, PaylaterEvent]):
         o = Order(order_id(s.id, s.attempts), "payment", s.id, s.fee, p.channel, p.payer, ts=ts)
         self.state.orders[o.id] = (key, o)
         s.orders.append(o.id)
-        self._orders = True
+        self._orders.add(o.id)
 
     def _answer(self, ev: OrderAnswer, out: sdk.Emitter) -> None:
         if ev.order.startswith(CLINIC_ORDER):
@@ -322,7 +341,7 @@ class Sessions(sdk.Processor[SessionsState, PaylaterEvent]):
                     message=ev.reason,
                     data={"order": ev.order, "session": held[1].session, "amount_fen": held[1].amount},
                 )
-        self._orders = True
+        self._orders.add(ev.order)
 
     def _settled(self, key: str, session: str) -> bool:
         p = self.state.plates.get(key)
@@ -335,7 +354,8 @@ class Sessions(sdk.Processor[SessionsState, PaylaterEvent]):
         movement = f"{ev.channel}:{ev.channel_txn or ev.order}"
         p = self._plate(ev.key)
         held = self.state.orders.pop(ev.refund or ev.order, None)
-        self._orders = self._orders or held is not None
+        if held is not None:
+            self._orders.add(ev.refund or ev.order)
         if ev.status == "failed" or ev.amount_fen == 0:
             if ev.movement == "refund" and ev.status == "failed":
                 out.signal(
@@ -368,7 +388,7 @@ class Sessions(sdk.Processor[SessionsState, PaylaterEvent]):
                 held = self.state.orders.get(oid)
                 if held is not None and held[1].kind == "payment" and held[1].status == "requested":
                     del self.state.orders[oid]  # not placed yet: never will be (paid another way)
-            self._orders = True
+                    self._orders.add(oid)
             self._touch(ev.key, s)
             return
         # a payment of a session already settled (QR at the gate and ETC at the exit), waived, unknown,
@@ -377,7 +397,7 @@ class Sessions(sdk.Processor[SessionsState, PaylaterEvent]):
         out.post(f"dup:{movement}", ev.ts, "duplicate", sid, lines, memo)
         r = Order(refund_id(movement), "refund", sid, ev.amount_fen, ev.channel, refund_of=ev.order, ts=ev.ts)
         self.state.orders[r.id] = (ev.key, r)
-        self._orders = True
+        self._orders.add(r.id)
         out.signal(
             rules.DUPLICATE,
             movement,

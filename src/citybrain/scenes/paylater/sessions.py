@@ -143,28 +143,51 @@ class SessionsState(msgspec.Struct):
     orders: dict[str, tuple[str, Order]] = msgspec.field(
         default_factory=dict
     )  # pending: id -> (plate, order)
-    # per lot: a heap of (entry_ts, plate, session) of the sessions opened there, and the lot's
-    # clock (the latest read of its gates): orphans are found by the lot's own time, so a lot that
+    # every session opened and not yet looked at by the orphan sweep: session -> (lot, entry ms,
+    # plate), written once when it opens and dropped when its horizon passes (a keyed field: a
+    # commit writes only these changes); the per-lot heaps over it live in memory (OpenHeaps).
+    # Orphans are found by each lot's own clock (the latest read of its gates), so a lot that
     # uploads reads it buffered while offline is judged by its reads, not by other lots' time
-    opened: dict[str, list[tuple[int, str, str]]] = msgspec.field(default_factory=dict)
+    open_since: dict[str, tuple[str, int, str]] = msgspec.field(default_factory=dict)
     clocks: dict[str, int] = msgspec.field(default_factory=dict)
     # exits per minute ("<metric>|<lot or all>|<minute ms>" -> count): the big screen's rates
     counts: dict[str, int] = msgspec.field(default_factory=dict)
 
 
-def push_open(state: SessionsState, lot: str, entry_ts: int, plate: str, session: str) -> None:
-    heapq.heappush(state.opened.setdefault(lot, []), (entry_ts, plate, session))
+class OpenHeaps:
+    """Per lot, a heap of (entry ms, plate, session) over ``SessionsState.open_since``: which
+    sessions to look at as the lot's clock passes their horizon. Derived from the state, never
+    checkpointed: rebuilt whenever the state's dict is another object (a restore, a rollback)."""
 
+    def __init__(self) -> None:
+        self._of: dict[str, tuple[str, int, str]] | None = None
+        self._heaps: dict[str, list[tuple[int, str, str]]] = {}
 
-def pop_stale(state: SessionsState, lot: str, before: int) -> list[tuple[str, str]]:
-    """(plate, session) of the sessions opened at ``lot`` before ``before``, taken off its heap
-    (the caller checks each is still open: closed ones stay in the heap until they surface)."""
-    heap = state.opened.get(lot, [])
-    out: list[tuple[str, str]] = []
-    while heap and heap[0][0] < before:
-        _, plate, sid = heapq.heappop(heap)
-        out.append((plate, sid))
-    return out
+    def _over(self, state: SessionsState) -> dict[str, list[tuple[int, str, str]]]:
+        if self._of is not state.open_since:
+            heaps: dict[str, list[tuple[int, str, str]]] = {}
+            for sid, (lot, entry_ts, plate) in dict.items(state.open_since):  # a read: nothing to write
+                heaps.setdefault(lot, []).append((entry_ts, plate, sid))
+            for heap in heaps.values():
+                heapq.heapify(heap)
+            self._of, self._heaps = state.open_since, heaps
+        return self._heaps
+
+    def push(self, state: SessionsState, lot: str, entry_ts: int, plate: str, session: str) -> None:
+        heaps = self._over(state)
+        state.open_since[session] = (lot, entry_ts, plate)
+        heapq.heappush(heaps.setdefault(lot, []), (entry_ts, plate, session))
+
+    def pop_stale(self, state: SessionsState, lot: str, before: int) -> list[tuple[str, str]]:
+        """(plate, session) of the sessions opened at ``lot`` before ``before``, taken off (the
+        caller checks each is still open: closed ones stay until their horizon passes)."""
+        heap = self._over(state).get(lot, [])
+        out: list[tuple[str, str]] = []
+        while heap and heap[0][0] < before:
+            _, plate, sid = heapq.heappop(heap)
+            if state.open_since.pop(sid, None) is not None:
+                out.append((plate, sid))
+        return out
 
 
 class Caps(msgspec.Struct, frozen=True):
