@@ -7,6 +7,7 @@ and a forged notice refused."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -26,6 +27,7 @@ from citybrain.core.store.base import AlertQuery
 from citybrain.core.tokens import create_token
 from citybrain.scenes.paylater import scene
 from citybrain.scenes.paylater.gateway import Dispatcher
+from citybrain.scenes.paylater.reconciliation import BEIJING
 from citybrain.scenes.paylater.sim import simulator
 from citybrain.sim.base import IngestClient, SimContext
 from citybrain.testing import free_port
@@ -177,6 +179,30 @@ def _settled_exit(live: Live, plate: str, n: int, now: int) -> tuple[str, int]:
     out = live.gate(plate, "exit", now - n * HOUR)
     live.until(lambda: live.session(out["session"])["status"] == "settled")
     return out["session"], out["fee_fen"]
+
+
+def test_days_the_dispatcher_missed_are_reconciled_once_it_runs_again(live: Live) -> None:
+    """The platform was down at ``reconcile_at`` three days running: the first round after it comes
+    back reconciles each missed day that had movements, once, and never the same day twice."""
+    live.post("/bindings", {"plate": PLATE, "action": "bind", "payer": "wx-1", "consent": "agreement-1"})
+    live.until(lambda: live.get(f"/plates/{PLATE}")["state"] is not None)
+    _settled_exit(live, PLATE, 1, time.time_ns() // 1_000_000)  # paid today, Beijing time
+    today = dt.datetime.now(BEIJING)
+    back = (today + dt.timedelta(days=3)).replace(hour=10, minute=0)  # after reconcile_at (09:00)
+    d = live.dispatcher()
+    assert d._task is not None
+    loop = d._task.get_loop()  # the dispatcher's own loop, as its rounds run
+
+    def due() -> list[str]:
+        return asyncio.run_coroutine_threadsafe(d.reconcile_due(back), loop).result(30)
+
+    runs = due()
+    recorded = [e for e in live.p.store.find_events(["paylater.reconciled"]) if e.id in runs]
+    assert [(e.channel, e.day, e.clean) for e in recorded] == [  # type: ignore[attr-defined]
+        ("wechat", today.date().isoformat(), True)
+    ]  # the two empty days after it, and the ETC channel without a movement, are not recorded
+    d.reconciled.clear()  # even a new process finds the day reconciled in the store
+    assert due() == []
 
 
 def test_reconciliation_finds_every_injected_mismatch_and_books_what_only_the_provider_has(

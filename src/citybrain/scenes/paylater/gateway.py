@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import time
 from typing import Literal
 
 import msgspec
@@ -35,6 +36,8 @@ from citybrain.sdk import Event
 
 log = logging.getLogger(__name__)
 MINUTE, DAY = 60_000, 86_400_000
+CATCH_UP_DAYS = 7  # days before yesterday reconciled when they were missed (providers keep 3 months)
+RETRY_AFTER_S = 600.0  # a day whose reconciliation failed is tried again this much later
 QUEUES = ("paylater.held", "paylater.review", "paylater.dispute")  # the cases a backlog is counted of
 
 
@@ -80,7 +83,8 @@ class Dispatcher:
         self.providers: Providers = rt.world.providers
         self.notify = (self.cfg.notify_url or rt.api_url + NOTIFY).rstrip("/") + "/"
         self.sent: dict[str, int] = {}  # order -> when it was last sent or asked after (wall ms)
-        self.reconciled: set[tuple[str, str]] = set()  # (channel, day) reconciled or tried here
+        self.reconciled: set[tuple[str, str]] = set()  # (channel, day) reconciled (or found so) here
+        self.retry_at: dict[tuple[str, str], float] = {}  # (channel, day) that failed: when to try again
         self.watched = 0  # the minute the lots and the queues were last counted
         self._task: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
@@ -108,31 +112,35 @@ class Dispatcher:
                 await asyncio.wait_for(self._stop.wait(), self.cfg.dispatch_every_ms / 1000)
 
     async def reconcile_due(self, now: dt.datetime | None = None) -> list[str]:
-        """T+1: once it is past ``reconcile_at`` (Beijing time), yesterday of every channel not
-        reconciled yet is (once per process: a failure is logged and retried after a restart, or
-        by hand through POST /reconciliation); a day without a movement on either side is not
+        """T+1: once it is past ``reconcile_at`` (Beijing time), yesterday of every channel is
+        reconciled, and so is each of the ``CATCH_UP_DAYS`` before it not reconciled yet (the
+        platform was down at ``reconcile_at``, or a provider's statement was not ready). A day
+        already reconciled (a ``paylater.reconciled`` of it) is not run again; one that failed is
+        tried again after ``RETRY_AFTER_S``; a day without a movement on either side is not
         recorded. Returns the runs it recorded."""
         at = self.cfg.reconcile_at
-        local = (now or dt.datetime.now(BEIJING)).astimezone(BEIJING)
-        if not at or local.strftime("%H:%M") < at:
+        if not at:
             return []
-        day = local.date() - dt.timedelta(days=1)
+        local = (now or dt.datetime.now(BEIJING)).astimezone(BEIJING)
+        last = local.date() - dt.timedelta(days=1 if local.strftime("%H:%M") >= at else 2)
         runs: list[str] = []
-        for name in sorted(self.providers.channels):
-            if (name, day.isoformat()) in self.reconciled:
-                continue
-            self.reconciled.add((name, day.isoformat()))
-            since = day_bounds(day)[1]
-            done = self.rt.store.find_events(["paylater.reconciled"], keys=[f"recon:{name}"], start=since)
-            if any(getattr(e, "day", "") == day.isoformat() for e in done):
-                continue
-            try:
-                run = await reconcile_day(self.rt, name, day, skip_empty=True)
-            except Exception:
-                log.exception("paylater: reconciling %s of %s failed", name, day)
-                continue
-            if run is not None:
-                runs.append(run.id)
+        for back in range(CATCH_UP_DAYS - 1, -1, -1):
+            day = (last - dt.timedelta(days=back)).isoformat()
+            for name in sorted(self.providers.channels):
+                if (name, day) in self.reconciled or time.monotonic() < self.retry_at.get((name, day), 0):
+                    continue
+                if await asyncio.to_thread(reconciled_before, self.rt.store, name, day):
+                    self.reconciled.add((name, day))
+                    continue
+                try:
+                    run = await reconcile_day(self.rt, name, dt.date.fromisoformat(day), skip_empty=True)
+                except Exception:
+                    log.exception("paylater: reconciling %s of %s failed; trying again later", name, day)
+                    self.retry_at[(name, day)] = time.monotonic() + RETRY_AFTER_S
+                    continue
+                self.reconciled.add((name, day))
+                if run is not None:
+                    runs.append(run.id)
         return runs
 
     async def watch(self, now: int | None = None) -> list[Event]:
@@ -232,6 +240,13 @@ def watch_events(rt: sdk.Runtime[PaylaterSettings, PaylaterWorld], now: int) -> 
                 made.append(Backlog(key=kind, ts=now, id=f"backlog:{kind}:{minute}", open=len(waiting),
                                     oldest_ts=oldest))  # fmt: skip
     return made
+
+
+def reconciled_before(store: sdk.ReadModel, channel: str, day: str) -> bool:
+    """Whether ``channel``'s ``day`` was reconciled (by the dispatcher or by hand)."""
+    since = day_bounds(dt.date.fromisoformat(day))[0]  # a day's run is recorded after it starts
+    done = store.find_events(["paylater.reconciled"], keys=[f"recon:{channel}"], start=since)
+    return any(getattr(e, "day", "") == day for e in done)
 
 
 def count(store: sdk.ReadModel, name: str, lot: str, start: int, end: int) -> int:
