@@ -376,3 +376,26 @@ def test_a_read_the_platform_would_not_keep_is_refused_not_answered(tmp_path: Pa
         got = lot.post("/gate", body, status=422)
         assert got["errors"][0]["field"] == "ts" and "ingest.max_future_s" in got["message"]
         assert lot.p.store.find_events(["paylater.gate"]) == []
+
+
+def test_an_erased_plate_leaves_nothing_in_the_processor_s_committed_state(tmp_path: Path) -> None:
+    """A driver's erasure (PIPL art. 47): the plate, its pending order and its open session are
+    gone from every committed entry of the processor, and the other plate's are not touched."""
+    from citybrain.core.erasure import request_erasure
+
+    with running(tmp_path) as lot:
+        lot.bind(PLATE)
+        lot.gate(PLATE, "entry", T0)
+        lot.gate(PLATE, "exit", T0 + HOUR)  # a pay-later order pending
+        lot.gate(PLATE, "entry", T0 + 2 * HOUR)  # and an open session
+        lot.gate("赣B54321", "entry", T0 + 2 * HOUR)
+
+        def entries() -> bytes:
+            rows = [lot.p.store.load_entries("paylater.sessions", part) for part in range(4)]
+            return b"".join(data for row in rows for keyed in row.values() for data in keyed.values())
+
+        assert PLATE.encode() in entries()
+        request_erasure(lot.p.store, lot.p.scenes, "paylater", PLATE, "driver's request", "admin", T0)
+        [done] = lot.p.pipeline.erase_pending()
+        assert done.done_ts is not None
+        assert PLATE.encode() not in entries() and "赣B54321".encode() in entries()

@@ -62,6 +62,11 @@ _EXTRA_DDL = (
     "CREATE INDEX IF NOT EXISTS cases_due ON cases (due_ts)",
     "CREATE INDEX IF NOT EXISTS cases_opened ON cases (opened_ts)",
     "CREATE INDEX IF NOT EXISTS cases_open ON cases (department, state) WHERE closed_ts IS NULL",
+    # the ledger: an account's postings over time (balances, reconciliation of a channel's day),
+    # a session's or bill's postings (the evidence of a dispute), a period's movements (reports)
+    "CREATE INDEX IF NOT EXISTS ledger_account_ts ON ledger (account, ts)",
+    "CREATE INDEX IF NOT EXISTS ledger_ref ON ledger (ref)",
+    "CREATE INDEX IF NOT EXISTS ledger_ts_brin ON ledger USING brin (ts)",
 )
 _COPY_EVENTS = "COPY events (partition, poff, id, kind, key, source, ts, ingest_ts, payload) FROM STDIN"
 

@@ -117,6 +117,17 @@ class Sessions(sdk.Processor[SessionsState, PaylaterEvent]):
             for b, pending in shards.items():
                 out.state("paylater.pending", f"p{self.partition}.{b}", self._ts, pending)
 
+    def forget(self, key: str) -> bool:
+        """The plate's entry, and its orders and open sessions (kept by order and session id)."""
+        found = super().forget(key)
+        orders = [oid for oid in self.state.orders if self.state.orders[oid][0] == key]
+        opened = [sid for sid in self.state.open_since if self.state.open_since[sid][2] == key]
+        for oid in orders:
+            del self.state.orders[oid]
+        for sid in opened:
+            del self.state.open_since[sid]
+        return found or bool(orders or opened)
+
     def _plate(self, key: str) -> Plate:
         self._plates.add(key)
         return self.state.plates.setdefault(key, Plate())
