@@ -47,6 +47,7 @@ from citybrain.scenes.paylater.clinic import (
     bill_key,
     bill_ref,
     clinic_order,
+    clinic_refund_id,
     clinic_settings,
     line_for,
     patient_of_order,
@@ -54,6 +55,7 @@ from citybrain.scenes.paylater.clinic import (
 )
 from citybrain.scenes.paylater.events import OrderAnswer, PaymentNotice
 from citybrain.scenes.paylater.notices import notice_event
+from citybrain.scenes.paylater.processors import Sessions
 from citybrain.scenes.paylater.settings import PaylaterSettings
 from citybrain.scenes.paylater.world import build_world
 from tests.scenes.paylater.paylater_testkit import BASE, T0, Lot, commit_once
@@ -371,7 +373,8 @@ def test_the_cashiers_orders_are_followed_from_their_record_until_their_outcome(
 
     run.feed(order_answer(ALICE, "B1", q1, "requested"))
     assert pending() == {q1: {"patient": ALICE, "bill": k("B1"), "amount": 12_000, "channel": "wechat",
-                              "status": "requested", "ts": T0 + DAY_MS}}  # fmt: skip
+                              "status": "requested", "ts": T0 + DAY_MS, "kind": "payment",
+                              "refund_of": ""}}  # fmt: skip
     run.feed(
         order_answer(ALICE, "B1", q1, "accepted"), order_answer(ALICE, "B1", q2, "requested", channel="etc")
     )
@@ -536,51 +539,131 @@ def test_three_defaults_suspend_credit_until_every_overdue_bill_is_repaid() -> N
     assert (run.patient(ALICE)["defaults"], run.patient(ALICE)["suspended"]) == (4, True)
 
 
-def test_an_overpayment_is_booked_to_clearing_refunds_and_alerted_until_refunded() -> None:
+def refund_notice(
+    patient: str,
+    order: str,
+    refund: str,
+    amount: int,
+    *,
+    channel: str = "wechat",
+    status: Literal["success", "failed"] = "success",
+    via: Literal["notify", "query", "statement"] = "notify",
+) -> PaymentNotice:
+    """The provider's notice of a refund (it names the order refunded and the refund)."""
+    txn = f"{channel}-{refund}"
+    return PaymentNotice(key=patient, ts=T0 + 2 * DAY_MS, id=f"{channel}:refund:{txn}:{status}:{via}",
+                         channel=channel, movement="refund", order=order, refund=refund, channel_txn=txn,
+                         amount_fen=amount, status=status, via=via, reason="" if status == "success"
+                         else "REFUND.ABNORMAL")  # fmt: skip
+
+
+def refund_answer(
+    patient: str, refund: str, status: Literal["accepted", "failed"], channel: str = "wechat"
+) -> OrderAnswer:
+    """What the provider answered the dispatcher placing a refund."""
+    reason = "" if status == "accepted" else "NOT_ENOUGH: nothing left to refund"
+    return OrderAnswer(key=patient, ts=T0 + DAY_MS + 1, id=f"answer:{channel}:{refund}", order=refund,
+                       movement="refund", channel=channel, status=status, reason=reason)  # fmt: skip
+
+
+def test_an_overpayment_is_refunded_to_the_channel_that_paid_and_booked_once() -> None:
     run = Run()
     run.feed(rating(ALICE, 620), bill(ALICE, "B1", 12_000))
-    run.feed(repay(ALICE, "B1", 15_000, "wx-1"))
+    order, by_etc = clinic_order(HOSPITAL, "B1", "q1"), clinic_order(HOSPITAL, "B1", "etc")
+    overpaid = repay(ALICE, "B1", 15_000, "wx-1")
+    run.feed(overpaid)
     assert run.lines("repay:wechat:wx-1") == [
         ("channel:wechat", 15_000),
         (f"patient:{ALICE}", -12_000),
         ("clearing:refunds", -3_000),
     ]
-    order = clinic_order(HOSPITAL, "B1", "q1")
+    r1 = clinic_refund_id("wechat:wx-1")  # one per provider movement
+    assert r1.startswith(CLINIC_ORDER) and PROVIDER_ID.fullmatch(r1)
+    pending = run.states["paylater.clinic_pending", "p0"]
+    assert pending == {r1: {"patient": ALICE, "bill": k("B1"), "amount": 3_000, "channel": "wechat",
+                            "status": "requested", "ts": T0 + DAY_MS, "kind": "refund",
+                            "refund_of": order}}  # fmt: skip
     [op] = run.open_alerts("paylater.clinic_overpaid").values()
-    assert (op.alert.key, op.alert.data["excess_fen"], op.alert.data["bill"]) == (order, 3_000, "B1")
-    # the same bill paid again by ETC (QR at the desk and ETC both went through): all of it held
-    run.feed(repay(ALICE, "B1", 12_000, "etc-1", channel="etc", order=clinic_order(HOSPITAL, "B1", "etc")))
+    assert (op.alert.key, op.alert.severity) == (order, "info")
+    assert (op.alert.data["excess_fen"], op.alert.data["bill"], op.alert.data["refund"]) == (3_000, "B1", r1)
+    # the same bill paid again by ETC (QR at the desk and ETC both went through): all of it refunded
+    run.feed(repay(ALICE, "B1", 12_000, "etc-1", channel="etc", order=by_etc))
     assert run.lines("repay:etc:etc-1") == [("channel:etc", 12_000), ("clearing:refunds", -12_000)]
-    assert run.balances()["clearing:refunds"] == -15_000
-    refund = PaymentNotice(
-        key=ALICE,
-        ts=T0 + 2 * DAY_MS,
-        id="wechat:refund:wx-r1:success",
-        channel="wechat",
-        movement="refund",
-        order=order,
-        refund="R1",
-        channel_txn="wx-r1",
-        amount_fen=3_000,
-        status="success",
-    )
-    run.feed(refund, refund)
-    assert run.lines("refund:R1") == [("clearing:refunds", 3_000), ("channel:wechat", -3_000)]
-    assert list(run.open_alerts("paylater.clinic_overpaid")) == [clinic_order(HOSPITAL, "B1", "etc")]
-    assert run.balances() == {
-        "channel:wechat": 12_000,
-        "channel:etc": 12_000,
-        "clearing:refunds": -12_000,
-        f"hospital:{HOSPITAL}": -12_000,
+    r2 = clinic_refund_id("etc:etc-1")
+    pending = run.states["paylater.clinic_pending", "p0"]
+    assert {oid: (o["amount"], o["channel"], o["refund_of"]) for oid, o in pending.items()} == {
+        r1: (3_000, "wechat", order),
+        r2: (12_000, "etc", by_etc),
     }
+    # the overpayment's notice again (repeated, then found by a query): no second refund
+    run.feed(overpaid, repay(ALICE, "B1", 15_000, "wx-1", via="query"))
+    assert set(run.states["paylater.clinic_pending", "p0"]) == {r1, r2}
+    assert run.balances()["clearing:refunds"] == -15_000
+    # the dispatcher placed the refund (the provider took it); then its notice comes, and again
+    run.feed(refund_answer(ALICE, r1, "accepted"))
+    assert run.states["paylater.clinic_pending", "p0"][r1]["status"] == "accepted"
+    done = refund_notice(ALICE, order, r1, 3_000)
+    run.feed(done, done)
+    run.feed(done, refund_notice(ALICE, order, r1, 3_000, via="query"))
+    assert run.lines(f"refund:{r1}") == [("clearing:refunds", 3_000), ("channel:wechat", -3_000)]
+    assert run.ledger[f"refund:{r1}"][0].memo == f"{order}|{r1}|wechat-{r1}"  # what T+1 matches by
+    assert list(run.states["paylater.clinic_pending", "p0"]) == [r2]
+    assert list(run.open_alerts("paylater.clinic_overpaid")) == [by_etc]  # the first one resolved
+    run.feed(refund_notice(ALICE, by_etc, r2, 12_000, channel="etc"))  # its notice before the answer
+    run.feed(refund_answer(ALICE, r2, "accepted", channel="etc"))  # late: changes nothing
+    assert run.states["paylater.clinic_pending", "p0"] == {}
+    assert run.open_alerts("paylater.clinic_overpaid") == {}
+    assert [t for t in run.ledger if t.startswith("refund:")] == [f"refund:{r1}", f"refund:{r2}"]
+    assert run.balances() == {"channel:wechat": 12_000, f"hospital:{HOSPITAL}": -12_000}
 
 
-def test_money_for_a_bill_nobody_knows_is_held_to_refund_and_shows_no_patient() -> None:
+def test_a_refund_the_provider_refuses_is_alerted_and_its_money_stays_held() -> None:
     run = Run()
+    run.feed(rating(ALICE, 620), bill(ALICE, "B1", 12_000), bill(ALICE, "B2", 3_000))
+    q1, q2 = clinic_order(HOSPITAL, "B1", "q1"), clinic_order(HOSPITAL, "B2", "q1")
+    run.feed(repay(ALICE, "B1", 12_500, "wx-1"), repay(ALICE, "B2", 3_200, "wx-2", order=q2))
+    r1, r2 = clinic_refund_id("wechat:wx-1"), clinic_refund_id("wechat:wx-2")
+    # refused when placed (e.g. the order has nothing left to refund): no longer followed, alerted
+    run.feed(refund_answer(ALICE, r1, "failed"))
+    [failed] = run.open_alerts("paylater.refund_failed").values()
+    assert (failed.alert.key, failed.alert.severity) == (r1, "major")
+    assert failed.alert.data == {"patient": ALICE, "order": q1, "refund": r1, "amount_fen": 500}
+    assert "NOT_ENOUGH" in failed.alert.message
+    # taken, then failed in its notice (REFUND.ABNORMAL)
+    run.feed(refund_answer(ALICE, r2, "accepted"))
+    run.feed(refund_notice(ALICE, q2, r2, 200, status="failed"))
+    assert set(run.open_alerts("paylater.refund_failed")) == {r1, r2}
+    assert run.states["paylater.clinic_pending", "p0"] == {}
+    # nothing was refunded: the money is still held, and each overpayment still alerted
+    assert not [t for t in run.ledger if t.startswith("refund:")]
+    assert run.balances()["clearing:refunds"] == -700
+    assert set(run.open_alerts("paylater.clinic_overpaid")) == {q1, q2}
+    # the parking processor leaves the clinic refund's answers and notices alone
+    settings = PaylaterSettings()
+    parking = Sessions(0, settings, build_world(settings, None))  # type: ignore[arg-type]
+    out = Outputs()
+    parking.process([(1, refund_answer(ALICE, r1, "failed")), (2, refund_notice(ALICE, q2, r2, 200)),
+                     (3, refund_notice(ALICE, q2, r2, 200, status="failed"))],
+                    Emitter(parking.name, 0, AlertBook(), out))  # fmt: skip
+    assert (out.postings, out.states, out.alerts) == ([], [], [])
+
+
+def test_money_for_a_bill_nobody_knows_is_refunded_and_shows_no_patient() -> None:
+    run = Run()
+    order = clinic_order(HOSPITAL, "NOPE", "q1")
     run.feed(repay("unknown", "NOPE", 800, "wx-7"))
     assert run.lines("repay:wechat:wx-7") == [("channel:wechat", 800), ("clearing:refunds", -800)]
     assert ("paylater.patient", "unknown") not in run.states
-    assert list(run.open_alerts("paylater.clinic_overpaid")) == [clinic_order(HOSPITAL, "NOPE", "q1")]
+    assert list(run.open_alerts("paylater.clinic_overpaid")) == [order]
+    refund = clinic_refund_id("wechat:wx-7")
+    assert run.states["paylater.clinic_pending", "p0"] == {
+        refund: {"patient": "unknown", "bill": "", "amount": 800, "channel": "wechat", "status": "requested",
+                 "ts": T0 + DAY_MS, "kind": "refund", "refund_of": order}
+    }  # fmt: skip
+    run.feed(refund_notice("unknown", order, refund, 800))  # its notice goes where the payment's went
+    assert run.balances() == {}
+    assert run.open_alerts("paylater.clinic_overpaid") == {}
+    assert ("paylater.patient", "unknown") not in run.states
 
 
 def test_parking_notices_are_left_to_the_parking_processor() -> None:
@@ -717,16 +800,53 @@ def owner(bid: str, hospital: str) -> str:
     return PATIENTS[(int(bid[1:]) + HOSPITALS.index(hospital)) % 2]
 
 
+REFUND_STEPS = ("accepted", "refused", "success", "success", "failed", "again")
+
+
+@dataclass(frozen=True)
+class RefundStep:
+    """The provider acting on one of the refunds the processor asked for (which one, and what it
+    is, is known only once the history is played: ``refund_event`` makes the event then)."""
+
+    pick: int
+    what: str  # accepted / refused (its answer to placing it), success / failed (its notice), again
+    ts: int
+
+
 @dataclass
 class History:
-    items: list[ClinicEvent | int] = field(default_factory=list)  # an int: a tick at that wall time
+    # an int: a tick at that wall time
+    items: list[ClinicEvent | int | RefundStep] = field(default_factory=list)
+
+
+def refund_event(proc: Clinic, step: RefundStep, sent: list[ClinicEvent]) -> ClinicEvent | None:
+    """The event of ``step`` from the refunds the processor follows now: the provider's answer to
+    placing one, or its notice; ``again`` (or no refund followed) repeats one made before."""
+    refunds = sorted(oid for oid in dict.keys(proc.state.orders) if proc.state.orders[oid].kind == "refund")
+    if step.what == "again" or not refunds:
+        return sent[step.pick % len(sent)] if sent else None
+    rid = refunds[step.pick % len(refunds)]
+    o = proc.state.orders[rid]
+    ev: ClinicEvent
+    if step.what in ("accepted", "refused"):
+        ev = OrderAnswer(key=o.patient, ts=step.ts, id=f"answer:{o.channel}:{rid}", order=rid,
+                         movement="refund", channel=o.channel,
+                         status="accepted" if step.what == "accepted" else "failed", session=o.bill,
+                         amount_fen=o.amount)  # fmt: skip
+    else:
+        status: Literal["success", "failed"] = "success" if step.what == "success" else "failed"
+        ev = PaymentNotice(key=o.patient, ts=step.ts, id=f"{o.channel}:refund:rf-{rid}:{status}",
+                           channel=o.channel, movement="refund", order=o.refund_of, refund=rid,
+                           channel_txn=f"rf-{rid}", amount_fen=o.amount, status=status)  # fmt: skip
+    sent.append(ev)
+    return ev
 
 
 @st.composite
 def histories(draw: st.DrawFn) -> History:
     h, t = History(), T0
     notices: list[PaymentNotice] = []
-    what_next = ["rating", "bill", "bill", "pay", "pay", "again", "insurer", "order", "tick"]
+    what_next = ["rating", "bill", "bill", "pay", "pay", "again", "insurer", "order", "tick", "refund"]
     for n in range(draw(st.integers(1, 40))):
         t += draw(st.integers(0, 4)) * DAY_MS // 2
         what = draw(st.sampled_from(what_next))
@@ -775,6 +895,8 @@ def histories(draw: st.DrawFn) -> History:
             h.items.append(OrderAnswer(key=owner(bid, hospital), ts=t, id=f"o{n}", order=order,
                                        movement="payment", channel="wechat", status=status,
                                        session=k(bid, hospital), amount_fen=amount))  # fmt: skip
+        elif what == "refund":  # the dispatcher placed a refund: the provider's answer or notice
+            h.items.append(RefundStep(draw(st.integers(0, 5)), draw(st.sampled_from(REFUND_STEPS)), t))
         else:
             h.items.append(t)
     return h
@@ -826,9 +948,16 @@ def play(items: list[ClinicEvent | int], batch: int, crashes: set[int]) -> tuple
 def test_no_history_lends_beyond_the_line_repays_twice_or_unbalances_the_ledger(
     h: History, batch: int, data: st.DataObject
 ) -> None:
-    # one event at a time first: each bill's decision checked against the line it saw
+    # one event at a time first: each bill's decision checked against the line it saw; the
+    # provider's refund steps become the events they are (the history then played again as fixed)
     proc, book = Clinic(0, _Settings(ClinicSettings()), None), AlertBook()
-    for i, item in enumerate(h.items):
+    items: list[ClinicEvent | int] = []
+    sent: list[ClinicEvent] = []
+    for step in h.items:
+        item = refund_event(proc, step, sent) if isinstance(step, RefundStep) else step
+        if item is None:
+            continue
+        items.append(item)
         em = Emitter(proc.name, 0, book, Outputs())
         if isinstance(item, int):
             proc.tick(item, em)
@@ -836,7 +965,7 @@ def test_no_history_lends_beyond_the_line_repays_twice_or_unbalances_the_ledger(
         p = proc.state.patients.get(item.key) or Patient()
         named = k(item.bill, item.hospital) if isinstance(item, ClinicBill | InsurerSettled) else ""
         line, used, suspended, new = p.line, p.used(), p.suspended, named not in p.bills
-        proc.process([(i + 1, item)], em)
+        proc.process([(len(items), item)], em)
         if isinstance(item, ClinicBill) and new:
             b = proc.state.patients[item.key].bills[named]
             if b.amount:  # lent: never beyond what was left of the line, never while suspended
@@ -846,12 +975,16 @@ def test_no_history_lends_beyond_the_line_repays_twice_or_unbalances_the_ledger(
         for q in proc.state.patients.values():
             assert q.used() >= 0 and all(0 <= b.paid <= b.amount for b in q.bills.values())
         for oid, o in proc.state.orders.items():  # an order not yet placed is of a bill still owed
+            if o.kind == "refund":  # of what a repayment paid over: to the order that paid it
+                assert oid.startswith(CLINIC_ORDER + "R") and o.refund_of.startswith(CLINIC_ORDER)
+                assert o.amount > 0
+                continue
             owing = proc.state.patients[o.patient].bills.get(o.bill)
             assert o.status == "accepted" or (owing is not None and owing.owed > 0), oid
             assert owing is None or ref_of_order(oid) == owing.ref  # the order names its own bill
-    crashes = set(data.draw(st.lists(st.integers(0, max(0, len(h.items) - 1)), max_size=4)))
-    store, proc2, book2 = play(h.items, batch, crashes)
-    clean, _, _ = play(h.items, 1, set())
+    crashes = set(data.draw(st.lists(st.integers(0, max(0, len(items) - 1)), max_size=4)))
+    store, proc2, book2 = play(items, batch, crashes)
+    clean, _, _ = play(items, 1, set())
     assert store.ledger == clean.ledger  # neither crashes nor batches change the money
     assert msgspec.msgpack.encode(proc2.state) == msgspec.msgpack.encode(proc.state)
     check_books(store.ledger, proc2, book2)
@@ -882,6 +1015,24 @@ def check_books(ledger: dict[str, list[Posting]], proc: Clinic, book: AlertBook)
     channels = sum(p.amount for p in postings if p.account.startswith("channel:"))
     held = -sum(p.amount for p in postings if p.account == "clearing:refunds")
     assert channels == sum(applied.values()) + held  # every fen paid in is a repayment or held to refund
+    # every excess has one refund: followed, confirmed (booked once, of the excess) or failed (held)
+    excess = {p.txn.removeprefix("repay:"): -p.amount for p in postings
+              if p.txn.startswith("repay:") and p.account == "clearing:refunds"}  # fmt: skip
+    refunds = {clinic_refund_id(movement): fen for movement, fen in excess.items()}
+    assert {t.removeprefix("refund:") for t in ledger if t.startswith("refund:")} <= set(refunds)
+    failed = 0
+    for rid, fen in refunds.items():
+        followed = proc.state.orders.get(rid)
+        booked = ledger.get(f"refund:{rid}")
+        alerted = f"paylater.refund_failed:{rid}" in book.tracks
+        assert (followed is not None) + (booked is not None) + alerted == 1, rid
+        if followed is not None:
+            assert (followed.kind, followed.amount) == ("refund", fen)
+        if booked is not None:
+            assert (booked[0].account, booked[0].amount) == ("clearing:refunds", fen)
+        failed += fen if alerted else 0
+    still = sum(o.amount for o in proc.state.orders.values() if o.kind == "refund")
+    assert held == still + failed  # what is held is what is being refunded, or failed to be
 
 
 # -- through the HTTP API ----------------------------------------------------------------------------
@@ -1181,3 +1332,25 @@ def until_paid(channel: Any, order: str, timeout: float = 10.0) -> Any:
         assert time.monotonic() < deadline, f"{order} not paid at the provider"
         time.sleep(0.02)
     return found
+
+
+def test_the_refund_of_an_overpayment_is_followed_by_the_dispatcher_and_never_reused_as_a_repayment(
+    tmp_path: Path,
+) -> None:
+    """The processor publishes the refund with the cashier's orders: the dispatcher places it as a
+    refund of the order that paid, and the cashier never takes it for an open repayment of the bill
+    (its published bill may still owe while the refund is recorded)."""
+    with desk(tmp_path) as lot:
+        rate(lot, ALICE, 620)
+        post(lot, "/bills", bill_body(ALICE, "MZ7", self_pay=12_000))
+        lot.drain()
+        order = clinic_order(HOSPITAL, "MZ7", "q1")
+        paid_notice(lot, ALICE, order, 12_600, "wx-over")
+        refund = clinic_refund_id("wechat:wx-over")
+        [row] = lot.p.store.states("paylater.clinic_pending")
+        ts = row["data"][refund]["ts"]
+        assert gateway.followed(lot.p.store) == {
+            refund: gateway.Followed(ALICE, "refund", "wechat", 600, ALICE, k("MZ7"), gateway.CLINIC_REFUND,
+                                     "requested", ts, refund_of=order)
+        }  # fmt: skip
+        assert clinic_api.open_order(lot.p.store, k("MZ7"), "wechat") is None

@@ -2,7 +2,8 @@
 dispatcher running and sandbox providers (real HTTP servers) taking the cashier's orders. The
 dispatcher follows the clinic cashier's orders as it follows parking's: a repayment whose notice
 is lost is found by asking the provider, and an order recorded by a platform that died before
-placing it is placed."""
+placing it is placed. What a repayment pays over its bill is refunded: the dispatcher places the
+refund and the sandbox's signed refund notice settles it (or its failure is alerted)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from citybrain.scenes.paylater.clinic import DAY_MS, clinic_order
-from citybrain.scenes.paylater.events import OrderAnswer
+from citybrain.core.outputs import Alert
+from citybrain.core.store.base import AlertQuery
+from citybrain.scenes.paylater.clinic import DAY_MS, clinic_order, clinic_refund_id, repayment_subject
+from citybrain.scenes.paylater.events import OrderAnswer, PaymentNotice
+from citybrain.scenes.paylater.notices import NOTIFY
 from tests.scenes.paylater.test_paylater_payments import Live, serve
 
 PATIENT = "360102199001011234"
@@ -70,3 +74,68 @@ def test_an_order_recorded_but_never_placed_is_placed_by_the_dispatcher(tmp_path
         assert (answer.order, answer.status) == (order, "accepted")  # type: ignore[attr-defined]
         [notice] = live.p.store.find_events(["paylater.notice"])
         assert notice.order == order  # type: ignore[attr-defined]
+
+
+def overpay(live: Live, bill: str, amount: int) -> tuple[str, str]:
+    """A payment of ``bill`` taken by the wechat provider with an order the cashier did not make (a
+    second terminal at the desk): its notice comes back through the notify route. (order, refund)"""
+    order = clinic_order(HOSPITAL, bill, f"x{now_ms():x}")
+    wechat = live.p.runtime("paylater").world.providers.channels["wechat"]
+    got = wechat.create_payment(order, amount, PATIENT, repayment_subject(f"{HOSPITAL}/{bill}"),
+                                live.url + NOTIFY + "wechat")  # fmt: skip
+    assert got.status == "accepted"
+
+    def paid() -> list[PaymentNotice]:
+        found = live.p.store.find_events(["paylater.notice"])
+        return [e for e in found if isinstance(e, PaymentNotice) and e.order == order]
+
+    live.until(lambda: bool(paid()))
+    return order, clinic_refund_id(f"wechat:{paid()[0].channel_txn}")
+
+
+def alerts(live: Live, rule: str, key: str) -> list[Alert]:
+    return [a for a in live.p.store.alerts(AlertQuery(scene="paylater", key=key)) if a.rule == rule]
+
+
+def balances(live: Live) -> dict[str, int]:
+    return {k: v for k, v in live.get("/ledger/balances").items() if v}
+
+
+def test_an_overpayment_is_refunded_by_the_provider_and_the_books_settle(tmp_path: Path) -> None:
+    with serve(tmp_path) as live:
+        bill_on_credit(live, "MZ3", 12_000)
+        order, refund = overpay(live, "MZ3", 15_000)  # 3,000 fen more than the bill owes
+        live.until(lambda: status(live, "MZ3") == "paid")
+        # the dispatcher places the refund; the sandbox's signed refund notice settles it
+        live.until(lambda: bool(live.p.store.ledger_postings(txn=f"refund:{refund}")))
+        assert [(p.account, p.amount) for p in live.p.store.ledger_postings(txn=f"refund:{refund}")] == [
+            ("clearing:refunds", 3_000),
+            ("channel:wechat", -3_000),
+        ]
+        assert balances(live) == {"channel:wechat": 12_000, f"hospital:{HOSPITAL}": -12_000}
+        assert live.get("/ledger/trial-balance")["balanced"] is True
+        notices = [e for e in live.p.store.find_events(["paylater.notice"]) if isinstance(e, PaymentNotice)]
+        [back] = [e for e in notices if e.movement == "refund"]
+        assert (back.order, back.refund, back.amount_fen, back.via) == (order, refund, 3_000, "notify")
+        assert {e.key for e in notices} == {PATIENT}  # the repayment's and the refund's: the patient's
+        answers = [e for e in live.p.store.find_events(["paylater.answer"]) if isinstance(e, OrderAnswer)]
+        [answer] = [e for e in answers if e.order == refund]
+        assert (answer.movement, answer.status, answer.key) == ("refund", "accepted", PATIENT)
+        live.until(lambda: live.p.store.states("paylater.clinic_pending")[0]["data"] == {})
+        [overpaid] = alerts(live, "paylater.clinic_overpaid", order)
+        assert overpaid.status == "resolved" and overpaid.data["refund"] == refund
+
+
+def test_a_refund_the_provider_fails_is_alerted_and_its_money_stays_held(tmp_path: Path) -> None:
+    with serve(tmp_path) as live:
+        live.p.runtime("paylater").world.providers.sandboxes["wechat"].refund_fail_rate = 1.0
+        bill_on_credit(live, "MZ4", 5_000)
+        order, refund = overpay(live, "MZ4", 5_800)
+        live.until(lambda: bool(alerts(live, "paylater.refund_failed", refund)))
+        [failed] = alerts(live, "paylater.refund_failed", refund)
+        assert (failed.status, failed.data["order"], failed.data["amount_fen"]) == ("open", order, 800)
+        live.until(lambda: live.p.store.states("paylater.clinic_pending")[0]["data"] == {})
+        assert balances(live) == {"channel:wechat": 5_800, "clearing:refunds": -800,
+                                  f"hospital:{HOSPITAL}": -5_000}  # fmt: skip
+        [overpaid] = alerts(live, "paylater.clinic_overpaid", order)
+        assert overpaid.status == "open"  # the money is still to return, by hand

@@ -40,8 +40,16 @@ Ledger transactions (fen; debits positive; zero lines omitted, so a bill of 0 bo
   a refund of a ``CB-`` order.
 
 A repayment is applied once per provider movement; what exceeds what the bill still owes (or pays
-a bill the patient does not owe, or no known bill) is booked to ``clearing:refunds`` and alerted
-(``paylater.clinic_overpaid``): this first version does not place the refund itself.
+a bill the patient does not owe, or no known bill) is booked to ``clearing:refunds``, alerted
+(``paylater.clinic_overpaid``) and refunded at once, as parking refunds a duplicate payment: the
+processor records the refund order ``CB-R<hash of the movement>`` (``clinic_refund_id``: one per
+movement, however often its notice comes; named as a clinic order so paylater.sessions leaves its
+answers here) of the excess, to the channel and the provider order that paid it, and the
+dispatcher places it. The provider's refund notice names the order it refunds (``CB-``), so it
+comes to the patient's partition as the repayment's did; ``refund:<refund>`` is booked once and
+the alert resolves. A refund the provider refuses (when it is placed or in its notice) raises
+``paylater.refund_failed``: the money stays in ``clearing:refunds``, and the overpayment's alert
+stays open, until someone returns it by hand.
 
 The cashier's repayment orders are recorded (``OrderAnswer``, ``requested``) before they are placed;
 the processor keeps them until the provider's outcome comes and publishes them per partition as
@@ -62,7 +70,9 @@ from zoneinfo import ZoneInfo
 import msgspec
 
 from citybrain import sdk
+from citybrain.scenes.paylater import rules
 from citybrain.scenes.paylater.events import Fen, Name, OrderAnswer, PaymentNotice
+from citybrain.scenes.paylater.sessions import refund_id
 
 DAY_MS = 86_400_000
 BEIJING = ZoneInfo("Asia/Shanghai")
@@ -188,6 +198,13 @@ def clinic_order(hospital: str, bill: str, suffix: str) -> str:
     return f"{CLINIC_ORDER}{bill_ref(hospital, bill)}-{suffix}"
 
 
+def clinic_refund_id(movement: str) -> str:
+    """The refund of what the provider movement ``movement`` paid over its bill: ``CB-R<hash>`` (20
+    characters), one per movement whatever repeats its notice. ``CB-`` as the cashier's orders:
+    paylater.sessions leaves the answers to placing it to this processor."""
+    return CLINIC_ORDER + refund_id(movement)
+
+
 def ref_of_order(order: str) -> str:
     return order.removeprefix(CLINIC_ORDER).split("-", 1)[0]
 
@@ -257,11 +274,13 @@ OVERDUE = sdk.rule(
     "resolves when the bill is repaid in full.",
 )  # fmt: skip
 OVERPAID = sdk.rule(
-    "paylater", "clinic_overpaid", "就医还款多付待退 / clinic overpayment to refund", severity="major",
+    "paylater", "clinic_overpaid", "就医还款多付待退 / clinic overpayment to refund", severity="info",
     clear="0s",
     doc="A repayment paid more than its bill owed, a bill already paid, or a bill the platform does not "
-    "know: the excess is held in clearing:refunds and must be refunded by hand (this version places "
-    "no refund itself). Key: the provider order; resolves when the provider confirms a refund of it.",
+    "know: the excess is held in clearing:refunds and refunded at once to the channel that took it "
+    "(the refund order is in the alert's data). Key: the provider order; resolves when the provider "
+    "confirms the refund. A refund the provider refuses raises paylater.refund_failed and this alert "
+    "stays open: the money is still held, to return by hand.",
 )  # fmt: skip
 SUSPENDED = sdk.rule(
     "paylater", "clinic_suspended", "先诊疗后付费暂停 / clinic credit suspended", severity="info", clear="0s",
@@ -316,14 +335,17 @@ class Patient(msgspec.Struct):
 
 
 class ClinicOrder(msgspec.Struct):
-    """A cashier's repayment order, open at a provider until its outcome is known."""
+    """A cashier's repayment order, or the refund of an overpayment, open at a provider until its
+    outcome is known."""
 
     patient: str
-    bill: str  # the bill's key, <hospital>/<bill>
+    bill: str  # the bill's key, <hospital>/<bill> ("" for a refund of money of no known bill)
     amount: int
     channel: str
     status: str  # requested (recorded; placed, or about to be) | accepted (the provider took it)
     ts: int  # when it was recorded
+    kind: str = "payment"  # payment (a repayment) | refund (of what a repayment paid over its bill)
+    refund_of: str = ""  # a refund: the provider order whose money it returns
 
 
 class ClinicState(msgspec.Struct):
@@ -331,7 +353,7 @@ class ClinicState(msgspec.Struct):
     # a heap of (wall ms, patient, bill key): when a bill on credit is next looked at (its due
     # time, then each reminder); stale entries (bills repaid) are dropped when they surface
     due: list[tuple[int, str, str]] = msgspec.field(default_factory=list)
-    orders: dict[str, ClinicOrder] = msgspec.field(default_factory=dict)  # open repayment orders
+    orders: dict[str, ClinicOrder] = msgspec.field(default_factory=dict)  # open repayments and refunds
 
 
 class BillView(msgspec.Struct):
@@ -495,9 +517,12 @@ class Clinic(sdk.Processor[ClinicState, ClinicEvent]):
         """The cashier's order recorded (``requested``, before it is placed) or a provider's answer
         to placing it: an order is followed from its record until its outcome is known (a notice,
         a query's answer, or the provider refusing it)."""
-        if not ev.order.startswith(CLINIC_ORDER) or ev.movement != "payment":
+        if not ev.order.startswith(CLINIC_ORDER):
             return  # parking's (paylater.sessions)
         held = self.state.orders.get(ev.order)
+        if ev.movement == "refund":
+            self._refund_answer(ev, held, out)
+            return
         if ev.status == "requested":
             p = self.state.patients.get(ev.key)
             found = p.bill_of_ref(ref_of_order(ev.order)) if p is not None else None
@@ -512,11 +537,34 @@ class Clinic(sdk.Processor[ClinicState, ClinicEvent]):
                 del self.state.orders[ev.order]
             self._orders = True
 
+    def _refund_answer(self, ev: OrderAnswer, held: ClinicOrder | None, out: sdk.Emitter) -> None:
+        """The provider's answer to placing a refund: taken (its notice follows), or refused."""
+        if held is None or held.kind != "refund" or ev.status == "requested":
+            return
+        if ev.status == "accepted":
+            held.status = "accepted"
+        else:  # refused: the money stays in clearing:refunds
+            del self.state.orders[ev.order]
+            self._refund_failed(ev.key, ev.order, held.refund_of, held.amount, ev.reason, ev.ts, out)
+        self._orders = True
+
+    def _refund_failed(
+        self, key: str, refund: str, order: str, amount: int, reason: str, ts: int, out: sdk.Emitter
+    ) -> None:
+        about = {"patient": key, "order": order, "refund": refund, "amount_fen": amount}
+        out.signal(rules.REFUND_FAILED, refund, ts, True, data=about,
+                   message=f"refund {refund} of {order} ({amount} fen) failed: {reason or 'refused'}; "
+                   "still held in clearing:refunds")  # fmt: skip
+
     def _notice(self, ev: PaymentNotice, out: sdk.Emitter) -> None:
         if not ev.order.startswith(CLINIC_ORDER):
             return  # parking's (paylater.sessions)
-        if ev.movement == "payment" and self.state.orders.pop(ev.order, None) is not None:
+        followed = ev.order if ev.movement == "payment" else ev.refund
+        if followed and self.state.orders.pop(followed, None) is not None:
             self._orders = True  # its outcome is known: no longer followed
+        if ev.movement == "refund" and ev.status == "failed":
+            self._refund_failed(ev.key, ev.refund, ev.order, ev.amount_fen, ev.reason, ev.ts, out)
+            return
         if ev.status != "success" or ev.amount_fen == 0:
             return  # a failed repayment (the bill stays owed), or nothing moved
         if ev.movement == "refund":
@@ -550,20 +598,26 @@ class Clinic(sdk.Processor[ClinicState, ClinicEvent]):
                 out.signal(OVERDUE, f"{ev.key}:{key}", ev.ts, False, message=f"repaid by {ev.channel}")
                 self._standing(ev.key, p, ev.ts, out)
                 self._withdraw(key)
-        if extra:
+        if extra:  # refunded at once to the channel that took it (the dispatcher places the order)
+            refund = clinic_refund_id(movement)
+            self.state.orders[refund] = ClinicOrder(ev.key, key, extra, ev.channel, "requested", ev.ts,
+                                                    "refund", ev.order)  # fmt: skip
+            self._orders = True
             hospital, bill = split_key(key) if key else ("", "")
             about = {"patient": ev.key, "hospital": hospital, "bill": bill, "order": ev.order,
                      "channel": ev.channel, "movement": movement, "amount_fen": ev.amount_fen,
-                     "excess_fen": extra}  # fmt: skip
+                     "excess_fen": extra, "refund": refund}  # fmt: skip
             out.signal(OVERPAID, ev.order, ev.ts, True, data=about,
                        message=f"{extra} fen paid over what {key or 'no known bill'} owed, by {ev.channel}: "
-                       "held in clearing:refunds, to refund")  # fmt: skip
+                       f"held in clearing:refunds, refunding ({refund})")  # fmt: skip
 
     def _withdraw(self, key: str) -> None:
         """A bill repaid in full: its orders recorded and not yet taken by a provider are not
         followed any more (one the provider took is, until its outcome: any money it brings is
-        held to refund)."""
-        for oid in [oid for oid, o in self.state.orders.items() if o.bill == key and o.status == "requested"]:
+        refunded). A refund stays, whatever its bill."""
+        orders = self.state.orders
+        for oid in [oid for oid, o in orders.items() if o.bill == key and o.kind == "payment"
+                    and o.status == "requested"]:  # fmt: skip
             del self.state.orders[oid]
             self._orders = True
 

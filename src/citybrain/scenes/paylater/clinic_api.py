@@ -233,10 +233,11 @@ def get_patient(rt: Rt, patient: str, limit: Annotated[int, Query(ge=1, le=1000)
 def open_order(store: sdk.ReadModel, key: str, channel: str) -> tuple[str, int] | None:
     """A repayment order of the bill ``key`` at ``channel`` recorded and without an outcome yet
     (``paylater.clinic_pending``): (order, amount). Paying again reuses it (the same order at the
-    provider, which takes an order id once), so a cashier that retries does not debit twice."""
+    provider, which takes an order id once), so a cashier that retries does not debit twice. A
+    refund of an overpayment of the bill is no such order (the bill's published state may lag it)."""
     for row in store.states("paylater.clinic_pending"):
         for oid, o in row["data"].items():
-            if o["bill"] == key and o["channel"] == channel:
+            if o.get("kind", "payment") == "payment" and o["bill"] == key and o["channel"] == channel:
                 return str(oid), int(o["amount"])
     return None
 
@@ -260,8 +261,8 @@ def order_event(
              summary="The cashier: repay what a bill on credit still owes, by any channel")  # fmt: skip
 async def post_pay(rt: Rt, hospital: str, bill: str, body: PayIn) -> PayAnswer:
     """Places the order ``CB-<bill ref>-q<time>`` for what the bill owes with the channel; the
-    provider's notice repays the bill (whatever channel pays first; any later payment is held in
-    clearing:refunds and alerted). Paying a bill that owes nothing is refused (409). The order is
+    provider's notice repays the bill (whatever channel pays first; any later payment is booked to
+    clearing:refunds and refunded). Paying a bill that owes nothing is refused (409). The order is
     recorded (``paylater.answer``, ``requested``) before it is placed, so it is followed (placed
     again, asked after) whatever happens to this request; paying again while an order of the bill
     is open at that channel places that order again (the provider takes its id once)."""

@@ -9,7 +9,7 @@ event whose id is the provider's (``answer:<channel>:<order>``, ``<channel>:<kin
 <status>``), so repeats are stored once; and the processor settles a session (or repays a clinic
 bill) once whatever it hears (sessions.py, clinic.py). The orders waiting are the processors'
 states: ``paylater.pending`` (parking's payments and refunds) and ``paylater.clinic_pending`` (the
-clinic cashier's repayments), a few rows per partition.
+clinic cashier's repayments and the refunds of overpayments), a few rows per partition.
 """
 
 from __future__ import annotations
@@ -50,25 +50,32 @@ class Followed(msgspec.Struct, frozen=True):
     amount: int
     payer: str
     pays: str  # what it pays: a parking session, or a clinic bill's key (the answer's ``session``)
-    subject: str  # what the payer's provider shows
+    subject: str  # what the payer's provider shows (a refund: the reason it gives)
     status: str  # requested (to place) | accepted (placed: asked after when its notice is late)
     ts: int  # when it was asked for
     refund_of: str = ""  # a refund: the order whose money it returns
 
 
+PARKING_REFUND = "重复支付退款 duplicate payment"  # the reason a parking refund gives the provider
+CLINIC_REFUND = "就医还款多付退款 clinic overpayment"  # the reason a clinic refund gives
+
+
 def followed(store: sdk.ReadModel) -> dict[str, Followed]:
-    """Every order waiting for a provider: parking's (``paylater.pending``) and the clinic
-    cashier's (``paylater.clinic_pending``), by order id."""
+    """Every order waiting for a provider: parking's (``paylater.pending``) and the clinic's
+    (``paylater.clinic_pending``: the cashier's repayments, the refunds of overpayments), by order id."""
     out: dict[str, Followed] = {}
     for row in store.states("paylater.pending"):
         for oid, o in row["data"].items():
-            sid, status = o["session"], o["status"]
-            out[oid] = Followed(o["plate"], o["kind"], o["channel"], o["amount"], o["payer"], sid,
-                                f"停车费 parking {sid}", status, o["ts"], o.get("refund_of", ""))  # fmt: skip
+            sid, status, kind = o["session"], o["status"], o["kind"]
+            subject = PARKING_REFUND if kind == "refund" else f"停车费 parking {sid}"
+            out[oid] = Followed(o["plate"], kind, o["channel"], o["amount"], o["payer"], sid, subject,
+                                status, o["ts"], o.get("refund_of", ""))  # fmt: skip
     for row in store.states("paylater.clinic_pending"):
         for oid, o in row["data"].items():
-            out[oid] = Followed(o["patient"], "payment", o["channel"], o["amount"], o["patient"], o["bill"],
-                                repayment_subject(o["bill"]), o["status"], o["ts"])  # fmt: skip
+            kind = o.get("kind", "payment")
+            subject = CLINIC_REFUND if kind == "refund" else repayment_subject(o["bill"])
+            out[oid] = Followed(o["patient"], kind, o["channel"], o["amount"], o["patient"], o["bill"],
+                                subject, o["status"], o["ts"], o.get("refund_of", ""))  # fmt: skip
     return out
 
 
@@ -182,8 +189,7 @@ class Dispatcher:
         notify = self.notify + o.channel
         try:
             if o.kind == "refund":
-                got = await asyncio.to_thread(channel.refund, oid, o.refund_of, o.amount,
-                                              "重复支付退款 duplicate payment", notify)  # fmt: skip
+                got = await asyncio.to_thread(channel.refund, oid, o.refund_of, o.amount, o.subject, notify)
             else:
                 got = await asyncio.to_thread(
                     channel.create_payment, oid, o.amount, o.payer, o.subject, notify

@@ -29,8 +29,8 @@ DUPLICATE = sdk.rule(
 )  # fmt: skip
 REFUND_FAILED = sdk.rule(
     "paylater", "refund_failed", "退款失败 / refund failed", severity="major",
-    doc="A provider refused or failed a refund of a duplicate payment: the money is still held in "
-    "clearing:refunds and must be returned by hand.",
+    doc="A provider refused or failed a refund (of a duplicate parking payment, a disputed charge or a "
+    "clinic overpayment): the money is still held in clearing:refunds and must be returned by hand.",
 )  # fmt: skip
 RECONCILIATION = sdk.rule(
     "paylater", "reconciliation", "对账不平 / reconciliation mismatch", severity="major", clear="0s",
