@@ -210,11 +210,29 @@ def test_entries_that_no_longer_decode_are_dropped_with_the_fresh_state(tmp_path
     rig.store.commit("test.bank", 0, 0, snapshot(Bank(0), _book()), Outputs(),
                      {"accounts": {"old": msgspec.msgpack.encode("not an account")}})  # fmt: skip
     rig.restart()  # logs that the state no longer decodes and starts fresh
-    rig.bus.publish([Deposit(key="n", ts=T0, amount=3, id="x")])
+    rig.bus.publish([Deposit(key="n", ts=T0, amount=3, id="x"), Deposit(key="n", ts=T0, poison=True, id="y")])
+    rig.fail_next = 1  # and its first commit fails: the rollback must not forget the old rows
     rig.drain()
     assert set(rig.store.load_entries("test.bank", 0)["accounts"]) == {"n"}
     rig.restart()
     assert rig.state() == expected([Deposit(key="n", ts=0, amount=3)])
+    rig.close()
+
+
+def test_entries_left_without_their_checkpoint_are_not_the_state(tmp_path: Path) -> None:
+    """The checkpoint row deleted to replay a processor from the start: the entries it left are
+    not brought back by a rollback, and the next commit deletes them."""
+    rig = Rig(tmp_path)
+    rig.bus.publish([Deposit(key="ghost", ts=T0, amount=7, id="g")])
+    rig.drain()
+    with rig.store._transaction("a test deleting a checkpoint") as tx:
+        tx.execute("DELETE FROM checkpoints WHERE processor = ?", ["test.bank"])
+    rig.restart()  # replays every event from the start, over the stored rows
+    rig.bus.publish([Deposit(key="n", ts=T0 + 1, poison=True, id="p")])  # forces a rollback
+    rig.drain()
+    assert rig.state() == expected([Deposit(key="ghost", ts=0, amount=7)])  # counted once, by the replay
+    rig.restart()
+    assert rig.state() == expected([Deposit(key="ghost", ts=0, amount=7)])
     rig.close()
 
 

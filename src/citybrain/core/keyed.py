@@ -22,7 +22,7 @@ from typing import Any, get_args, get_origin
 
 import msgspec
 
-from citybrain.core.processor import AlertBook, Processor, restore, snapshot
+from citybrain.core.processor import AlertBook, Envelope, Processor, snapshot
 
 Entries = dict[str, dict[str, bytes]]  # keyed field -> key -> encoded entry
 Delta = dict[str, dict[str, bytes | None]]  # keyed field -> key -> encoded entry, None: deleted
@@ -142,7 +142,8 @@ class StateKeeper:
         """The processor's state from a checkpoint's blob and its stored entries; raises
         ``msgspec.DecodeError`` when they no longer decode (the state type changed)."""
         self.entries = {f: dict(entries.get(f, {})) for f in self.fields}
-        self._stored_stale = False
+        # entries without a checkpoint (it was deleted to replay the processor) are not its state
+        self._stored_stale = blob is None and any(self.entries.values())
         if blob is None:
             book = AlertBook()
             self._wrap(proc, {})
@@ -155,9 +156,8 @@ class StateKeeper:
         """The processor restarted with fresh state over a checkpoint that did not decode: its next
         commit deletes the stored entries it does not have."""
         self._stored_stale = True
+        self._wrap(proc, {})  # every stored key dirty: deleted by the next commit
         self.committed = Image(snapshot(proc, book))
-        for name in self.fields:
-            setattr(proc.state, name, dict(getattr(proc.state, name)))  # untracked: compared in full
 
     # -- images ----------------------------------------------------------------------------------
     def image(self, proc: Processor[Any], book: AlertBook) -> Image:
@@ -181,7 +181,7 @@ class StateKeeper:
             for key in keys:
                 if dict.__contains__(now, key):
                     data = _ENCODER.encode(dict.__getitem__(now, key))
-                    if base.get(key) != data:
+                    if self._stored_stale or base.get(key) != data:  # stale rows are not the state's
                         changes[key] = data
                 elif key in base:
                     changes[key] = None
@@ -210,7 +210,8 @@ class StateKeeper:
     def rollback(self, proc: Processor[Any], image: Image | None = None) -> AlertBook:
         """The processor's state as in the committed image, or in ``image`` (taken since)."""
         img = image if image is not None else self.committed
-        book = restore(proc, img.blob)
+        env = msgspec.msgpack.decode(img.blob, type=Envelope)
+        state = msgspec.msgpack.decode(env.state, type=proc.state_type)
         merged: dict[str, dict[str, Any]] = {}
         for name in self.fields:
             entries = {} if self._stored_stale else dict(self.entries[name])
@@ -220,8 +221,9 @@ class StateKeeper:
                 else:
                     entries[key] = data
             merged[name] = _decode_map(self._decoders[name], entries)
+        proc.state = state  # only once everything decoded: a failure leaves the processor as it was
         self._wrap(proc, merged, img.delta)
-        return book
+        return env.alerts
 
     def _wrap(
         self, proc: Processor[Any], merged: dict[str, dict[str, Any]], delta: Delta | None = None
@@ -233,5 +235,9 @@ class StateKeeper:
                 setattr(proc.state, name, {**in_blob, **entries})  # untracked: the next commit writes all
                 continue
             tracked = Tracked(entries)
+            # what differs from the stored rows: the image's changes, and while the stored rows are
+            # not the state's, every one of them (deleted unless the state has it)
             tracked.dirty = set((delta or {}).get(name, ()))
+            if self._stored_stale:
+                tracked.dirty.update(self.entries[name])
             setattr(proc.state, name, tracked)

@@ -321,8 +321,8 @@ class Pipeline:
             self.bus.publish(out.events, internal=True)
         t0 = time.perf_counter()
         keeper = task.keeper
-        image = keeper.image(task.proc, task.book)
         try:
+            image = keeper.image(task.proc, task.book)  # an encoding error rolls back as well
             alerts = self.store.commit(task.spec.name, task.partition, pos, image.blob, out, image.delta)
         except Exception:
             # nothing was committed: the batch will be retried from the committed state

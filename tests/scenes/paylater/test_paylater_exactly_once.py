@@ -214,3 +214,23 @@ def fix_amounts(events: list[PaylaterEvent]) -> list[PaylaterEvent]:
                               status=e.status)  # fmt: skip
         out.append(e)
     return out
+
+
+def test_sessions_open_in_a_checkpoint_from_before_open_since_are_still_orphaned() -> None:
+    """An upgrade: the checkpoint kept open sessions in per-lot heaps (``opened``); after it, such
+    a session whose exit never comes is still put to review when the lot's clock passes it."""
+    old = Sessions(0, SETTINGS, WORLD)
+    entry = GateRead(key="赣A10001", ts=T0, id="bayi-square:e1", lot="bayi-square", gate="g",
+                     direction="entry", plate_read="赣A10001", confidence=0.97, plate="赣A10001",
+                     decision="open", reason="entered")  # fmt: skip
+    old.process([(1, entry)], Emitter(old.name, 0, AlertBook(), Outputs()))
+    sid = session_id("bayi-square", "赣A10001", "bayi-square:e1")
+    old.state.opened = {"bayi-square": [(T0, "赣A10001", sid)]}  # as the earlier version kept it
+    old.state.open_since = {}
+    new = Sessions(0, SETTINGS, WORLD)
+    book = restore(new, snapshot(old, AlertBook()))
+    later = GateRead(key="赣B20002", ts=T0 + 7 * HOUR, id="bayi-square:e2", lot="bayi-square", gate="g",
+                     direction="entry", plate_read="赣B20002", confidence=0.97, plate="赣B20002",
+                     decision="open", reason="entered")  # fmt: skip
+    new.process([(2, later)], Emitter(new.name, 0, book, Outputs()))
+    assert new.state.plates["赣A10001"].sessions[sid].status == "review" and new.state.opened == {}

@@ -5,6 +5,7 @@ driver should get. Fees are the 2026 city-core tariff, computed by hand."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from citybrain.core.store.base import AlertQuery
@@ -399,3 +400,7 @@ def test_an_erased_plate_leaves_nothing_in_the_processor_s_committed_state(tmp_p
         [done] = lot.p.pipeline.erase_pending()
         assert done.done_ts is not None
         assert PLATE.encode() not in entries() and "赣B54321".encode() in entries()
+        lot.gate("赣B54321", "exit", T0 + 3 * HOUR)
+        lot.gate("赣A00004", "entry", T0 + 3 * HOUR)  # in the erased plate's partition
+        pending = json.dumps([r["data"] for r in lot.p.store.states("paylater.pending")], ensure_ascii=False)
+        assert PLATE not in pending  # its order is gone from the published shards as well

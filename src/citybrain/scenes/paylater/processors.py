@@ -77,13 +77,17 @@ class Sessions(sdk.Processor[SessionsState, PaylaterEvent]):
         self._plates: set[str] = set()
         self._sessions: set[tuple[str, str]] = set()
         self._orders: set[str] = set()  # orders the batch placed, answered or withdrew
+        self._forgotten: set[str] = set()  # orders of erased plates: their shards published again
         self._open = OpenHeaps()
         self._ts = 0  # the batch's latest event time (the time of the states it writes)
 
     # -- the batch -------------------------------------------------------------------------------
     def process(self, batch: Sequence[tuple[int, PaylaterEvent]], out: sdk.Emitter) -> None:
-        self._plates, self._sessions, self._orders = set(), set(), set()
+        self._plates, self._sessions, self._orders = set(), set(), self._forgotten
+        self._forgotten = set()
         self._counted: set[str] = set()
+        if self.state.opened:  # the first batch after an upgrade from a checkpoint with heaps
+            self._open.carry_over(self.state)
         for _, ev in batch:
             self._ts = max(self._ts, ev.ts)
             if isinstance(ev, GateRead | GateConfirm):
@@ -124,6 +128,7 @@ class Sessions(sdk.Processor[SessionsState, PaylaterEvent]):
         opened = [sid for sid in self.state.open_since if self.state.open_since[sid][2] == key]
         for oid in orders:
             del self.state.orders[oid]
+        self._forgotten.update(orders)  # the next batch publishes their shards without them
         for sid in opened:
             del self.state.open_since[sid]
         return found or bool(orders or opened)

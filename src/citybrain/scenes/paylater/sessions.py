@@ -149,6 +149,9 @@ class SessionsState(msgspec.Struct):
     # Orphans are found by each lot's own clock (the latest read of its gates), so a lot that
     # uploads reads it buffered while offline is judged by its reads, not by other lots' time
     open_since: dict[str, tuple[str, int, str]] = msgspec.field(default_factory=dict)
+    # a checkpoint of the version before open_since: per lot, a heap of (entry ms, plate, session);
+    # carried into open_since by the first batch after the upgrade (OpenHeaps.carry_over)
+    opened: dict[str, list[tuple[int, str, str]]] = msgspec.field(default_factory=dict)
     clocks: dict[str, int] = msgspec.field(default_factory=dict)
     # exits per minute ("<metric>|<lot or all>|<minute ms>" -> count): the big screen's rates
     counts: dict[str, int] = msgspec.field(default_factory=dict)
@@ -172,6 +175,14 @@ class OpenHeaps:
                 heapq.heapify(heap)
             self._of, self._heaps = state.open_since, heaps
         return self._heaps
+
+    @staticmethod
+    def carry_over(state: SessionsState) -> None:
+        """The sessions an earlier version's checkpoint kept in its per-lot heaps, into open_since."""
+        for lot, heap in state.opened.items():
+            for entry_ts, plate, sid in heap:
+                state.open_since.setdefault(sid, (lot, entry_ts, plate))
+        state.opened.clear()
 
     def push(self, state: SessionsState, lot: str, entry_ts: int, plate: str, session: str) -> None:
         heaps = self._over(state)
