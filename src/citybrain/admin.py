@@ -120,3 +120,26 @@ def erase(settings: Settings, scene: str, key: str, reason: str) -> dict[str, An
             out: dict[str, Any] = answer(store.post("/api/v1/erasures", json=body))
             return out
         return erasure_dict(request_erasure(store, discover(), scene, key, reason, "cli", now_ms()))
+
+
+def report_sections(settings: Settings, periods: list[tuple[int, int]]) -> list[dict[str, Any]]:
+    """Every scene's report section for each ``[start, end)`` of ``periods``: from the store
+    through a platform built beside it (not started), or from the running server's
+    ``GET /api/v1/report`` when that server holds the embedded store."""
+    from citybrain.core.platform import Platform
+
+    try:
+        platform = Platform(settings)
+    except StoreError:
+        api = running_api(settings) if settings.store == "duckdb" else None
+        if api is None:
+            raise
+        with api:
+            return [
+                answer(api.get("/api/v1/report", params={"start": start, "end": end}))["sections"]
+                for start, end in periods
+            ]
+    try:
+        return [platform.report(start, end) for start, end in periods]
+    finally:
+        platform.stop()

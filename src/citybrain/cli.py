@@ -37,7 +37,9 @@ app = typer.Typer(
 token_app = typer.Typer(help="API tokens", no_args_is_help=True)
 user_app = typer.Typer(help="People who sign in to the console", no_args_is_help=True)
 docs_app = typer.Typer(help="Generated documentation", no_args_is_help=True)
+report_app = typer.Typer(help="Reports rendered to HTML and PDF (docs/reports.md)", no_args_is_help=True)
 app.add_typer(token_app, name="token")
+app.add_typer(report_app, name="report")
 app.add_typer(user_app, name="user")
 app.add_typer(docs_app, name="docs")
 
@@ -291,6 +293,36 @@ def replay(
         f"replayed {file}: {summary['accepted']} accepted, {summary['duplicates']} duplicates, "
         f"{summary['rejected']} rejected (lines {summary['first_line']}..{summary['last_line']})"
     )
+
+
+@report_app.command("monthly")
+def report_monthly(
+    month: Annotated[
+        str | None, typer.Option(help="YYYY-MM, Beijing time (default: the month before this one)")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="folder to write to (default: <data_dir>/reports)")] = None,
+    lang: Annotated[str, typer.Option(help="zh (Chinese) or en (English), from the same data")] = "zh",
+    config: ConfigOpt = None,
+) -> None:
+    """Render the monthly report of every scene to HTML and PDF, with a SHA-256 checksum file."""
+    import time
+
+    from citybrain import admin
+    from citybrain.core.reports import monthly
+
+    settings = _settings(config)
+    if lang not in ("zh", "en"):
+        raise CitybrainError(f"--lang must be zh or en, not {lang!r}")
+    month = month or monthly.previous_month(monthly.month_of(now_ms()))
+    began = time.perf_counter()
+    this, before = admin.report_sections(
+        settings, [monthly.month_range(month), monthly.month_range(monthly.previous_month(month))]
+    )
+    report = monthly.build(month, this, before, now_ms())
+    written = monthly.write(report, out or settings.data_path / "reports", "en" if lang == "en" else "zh")
+    took = time.perf_counter() - began
+    typer.echo(f"wrote {written.pdf}, {written.html.name} and {written.checksums.name} "
+               f"({len(report.sections)} sections, {took:.1f} s)")  # fmt: skip
 
 
 @docs_app.command("events")

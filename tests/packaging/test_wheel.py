@@ -33,6 +33,8 @@ SHIPPED = [
     "citybrain/data/plants/demo.toml",
     "citybrain/data/paylater/tariffs.toml",
     "citybrain/web/static/index.html",
+    "citybrain/core/reports/templates/report.html",  # the monthly report's page and styles
+    "citybrain/core/reports/templates/report.css",
     f"{VENDOR}echarts/echarts.esm.min.mjs",
     f"{VENDOR}maplibre-gl/maplibre-gl.mjs",
     f"{VENDOR}maplibre-gl/maplibre-gl-worker.mjs",

@@ -158,6 +158,4 @@ def report(
     start = start if start is not None else end - 30 * 86_400_000
     if start >= end:
         raise ValidationError([Problem(0, "start", f"start ({start}) must be before end ({end})")])
-    p = _platform(request)
-    sections = {name: dict(s.section(p, start, end) or {}) for name, s in p.scenes.items() if s.has_report}
-    return {"start": start, "end": end, "sections": sections}
+    return {"start": start, "end": end, "sections": _platform(request).report(start, end)}

@@ -160,6 +160,11 @@ class Platform:
             )  # fmt: skip
         return rt
 
+    def report(self, start: int, end: int) -> dict[str, dict[str, Any]]:
+        """Every scene's report section for ``[start, end)`` (``GET /api/v1/report``, the
+        monthly report), by scene name."""
+        return {n: dict(s.section(self, start, end) or {}) for n, s in self.scenes.items() if s.has_report}
+
     @property
     def api_url(self) -> str:
         """The base URL of this platform's HTTP API as its own servers reach it (a wildcard

@@ -48,6 +48,21 @@ def report(rt: sdk.Runtime[FactorySettings, FactoryWorld], start: int, end: int)
     return {
         "title": {"zh-CN": "智能工厂", "en": "Smart factories"},
         "columns": ["site", "name", "industry", "oee", "availability", "performance", "quality", "output"],
+        "titles": {
+            "site": "工厂代码 / site",
+            "name": "工厂 / plant",
+            "industry": "行业 / industry",
+            "oee": "设备综合效率 / OEE",
+            "availability": "可用率 / availability",
+            "performance": "性能率 / performance",
+            "quality": "质量率 / quality",
+            "output": "产量 / output",
+            "plants": "工厂数 / plants",
+            "plants_reporting": "接入工厂 / plants reporting",
+            "share_reporting": "接入率 / share reporting",
+            "target_share": "目标接入率 / target share",
+            "alerts": "按规则的告警 / alerts by rule",
+        },
         "rows": rows,
         "figures": {
             "plants": len(rows),

@@ -25,6 +25,19 @@ def report(rt: sdk.Runtime[NevSettings], start: int, end: int) -> dict[str, Any]
     return {
         "title": {"zh-CN": "新能源汽车监控", "en": "New-energy vehicle monitoring"},
         "columns": ["model", "name", "vehicles", "in_alarm", "level_3"],
+        "titles": {
+            "model": "车型代码 / model",
+            "name": "车型 / model name",
+            "vehicles": "车辆数 / vehicles",
+            "in_alarm": "报警中 / in alarm",
+            "level_3": "三级报警 / level 3",
+            "online_now": "当前在线 / online now",
+            "alerts": "告警 / alerts",
+            "vehicle_alarms": "车辆报警 / vehicle alarms",
+            "early_warnings": "预警 / early warnings",
+            "critical": "严重 / critical",
+            "alerts_by_rule": "按规则的告警 / alerts by rule",
+        },
         "rows": rows,
         "figures": {
             "vehicles": fleet["total"],

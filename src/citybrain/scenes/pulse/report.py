@@ -24,6 +24,14 @@ def report(rt: sdk.Runtime[PulseSettings], start: int, end: int) -> dict[str, An
     return {
         "title": {"zh-CN": "城市脉搏", "en": "City pulse"},
         "columns": ["district", "name", "reports", "peak_per_min"],
+        # the words of the rendered report (docs/reports.md): "中文 / English"
+        "titles": {
+            "district": "区划代码 / district code",
+            "name": "区县 / district",
+            "reports": "报告数 / reports",
+            "peak_per_min": "每分钟峰值 / peak per minute",
+            "surge_alerts": "激增告警 / surge alerts",
+        },
         "rows": rows,
         "figures": {"reports": sum(r["reports"] for r in rows), "surge_alerts": len(alerts)},
     }

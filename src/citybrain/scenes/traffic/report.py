@@ -38,6 +38,14 @@ def report(rt: sdk.Runtime[TrafficSettings], start: int, end: int) -> dict[str, 
     return {
         "title": {"zh-CN": "交通态势", "en": "Traffic"},
         "columns": ["area", "mean_index", "max_index", "minutes"],
+        "titles": {
+            "area": "区域 / area",
+            "mean_index": "平均拥堵指数 / mean delay index",
+            "max_index": "最高拥堵指数 / highest delay index",
+            "minutes": "分钟数 / minutes",
+            "city_mean_index": "全市平均拥堵指数 / city mean delay index",
+            "alerts": "告警 / alerts",
+        },
         "rows": rows,
         "figures": {"city_mean_index": city["mean_index"], "alerts": len(alerts), **by_rule},
     }
