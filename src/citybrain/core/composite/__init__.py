@@ -4,7 +4,9 @@ ratio enforced (``weights``), arithmetic and geometric aggregation (``aggregate`
 flags (``impute``), the engine scoring units with bands, ranks, contributions and changes
 (``engine``), and Monte Carlo uncertainty and sensitivity of the ranks (``robustness``).
 
-Pure computation with numpy: no store, no scene, no HTTP. The method follows the OECD/JRC Handbook on
+Pure computation with numpy: no store, no scene, no HTTP; ``sources`` (not imported here) reads
+the indicators' declared sources from a store into ``compute``'s data.
+The method follows the OECD/JRC Handbook on
 Constructing Composite Indicators (Nardo et al., 2008) and Saaty's AHP, as summarised with sources in
 shared/research/anchors-governance.md section 2. ``citybrain/data/composite/hdi.toml`` expresses
 UNDP's Human Development Index as a spec.

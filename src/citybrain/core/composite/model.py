@@ -29,6 +29,10 @@ constants. A spec in TOML::
     name = "有效火警接警数"
     direction = "down"              # lower is better
     per = "residents_10k"           # divided by the unit's denominator before normalising
+    source = { kind = "cases", type = "civic.hotline", area = "{unit}" }  # where gather reads it
+
+An indicator's ``source`` is declarative and read by ``sources.gather`` (one reader per kind:
+``metric``, ``alerts``, ``cases``, ``dataset``); ``{unit}`` in a key or an area is the unit's code.
 """
 
 from __future__ import annotations
@@ -74,6 +78,41 @@ class Goalposts(msgspec.Struct, forbid_unknown_fields=True):
     max: float
 
 
+# source kind -> the fields it needs (sources.READERS holds a reader for each)
+SOURCE_NEEDS: dict[str, tuple[str, ...]] = {
+    "metric": ("name", "key"),
+    "alerts": ("rule", "area"),
+    "cases": ("type", "area"),
+    "dataset": ("dataset", "column"),
+}
+SOURCE_AGGS: dict[str, tuple[str, ...]] = {
+    "metric": ("sum", "avg", "max", "min", "count"),
+    "dataset": ("sum", "avg", "max", "min"),
+}
+UNIT = "{unit}"  # the placeholder a source's key or area carries
+
+
+class Source(msgspec.Struct, forbid_unknown_fields=True):
+    """Where an indicator's raw value comes from, for a unit and a period ``[start, end)``:
+    ``metric``: a stored metric of ``key`` aggregated (``agg``) over the period; ``alerts``: alerts
+    of ``rule`` opened in the period in ``area``; ``cases``: cases of ``type`` (of ``category``)
+    opened in the period in ``area``; ``dataset``: imported statistics, ``column`` of the rows of
+    ``dataset`` whose ``area_column`` is the unit and whose ``month_column`` lies in the period."""
+
+    kind: str
+    name: str = ""  # metric
+    key: str = ""  # metric: e.g. "{unit}", "district:{unit}"
+    agg: str = ""  # metric: sum | avg | max | min | count; dataset: sum | avg | max | min (default sum)
+    rule: str = ""  # alerts: "<scene>.<rule>"
+    area: str = UNIT  # alerts, cases: a division code prefix
+    type: str = ""  # cases: a case type name
+    category: str = ""  # cases: one category only (empty: every one)
+    dataset: str = ""  # dataset: "<department>.<table>"
+    column: str = ""  # dataset: the value column
+    area_column: str = "district"  # dataset: the column holding the unit's code
+    month_column: str = "month"  # dataset: the column holding the month ("2026-11" or a date)
+
+
 class Indicator(msgspec.Struct, forbid_unknown_fields=True):
     id: str
     name: str
@@ -86,6 +125,7 @@ class Indicator(msgspec.Struct, forbid_unknown_fields=True):
     weight: float | None = None  # expert weight within its dimension
     normalisation: NormMethod | None = None  # overrides the index's default method
     target: float | None = None  # the reference of "target" (default: the best observed value)
+    source: Source | None = None  # where gather reads it (None: the caller supplies the value)
 
 
 class Dimension(msgspec.Struct, forbid_unknown_fields=True):
@@ -245,6 +285,34 @@ def _indicator(spec: IndexSpec, i: Indicator, geometric: bool, entropy: bool) ->
         out.append(f"{method} gives negative values, which geometric aggregation cannot take")
     if method not in BOUNDED and entropy:
         out.append(f"{method} gives negative values, which entropy weighting cannot take")
+    if i.source is not None:
+        out.extend(f"source: {p}" for p in check_source(i.source))
+    return out
+
+
+def check_source(src: Source) -> list[str]:
+    """Every problem of one source: its kind known, the fields its kind needs given, the others
+    empty, ``{unit}`` where a per-unit value needs it."""
+    needs = SOURCE_NEEDS.get(src.kind)
+    if needs is None:
+        return [f"kind {src.kind!r} is unknown (known: {', '.join(sorted(SOURCE_NEEDS))})"]
+    out = [f"kind {src.kind} needs {f!r}" for f in needs if not str(getattr(src, f)).strip()]
+    used = {*needs, "kind", *(("agg",) if src.kind in SOURCE_AGGS else ()),
+            *(("category",) if src.kind == "cases" else ()),
+            *(("area_column", "month_column") if src.kind == "dataset" else ())}  # fmt: skip
+    defaults = Source(kind=src.kind)
+    for f in Source.__struct_fields__:
+        if f not in used and getattr(src, f) != getattr(defaults, f):
+            out.append(f"{f!r} is not read by kind {src.kind}")
+    if src.agg and src.kind in SOURCE_AGGS and src.agg not in SOURCE_AGGS[src.kind]:
+        out.append(f"agg {src.agg!r} must be one of {', '.join(SOURCE_AGGS[src.kind])}")
+    place = {"metric": "key", "alerts": "area", "cases": "area"}.get(src.kind)
+    if place and getattr(src, place) and UNIT not in getattr(src, place):
+        out.append(f"{place} {getattr(src, place)!r} must contain {UNIT} (else every unit reads the same)")
+    if src.kind == "alerts" and src.rule and "." not in src.rule.strip("."):
+        out.append(f"rule {src.rule!r} must be '<scene>.<rule>'")
+    if src.kind in ("alerts", "cases") and src.area != UNIT and not src.area.startswith(UNIT):
+        out.append(f"area {src.area!r} must start with {UNIT} (a division code prefix)")
     return out
 
 
