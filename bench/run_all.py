@@ -27,6 +27,7 @@ ORDER = [
     "workcal",
     "cases",
     "paylater",
+    "safety_index",
 ]
 
 
