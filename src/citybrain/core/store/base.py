@@ -122,6 +122,11 @@ class EventLog(ABC):
     def count_events(self) -> int: ...
 
 
+# the entries of processors' keyed state a commit changes (core/keyed.py): field -> key -> encoded
+# entry, None: deleted
+EntryChanges = Mapping[str, Mapping[str, bytes | None]]
+
+
 class Checkpoints(ABC):
     """Processor checkpoints: state and offset, committed with the batch's outputs."""
 
@@ -141,7 +146,7 @@ class Checkpoints(ABC):
         poff: int,
         state: bytes,
         out: Outputs,
-        entries: Mapping[str, Mapping[str, bytes | None]] | None = None,
+        entries: EntryChanges | None = None,
     ) -> list[Alert]:
         """Outputs and the checkpoint in one transaction; returns the alerts as they now stand.
         ``entries``: the keyed entries the batch changed (field -> key -> entry, None: deleted)."""

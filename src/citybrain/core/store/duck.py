@@ -22,7 +22,7 @@ from citybrain.core.errors import StoreError
 from citybrain.core.events import Event, kind_of
 from citybrain.core.outputs import Alert, Outputs
 from citybrain.core.store import migrations, schema
-from citybrain.core.store.base import AppendResult
+from citybrain.core.store.base import AppendResult, EntryChanges
 from citybrain.core.store.rows import JSON
 from citybrain.core.store.sql import SqlStore
 from citybrain.core.store.sql_aggregation import ARROW_OF, current_table_query
@@ -215,7 +215,7 @@ class DuckStore(SqlStore[DuckTx]):
         poff: int,
         state: bytes,
         out: Outputs,
-        entries: Mapping[str, Mapping[str, bytes | None]] | None = None,
+        entries: EntryChanges | None = None,
     ) -> list[Alert]:
         with self._transaction(f"commit of {processor}/{partition} at offset {poff}") as tx:
             return self._commit_in(tx, processor, partition, poff, state, out, entries)

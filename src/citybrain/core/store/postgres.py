@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Literal
 
@@ -35,7 +35,7 @@ from citybrain.core.errors import StoreError
 from citybrain.core.events import Event, kind_of
 from citybrain.core.outputs import Alert, Outputs
 from citybrain.core.store import migrations, pg_export, schema
-from citybrain.core.store.base import AppendResult
+from citybrain.core.store.base import AppendResult, EntryChanges
 from citybrain.core.store.pg_conn import PgConnections, PgTx, StoreUnavailableError
 from citybrain.core.store.rows import json_text
 from citybrain.core.store.sql import SqlStore
@@ -291,7 +291,7 @@ class PostgresStore(SqlStore[PgTx]):
         poff: int,
         state: bytes,
         out: Outputs,
-        entries: Mapping[str, Mapping[str, bytes | None]] | None = None,
+        entries: EntryChanges | None = None,
     ) -> list[Alert]:
         if not self.owns(partition):
             # Not ours (a scale-out worker runs tasks for every partition but owns a few): the

@@ -13,7 +13,7 @@ DuckDB has one writer, serialised by its lock).
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Generic, Literal, Protocol, TypeVar
 
@@ -22,7 +22,16 @@ from citybrain.core.errors import ConflictError, NotFoundError
 from citybrain.core.events import Event
 from citybrain.core.outputs import Alert, AlertOp, Outputs, Quarantined
 from citybrain.core.store import schema
-from citybrain.core.store.base import EVERY_RECORD, Agg, AlertQuery, AuditSearch, Erasure, Store, Token
+from citybrain.core.store.base import (
+    EVERY_RECORD,
+    Agg,
+    AlertQuery,
+    AuditSearch,
+    EntryChanges,
+    Erasure,
+    Store,
+    Token,
+)
 from citybrain.core.store.rows import (
     alert_from_row,
     alert_params,
@@ -118,7 +127,7 @@ class SqlStore(SqlCases, SqlAggregation, SqlLedger, Store, Generic[TxT]):
         poff: int,
         state: bytes,
         out: Outputs,
-        entries: Mapping[str, Mapping[str, bytes | None]] | None = None,
+        entries: EntryChanges | None = None,
     ) -> list[Alert]:
         """A processor batch's outputs and its checkpoint, inside the caller's transaction."""
         now = now_ms()
@@ -149,9 +158,7 @@ class SqlStore(SqlCases, SqlAggregation, SqlLedger, Store, Generic[TxT]):
         tx.execute(schema.UPSERT_CHECKPOINT, [processor, partition, poff, state, now])
         return changed
 
-    def _write_entries(
-        self, tx: TxT, processor: str, partition: int, entries: Mapping[str, Mapping[str, bytes | None]]
-    ) -> None:
+    def _write_entries(self, tx: TxT, processor: str, partition: int, entries: EntryChanges) -> None:
         put = [(name, key, data) for name, keyed in entries.items() for key, data in keyed.items()]
         rows = [(name, key, data) for name, key, data in put if data is not None]
         if rows:
