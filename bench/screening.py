@@ -5,7 +5,7 @@ A temporary DuckDB store holds, as current rows of four datasets (written by bul
 would leave them): 1,000,000 households (civil.households: village, members), 1,500,000 wage
 records (hrss.wages), 1,000,000 medical bills over two years (medical.bills) and 300,000 vehicles
 (police.vehicles); then the same on PostgreSQL when the machine's server answers. Timed:
-``core.rules.features.build`` (read the rows out of the store into Arrow, aggregate per household:
+``core.rules.features.build`` (aggregate the typed current rows per household where they are:
 per-capita income, 12-month medical spending, vehicles) and ``core.rules.evaluate.screen`` (低保
 rules), target < 10 s on 2 cores; then one household's features and decision again (``keys``), as
 after one new fact of it (target < 1 s end to end, of which this is the store-to-decision part).
@@ -18,6 +18,7 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -29,11 +30,13 @@ from tests.core.rules.test_features import DATASETS
 from tests.core.rules.test_features import FEATURES as TEST_FEATURES
 
 from _harness import machine_facts, postgres_store
+from citybrain.core.aggregation.runner import declare
 from citybrain.core.rules.evaluate import explain, screen
 from citybrain.core.rules.features import SubjectSpec, build
 from citybrain.core.rules.rulesets import ClauseSpec, RuleBook, RuleSet, RuleSetSpec
 from citybrain.core.store.base import Store
 from citybrain.core.store.duck import DuckStore
+from citybrain.core.store.sql_aggregation import rows_table
 
 N = int(os.environ.get("BENCH_HOUSEHOLDS", "1000000"))
 VILLAGES = ["360121100202", "360121100201", "360102002001", "360111001001", "360124100201"]
@@ -43,43 +46,53 @@ VILLAGES = ["360121100202", "360121100201", "360102002001", "360111001001", "360
 FEATURES = [f for f in TEST_FEATURES if f.dataset != "civil.authorisations"]
 
 
-FILL = {  # dataset -> (rows, key expression, JSON document expression), over range(rows) t(i)
-    "civil.households": (N, "'H' || i", """'{"household":"H' || i || '","village":"' ||
-        (['360121100202','360121100201','360102002001','360111001001','360124100201'])[1 + i % 5] ||
-        '","members":' || (1 + i % 5) || '}'"""),
-    "hrss.wages": (N * 3 // 2, "'P' || i", """'{"person":"P' || i || '","household":"H' || (i % {N}) ||
-        '","wage":' || (600 + (i * 7919) % 4000) || '.0}'"""),
-    "medical.bills": (N, "'B' || i", """'{"bill":"B' || i || '","household":"H' || ((i * 31) % {N}) ||
-        '","amount":' || ((i * 104729) % 20000) || '.5,"settled":"' ||
-        CAST(DATE '2024-12-01' + CAST(i % 730 AS INTEGER) AS VARCHAR) || '"}'"""),
-    "police.vehicles": (N * 3 // 10, "'V' || i", """'{"plate":"V' || i || '","household":"H' ||
-        ((i * 7) % {N}) || '"}'"""),
+FILL = {  # dataset -> (rows, key expression, column -> expression), over range(rows) t(i)
+    "civil.households": (N, "'H' || i", {
+        "household": "'H' || i",
+        "village": "(['360121100202','360121100201','360102002001','360111001001',"
+                   "'360124100201'])[1 + i % 5]",
+        "members": "1 + i % 5"}),
+    "hrss.wages": (N * 3 // 2, "'P' || i", {
+        "person": "'P' || i", "household": "'H' || (i % {N})", "wage": "600.0 + (i * 7919) % 4000"}),
+    "medical.bills": (N, "'B' || i", {
+        "bill": "'B' || i", "household": "'H' || ((i * 31) % {N})", "amount": "((i * 104729) % 20000) + 0.5",
+        "settled": "CAST(DATE '2024-12-01' + CAST(i % 730 AS INTEGER) AS VARCHAR)"}),
+    "police.vehicles": (N * 3 // 10, "'V' || i", {
+        "plate": "'V' || i", "household": "'H' || ((i * 7) % {N})"}),
 }  # fmt: skip
+
+
+def _inserts(series: Callable[[int], str]) -> list[str]:
+    """Each dataset's rows written straight into its table of current rows (``series(rows)``:
+    the backend's i = 0 .. rows - 1)."""
+    out = []
+    for name, (rows, key, cols) in FILL.items():
+        names = ", ".join(f'"{c}"' for c in cols)
+        exprs = ", ".join(e.replace("{N}", str(N)) for e in cols.values())
+        out.append(f'INSERT INTO "{rows_table(name)}" (_key, _as_of, _batch, _ts, {names}) '
+                   f"SELECT {key}, '2026-11-30', '{name}:bench', 0, {exprs} FROM {series(rows)}")  # fmt: skip
+    return out
 
 
 def fill(store: DuckStore) -> float:
     t0 = time.perf_counter()
+    declare(store, DATASETS.values())
     cur = store._cur()
-    for name, (rows, key, doc) in FILL.items():
-        cur.execute(f"INSERT INTO agg_current SELECT '{name}', {key}, '2026-11-30', '{name}:bench', 0, "
-                    f"{doc.replace('{N}', str(N))} FROM range({rows}) t(i)")  # fmt: skip
+    for sql in _inserts(lambda rows: f"range({rows}) t(i)"):
+        cur.execute(sql)
     cur.execute("CHECKPOINT")
     return time.perf_counter() - t0
 
 
-PG_DIALECT = {"(['": "(ARRAY['",
-              "CAST(DATE '2024-12-01' + CAST(i % 730 AS INTEGER) AS VARCHAR)":
-              "CAST(DATE '2024-12-01' + CAST(i % 730 AS INTEGER) AS TEXT)"}  # fmt: skip
+PG_DIALECT = {"(['": "(ARRAY['", "AS VARCHAR)": "AS TEXT)"}
 
 
 def fill_pg(store: Any) -> float:
     """The same rows on PostgreSQL: generate_series for range(), text casts, 1-based arrays alike."""
     t0 = time.perf_counter()
+    declare(store, DATASETS.values())
     with store._db.tx() as cur:
-        for name, (rows, key, doc) in FILL.items():
-            series = f"generate_series(0::bigint, {rows - 1}) AS t(i)"
-            sql = (f"INSERT INTO agg_current SELECT '{name}', {key}, '2026-11-30', '{name}:bench', 0, "
-                   f"{doc.replace('{N}', str(N))} FROM {series}")  # fmt: skip
+        for sql in _inserts(lambda rows: f"generate_series(0::bigint, {rows - 1}) AS t(i)"):
             for duck, pg in PG_DIALECT.items():
                 sql = sql.replace(duck, pg)
             cur.execute(sql)

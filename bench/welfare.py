@@ -41,6 +41,7 @@ from citybrain.core.cases.records import CaseQuery
 from citybrain.core.config import load_settings
 from citybrain.core.platform import Platform
 from citybrain.core.scenes import discover
+from citybrain.core.store.sql_aggregation import rows_table
 from citybrain.scenes.welfare.departments import ndjson_chunks
 from citybrain.scenes.welfare.population import Population
 from citybrain.scenes.welfare.screening import Welfare, screening_day
@@ -50,7 +51,7 @@ N = int(os.environ.get("BENCH_HOUSEHOLDS", "1000000"))
 
 
 def fill(p: Platform, pop: Population) -> int:
-    """Every dataset's rows as current rows (one JSON document each, as a run saves them)."""
+    """Every dataset's rows written straight into its table of current rows, as runs save them."""
     cur = p.store._cur()  # type: ignore[attr-defined]
     rows = 0
     for ds in pop.datasets.values():
@@ -65,16 +66,11 @@ def fill(p: Platform, pop: Population) -> int:
             cur.register("b", t)
             cols = ", ".join(f'"{c.name}"' for c in ds.columns)
             cur.execute(
-                f"INSERT INTO agg_current SELECT '{ds.name}', __key, '{pop.as_of.isoformat()}', "
-                f"'{ds.name}:bench', 0, CAST(to_json(struct_pack({cols})) AS VARCHAR) FROM b"
+                f'INSERT INTO "{rows_table(ds.name)}" (_key, _as_of, _batch, _ts, {cols}) SELECT __key, '
+                f"'{pop.as_of.isoformat()}', '{ds.name}:bench', 0, {cols} FROM b"
             )
             cur.unregister("b")
             rows += batch.num_rows
-    t0 = time.perf_counter()
-    refs = sum(
-        p.store.index_refs(ds.name, c.name) for ds in pop.datasets.values() for c in ds.columns if c.indexed
-    )
-    print(f"  indexed columns: {refs:,} references built in {time.perf_counter() - t0:.1f} s")
     cur.execute("CHECKPOINT")
     return rows
 

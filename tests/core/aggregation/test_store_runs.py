@@ -1,10 +1,15 @@
 """The aggregation tables on both stores: a run's report, refused rows and a pull's watermark are
-saved together, read back as they were, replaced by a later save of the same run."""
+saved together, read back as they were, replaced by a later save of the same run; each dataset's
+current rows typed as declared."""
 
 from __future__ import annotations
 
+import pyarrow as pa
+import pytest
+
 from citybrain.core.aggregation.facts import Fact, Reject, RunReport
-from citybrain.core.store.base import Store
+from citybrain.core.errors import NotFoundError, StoreError
+from citybrain.core.store.base import CurrentView, Store
 
 
 def test_runs_rejects_and_marks(store: Store) -> None:
@@ -53,6 +58,7 @@ def fact(key: str, as_of: str, batch: str, **data: object) -> Fact:
 
 
 def test_the_current_rows_of_a_dataset(store: Store) -> None:
+    store.declare_dataset("civil.dibao", {"income": "int"})
     october = RunReport(id="civil.dibao:oct", dataset="civil.dibao", origin="file", where="a.csv",
                         as_of="2026-10-31", started_ts=1)  # fmt: skip
     store.save_run(october, current=[fact("H1", "2026-10-31", "civil.dibao:oct", income=500),
@@ -65,11 +71,15 @@ def test_the_current_rows_of_a_dataset(store: Store) -> None:
     store.save_run(november, current=[fact("H1", "2026-11-30", "civil.dibao:nov", income=520)])
     store.save_run(october, current=[fact("H1", "2026-10-31", "civil.dibao:oct", income=1)])  # late: older
     assert [r.data["income"] for r in store.current_rows("civil.dibao", ["H1"])] == [520]
-    assert store.current_rows("civil.dibao", []) == [] and store.current_rows("other.set") == []
+    assert store.current_rows("civil.dibao", []) == []
+    with pytest.raises(NotFoundError, match=r"other\.set"):
+        store.current_rows("other.set")
     store.save_run(november, replaces=True)  # November's roster no longer holds H2
     assert [(r.key, r.as_of, r.batch) for r in store.current_rows("civil.dibao")] == [
         ("H1", "2026-11-30", "civil.dibao:nov")
     ]
+    with pytest.raises(ValueError, match="another dataset"):
+        store.save_run(november, current=[_bill("B1", "P1", "2026-11-01", "b1")])
 
 
 def _bill(key: str, person: str | None, as_of: str, batch: str) -> Fact:
@@ -77,31 +87,71 @@ def _bill(key: str, person: str | None, as_of: str, batch: str) -> Fact:
                 data={"bill": key, "person": person, "amount": 1.0})  # fmt: skip
 
 
-def test_an_indexed_column_finds_one_subjects_rows_as_they_stand(store: Store) -> None:
+BILLS = {"bill": "text", "person": "id_number", "amount": "float"}
+
+
+def test_rows_read_by_a_column_as_they_stand(store: Store) -> None:
+    store.declare_dataset("medical.bills", BILLS, indexed=["person"])
+
     def run(batch: str, as_of: str) -> RunReport:
         return RunReport(id=batch, dataset="medical.bills", origin="push", where="push", as_of=as_of,
                          started_ts=1)  # fmt: skip
 
     first = [_bill("B1", "P1", "2026-11-01", "b1"), _bill("B2", "P2", "2026-11-01", "b1")]
-    store.save_run(run("b1", "2026-11-01"), current=first, refs=["person"])
+    store.save_run(run("b1", "2026-11-01"), current=first)
     # B1 moves to P3; a late delivery (an older day) saying B2 is P1's changes nothing; B3 has no one
     second = [_bill("B1", "P3", "2026-11-02", "b2"), _bill("B3", None, "2026-11-02", "b2")]
-    store.save_run(run("b2", "2026-11-02"), current=second, refs=["person"])
-    store.save_run(run("b0", "2026-10-01"), current=[_bill("B2", "P1", "2026-10-01", "b0")], refs=["person"])
+    store.save_run(run("b2", "2026-11-02"), current=second)
+    store.save_run(run("b0", "2026-10-01"), current=[_bill("B2", "P1", "2026-10-01", "b0")])
 
-    def keys(*people: str, indexed: bool) -> list[str]:
-        t = store.current_table("medical.bills", {"person": "text"}, ("person", list(people)), indexed)
+    def keys(*people: str) -> list[str]:
+        t = store.current_table("medical.bills", ["person"], ("person", list(people)))
         return list(t.column("key").to_pylist())
 
-    for people in (["P1"], ["P2"], ["P3"], ["P1", "P2", "P3"], []):
-        assert keys(*people, indexed=True) == keys(*people, indexed=False)  # the index agrees with the rows
-    assert keys("P3", indexed=True) == ["B1"] and keys("P1", indexed=True) == []
-    # a whole table delivered with B2 alone: B1's and B3's rows and references are gone
+    assert (
+        keys("P3") == ["B1"] and keys("P1") == [] and keys("P1", "P2", "P3") == ["B1", "B2"] and keys() == []
+    )
+    t = store.current_table("medical.bills", ["amount", "person"])
+    assert t.schema.types == [pa.string(), pa.string(), pa.float64(), pa.string()]
+    assert t.to_pylist() == [
+        {"key": "B1", "as_of": "2026-11-02", "amount": 1.0, "person": "P3"},
+        {"key": "B2", "as_of": "2026-11-01", "amount": 1.0, "person": "P2"},
+        {"key": "B3", "as_of": "2026-11-02", "amount": 1.0, "person": None},
+    ]
+    # a whole table delivered with B2 alone: B1's and B3's rows are gone
     whole = run("b3", "2026-11-03")
-    store.save_run(whole, current=[_bill("B2", "P2", "2026-11-03", "b3")], refs=["person"])
-    store.save_run(whole, replaces=True, refs=["person"])
-    assert keys("P2", "P3", indexed=True) == keys("P2", "P3", indexed=False) == ["B2"]
-    # a column declared indexed later is indexed from the rows as they stand, once
-    assert store.index_refs("medical.bills", "bill") == 1 and store.index_refs("medical.bills", "bill") == 0
-    t = store.current_table("medical.bills", {"bill": "text"}, ("bill", ["B2", "B3"]), indexed=True)
-    assert t.column("key").to_pylist() == ["B2"]
+    store.save_run(whole, current=[_bill("B2", "P2", "2026-11-03", "b3")])
+    store.save_run(whole, replaces=True)
+    assert keys("P2", "P3") == ["B2"]
+    with pytest.raises(ValueError, match="no column 'nope'"):
+        store.current_table("medical.bills", ["nope"])
+
+
+def test_a_query_over_current_rows(store: Store) -> None:
+    store.declare_dataset("medical.bills", BILLS)
+    bills = [_bill("B1", "P1", "2026-11-01", "b1"), _bill("B2", "P1", "2026-11-01", "b1"),
+             _bill("B3", "P2", "2026-11-02", "b1")]  # fmt: skip
+    store.save_run(RunReport(id="b1", dataset="medical.bills", origin="push", where="push",
+                             as_of="2026-11-02", started_ts=1), current=bills)  # fmt: skip
+    views = {"mine": CurrentView("medical.bills", ("person", "amount"), ("person", ["P1"])),
+             "every": CurrentView("medical.bills", ("person",))}  # fmt: skip
+    mine, every = store.current_query(
+        views, "SELECT person, sum(amount) AS s FROM mine GROUP BY person", "SELECT count(*) AS n FROM every"
+    )
+    assert mine.to_pylist() == [{"person": "P1", "s": 2.0}] and every.to_pylist() == [{"n": 3}]
+
+
+def test_a_declaration_that_changes(store: Store) -> None:
+    store.declare_dataset("civil.dibao", {"income": "int"})
+    run = RunReport(id="civil.dibao:a", dataset="civil.dibao", origin="file", where="a.csv",
+                    as_of="2026-10-31", started_ts=1)  # fmt: skip
+    store.save_run(run, current=[fact("H1", "2026-10-31", run.id, income=500)])
+    # a column added to the declaration: added to the table, the rows that stand keep theirs
+    store.declare_dataset("civil.dibao", {"income": "int", "members": "int", "paid": "bool"})
+    assert store.current_rows("civil.dibao")[0].data == {"income": 500, "members": None, "paid": None}
+    store.save_run(run, current=[fact("H2", "2026-10-31", run.id, income=1, members=3, paid=True)])
+    assert store.current_rows("civil.dibao", ["H2"])[0].data == {"income": 1, "members": 3, "paid": True}
+    with pytest.raises(StoreError, match="'income' is stored as bigint but declared text"):
+        store.declare_dataset("civil.dibao", {"income": "text"})
+    with pytest.raises(ValueError, match="cannot be stored"):
+        store.declare_dataset("Bad Name", {"x": "text"})

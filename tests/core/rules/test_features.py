@@ -12,6 +12,7 @@ import pytest
 
 from citybrain.core.aggregation.datasets import Column, ColumnType, Dataset
 from citybrain.core.aggregation.facts import Fact, RunReport
+from citybrain.core.aggregation.runner import declare
 from citybrain.core.errors import ConfigError
 from citybrain.core.rules.evaluate import explain, screen
 from citybrain.core.rules.features import FeatureSpec, SubjectSpec, build
@@ -72,6 +73,7 @@ SUBJECTS = SubjectSpec("civil.households", key="household", area="village")
 
 
 def load(store: Store) -> None:
+    declare(store, DATASETS.values())
     for name, rows in ROWS.items():
         ds = DATASETS[name]
         run = RunReport(
@@ -156,7 +158,7 @@ def test_one_household_again_reads_only_its_rows(store: Store) -> None:
         (one,) = build(store, SUBJECTS, FEATURES, DATASETS, keys=[key]).table.to_pylist()
         assert one == everyone[key]
     assert build(store, SUBJECTS, FEATURES, DATASETS, keys=[]).table.num_rows == 0
-    wages = store.current_table("hrss.wages", {"wage": "float"}, ("household", ["H1"]))
+    wages = store.current_table("hrss.wages", ["wage"], ("household", ["H1"]))
     assert wages.column("key").to_pylist() == ["P1", "P2"]
 
 
@@ -165,6 +167,7 @@ def test_missing_values_stay_unknown_and_latest_is_the_newest_row(store: Store) 
         "civil.households": [{"household": "H9", "village": "360121100202", "members": None}],
         "hrss.wages": [{"person": "Q1", "household": "H9", "wage": None}],  # a wage not reported
     }
+    declare(store, DATASETS.values())
     for name, items in rows.items():
         run = RunReport(
             id=f"{name}:n", dataset=name, origin="push", where="push", as_of="2026-11-30", started_ts=1
@@ -212,6 +215,7 @@ BY_PERSON = [
 
 
 def test_rows_of_people_reach_their_household_through_the_member_register(store: Store) -> None:
+    declare(store, LINKED.values())
     for name, rows in LINKED_ROWS.items():
         ds = LINKED[name]
         run = RunReport(id=f"{name}:l", dataset=name, origin="push", where="push", as_of="2026-11-30",

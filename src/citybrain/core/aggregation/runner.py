@@ -17,7 +17,7 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from itertools import islice
 from pathlib import Path
@@ -65,8 +65,12 @@ def _as_of(text: str | None, now: int) -> str:
         raise ValidationError([Problem(0, "as_of", f"{text!r} is not a date (YYYY-MM-DD)")]) from None
 
 
-def _indexed(ds: Dataset) -> list[str]:
-    return [c.name for c in ds.columns if c.indexed]
+def declare(store: Store, datasets: Iterable[Dataset]) -> None:
+    """Each dataset's table of current rows in ``store`` as the dataset declares it."""
+    for ds in datasets:
+        store.declare_dataset(
+            ds.name, {c.name: c.type for c in ds.columns}, [c.name for c in ds.columns if c.indexed]
+        )
 
 
 class Aggregator:
@@ -86,9 +90,7 @@ class Aggregator:
         self.cipher = cipher  # seals sensitive values before they are stored (None: kept plain)
         self._seen: dict[Path, tuple[int, int]] = {}  # drop-folder files loaded: (size, mtime)
         self._busy: dict[str, threading.Lock] = {name: threading.Lock() for name in datasets}
-        for ds in datasets.values():  # a column declared indexed after its rows came: index them now
-            for col in _indexed(ds):
-                store.index_refs(ds.name, col)
+        declare(store, datasets.values())
         # told of each chunk of facts saved as current rows (a scene re-screens whom they concern)
         self.listeners: list[Callable[[Dataset, Sequence[Fact]], None]] = []
 
@@ -158,7 +160,7 @@ class Aggregator:
                 mark = page.mark
                 kept = mark if self.cipher is None else Mark(mark.value, self.cipher.seal_key(ds, mark.key))
                 run.mark_to = kept.as_json()  # stored: a sensitive key column's value sealed
-                self.store.save_run(run, rejects, run.mark_to, current=facts, refs=_indexed(ds))
+                self.store.save_run(run, rejects, run.mark_to, current=facts)
                 if facts:
                     self._notify(ds, facts)
             if mark is not None and mark is not after:
@@ -237,7 +239,7 @@ class Aggregator:
             while chunk := list(islice(it, CHUNK)):
                 rejects, facts = self._chunk(ds, run, chunk, done)
                 done += len(chunk)
-                self.store.save_run(run, rejects, current=() if late else facts, refs=_indexed(ds))
+                self.store.save_run(run, rejects, current=() if late else facts)
                 if facts and not late:
                     self._notify(ds, facts)
         except CitybrainError as err:
@@ -307,7 +309,7 @@ class Aggregator:
         # held a refused row (perhaps of a key still there) or none good, does not: the rows stay
         whole = ds.snapshot and ds.origin != "pull" and run.rows_good > 0 and not run.rows_bad and not shrank
         whole = whole and not self._superseded(ds, run)
-        self.store.save_run(run, mark=run.mark_to or None, replaces=whole, refs=_indexed(ds))
+        self.store.save_run(run, mark=run.mark_to or None, replaces=whole)
         if run.rows_good:  # a delivery of nothing usable does not end the wait
             self._resolve(ds, "aggregation.late", f"delivered: {run.id}")
         log.info("dataset %s: run %s read %d rows, kept %d, refused %d (%d new facts)", ds.name, run.id,

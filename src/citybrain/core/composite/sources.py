@@ -26,6 +26,7 @@ from typing import cast
 
 from citybrain.core.cases.records import CaseQuery
 from citybrain.core.composite.model import UNIT, DataError, IndexSpec, Source, indicators
+from citybrain.core.errors import NotFoundError
 from citybrain.core.store.base import Agg, AlertQuery, Store
 
 Values = dict[str, float | None]  # unit -> value (None: missing)
@@ -88,8 +89,11 @@ def _month_start(text: str) -> int | None:
 
 
 def read_dataset(store: Store, src: Source, units: Sequence[str], start: int, end: int) -> Values:
-    cols = {src.area_column: "text", src.month_column: "text", src.column: "float"}
-    table = store.current_table(src.dataset, cols, where=(src.area_column, list(units)))
+    cols = sorted({src.area_column, src.month_column, src.column})
+    try:
+        table = store.current_table(src.dataset, cols, where=(src.area_column, list(units)))
+    except NotFoundError:  # no such dataset delivered here: no value (imputed, and flagged so)
+        return dict.fromkeys(units)
     picked: dict[str, list[float]] = {}
     for row in table.to_pylist():
         month, value = row[src.month_column], row[src.column]

@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-import duckdb
 import msgspec
 import pyarrow as pa
 
@@ -36,7 +35,7 @@ from citybrain.core.aggregation.datasets import Dataset
 from citybrain.core.documents import read_document
 from citybrain.core.errors import ConfigError
 from citybrain.core.rules.expr import Value, parse
-from citybrain.core.store.base import Store
+from citybrain.core.store.base import CurrentView, Store
 
 Agg = Literal["sum", "count", "max", "min", "latest", "any"]
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -147,8 +146,9 @@ def build(
     keys: Sequence[str] | None = None,
     params: Mapping[str, Value] | None = None,
 ) -> Population:
-    """Every subject of the roster with every feature, in one in-memory DuckDB over Arrow; only
-    the subjects ``keys`` when given (a household to re-screen after a new fact): then only their
+    """Every subject of the roster with every feature, in one DuckDB query over the datasets'
+    current rows (``Store.current_query``: in place on the DuckDB store); only the subjects
+    ``keys`` when given (a household to re-screen after a new fact): then only their
     rows are read. ``params`` are the values a ``where`` may compare with (the screening day)."""
     values = dict(params or {})
     check(subjects, features, datasets, values)
@@ -161,52 +161,34 @@ def build(
         cols |= {f.by, *([f.value] if f.value else []), *(_reads(f.where) - set(values))}
         if f.via:
             needed.setdefault(f.via, set()).update({datasets[f.via].key[0], subjects.key})
-    con = duckdb.connect()
-    try:
-        people = store.current_table(roster.name, _types(roster, [subjects.key, subjects.area]),
-                                     None if only is None else (subjects.key, only),
-                                     roster.column(subjects.key).indexed)  # fmt: skip
-        con.register("subjects", people)
-        sources: dict[str, dict[str, str]] = {}
-        linked: dict[str, list[str]] = {}  # a link dataset -> its keys of the chosen subjects
-        for name in sorted(needed, key=lambda n: (n not in links, n)):  # links first
-            where = _only(name, features, subjects, links, only, linked)
-            indexed = where is not None and datasets[name].column(where[0]).indexed
-            t = store.current_table(name, _types(datasets[name], sorted(needed[name])), where, indexed)
-            if name in links and only is not None:
-                chosen = set(only)
-                key_col = datasets[name].key[0]
-                linked[name] = [k for k, s in zip(t.column(key_col).to_pylist(),
-                                                  t.column(subjects.key).to_pylist(), strict=True)
-                                if k is not None and s in chosen]  # fmt: skip
-            con.register(_view(name).strip('"'), t)
-            newest = con.execute(f"SELECT max(as_of) FROM {_view(name)}").fetchall()[0][0]
-            for f in features:
-                if f.dataset == name:
-                    sources[f.name] = {"dataset": name, "as_of": str(newest or "")}
-        selects = [f'"{subjects.key}" AS key', f'"{subjects.area}" AS area']
-        joins = []
-        for i, f in enumerate(features):
-            agg = _aggregate(f)
-            cond = f" WHERE {parse(f.where).sql(values)}" if f.where else ""
-            rows = _rows(f, subjects, datasets)
-            joins.append(f'LEFT JOIN (SELECT "{_BY}" AS k, {agg} AS v FROM {rows}{cond} '
-                         f'GROUP BY "{_BY}") f{i} ON f{i}.k = s."{subjects.key}"')  # fmt: skip
-            # no rows: 0 for sum and count, false for any; rows whose values are all missing: unknown
-            empty = {"sum": "0", "count": "0", "any": "FALSE"}.get(f.agg)
-            value = f"CASE WHEN f{i}.k IS NULL THEN {empty} ELSE f{i}.v END" if empty else f"f{i}.v"
-            selects.append(f'{value} AS "{f.name}"')
-        base = f"SELECT {', '.join(selects)} FROM subjects s {' '.join(joins)}"
-        per = {f.name: f.per for f in features if f.per}
-        outer = [f'CAST("{n}" AS DOUBLE) / NULLIF("{per[n]}", 0) AS "{n}"' if n in per else f'"{n}"'
-                 for n in ["key", "area", *(f.name for f in features)]]  # fmt: skip
-        table = con.sql(f"SELECT {', '.join(outer)} FROM ({base}) t ORDER BY key").to_arrow_table()
-    finally:
-        con.close()
+    views = {"subjects": CurrentView(roster.name, (subjects.key, subjects.area),
+                                     None if only is None else (subjects.key, only))}  # fmt: skip
+    linked: dict[str, list[str]] = {}  # a link dataset -> its keys of the chosen subjects
+    for name in sorted(needed, key=lambda n: (n not in links, n)):  # links first
+        where = _only(name, features, subjects, links, only, linked)
+        if name in links and only is not None:
+            key_col = datasets[name].key[0]
+            t = store.current_table(name, sorted({key_col, subjects.key}), where)
+            chosen = set(only)
+            linked[name] = [k for k, s in zip(t.column(key_col).to_pylist(),
+                                              t.column(subjects.key).to_pylist(), strict=True)
+                            if k is not None and s in chosen]  # fmt: skip
+        views[_view(name)] = CurrentView(name, tuple(sorted(needed[name])), where)
+    selects, joins = _aggregations(features, subjects, datasets, values)
+    base = f"SELECT {', '.join(selects)} FROM subjects s {' '.join(joins)}"
+    per = {f.name: f.per for f in features if f.per}
+    outer = [f'CAST("{n}" AS DOUBLE) / NULLIF("{per[n]}", 0) AS "{n}"' if n in per else f'"{n}"'
+             for n in ["key", "area", *(f.name for f in features)]]  # fmt: skip
+    newest = " UNION ALL ".join(  # the newest as-of date each dataset gave: where the features came from
+        [f"SELECT '{n}' AS dataset, max(as_of) AS as_of FROM \"{_view(n)}\"" for n in sorted(needed)]
+        or ["SELECT NULL AS dataset, NULL AS as_of WHERE false"]
+    )
+    table, dated = store.current_query(
+        views, f"SELECT {', '.join(outer)} FROM ({base}) t ORDER BY key", newest
+    )
+    as_of = {str(r["dataset"]): str(r["as_of"] or "") for r in dated.to_pylist()}
+    sources = {f.name: {"dataset": f.dataset, "as_of": as_of.get(f.dataset, "")} for f in features}
     return Population(table, sources)
-
-
-_BY = "__subject"  # the column naming the subject of a feature's rows
 
 
 def _reads(where: str) -> set[str]:
@@ -234,31 +216,61 @@ def _only(
     return (by, linked[via]) if via else (by, only)
 
 
-def _rows(f: FeatureSpec, subjects: SubjectSpec, datasets: Mapping[str, Dataset]) -> str:
-    """A feature's rows with the subject each is about (``__subject``): its ``by`` column, or
-    through its link dataset."""
-    if not f.via:
-        return f'(SELECT *, "{f.by}" AS "{_BY}" FROM {_view(f.dataset)}) d'
-    link_key = datasets[f.via].key[0]
-    return (f'(SELECT d.*, l."{subjects.key}" AS "{_BY}" FROM {_view(f.dataset)} d '
-            f'JOIN {_view(f.via)} l ON l."{link_key}" = d."{f.by}") d')  # fmt: skip
+def _aggregations(
+    features: Sequence[FeatureSpec],
+    subjects: SubjectSpec,
+    datasets: Mapping[str, Dataset],
+    values: Mapping[str, Value],
+) -> tuple[list[str], list[str]]:
+    """The select list (key, area, each feature) and the joins giving it, over ``subjects s``.
+
+    The features reading the same dataset by the same column (and link) share one scan: each is an
+    aggregate FILTERed by its ``where``, with the count of rows it matched (none: 0 for sum and
+    count, false for any, else unknown; rows whose values are all missing: unknown). Rows naming a
+    person reach the household in two steps: aggregated by person where they are, then the persons'
+    aggregates combined per household through the link (one join of a row per person, not of every
+    row: 16 million wages are 2.75 million people)."""
+    groups: dict[tuple[str, str, str], list[tuple[int, FeatureSpec]]] = {}
+    for i, f in enumerate(features):
+        groups.setdefault((f.dataset, f.by, f.via), []).append((i, f))
+    selects = [f's."{subjects.key}" AS key', f's."{subjects.area}" AS area']
+    joins = []
+    for g, ((dataset, by, via), members) in enumerate(groups.items()):
+        first = [f'"{by}" AS k']
+        combined = [f'l."{subjects.key}" AS k']
+        for i, f in members:
+            cond = f" FILTER (WHERE {parse(f.where).sql(values)})" if f.where else ""
+            first.append(f"count(*){cond} AS n{i}")
+            combined.append(f"CAST(sum(n{i}) AS BIGINT) AS n{i}")
+            if f.agg == "latest":  # the newest as-of date, then the greatest key, even if null
+                first += [f"arg_max_null(\"{f.value}\", as_of || '|' || key){cond} AS v{i}",
+                          f"max(as_of || '|' || key){cond} AS o{i}"]  # fmt: skip
+                combined.append(f"arg_max_null(v{i}, o{i}) AS v{i}")
+            elif f.value and f.agg != "count":
+                first.append(f'{_SQL[f.agg]}("{f.value}"){cond} AS v{i}')
+                combined.append(f"{_COMBINE[f.agg]}(v{i}) AS v{i}")
+        sub = f'SELECT {", ".join(first)} FROM "{_view(dataset)}" GROUP BY "{by}"'
+        if via:
+            link_key = datasets[via].key[0]
+            sub = (f'SELECT {", ".join(combined)} FROM ({sub}) x JOIN "{_view(via)}" l '
+                   f'ON l."{link_key}" = x.k GROUP BY l."{subjects.key}"')  # fmt: skip
+        joins.append(f'LEFT JOIN ({sub}) g{g} ON g{g}.k = s."{subjects.key}"')
+        for i, f in members:
+            n = f"coalesce(g{g}.n{i}, 0)"
+            if f.agg == "count":
+                value = n
+            elif f.agg == "any" and not f.value:  # a row exists (a signed 授权书 in force)
+                value = f"{n} > 0"
+            else:
+                value = f"CASE WHEN {n} = 0 THEN {_EMPTY.get(f.agg, 'NULL')} ELSE g{g}.v{i} END"
+            selects.append(f'{value} AS "{f.name}"')
+    return selects, joins
+
+
+_COMBINE = {"sum": "sum", "max": "max", "min": "min", "any": "bool_or"}  # persons' aggregates, per household
+_EMPTY = {"sum": "0", "any": "FALSE"}  # a subject with no rows
 
 
 def _view(dataset: str) -> str:
-    return '"ds_' + dataset.replace(".", "__") + '"'
-
-
-def _types(ds: Dataset, names: Sequence[str]) -> dict[str, str]:
-    return {n: ds.column(n).type for n in names}
-
-
-def _aggregate(f: FeatureSpec) -> str:
-    if f.agg == "count":
-        return "count(*)"
-    if f.agg == "any" and not f.value:  # a row exists (a signed 授权书 in force, a disability record)
-        return "count(*) > 0"
-    if (
-        f.agg == "latest"
-    ):  # the value of the row with the newest as-of date (then the greatest key), even if null
-        return f"arg_max_null(\"{f.value}\", d.as_of || '|' || d.key)"
-    return f'{_SQL[f.agg]}("{f.value}")'
+    """The name a dataset's rows go by in the features' query."""
+    return "ds_" + dataset.replace(".", "__")

@@ -16,7 +16,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import pyarrow as pa
 
@@ -368,9 +368,27 @@ class Cases(ABC):
            due_ts, step_due_ts, lon, lat)`` (the big screen's map and counts), else empty."""
 
 
+class CurrentView(NamedTuple):
+    """Some of a dataset's rows as they stand, as a table of a query (``Aggregation.current_query``):
+    key, as_of and ``columns``; only the rows whose column ``where[0]`` holds one of ``where[1]``."""
+
+    dataset: str
+    columns: tuple[str, ...]
+    where: tuple[str, Sequence[str]] | None = None
+
+
 class Aggregation(ABC):
     """Data aggregation's bookkeeping (``core.aggregation``): each run of a dataset with its report,
-    its refused rows, and where a pull stands (store/sql_aggregation.py)."""
+    its refused rows, where a pull stands, and each dataset's rows as they stand, typed
+    (store/sql_aggregation.py)."""
+
+    @abstractmethod
+    def declare_dataset(self, dataset: str, columns: Mapping[str, str], indexed: Sequence[str] = ()) -> None:
+        """Make ``dataset``'s table of current rows hold ``columns`` (name -> column type: text,
+        int, float, bool, date, id_number, area); a column added to a declaration is added to the
+        table, one whose type changed is refused (StoreError). ``indexed`` columns are read one
+        subject at a time (an index where the backend needs one). Every dataset a run saves rows
+        of, or a read names, is declared first, in each process."""
 
     @abstractmethod
     def save_run(
@@ -380,17 +398,11 @@ class Aggregation(ABC):
         mark: str | None = None,
         current: Sequence[Fact] = (),
         replaces: bool = False,
-        refs: Sequence[str] = (),
     ) -> None:
-        """The run's report, refused rows, (a pull) the watermark reached and the facts that now
-        stand for their keys (``current``), in one transaction; ``replaces``: the run delivered
-        the whole table, so the keys of older deliveries it does not hold are gone. ``refs``: the
-        dataset's indexed columns, whose values are kept for the rows that stand (``agg_refs``)."""
-
-    @abstractmethod
-    def index_refs(self, dataset: str, column: str) -> int:
-        """Index ``column`` of ``dataset``'s current rows when it is not yet (a column declared
-        indexed after its rows came); how many rows it indexed."""
+        """The run's report, refused rows, (a pull) the watermark reached and the facts (of the
+        run's dataset) that now stand for their keys (``current``; a fact older than the row it
+        would replace does not), in one transaction; ``replaces``: the run delivered the whole
+        table, so the keys of older deliveries it does not hold are gone."""
 
     @abstractmethod
     def current_rows(self, dataset: str, keys: Sequence[str] | None = None) -> list[CurrentRow]:
@@ -398,16 +410,16 @@ class Aggregation(ABC):
 
     @abstractmethod
     def current_table(
-        self,
-        dataset: str,
-        columns: Mapping[str, str],
-        where: tuple[str, Sequence[str]] | None = None,
-        indexed: bool = False,
+        self, dataset: str, columns: Sequence[str], where: tuple[str, Sequence[str]] | None = None
     ) -> pa.Table:
-        """A dataset's rows as they stand, as an Arrow table: key, as_of, and ``columns`` (name ->
-        column type: text, int, float, bool, date, id_number, area), a missing value null; only
-        the rows whose column ``where[0]`` holds one of the values ``where[1]``, when given
-        (found through the index of that column when ``indexed``: see ``save_run``'s refs)."""
+        """A dataset's rows as they stand, as an Arrow table by key: key, as_of and ``columns``,
+        typed as declared (dates, ID numbers and areas as text), a missing value null; only the
+        rows whose column ``where[0]`` holds one of the values ``where[1]``, when given."""
+
+    @abstractmethod
+    def current_query(self, views: Mapping[str, CurrentView], *queries: str) -> list[pa.Table]:
+        """The answers of DuckDB ``queries`` over datasets' current rows, each view a table of the
+        queries by its name: how a whole population's features are built where the rows are."""
 
     @abstractmethod
     def run(self, run_id: str) -> RunReport | None: ...

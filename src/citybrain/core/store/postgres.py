@@ -52,7 +52,6 @@ _EXTRA_DDL = (
     "CREATE TABLE IF NOT EXISTS partition_owners (partition INTEGER PRIMARY KEY, epoch BIGINT NOT NULL, "
     "owner VARCHAR NOT NULL, claimed_ts BIGINT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS events_ts_brin ON events USING brin (ts)",
-    "CREATE INDEX IF NOT EXISTS agg_refs_value ON agg_refs (dataset, col, value)",
     "CREATE INDEX IF NOT EXISTS events_log ON events (partition, poff)",
     "CREATE INDEX IF NOT EXISTS events_id ON events (id)",
     "CREATE INDEX IF NOT EXISTS metrics_ts_brin ON metrics USING brin (ts)",
@@ -114,6 +113,11 @@ class PostgresStore(SqlStore[PgTx]):
         arrays = ", ".join(f"?::{t}[]" for _, t in columns)
         src = f"unnest({arrays}) AS t({', '.join(n for n, _ in columns)})"
         return tx.rows(sql.format(src=src), [*params, *values])
+
+    _INDEXES = True  # one household's rows found by a B-tree, not a scan
+
+    def _ddl_lock(self, tx: PgTx) -> None:
+        tx.execute("SELECT pg_advisory_xact_lock(hashtext(?))", [f"citybrain.ddl.{self.schema}"])
 
     def _create_schema(self) -> None:
         try:

@@ -74,15 +74,6 @@ TABLES: dict[str, str] = {
     "agg_rejects": """CREATE TABLE IF NOT EXISTS agg_rejects (
         run_id VARCHAR NOT NULL, row_no BIGINT NOT NULL, doc VARCHAR NOT NULL,
         PRIMARY KEY (run_id, row_no))""",
-    # each dataset's rows as they stand: the latest fact of each key (what features are built from)
-    "agg_current": """CREATE TABLE IF NOT EXISTS agg_current (
-        dataset VARCHAR NOT NULL, key VARCHAR NOT NULL, as_of VARCHAR NOT NULL, batch VARCHAR NOT NULL,
-        ts BIGINT NOT NULL, doc VARCHAR NOT NULL, PRIMARY KEY (dataset, key))""",
-    # the values of each dataset's indexed columns (a household, a person's ID) -> the keys of the
-    # rows holding them: one subject's rows are found without reading every document
-    "agg_refs": """CREATE TABLE IF NOT EXISTS agg_refs (
-        dataset VARCHAR NOT NULL, col VARCHAR NOT NULL, key VARCHAR NOT NULL, as_of VARCHAR NOT NULL,
-        value VARCHAR, PRIMARY KEY (dataset, col, key))""",
     # the double-entry ledger (core/ledger.py): postings only ever inserted, with the processor
     # commit that caused them; (txn, line) unique so a movement cannot be written twice
     "ledger": """CREATE TABLE IF NOT EXISTS ledger (

@@ -349,8 +349,7 @@ def household(rt: Rt, areas: Areas, acting: Acting, household: str) -> Household
     people = []
     if members_ds:
         by = (w.model.subjects.key, [household])
-        indexed = w.model.datasets[members_ds].column(w.model.subjects.key).indexed
-        table = rt.aggregator.store.current_table(members_ds, {w.model.subjects.key: "text"}, by, indexed)
+        table = rt.aggregator.store.current_table(members_ds, [w.model.subjects.key], by)
         for row in rt.aggregator.store.current_rows(members_ds, table.column("key").to_pylist()):
             opened = _opened(rt, members_ds, row.data)
             people.append(PersonAnswer(**{v: opened.get(k) for k, v in MEMBER.items()}))

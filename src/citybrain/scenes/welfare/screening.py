@@ -218,13 +218,16 @@ class Screener:
             if "status" in chosen.column_names else {}  # fmt: skip
         areas = dict(zip(names, chosen.column("area").to_pylist(), strict=True))
         out: dict[str, Found] = {key: ("", Risk("none", [], ""), {}) for key in keys - set(names)}  # gone
-        for key in keys & set(names):
-            got = {p: d[key] for p, d in decided.items() if key in d}
-            in_range = got.get(self.cfg.monitor_range, ("", ""))[0]
+        got: dict[str, dict[str, tuple[str, str]]] = {key: {} for key in names}
+        for policy, by_key in decided.items():
+            for key, decision in by_key.items():
+                got[key][policy] = decision
+        for key, mine in got.items():
+            in_range = mine.get(self.cfg.monitor_range, ("", ""))[0]
             out[key] = (
                 str(areas.get(key) or ""),
                 self.risk(met.get(key, []), status.get(key), in_range),
-                got,
+                mine,
             )
         return out
 
