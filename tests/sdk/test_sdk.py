@@ -3,6 +3,8 @@ durations; and the built-in scenes on it pass the same checks."""
 
 from __future__ import annotations
 
+import re
+import typing
 from pathlib import Path
 from typing import Annotated
 
@@ -18,6 +20,7 @@ from citybrain.core.outputs import Outputs
 from citybrain.core.platform import Platform
 from citybrain.core.scenes import discover
 from citybrain.scenes.pulse.events import PulseReport
+from citybrain.sdk import panels as sdk_panels
 
 LABEL = {"zh-CN": "标签", "en": "label"}
 
@@ -127,3 +130,16 @@ def test_a_processor_whose_state_type_changed_continues_from_its_offset(tmp_path
     p.pipeline.drain()
     assert p.pipeline.positions()[("pulse.rates", part)] == pos[0] + 1
     p.stop()
+
+
+def test_every_widget_kind_a_scene_may_declare_is_one_the_dashboard_draws() -> None:
+    """A factory card said 不支持的组件类型:alerts: the SDK let a scene declare a kind the dashboard
+    had no drawing for. Every kind of the SDK's widget union is drawn in a card (widgets.js KINDS)
+    or taken out of it (NOT_IN_CARD: map layers and their drill-down)."""
+    js = (Path(sdk.__file__).parents[1] / "web/static/js/widgets.js").read_text(encoding="utf-8")
+    kinds = re.search(r"const KINDS = \{([^}]*)\}", js)
+    outside = re.search(r"NOT_IN_CARD = new Set\(\[([^\]]*)\]\)", js)
+    assert kinds is not None and outside is not None
+    drawn = set(re.findall(r"(\w+):", kinds.group(1))) | set(re.findall(r'"(\w+)"', outside.group(1)))
+    declarable = {w.__struct_config__.tag for w in typing.get_args(sdk_panels.AnyWidget)}
+    assert declarable and declarable <= drawn, sorted(declarable - drawn)

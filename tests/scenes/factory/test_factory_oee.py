@@ -29,7 +29,7 @@ def hand_shift() -> list[FactoryTags]:
         tags(D0 + 3 * H, temp=160.0),  # 11:00 (readings at most max_gap_s = 60 min apart...)
         tags(D0 + 3 * H + 30 * M, good=9000.0, reject=100.0),  # 11:30 +2500/+40
         tags(D0 + 4 * H + 15 * M, temp=160.0),  # 12:15 (...but for 14:00-15:30)
-        tags(D0 + 5 * H, good=100.0, reject=5.0),  # 13:00 PLC restart: counters reset, +100/+5
+        tags(D0 + 5 * H, good=100.0, reject=5.0),  # 13:00 PLC restart: counters reset, a new baseline
         tags(D0 + 6 * H, good=3000.0, reject=20.0),  # 14:00 +2900/+15; then silent 90 min
         tags(D0 + 7 * H + 30 * M, good=4000.0, reject=25.0),  # 15:30 +1000/+5
         tags(D0 + 8 * H, good=5500.0, reject=30.0),  # 16:00 +1500/+5 (end of shift A)
@@ -47,25 +47,27 @@ def test_hand_computed_shift() -> None:
     assert (e.minor_s, e.down_s, e.pending_s) == (120, 1_200, 0)
     assert e.planned_s == 1_800 and e.nodata_s == 1_800  # lunch; 15:00-15:30 without data
     assert e.run_s + e.minor_s + e.down_s + e.planned_s + e.nodata_s == 8 * 3600
-    assert (e.good, e.reject) == (13_500, 120)
+    # 3000 + 2500 + 2500 + 2900 + 1000 + 1500 good, 30 + 20 + 40 + 15 + 5 + 5 rejects: the 100/5
+    # read just after the 13:00 restart are a baseline (unknown what came before), not production
+    assert (e.good, e.reject) == (13_400, 115)
     assert st.counter_events == {"reset": 2}  # good and reject both reset at 13:00
 
     o = machine_oee(e, 1.0, {"good", "reject", "state", "process"})
     assert o.pbt_s == 25_200 and o.apt_s == 24_000
     assert o.availability == pytest.approx(24_000 / 25_200)
-    assert o.performance == pytest.approx(13_620 / 24_000)
-    assert o.quality == pytest.approx(13_500 / 13_620)
-    assert o.oee == pytest.approx(13_500 / 25_200)
+    assert o.performance == pytest.approx(13_515 / 24_000)
+    assert o.quality == pytest.approx(13_400 / 13_515)
+    assert o.oee == pytest.approx(13_400 / 25_200)
     assert o.oee == pytest.approx(o.availability * o.performance * o.quality)  # type: ignore[operator]
     losses = o.as_dict()["losses_s"]
     assert losses == pytest.approx(
-        {"unplanned_stops": 1_200, "minor_stops": 120, "speed": 10_260, "rejects": 120, "productive": 13_500}
+        {"unplanned_stops": 1_200, "minor_stops": 120, "speed": 10_365, "rejects": 115, "productive": 13_400}
     )
     assert sum(losses.values()) == pytest.approx(o.pbt_s)  # the losses partition planned busy time
     assert o.as_dict()["coverage"] == pytest.approx(25_200 / 27_000)
     # the processor stored the same figures as metrics keyed by the shift start
     oee = [m for m in d.out.metrics if m.name == "factory.oee" and m.key == "t1/a"]
-    assert oee[-1].ts == D0 and oee[-1].value == pytest.approx(13_500 / 25_200)
+    assert oee[-1].ts == D0 and oee[-1].value == pytest.approx(13_400 / 25_200)
 
 
 def test_ongoing_stop_is_pending_then_classified() -> None:
@@ -103,15 +105,16 @@ def test_counter_delta_rollover_reset_baseline() -> None:
     assert counter_delta(None, 500, 65_535) == (0.0, "baseline")
     assert counter_delta(65_530, 4, 65_535) == (10.0, "rollover")  # 65530 -> 65535 -> 0 -> 4
     assert counter_delta(4_294_967_290, 5, 4_294_967_295) == (11.0, "rollover")
-    assert counter_delta(30_000, 12, 65_535) == (12.0, "reset")
+    assert counter_delta(30_000, 12, 65_535) == (0.0, "reset")  # a new baseline, never production
     assert counter_delta(7, 7, 65_535) == (0.0, "ok")
 
 
 def test_rollover_counts_through_the_processor() -> None:
     d = Driver(PlantBook([SITE]))
-    d.feed(tags(D0, good=4_294_967_000.0, reject=0.0, state="running"))
-    d.feed(tags(D0 + M, good=200.0, reject=0.0))
-    assert d.proc.state.machines["t1/a"].shifts["2026-07-06/A"].good == 496
+    d.feed(tags(D0, good=4_294_967_260.0, reject=0.0, state="running"))
+    d.feed(tags(D0 + M, good=20.0, reject=0.0))  # 35 to the top, the wrap to 0, 20 more: 56 in 60 s
+    assert d.proc.state.machines["t1/a"].shifts["2026-07-06/A"].good == 56
+    assert d.proc.state.machines["t1/a"].counter_events == {"rollover": 1}
 
 
 def test_line_and_day_aggregates_are_time_weighted() -> None:

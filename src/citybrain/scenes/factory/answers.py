@@ -85,6 +85,7 @@ class OeeFigures(BaseModel):
     time_s: dict[str, Num]
     losses_s: dict[str, Num]
     coverage: float | None
+    clamped: list[str] = []  # ratios that left 0..1 and were clamped (a wrong ideal_cycle_s)
 
 
 class OeeRow(OeeFigures):

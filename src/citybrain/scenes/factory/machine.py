@@ -18,7 +18,7 @@ import msgspec
 from citybrain.scenes.factory.anomaly import Detector
 
 __all__ = ["Changes", "Detector", "MachineState"]
-from citybrain.scenes.factory.oee import Elements, counter_delta
+from citybrain.scenes.factory.oee import Elements, counter_cap, counter_delta
 from citybrain.scenes.factory.plant import Category, MachineRef
 from citybrain.scenes.factory.shifts import DAY, segments, shift_at
 
@@ -48,7 +48,8 @@ class MachineState(msgspec.Struct):
     online: bool = True
     rbe: bool = False
     off_shift_pieces: float = 0.0
-    counter_events: dict[str, int] = msgspec.field(default_factory=dict)  # resets, rollovers
+    counter_events: dict[str, int] = msgspec.field(default_factory=dict)  # reset, rollover, jump, birth
+    counter_ts: dict[str, int] = msgspec.field(default_factory=dict)  # tag -> event time of its reading
 
 
 @dataclass
@@ -148,11 +149,31 @@ def set_state(st: MachineState, ref: MachineRef, raw: str, ts: int, ch: Changes)
     ch.state_changed = True
 
 
-def count(st: MachineState, ref: MachineRef, tag: str, role: str, value: float, ts: int, ch: Changes) -> None:
+def count(
+    st: MachineState,
+    ref: MachineRef,
+    tag: str,
+    role: str,
+    value: float,
+    ts: int,
+    ch: Changes,
+    birth: bool = False,
+) -> None:
+    """A reading of a monotonic counter. A Sparkplug BIRTH is a new baseline like the first
+    reading (the edge node may have restarted with counters from anywhere); a drop or an
+    impossible jump is one too (:func:`~citybrain.scenes.factory.oee.counter_delta`)."""
     spec = ref.machine.tags[tag]
-    delta, how = counter_delta(st.counters.get(tag), value, spec.counter_max)
+    prev = st.counters.get(tag)
+    if birth and prev is not None:
+        delta, how = 0.0, "birth"
+    else:
+        cap = counter_cap(
+            ts - st.counter_ts.get(tag, ts), ref.machine.ideal_cycle_s, ref.site.thresholds.max_rate_factor
+        )
+        delta, how = counter_delta(prev, value, spec.counter_max, cap)
     st.counters[tag] = value
-    if how in ("reset", "rollover"):
+    st.counter_ts[tag] = max(ts, st.counter_ts.get(tag, ts))
+    if how not in ("ok", "baseline"):
         st.counter_events[how] = st.counter_events.get(how, 0) + 1
     if delta <= 0:
         return

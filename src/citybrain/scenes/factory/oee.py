@@ -16,7 +16,10 @@ ideal cycle time:
 * PBT (planned busy time) = run + minor + pending + down; APT (actual production time) = run +
   minor + pending, so minor stops hurt performance, not availability;
 * Availability = APT / PBT; Performance (ISO "effectiveness") = PRI x PQ / APT;
-  Quality = GQ / PQ; OEE = A x P x Q = PRI x GQ / PBT.
+  Quality = GQ / PQ; OEE = A x P x Q = PRI x GQ / PBT. Each is kept within 0..1 as a last guard
+  (``Oee.clamped`` names any that had to be): the counts behind them are made sane first, since a
+  counter that drops or jumps (a restart, a reset) starts a new baseline and never counts as
+  production (:func:`counter_delta`).
 * Losses partition PBT: unplanned stops (down), minor stops (minor + pending), speed loss
   (run - PRI x PQ), reject loss (PRI x rejects) and the fully productive time (PRI x GQ).
 
@@ -28,6 +31,7 @@ only then divides: it is a time-weighted OEE, never an average of ratios.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -81,6 +85,14 @@ def _ratio(a: float, b: float) -> float | None:
     return a / b if b > 0 else None
 
 
+def _share(a: float, b: float) -> float | None:
+    """A ratio that cannot leave 0..1 (the last guard: counters are made sane before, see
+    :func:`counter_delta`; what still falls outside is a wrong ``ideal_cycle_s``, listed in
+    ``Oee.as_dict()["clamped"]``)."""
+    r = _ratio(a, b)
+    return None if r is None else min(max(r, 0.0), 1.0)
+
+
 @dataclass(frozen=True)
 class Oee:
     pbt_s: float
@@ -95,22 +107,41 @@ class Oee:
     down_s: float
     minor_s: float
 
+    def _parts(self) -> dict[str, tuple[float, float]]:
+        # quality by ideal time, so that a line's quality weights each machine by its work content
+        q = (self.good_ideal_s, self.ideal_s) if self.ideal_s else (self.good, self.produced)
+        return {
+            "availability": (self.apt_s, self.pbt_s),
+            "performance": (self.ideal_s, self.apt_s),
+            "quality": q,
+            "oee": (self.good_ideal_s, self.pbt_s),
+        }
+
     @property
     def availability(self) -> float | None:
-        return _ratio(self.apt_s, self.pbt_s)
+        return _share(*self._parts()["availability"])
 
     @property
     def performance(self) -> float | None:
-        return _ratio(self.ideal_s, self.apt_s)
+        return _share(*self._parts()["performance"])
 
     @property
     def quality(self) -> float | None:
-        # by ideal time, so that a line's quality weights each machine by its work content
-        return _ratio(self.good_ideal_s, self.ideal_s) if self.ideal_s else _ratio(self.good, self.produced)
+        return _share(*self._parts()["quality"])
 
     @property
     def oee(self) -> float | None:
-        return _ratio(self.good_ideal_s, self.pbt_s)
+        return _share(*self._parts()["oee"])
+
+    def clamped(self) -> list[str]:
+        """The ratios whose raw value left 0..1 and were clamped (e.g. performance above 100 %
+        because ``ideal_cycle_s`` is longer than the machine's real best cycle)."""
+        out = []
+        for name, (a, b) in self._parts().items():
+            r = _ratio(a, b)
+            if r is not None and not 0.0 <= r <= 1.0:
+                out.append(name)
+        return out
 
     def as_dict(self) -> dict[str, Any]:
         speed = self.apt_s - self.minor_s - self.ideal_s
@@ -137,6 +168,7 @@ class Oee:
                 "productive": self.good_ideal_s,
             },
             "coverage": _ratio(self.pbt_s, self.pbt_s + self.nodata_s),
+            "clamped": self.clamped(),
         }
 
 
@@ -181,19 +213,39 @@ def combine(parts: Iterable[Oee]) -> Oee:
     return Oee(**tot)
 
 
-def counter_delta(prev: float | None, cur: float, counter_max: float) -> tuple[float, str]:
-    """Increment of a cumulative counter between two readings, and what happened.
+def counter_delta(
+    prev: float | None, cur: float, counter_max: float, cap: float = math.inf
+) -> tuple[float, str]:
+    """Increment of a monotonic counter between two readings, and what happened.
+
+    ``cap`` is the most the machine can physically have made since the previous reading (see
+    :func:`counter_cap`). Only what is certain counts as production:
 
     * first reading (``prev`` None): a baseline, no increment (we cannot know what came before);
-    * went up: the difference;
-    * went down from the top tenth of its range to the bottom tenth: a rollover past ``counter_max``;
-    * went down otherwise: a reset (PLC restart, shift reset); the new value counts since the reset.
+    * went up by at most ``cap``: the difference;
+    * went up by more than ``cap``: a ``jump`` (a restarted simulator or PLC whose counter came
+      back higher, a replaced device): a new baseline, no increment;
+    * went down, from the top tenth of the declared width (``counter_max``) to its bottom tenth,
+      and the increment through the wrap is at most ``cap``: a ``rollover``, counted through it;
+    * went down otherwise: a ``reset`` (PLC restart, shift reset, simulator restart): a new
+      baseline, no increment. The pieces made between the reset and this reading are not known
+      for certain (the counter may have restarted from any value), so none are counted.
     """
     if prev is None:
         return 0.0, "baseline"
     if cur >= prev:
-        return cur - prev, "ok"
+        return (cur - prev, "ok") if cur - prev <= cap else (0.0, "jump")
     span = counter_max + 1
-    if prev >= 0.9 * span and cur < 0.1 * span:
-        return cur + span - prev, "rollover"
-    return max(cur, 0.0), "reset"
+    wrapped = cur + span - prev
+    if prev >= 0.9 * span and 0 <= cur < 0.1 * span and wrapped <= cap:
+        return wrapped, "rollover"
+    return 0.0, "reset"
+
+
+def counter_cap(elapsed_ms: int, ideal_cycle_s: float, rate_factor: float) -> float:
+    """The most pieces a machine can make in ``elapsed_ms``: ``rate_factor`` times its ideal rate
+    (1 / ``ideal_cycle_s``) over at least one second (timestamps may be that coarse), plus one piece
+    in flight. Unbounded when the machine declares no ideal cycle time or no factor."""
+    if ideal_cycle_s <= 0 or rate_factor <= 0:
+        return math.inf
+    return rate_factor * max(elapsed_ms / 1000, 1.0) / ideal_cycle_s + 1

@@ -81,6 +81,9 @@ class Thresholds(msgspec.Struct, forbid_unknown_fields=True):
     anomaly_z: float = 4.0  # EWMA z-score beyond which a process value is anomalous
     anomaly_alpha: float = 0.3  # EWMA weight of a new value (smooths noise before judging)
     anomaly_warmup: int = 30  # values before the detector judges
+    # a counter rising faster than this many times the ideal rate (1 / ideal_cycle_s) did not
+    # count pieces: it jumped (a restart, a replaced PLC) and starts a new baseline; 0: no limit
+    max_rate_factor: float = 2.0
 
 
 class SiteSpec(msgspec.Struct, forbid_unknown_fields=True, dict=True):  # dict: shifts.py's day cache

@@ -129,7 +129,7 @@ class FactoryMachines(Processor[FactoryState, MachineEvent]):
             if spec.role == "state":
                 mc.set_state(st, ref, _state_text(v), ev.ts, ch)
             elif spec.role in COUNTER_ROLES and isinstance(v, float | int) and not isinstance(v, bool):
-                mc.count(st, ref, tag, spec.role, float(v), ev.ts, ch)
+                mc.count(st, ref, tag, spec.role, float(v), ev.ts, ch, birth=ev.birth)
             elif spec.role == "process" and isinstance(v, float | int) and not isinstance(v, bool):
                 ch.pv[tag] = float(v)
                 self._check_pv(st, ref, tag, float(v), ev.ts, out)

@@ -5,7 +5,7 @@
 // the store, so alerts published while disconnected are not lost.
 import { allows, api } from "./api.js";
 import * as live from "./live.js";
-import { fmtTime, loc, onLocale, t } from "./i18n.js";
+import { bilingual, fmtTime, loc, onLocale, t } from "./i18n.js";
 import { el, SEVERITIES, throttle } from "./util.js";
 
 const RANK = { open: 0, acknowledged: 1, resolved: 2 };
@@ -73,7 +73,7 @@ function row(a) {
     el("div", { class: "meta" },
       el("span", {}, `${t(`severity.${a.severity}`)} · ${sceneTitle(a.scene)}`),
       el("span", { class: "num" }, fmtTime(a.opened_ts, true))),
-    el("div", { class: "title" }, a.title, a.count > 1 ? ` ${t("alerts.count", { count: a.count })}` : ""),
+    el("div", { class: "title" }, bilingual(a.title), a.count > 1 ? ` ${t("alerts.count", { count: a.count })}` : ""),
     el("div", {}, a.message),
     el("div", { class: "meta" }, el("span", { class: "status" }, t(`status.${a.status}`)), el("span", {}, a.key)),
     lifecycle,

@@ -43,6 +43,16 @@ export function loc(value) {
   return value[locale] ?? value[LOCALES[0]] ?? value.en ?? Object.values(value)[0] ?? "";
 }
 
+/**
+ * A text made in both languages, "中文 / English" (alert and rule titles): the current locale's
+ * half; a text without " / " as it is.
+ */
+export function bilingual(text) {
+  const parts = String(text ?? "").split(" / ");
+  if (parts.length !== 2) return String(text ?? "");
+  return locale === "en" ? parts[1] : parts[0];
+}
+
 const numberFormats = new Map();
 export function fmtNum(value, digits) {
   if (value == null || Number.isNaN(Number(value))) return "—";

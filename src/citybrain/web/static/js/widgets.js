@@ -1,9 +1,9 @@
 // One generic mechanism for every scene widget. A widget descriptor (see docs/dashboard.md) names
 // its kind, a label, where its data comes from (api + field, or metric) and the live topic that
-// tells it something changed. Kinds: figure, figures, share, bar, pie, table, timeseries.
+// tells it something changed. Kinds: figure, figures, share, bar, pie, table, timeseries, alerts.
 import { api } from "./api.js";
 import { axis, baseOption, chart } from "./charts.js";
-import { axisTimeFormatter, fmtNum, fmtTime, loc, minIntervalFor, t, tOr } from "./i18n.js";
+import { axisTimeFormatter, bilingual, fmtNum, fmtTime, loc, minIntervalFor, t, tOr } from "./i18n.js";
 import { el, pick, throttle } from "./util.js";
 
 const lastPart = (path) => String(path || "").split(".").pop();
@@ -226,6 +226,23 @@ class Table extends Widget {
   }
 }
 
+/** A scene's open alerts (sdk.Alerts), newest first: what, whom, level, since when; live. */
+class Alerts extends Widget {
+  constructor(desc) {
+    super({ ...desc, api: `/api/v1/alerts?scene=${encodeURIComponent(desc.scene)}&status=open&limit=${desc.limit || 20}` });
+  }
+  render() {
+    const rows = Array.isArray(this.data) ? this.data : [];
+    this.empty(!rows.length);
+    const head = el("tr", {}, ["alert", "key", "severity", "opened_ts"].map((f) => el("th", {}, t(`alerts.col.${f}`))));
+    const body = rows.map((a) => el("tr", { class: `alert ${a.severity}`, dataset: { id: a.id } },
+      el("td", {}, bilingual(a.title)), el("td", {}, a.key), el("td", {}, t(`severity.${a.severity}`)),
+      el("td", { class: "n" }, fmtTime(a.opened_ts))));
+    this.node.querySelector("table")?.remove();
+    this.node.append(el("table", { class: "grid" }, el("thead", {}, head), el("tbody", {}, body)));
+  }
+}
+
 /** A metric over time, one line per entity key; live points update it, replay reveals a past range. */
 class Timeseries extends Widget {
   constructor(desc) {
@@ -320,7 +337,7 @@ class Unknown extends Widget {
   }
 }
 
-const KINDS = { figure: Figure, figures: Figures, share: Share, bar: Bar, pie: Pie, table: Table, timeseries: Timeseries };
+const KINDS = { figure: Figure, figures: Figures, share: Share, bar: Bar, pie: Pie, table: Table, timeseries: Timeseries, alerts: Alerts };
 // Kinds that are not drawn in a panel card: a "map" widget becomes a map layer (see map.js) and a
 // "detail" widget is the drill-down of that layer.
 export const NOT_IN_CARD = new Set(["map", "detail"]);
