@@ -1,4 +1,5 @@
-"""Copy the dashboard's third-party browser files and their licences into the package.
+"""Copy the dashboard's (and the API reference pages') third-party browser files and their licences
+into the package.
 
 ``web/node_modules`` (``npm ci``) -> ``src/citybrain/web/vendor/``, which the platform serves under
 ``/vendor/`` and the wheel ships (git ignores it: nothing from npm is committed). Only the files in
@@ -28,6 +29,20 @@ FILES = {
     "maplibre-gl/maplibre-gl.mjs": "maplibre-gl/dist/maplibre-gl.mjs",
     "maplibre-gl/maplibre-gl-worker.mjs": "maplibre-gl/dist/maplibre-gl-worker.mjs",
     "maplibre-gl/maplibre-gl.css": "maplibre-gl/dist/maplibre-gl.css",
+    # the API reference pages /docs (Swagger UI) and /redoc (ReDoc), served from here so they work
+    # with no network (api/apidocs.py); each bundle's licence file names what it embeds
+    "swagger-ui-dist/swagger-ui-bundle.js": "swagger-ui-dist/swagger-ui-bundle.js",
+    "swagger-ui-dist/swagger-ui-bundle.js.LICENSE.txt": "swagger-ui-dist/swagger-ui-bundle.js.LICENSE.txt",
+    "swagger-ui-dist/swagger-ui.css": "swagger-ui-dist/swagger-ui.css",
+    "swagger-ui-dist/favicon-32x32.png": "swagger-ui-dist/favicon-32x32.png",
+    "redoc/redoc.standalone.js": "redoc/bundles/redoc.standalone.js",
+    "redoc/redoc.standalone.js.LICENSE.txt": "redoc/bundles/redoc.standalone.js.LICENSE.txt",
+}
+# the one remote fetch in a copied bundle, replaced as it is copied: ReDoc's sidebar shows Redocly's
+# logo from their CDN (no option turns it off); an empty image makes its own onError hide it and
+# leaves the "API docs by Redocly" link. Offline, the fetch would fail and the page's CSP block it.
+REWRITES = {
+    "redoc/redoc.standalone.js": (("https://cdn.redoc.ly/redoc/logo-mini.svg", "data:,"),),
 }
 LICENCE_NAMES = ("licen", "notice", "copying")  # file (or folder, e.g. echarts/licenses) name starts
 
@@ -38,6 +53,21 @@ def copy(src: Path, dst: Path) -> bool:
         return False
     dst.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(src, dst)
+    return True
+
+
+def rewrite(src: Path, dst: Path, changes: tuple[tuple[str, str], ...]) -> bool:
+    """Write ``src`` with ``changes`` made (each must be found: a new version is caught here) when
+    ``dst`` differs from that; True if written."""
+    text = src.read_text(encoding="utf-8")
+    for old, new in changes:
+        if old not in text:
+            raise SystemExit(f"{src}: {old!r} not found; check REWRITES in {Path(__file__).name}")
+        text = text.replace(old, new)
+    if dst.is_file() and dst.read_text(encoding="utf-8") == text:
+        return False
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    dst.write_text(text, encoding="utf-8")
     return True
 
 
@@ -53,13 +83,19 @@ def main() -> int:
     if not (MODULES / "echarts").is_dir():
         print(f"{MODULES} is missing: run scripts/web-deps.sh (npm ci in web/)", file=sys.stderr)
         return 1
-    written = sum(copy(MODULES / rel, OUT / served) for served, rel in FILES.items())
+    written = sum(
+        rewrite(MODULES / rel, OUT / served, REWRITES[served])
+        if served in REWRITES
+        else copy(MODULES / rel, OUT / served)
+        for served, rel in FILES.items()
+    )
     lock = json.loads(LOCK.read_text(encoding="utf-8"))["packages"]
     rows = [
         "# Third-party browser code shipped with the dashboard",
         "",
         "Copied from npm by scripts/web_vendor.py: the bundles in the folders beside this one embed",
-        "these packages.",
+        "these packages (the Swagger UI and ReDoc bundles also list what they embed in their",
+        "`*.LICENSE.txt` files).",
         "",
         "| package | version | licence | licence files |",
         "|---|---|---|---|",

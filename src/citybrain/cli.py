@@ -43,6 +43,7 @@ app.add_typer(report_app, name="report")
 app.add_typer(user_app, name="user")
 app.add_typer(docs_app, name="docs")
 
+REPLAY_SHOWN = 10  # rejected lines `citybrain replay` prints
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="settings TOML (or CITYBRAIN_CONFIG)")]
 
 
@@ -67,6 +68,7 @@ def _local_token(store: Store, path: Path, name: str, scopes: list[str]) -> str:
 
 def _serve(config: Path | None, simulate: bool, role: str | None = None) -> None:
     from citybrain.api.app import create_app
+    from citybrain.api.server import QuietStartupFailure, listen_socket
     from citybrain.core.platform import Platform
 
     settings = _settings(config)
@@ -75,6 +77,7 @@ def _serve(config: Path | None, simulate: bool, role: str | None = None) -> None
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("httpx", "amqtt", "transitions"):  # per-request / per-state-change chatter
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    sock = listen_socket(settings.server)  # a taken port ends here, in one line, before the store opens
     platform = Platform(settings)
     data = settings.data_path
     admin = _local_token(platform.store, data / "admin.token", "local-admin", ["admin", "ingest"])
@@ -90,7 +93,15 @@ def _serve(config: Path | None, simulate: bool, role: str | None = None) -> None
     typer.echo(f"admin token (also in {data / 'admin.token'}): {admin}")
     typer.echo(f"scenes: {', '.join(platform.scenes)}; simulators {'on' if simulate else 'off'}")
     application = create_app(settings, platform, simulate_with_token=sim)
-    api_server(application, settings.server).run()
+    try:
+        api_server(QuietStartupFailure(application), settings.server).run(sockets=[sock])
+    except SystemExit:  # uvicorn's exit when the startup failed: a port a scene could not bind says why
+        failure = getattr(application.state, "startup_failure", None)
+        if failure:
+            raise CitybrainError(failure) from None
+        raise
+    finally:
+        sock.close()
 
 
 def api_server(application: Any, server: ServerSettings) -> uvicorn.Server:
@@ -204,30 +215,38 @@ def erase(
 
 @token_app.command("list")
 def token_list(config: ConfigOpt = None) -> None:
-    """List tokens (never their secrets)."""
-    from citybrain.core.platform import open_store
+    """List tokens (never their secrets); through the running platform's API when it holds the store."""
+    import httpx
 
-    store = open_store(_settings(config))
-    try:
-        for t in store.tokens():
-            state = "revoked" if t.revoked_ts else "active"
-            typer.echo(f"{t.id}  {t.name:<20} {','.join(t.scopes):<24} {state}")
-    finally:
-        store.close()
+    from citybrain import admin
+
+    with admin.target(_settings(config)) as store:
+        if isinstance(store, httpx.Client):
+            rows = [
+                (t["id"], t["name"], t["scopes"], t["revoked_ts"])
+                for t in admin.answer(store.get("/api/v1/tokens"))
+            ]
+        else:
+            rows = [(t.id, t.name, list(t.scopes), t.revoked_ts) for t in store.tokens()]
+    for token_id, name, scopes, revoked_ts in rows:
+        typer.echo(f"{token_id}  {name:<20} {','.join(scopes):<24} {'revoked' if revoked_ts else 'active'}")
 
 
 @token_app.command("revoke")
 def token_revoke(token_id: str, config: ConfigOpt = None) -> None:
-    """Revoke a token."""
-    from citybrain.core.platform import open_store
+    """Revoke a token; through the running platform's API when it holds the store (its live feeds
+    close at once)."""
+    import httpx
 
-    store = open_store(_settings(config))
-    try:
-        now = now_ms()
-        store.revoke_token(token_id, now)
-        store.audit(now, "cli", "token.revoke", token_id, {})
-    finally:
-        store.close()
+    from citybrain import admin
+
+    with admin.target(_settings(config)) as store:
+        if isinstance(store, httpx.Client):
+            admin.answer(store.delete(f"/api/v1/tokens/{token_id}"))
+        else:
+            now = now_ms()
+            store.revoke_token(token_id, now)
+            store.audit(now, "cli", "token.revoke", token_id, {})
     typer.echo(f"revoked {token_id}")
 
 
@@ -282,7 +301,8 @@ def replay(
     batch: Annotated[int, typer.Option(help="events per request")] = 5_000,
     restart: Annotated[bool, typer.Option(help="ignore saved progress and start over")] = False,
 ) -> None:
-    """Send an NDJSON or CSV file of events to a server, resumably (progress in FILE.progress)."""
+    """Send an NDJSON or CSV file of events to a server, resumably (progress in FILE.progress).
+    Rejected lines are printed with their reasons (the first 10) and make the exit status 1."""
     from citybrain.replay import replay_file
 
     secret = token or os.environ.get("CITYBRAIN_TOKEN")
@@ -293,6 +313,13 @@ def replay(
         f"replayed {file}: {summary['accepted']} accepted, {summary['duplicates']} duplicates, "
         f"{summary['rejected']} rejected (lines {summary['first_line']}..{summary['last_line']})"
     )
+    if summary["rejected"]:
+        shown = summary["problems"][:REPLAY_SHOWN]
+        typer.echo(f"rejected lines (the first {len(shown)} of {summary['rejected']}):", err=True)
+        for p in shown:
+            where = f"{p['field']}: " if p["field"] else ""
+            typer.echo(f"  {file}:{p['line']}: {where}{p['reason']}", err=True)
+        raise typer.Exit(1)
 
 
 @report_app.command("monthly")
@@ -300,29 +327,56 @@ def report_monthly(
     month: Annotated[
         str | None, typer.Option(help="YYYY-MM, Beijing time (default: the month before this one)")
     ] = None,
-    out: Annotated[Path | None, typer.Option(help="folder to write to (default: <data_dir>/reports)")] = None,
+    out: Annotated[Path | None, typer.Option(help="also copy the files to this folder")] = None,
     lang: Annotated[str, typer.Option(help="zh (Chinese) or en (English), from the same data")] = "zh",
     config: ConfigOpt = None,
 ) -> None:
-    """Render the monthly report of every scene to HTML and PDF, with a SHA-256 checksum file."""
-    import time
+    """Render the monthly report of every scene to HTML and PDF and archive it with the files'
+    SHA-256 (<data_dir>/reports: `citybrain report list`, GET /api/v1/reports)."""
+    import shutil
+    from functools import partial
 
     from citybrain import admin
     from citybrain.core.reports import monthly
+    from citybrain.core.reports.schedule import Reports
 
     settings = _settings(config)
     if lang not in ("zh", "en"):
         raise CitybrainError(f"--lang must be zh or en, not {lang!r}")
     month = month or monthly.previous_month(monthly.month_of(now_ms()))
-    began = time.perf_counter()
-    this, before = admin.report_sections(
-        settings, [monthly.month_range(month), monthly.month_range(monthly.previous_month(month))]
+    reports = Reports(
+        settings.reports, settings.data_path / "reports", partial(admin.report_sections, settings)
     )
-    report = monthly.build(month, this, before, now_ms())
-    written = monthly.write(report, out or settings.data_path / "reports", "en" if lang == "en" else "zh")
-    took = time.perf_counter() - began
-    typer.echo(f"wrote {written.pdf}, {written.html.name} and {written.checksums.name} "
-               f"({len(report.sections)} sections, {took:.1f} s)")  # fmt: skip
+    entry, _ = reports.generate(month, lang, "cli")
+    folder = reports.archive.root / entry.id
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        for path in sorted(folder.iterdir()):
+            shutil.copyfile(path, out / path.name)
+        folder = out
+    stem = f"report-{month}.{lang}"
+    typer.echo(f"wrote {folder / stem}.pdf, {stem}.html and {stem}.sha256 ({len(entry.sections)} sections, "
+               f"{entry.seconds:.1f} s), archived as {entry.id}")  # fmt: skip
+
+
+@report_app.command("list")
+def report_list(
+    period: Annotated[str, typer.Option(help="YYYY-MM: that month's reports only")] = "",
+    lang: Annotated[str, typer.Option(help="zh or en: that language's only")] = "",
+    config: ConfigOpt = None,
+) -> None:
+    """The archived reports, newest first: id, when and by whom, and each file's SHA-256 and size."""
+    from datetime import datetime
+
+    from citybrain.core.cases.engine import BJT
+    from citybrain.core.reports.archive import Archive
+
+    settings = _settings(config)
+    for e in Archive(settings.data_path / "reports").entries("", period, lang):
+        when = datetime.fromtimestamp(e.generated_ts / 1000, BJT).strftime("%Y-%m-%d %H:%M")
+        typer.echo(f"{e.id}  {when}  by {e.generated_by}  ({e.seconds:.1f} s, {len(e.sections)} sections)")
+        for f in e.files:
+            typer.echo(f"  {f.sha256}  {f.name}  ({f.size:,} bytes)")
 
 
 @docs_app.command("events")

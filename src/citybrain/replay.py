@@ -4,6 +4,11 @@ Resumable: after each acknowledged batch the number of the last line sent is sav
 ``FILE.progress``; a new run continues after it. Re-sending is harmless anyway, since events
 carry stable ids. CSV files have a header with ``kind,key,ts`` and the kind's fields; values are
 converted to the kind's types here, so a bad row is reported with its line number.
+
+Every rejected line, refused here (CSV) or by the server (its per-line errors mapped back to the
+file's line numbers), is kept in the summary's ``problems`` (the first ``KEEP``, in line order;
+``problems_unlisted`` counts the rest, including those the server did not itemise), so that
+``citybrain replay`` can print them and exit non-zero.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from citybrain.core.events import REGISTRY, to_json
 from citybrain.core.scenes import discover
 
 Line = tuple[int, bytes]
+KEEP = 100  # rejected lines kept with their reasons
 
 
 class Progress_(msgspec.Struct):
@@ -76,6 +82,7 @@ async def replay_file(path: Path, url: str, token: str, batch: int, restart: boo
         "rejected": 0,
         "first_line": done + 1,
         "last_line": done,
+        "problems": [],  # {"line", "field", "reason"} of rejected lines (the server's mapped to the file's)
     }
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/x-ndjson"}
     async with httpx.AsyncClient(base_url=url, headers=headers, timeout=120) as client:
@@ -97,7 +104,9 @@ async def replay_file(path: Path, url: str, token: str, batch: int, restart: boo
                 await _send(client, chunk, summary, progress_path, size)
             bar.update(task, completed=size)
     summary["rejected"] += len(local)
-    summary["local_errors"] = local[:100]
+    problems = sorted([*summary["problems"], *local], key=lambda p: int(p["line"]))
+    summary["problems"] = problems[:KEEP]
+    summary["problems_unlisted"] = summary["rejected"] - len(summary["problems"])
     return summary
 
 
@@ -132,6 +141,11 @@ async def _send(
         summary["accepted"] += res["accepted"]
         summary["duplicates"] += res["duplicates"]
         summary["rejected"] += res["rejected"]
+        for p in res.get("errors", []):  # "line" counts the lines of this body from 1
+            at = int(p.get("line", 0))
+            line = chunk[at - 1][0] if 1 <= at <= len(chunk) else at
+            if len(summary["problems"]) < KEEP:
+                summary["problems"].append({"line": line, "field": p.get("field", ""), "reason": p["reason"]})
         summary["last_line"] = chunk[-1][0]
         progress.write_bytes(msgspec.json.encode(Progress_(size=size, line=chunk[-1][0])))
         return

@@ -50,10 +50,15 @@ def start(
     simulators: Mapping[str, dict[str, Any]] | None = None,
     simulate: bool = True,
     installed: set[str] | None = None,
+    reports: bool = False,
 ) -> Running:
-    """``installed``: which installed scenes to load besides ``extra_scenes`` (default: all)."""
+    """``installed``: which installed scenes to load besides ``extra_scenes`` (default: all);
+    ``reports``: the monthly report schedule runs (off: no PDF rendered behind a long session)."""
     port = free_port()
     env = {"CITYBRAIN_DATA_DIR": str(data_dir), "CITYBRAIN_SERVER__PORT": str(port), **server_ports_env()}
+    # a browser session outlives the report schedule's first look: no PDF rendered behind the tests
+    # unless a test is about the schedule (``reports``)
+    env["CITYBRAIN_REPORTS__ENABLED"] = "true" if reports else "false"
     settings = load_settings(env=env)
     for name, section in (scene_settings or {}).items():  # merged: keep the free server ports
         _merge(settings.scenes.setdefault(name, {}), section)

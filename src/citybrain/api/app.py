@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry
 
 from citybrain import __version__, web
 from citybrain.api import (
+    apidocs,
     documented,
     errors,
     live,
@@ -27,9 +28,11 @@ from citybrain.api import (
     routes_ops,
     routes_quarantine,
     routes_query,
+    routes_reports,
     routes_session,
     security,
 )
+from citybrain.api import server as bind
 from citybrain.api.bodies import BodyGate
 from citybrain.api.masking import FieldGuard
 from citybrain.api.ratelimit import RateLimiter
@@ -72,22 +75,29 @@ def create_app(
                 app.include_router(scene.routes(p), prefix=f"/api/v1/scenes/{name}", tags=[f"scene: {name}"])
         p.hub.bind(asyncio.get_running_loop())
         p.start()
-        servers = []
-        for scene in p.scenes.values():
-            if scene.servers is not None:
-                for server in scene.servers(p, settings.scenes.get(scene.name, {})):
-                    try:
-                        await server.start()
-                    except OSError as err:
-                        name = getattr(server, "name", server)
-                        where = f"{getattr(server, 'host', '?')}:{getattr(server, 'port', '?')}"
-                        log.error(
-                            "scene %s: %s cannot listen on %s: %s (change its port in the scene settings)",
-                            scene.name, name, where, err.strerror or err,
-                        )  # fmt: skip
-                        p.stop()
-                        raise
-                    servers.append(server)
+        planned = [
+            (scene.name, server)
+            for scene in p.scenes.values()
+            if scene.servers is not None
+            for server in scene.servers(p, settings.scenes.get(scene.name, {}))
+        ]
+        servers: list[Any] = []
+        try:
+            for scene_name, server in planned:  # every declared port first: none starts if one is taken
+                bind.check(scene_name, server)
+            for scene_name, server in planned:
+                try:
+                    await server.start()
+                except OSError as err:
+                    raise bind.CannotListen(bind.cannot_listen(scene_name, server, err)) from err
+                servers.append(server)
+        except bind.CannotListen as err:
+            app.state.startup_failure = str(err)  # cli._serve says it and exits; no traceback logged
+            log.error("%s", err)
+            for started in reversed(servers):
+                await started.stop()
+            p.stop()
+            raise
         p.servers = servers
         stop = asyncio.Event()
         tasks = []
@@ -111,8 +121,8 @@ def create_app(
         version=__version__,
         description="An open-source City Brain: ingest, processing, alerts and live feeds for a city.",
         lifespan=lifespan,
-        docs_url=None,  # security.install serves /docs under its own CSP
-        redoc_url=None,  # ReDoc needs inline styles and web fonts: not offered
+        docs_url=None,  # apidocs.install serves /docs and /redoc from /vendor/, under their own CSP
+        redoc_url=None,
         dependencies=[Depends(queries.single_values)],  # one value per one-valued query parameter
     )
     errors.install(app)
@@ -126,6 +136,7 @@ def create_app(
     app.include_router(routes_erasures.router)
     app.include_router(routes_aggregation.router)
     app.include_router(routes_cases.router)
+    app.include_router(routes_reports.router)
     app.include_router(routes_open311.router)
     app.include_router(live.router)
     app.include_router(routes_session.router)
@@ -133,6 +144,7 @@ def create_app(
     app.state.oidc = routes_oidc.from_settings(settings.identity)  # None: OIDC sign-in is off
     app.include_router(routes_oidc.router)
     web.mount(app)
+    apidocs.install(app)  # the API reference pages, whole from this server (no CDN)
     security.install(app)  # outermost: every answer carries the security headers
     return app
 

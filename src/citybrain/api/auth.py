@@ -36,6 +36,7 @@ PUBLIC: dict[str, str] = {
     "/readyz": "readiness probe for load balancers: states of the pipeline, no records",
     "/openapi.json": "the API's description, no data",
     "/docs": "the API reference page, no data",
+    "/redoc": "the API reference page (ReDoc), no data",
     "/": "the dashboard shell; the page signs in and calls the API with the user's credentials",
     "/static/{path:path}": "the dashboard's own assets",
     "/vendor/{path:path}": "the dashboard's npm assets",

@@ -10,6 +10,10 @@ sends ``{"op": "subscribe", "topics": ["state.pulse", "alert.*"]}`` (glob patter
 ``<kind>.<scene>[.<more>]`` (``state.nev``, ``metric.traffic.city.index``, ``alert.factory``);
 one whose second part names no installed scene is a platform topic.
 
+A message that is not a JSON object (not JSON, not UTF-8, nested too deeply, a list) is answered
+``{"error": "op", "message": ...}`` and the connection stays open, before authentication too (the
+10 s for the first ``auth`` message still run); nothing is logged for it.
+
 Limits, and how the server ends a connection (close code, reason):
 - at most ``server.live_max_patterns`` patterns (64) per connection, each at most 200 characters:
   a subscribe past that is refused whole with ``{"error": "limit", "message": ...}`` and the
@@ -31,7 +35,7 @@ import json
 from typing import Any
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, WebSocket
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from fastapi.concurrency import run_in_threadpool
 
 from citybrain.api.auth import SESSION_COOKIE, Who, authorize, bearer, identify
@@ -46,6 +50,7 @@ REVOKED = (1008, "token revoked")
 ENDED = (1008, "session ended")
 SLOW = (1013, "too slow: reconnect and re-read state")
 FULL = (1013, "too many live clients")
+AUTH_WAIT_S = 10.0  # for the first auth message (answered non-JSON messages included)
 
 
 class Reader:
@@ -95,6 +100,36 @@ def _scene_of_topic(topic: str) -> str:
     return parts[1] if len(parts) > 1 else ""
 
 
+def _decode(message: Any) -> dict[str, Any]:
+    """A client message (text or binary frame) as a JSON object, else ValueError saying why."""
+    raw = message.get("text")
+    if raw is None:
+        raw = message.get("bytes") or b""
+    try:
+        msg = json.loads(raw)
+    except RecursionError:
+        raise ValueError("messages are JSON objects: this one is nested too deeply") from None
+    except ValueError as err:  # JSONDecodeError and UnicodeDecodeError
+        raise ValueError(f"messages are JSON objects: {err}") from None
+    if not isinstance(msg, dict):
+        raise ValueError(f"messages are JSON objects, not {type(msg).__name__}")
+    return msg
+
+
+async def _first(ws: WebSocket) -> dict[str, Any] | None:
+    """The first JSON object the client sends (other messages answered and skipped), or None when
+    it goes away; TimeoutError after ``AUTH_WAIT_S``."""
+    async with asyncio.timeout(AUTH_WAIT_S):
+        while True:
+            message = await ws.receive()
+            if message["type"] == "websocket.disconnect":
+                return None
+            try:
+                return _decode(message)
+            except ValueError as err:
+                await ws.send_json({"error": "op", "message": str(err)})
+
+
 def _same_origin(ws: WebSocket) -> bool:
     """Cookies ride on cross-site handshakes too: a session is accepted only from this origin."""
     origin = ws.headers.get("origin")
@@ -109,13 +144,17 @@ async def live(ws: WebSocket) -> None:
     cookie = ws.cookies.get(SESSION_COOKIE) if _same_origin(ws) else None
     try:
         if secret is None:
-            first = await asyncio.wait_for(ws.receive_json(), timeout=10)
-            if not isinstance(first, dict) or first.get("op") != "auth":
+            first = await _first(ws)
+            if first is None:
+                return
+            if first.get("op") != "auth":
                 raise AuthError('the first message must be {"op": "auth", "token": "..."}')
             secret = str(first.get("token") or "")
         reader = Reader(state, secret, cookie)
         who = await run_in_threadpool(reader.check)
-    except (AuthError, TimeoutError, ValueError) as err:
+    except WebSocketDisconnect:  # gone (or closed by the server for a message over the size limit)
+        return
+    except (AuthError, TimeoutError) as err:
         await ws.send_json({"error": "auth", "message": str(err) or "authentication timed out"})
         await ws.close(code=1008)
         return
@@ -173,12 +212,11 @@ async def _ops(ws: WebSocket, sub: Subscriber) -> None:
         if message["type"] == "websocket.disconnect":
             return
         try:
-            msg: Any = json.loads(message.get("text") or message.get("bytes") or b"")
-        except ValueError:
-            await ws.send_json({"error": "op", "message": "messages are JSON objects"})
+            msg = _decode(message)
+        except ValueError as err:
+            await ws.send_json({"error": "op", "message": str(err)})
             continue
-        op = msg.get("op") if isinstance(msg, dict) else None
-        raw = msg.get("topics") if isinstance(msg, dict) else None
+        op, raw = msg.get("op"), msg.get("topics")
         if op not in ("subscribe", "unsubscribe"):
             await ws.send_json({"error": "op", "message": "ops are subscribe and unsubscribe"})
             continue

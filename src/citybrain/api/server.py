@@ -1,21 +1,30 @@
 """How the HTTP server runs the app: uvicorn's options from the settings, with a bounded request
-head.
+head; its socket bound before anything starts, and a startup that fails in one line.
 
 uvicorn's default parser (httptools) takes a request line and headers of any size, so a client
 can make the server buffer megabytes before the app sees a request. ``BoundedHttpTools`` counts
 the bytes of each request head as they arrive and answers ``431 Request Header Fields Too Large``
 (and closes the connection) once they pass ``server.max_header_bytes``; with the h11 parser the
 same limit is its ``h11_max_incomplete_event_size``.
+
+A port that cannot be bound stops ``citybrain serve``/``run`` with one line naming the address and
+the setting, and exit status 2: the HTTP port before the store opens (``listen_socket``), a scene's
+gateway port when the app starts (the lifespan names it in ``app.state.startup_failure``;
+``QuietStartupFailure`` keeps uvicorn from logging the traceback beside it).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 from typing import Any
 
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from citybrain.core.config import ServerSettings
+from citybrain.core.errors import ConfigError
 
 TOO_LARGE = "request head over {limit} bytes (server.max_header_bytes)"
 
@@ -103,3 +112,75 @@ def http_limits(server: ServerSettings) -> dict[str, Any]:
         "h11_max_incomplete_event_size": server.max_header_bytes,
         "ws_max_size": server.ws_max_bytes,  # one live-feed message is parsed whole
     }
+
+
+class CannotListen(ConfigError):
+    """A scene's server cannot bind its address; the message names the scene, server and address."""
+
+
+def cannot_listen(scene: str, server: Any, err: OSError) -> str:
+    named = getattr(server, "name", None)
+    name = named if isinstance(named, str) else type(server).__name__
+    host, port = getattr(server, "host", None), getattr(server, "port", None)
+    where = f" on {host}:{port}" if isinstance(host, str) and isinstance(port, int) else ""
+    # the address named here: the reason alone; else the error's own words (which name it)
+    why = os.strerror(err.errno) if where and err.errno else err.strerror or str(err)
+    hint = "change its port in the scene settings, or stop what holds it"
+    return f"scene {scene}: {name} cannot listen{where}: {why} ({hint})"
+
+
+def check(scene: str, server: Any) -> None:
+    """CannotListen when a server's declared ``host`` and ``port`` cannot be bound now (servers
+    that declare none, or port 0, are checked when they start)."""
+    host, port = getattr(server, "host", None), getattr(server, "port", None)
+    if not (isinstance(host, str) and isinstance(port, int) and port > 0):
+        return
+    probe = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    try:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as asyncio's servers bind
+        probe.bind((host, port))
+    except OSError as err:
+        raise CannotListen(cannot_listen(scene, server, err)) from None
+    finally:
+        probe.close()
+
+
+def listen_socket(server: ServerSettings) -> socket.socket:
+    """The API's listening socket, bound now (uvicorn listens on it), or a ConfigError saying which
+    address and setting when it cannot be bound."""
+    host = server.host or "0.0.0.0"
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+    try:
+        sock.bind((host, server.port))
+    except OSError as err:
+        sock.close()
+        raise ConfigError(
+            f"the API cannot listen on {host}:{server.port}: {err.strerror or err} (is citybrain already "
+            "running? change server.port, CITYBRAIN_SERVER__PORT, or stop what holds it)"
+        ) from None
+    sock.set_inheritable(True)
+    return sock
+
+
+class QuietStartupFailure:
+    """Pure ASGI wrapper: when the app's startup failed for a reason it stated in
+    ``app.state.startup_failure``, uvicorn gets that line instead of the traceback to log."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        inner: ASGIApp = self.app
+        if scope["type"] != "lifespan":
+            await inner(scope, receive, send)
+            return
+
+        async def quiet(msg: Message) -> None:
+            stated = getattr(self.app.state, "startup_failure", None)
+            if msg["type"] == "lifespan.startup.failed" and stated:
+                msg = {**msg, "message": ""}  # logged once already, by the lifespan
+            await send(msg)
+
+        await inner(scope, receive, quiet)

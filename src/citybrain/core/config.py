@@ -121,6 +121,17 @@ class AggregationSettings(msgspec.Struct, forbid_unknown_fields=True):
     key_file: str = ""  # the key sealing sensitive columns (mode 0600); empty: <data_dir>/keys/fields.key
 
 
+class ReportsSettings(msgspec.Struct, forbid_unknown_fields=True):
+    # the platform makes last month's report by itself and archives it (docs/reports.md)
+    enabled: bool = True  # make the monthly report on schedule, once a month (it checks the archive)
+    day: int = 1  # the day of the month (1-28, Beijing time) from which last month's report is due
+    hour: int = 6  # the Beijing hour (0-23) of that day from which it is due
+    languages: list[str] = msgspec.field(default_factory=lambda: ["zh", "en"])  # one report each
+    first_check_s: float = 120.0  # the schedule's first look after the start (deliveries have come in)
+    check_every_s: float = 300.0  # how often the schedule looks whether a report is due
+    retry_s: float = 900.0  # wait after a failed generation before the next try
+
+
 class Settings(msgspec.Struct, forbid_unknown_fields=True):
     data_dir: str = "var"  # the embedded store, tokens and gateway journals live here
     store: str = "duckdb"  # duckdb (embedded, one process) | postgres (shared, scale-out)
@@ -135,6 +146,7 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True):
     identity: IdentitySettings = msgspec.field(default_factory=IdentitySettings)
     cases: CasesSettings = msgspec.field(default_factory=CasesSettings)
     aggregation: AggregationSettings = msgspec.field(default_factory=AggregationSettings)
+    reports: ReportsSettings = msgspec.field(default_factory=ReportsSettings)
     scenes: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)  # per-scene settings
     simulators: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)  # per-simulator settings
 

@@ -36,6 +36,7 @@ from citybrain.core.logs import RateLimitedLog
 from citybrain.core.outputs import Alert, AlertOp, Outputs, Quarantined
 from citybrain.core.pipeline import Pipeline, ProcessorSpec
 from citybrain.core.processor import AlertRule
+from citybrain.core.reports.schedule import Reports
 from citybrain.core.runtime import Runtime
 from citybrain.core.scenes import Scene, discover
 from citybrain.core.store.base import AlertQuery, Store
@@ -255,6 +256,14 @@ class Platform:
             except Exception:
                 log.exception("aggregation round failed")
 
+    @cached_property
+    def reports(self) -> Reports:
+        """The report archive (``<data_dir>/reports``) and its monthly schedule (``[reports]``)."""
+        return Reports(
+            self.settings.reports, self.settings.data_path / "reports",
+            lambda periods: [self.report(start, end) for start, end in periods],
+        )  # fmt: skip
+
     # -- alerts that become cases -------------------------------------------------------------
     @cached_property
     def dispatching_rules(self) -> dict[str, AlertRule]:
@@ -314,9 +323,13 @@ class Platform:
                 target=self._aggregation_loop, name="citybrain-aggregation", daemon=True
             )
             self._aggregation_thread.start()
+        if self.settings.reports.enabled and self.settings.role in ("all", "api"):
+            self.reports.start()  # the node that serves the archive makes its reports
 
     def stop(self) -> None:
         self._retention_stop.set()
+        if "reports" in self.__dict__:  # made: its schedule may be running
+            self.reports.stop()
         for rt in self._runtimes.values():
             rt.close()
         self.pipeline.stop()

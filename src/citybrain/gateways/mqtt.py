@@ -26,8 +26,10 @@ import contextlib
 import hashlib
 import hmac
 import logging
+import os
 import random
 import secrets
+import socket
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -414,9 +416,31 @@ class EmbeddedBroker:
                 },
             }
         )
-        await self._broker.start()
+        self._can_bind()  # a taken port in one line here, not amqtt's logged traceback
+        try:
+            await self._broker.start()
+        except Exception as err:  # amqtt's BrokerError: one that could not bind becomes the OSError
+            if not isinstance(err.__cause__, OSError):
+                raise
+            self._broker = None
+            raise self._bind_error(err.__cause__) from err
         n = len(self.accounts.accounts)
         log.info("embedded MQTT broker on %s:%s (%d accounts)", self.host, self.port, n)
+
+    def _can_bind(self) -> None:
+        """OSError (as ``start`` raises it) when the broker's address cannot be bound now."""
+        probe = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET)
+        try:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as asyncio's servers bind
+            probe.bind((self.host, self.port))
+        except OSError as err:
+            raise self._bind_error(err) from None
+        finally:
+            probe.close()
+
+    def _bind_error(self, err: OSError) -> OSError:
+        why = os.strerror(err.errno) if err.errno else str(err)
+        return OSError(err.errno, f"embedded MQTT broker on {self.host}:{self.port}: {why}")
 
     async def stop(self) -> None:
         if self._broker is not None:
