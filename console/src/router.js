@@ -1,4 +1,4 @@
-// A hash router: eleven views, no server routes beyond /console/ (a reload keeps the view).
+// A hash router: thirteen views, no server routes beyond /console/ (a reload keeps the view).
 import { reactive } from "vue";
 
 const ROUTES = [
@@ -12,6 +12,8 @@ const ROUTES = [
   ["parking", /^\/parking(?:\/([^/]+))?$/],
   ["parking-session", /^\/sessions\/([^/]+)$/],
   ["reconciliation", /^\/reconciliation$/],
+  ["reports", /^\/reports$/],
+  ["safety", /^\/safety$/],
 ];
 export const route = reactive({ name: "inbox", id: "" });
 

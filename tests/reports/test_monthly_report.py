@@ -110,7 +110,7 @@ def zh_pdf(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_the_chinese_pdf_has_cover_contents_sections_figures_and_page_numbers(zh_pdf: Path) -> None:
     text = _text(zh_pdf)
     pages = text.split("\f")
-    assert "南昌城市大脑月度报告" in pages[0] and "2026年11月" in pages[0]
+    assert "平安报告" in pages[0] and "2026年11月" in pages[0]
     assert "第 " not in pages[0]  # the cover has no page number
     # the contents: every scene's title with the page its section starts on
     contents = pages[1]
@@ -165,7 +165,7 @@ def test_the_english_rendering_of_the_same_data(data_dir: Path, tmp_path: Path) 
     written = monthly.write(report, tmp_path, "en")
     assert written.pdf.name == "report-2026-11.en.pdf"
     text = re.sub(r"\s+", " ", _text(written.pdf))
-    assert "Nanchang City Brain monthly report" in text and "November 2026" in text
+    assert "Public safety report" in text and "November 2026" in text
     for title in ("Contents", "City pulse", "New-energy vehicle monitoring", "Traffic", "Smart factories"):
         assert title in text
     assert "1,714" in text and "Donghu" in text and "Page 2 of" in text

@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "web"
 
 
@@ -134,3 +136,20 @@ def signed_in_console(browser: Any, url: str, username: str, password: str) -> I
     page.locator("#who").wait_for(timeout=15_000)
     yield page
     next(screens, None)
+
+
+# the console's people of the operations desk: an officer who operates, a supervisor who reads
+DESK = (("yun.wei", "运维值班", ["operator"]), ("zhi.ban", "值班长", ["supervisor"]))
+
+
+def add_console_people(store: Any, url: str, password: str, people: Any = DESK) -> None:
+    """People of the operations centre (department nc-data, every area) with ``password``, made
+    through the API with an admin token, as an administrator would."""
+    from citybrain.core.tokens import create_token
+
+    admin = {"Authorization": f"Bearer {create_token(store, 'console-admin', ['admin'])[1]}"}
+    with httpx.Client(base_url=url, headers=admin, timeout=10) as c:
+        for username, name, roles in people:
+            body = {"username": username, "name": name, "department": "nc-data", "roles": roles,
+                    "password": password, "areas": []}  # fmt: skip
+            assert c.post("/api/v1/users", json=body).status_code == 200

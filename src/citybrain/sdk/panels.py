@@ -108,7 +108,66 @@ class Alerts(Widget, tag="alerts"):
     scene: str
 
 
-AnyWidget = Figure | Figures | Bar | TimeSeries | Table | Map | Detail | Share | Alerts
+class Tiles(Widget, tag="tiles"):
+    """A schematic tile map (grid cartogram) of areas from a list answer (or its ``items``): each
+    row's ``row``/``col`` place its tile, ``name`` labels it, ``value`` is shown in it (``digits``,
+    ``unit``) and ``color_by`` picks its colour among ``categories`` (``[{value, color, label}]``,
+    shown as the legend). For areas whose boundaries may not be shipped."""
+
+    api: str
+    items: str = ""
+    name: str = "name"
+    value: str = "value"
+    color_by: str = ""
+    categories: list[dict[str, Any]] = msgspec.field(default_factory=list)
+    row: str = "row"
+    col: str = "col"
+    digits: int | None = None
+    unit: Label | None = None
+
+
+class Radar(Widget, tag="radar"):
+    """Series over named axes. The axes are the list ``axes`` of the answer (``axis_id``; their
+    names from the field ``axis_label`` names per locale); ``reference`` is an axis field holding one
+    series (e.g. the city's mean, called ``reference_label``); the first ``count`` rows of ``items``
+    (ranked lists: the best first) each give a series, ``values`` holding ``{axis id: value}``,
+    named by ``name``. ``min``/``max`` fix the scale (default: from the data)."""
+
+    api: str
+    axes: str
+    axis_id: str = "id"
+    axis_label: Label = msgspec.field(default_factory=lambda: {"zh-CN": "name", "en": "name"})
+    reference: str = ""
+    reference_label: Label | None = None
+    items: str = ""
+    values: str = ""
+    name: str = "name"
+    count: int = 1
+    min: float | None = None
+    max: float | None = None
+    digits: int | None = None
+
+
+class Line(Widget, tag="line"):
+    """Series over periods from one answer (not a metric: see ``timeseries``). ``x`` is the list of
+    periods; each of ``series`` (``[{field, label}]``) a list of values aligned with it (drawn bold,
+    e.g. the city's mean); and each row of ``items`` (up to ``limit``) a thin line named by ``name``
+    whose ``points`` are objects with ``y`` and the period in ``at`` (empty: aligned by position)."""
+
+    api: str
+    x: str
+    series: list[dict[str, Any]] = msgspec.field(default_factory=list)
+    items: str = ""
+    name: str = "name"
+    points: str = "points"
+    y: str = "value"
+    at: str = ""
+    limit: int | None = None
+    digits: int | None = None
+    unit: Label | None = None
+
+
+AnyWidget = Figure | Figures | Bar | TimeSeries | Table | Map | Detail | Share | Alerts | Tiles | Radar | Line
 
 
 class Panel(msgspec.Struct, kw_only=True, omit_defaults=True, forbid_unknown_fields=True):
@@ -183,6 +242,10 @@ def _read_fields(w: AnyWidget) -> list[str]:
         return [c if isinstance(c, str) else c.get("field", "") for c in w.columns if c]
     if isinstance(w, Map):
         return [w.lon, w.lat, w.id]
+    if isinstance(w, Tiles):
+        return [w.name, w.value, w.color_by, w.row, w.col]
+    if isinstance(w, Radar | Line):
+        return [w.name] if w.items else []
     return []
 
 

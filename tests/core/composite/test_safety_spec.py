@@ -48,10 +48,10 @@ def test_the_spec_has_six_dimensions_sources_and_a_consistent_ahp_matrix(spec: I
 
 
 def test_every_indicator_is_documented() -> None:
-    doc = (Path(__file__).parents[3] / "docs" / "safety-index.md").read_text(encoding="utf-8")
+    doc = (Path(__file__).parents[3] / "docs" / "scenes" / "safety-index.md").read_text(encoding="utf-8")
     spec = load_spec(shipped.path("composite/safety.toml"))
     missing = [i.id for _, i in indicators(spec) if f"`{i.id}`" not in doc]
-    assert not missing, f"docs/safety-index.md does not describe {missing}"
+    assert not missing, f"docs/scenes/safety-index.md does not describe {missing}"
 
 
 @pytest.fixture

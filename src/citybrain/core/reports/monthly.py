@@ -20,6 +20,8 @@ from citybrain.core.reports.model import LANGS, Lang, Report, Words
 __all__ = ["TITLE", "Written", "build", "month_of", "month_range", "previous_month", "write"]
 
 TITLE = Words("南昌城市大脑月度报告", "Nanchang City Brain monthly report")
+# with the safety scene on, the report is the 平安报告 and its index section comes first (issue 17)
+SAFETY_TITLE, FIRST = Words("平安报告", "Public safety report"), "safety"
 Sections = Mapping[str, Mapping[str, Any]]
 
 
@@ -32,8 +34,9 @@ def build(month: str, sections: Sections, previous: Sections | None, generated_m
     """The typed report of ``month`` from the scenes' sections (and the month before's)."""
     start, end = month_range(month)
     before = previous or {}
-    typed = [adapt.section(name, raw, before.get(name)) for name, raw in sections.items()]
-    return Report(TITLE, month, start, end, generated_ms, typed)
+    order = sorted(sections, key=lambda name: name != FIRST)  # stable: the others keep their order
+    typed = [adapt.section(name, sections[name], before.get(name)) for name in order]
+    return Report(SAFETY_TITLE if FIRST in sections else TITLE, month, start, end, generated_ms, typed)
 
 
 @dataclass(frozen=True)

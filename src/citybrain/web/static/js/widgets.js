@@ -1,6 +1,7 @@
 // One generic mechanism for every scene widget. A widget descriptor (see docs/dashboard.md) names
 // its kind, a label, where its data comes from (api + field, or metric) and the live topic that
-// tells it something changed. Kinds: figure, figures, share, bar, pie, table, timeseries, alerts.
+// tells it something changed. Kinds: figure, figures, share, bar, pie, table, timeseries, alerts,
+// tiles, radar, line.
 import { api } from "./api.js";
 import { axis, baseOption, chart } from "./charts.js";
 import { axisTimeFormatter, bilingual, fmtNum, fmtTime, loc, minIntervalFor, t, tOr } from "./i18n.js";
@@ -328,6 +329,121 @@ class Timeseries extends Widget {
   }
 }
 
+/** A number for a chart, or ECharts' "-" (a gap) for none. */
+const chartNum = (v) => (v == null || v === "" || Number.isNaN(Number(v)) ? "-" : Number(v));
+const withUnit = (v, digits, unit) => (v == null || v === "-" ? "—" : `${fmtNum(v, digits)}${unit ? ` ${loc(unit)}` : ""}`);
+const LEGEND = { type: "scroll", top: 0, textStyle: { color: "#8fb0d0" }, pageTextStyle: { color: "#8fb0d0" }, pageIconColor: "#35c7ff" };
+
+/**
+ * A schematic tile map (grid cartogram): one tile per row of a list at its `row`/`col`, with its
+ * name and value, coloured by `color_by` among `categories` (the legend). Not a geographic map: it
+ * draws no boundaries, and says so.
+ */
+class Tiles extends Widget {
+  constructor(desc) {
+    super(desc);
+    this.grid = el("div", { class: "tile-grid" });
+    this.legend = el("div", { class: "share-legend tile-legend" });
+    this.noteNode = el("div", { class: "note" });
+    this.node.append(this.grid, this.legend, this.noteNode);
+  }
+  render() {
+    const d = this.desc;
+    const rows = rowsOf(d, this.data);
+    this.empty(!rows.length);
+    const at = (r, f) => Math.max(0, Math.trunc(Number(pick(r, f))) || 0);
+    const cols = Math.max(1, ...rows.map((r) => at(r, d.col || "col") + 1));
+    this.grid.style.gridTemplateColumns = `repeat(${cols}, minmax(0, 1fr))`;
+    this.grid.replaceChildren(...rows.map((r) => {
+      const band = pick(r, d.color_by);
+      const cat = d.categories?.find((c) => String(c.value) === String(band));
+      const v = pick(r, d.value || "value");
+      const name = valueLabel(d.name, pick(r, d.name || "name"));
+      const shown = typeof v === "number" ? withUnit(v, d.digits, d.unit) : "—";
+      return el("div", {
+        class: `tile${cat ? "" : " none"}`,
+        dataset: { name, value: band == null ? "" : String(band) },
+        style: `grid-row:${at(r, d.row || "row") + 1};grid-column:${at(r, d.col || "col") + 1};${cat?.color ? `background:${cat.color}` : ""}`,
+        title: `${name} ${shown}${band == null ? "" : ` ${valueLabel(d.color_by, band, d.categories)}`}`,
+      }, el("span", { class: "tname" }, name), el("b", { class: "num" }, shown));
+    }));
+    this.legend.replaceChildren(...(d.categories || []).map((c) => el("span", { class: "row", dataset: { value: String(c.value) } },
+      el("span", { class: "sw", style: `background:${c.color}` }), valueLabel(d.color_by, c.value, d.categories))));
+    this.noteNode.textContent = t("tiles.schematic");
+  }
+}
+
+/**
+ * Series over named axes: the answer's list `axes` (named by the field `axis_label` names in the
+ * current locale), a `reference` series read from the axes (e.g. the city's mean) and the first
+ * `count` rows of `items`, each with `values` = {axis id: value}.
+ */
+class Radar extends Bar {
+  render() {
+    this.chart ??= chart(this.plotNode);
+    const d = this.desc;
+    const axes = pick(this.data, d.axes) || [];
+    const ids = axes.map((a) => pick(a, d.axis_id || "id"));
+    const series = [];
+    for (const r of rowsOf(d, this.data).slice(0, d.count ?? 1)) {
+      const values = pick(r, d.values) || {};
+      series.push({ name: valueLabel(d.name, pick(r, d.name || "name")), value: ids.map((id) => chartNum(values[id])) });
+    }
+    if (d.reference) series.push({ name: loc(d.reference_label) || fieldLabel(d.reference), value: axes.map((a) => chartNum(pick(a, d.reference))) });
+    const all = series.flatMap((s) => s.value).filter((v) => v !== "-");
+    this.empty(!all.length);
+    const lo = d.min ?? (all.length ? Math.floor(Math.min(...all) * 0.9) : 0);
+    const hi = d.max ?? (all.length ? Math.ceil(Math.max(...all)) : 1);
+    const name = loc(d.axis_label) || "name";
+    this.chart.setOption(baseOption({
+      xAxis: undefined, yAxis: undefined,
+      legend: { ...LEGEND, show: series.length > 1 },
+      tooltip: { trigger: "item", valueFormatter: (v) => withUnit(v, d.digits) },
+      radar: {
+        indicator: axes.map((a) => ({ name: String(pick(a, name) ?? pick(a, "name") ?? ""), min: lo, max: hi })),
+        radius: "60%", center: ["50%", "55%"], splitNumber: 4,
+        axisName: { color: "#8fb0d0", fontSize: 11 },
+        axisLine: { lineStyle: { color: "#2a4a6e" } }, splitLine: { lineStyle: { color: "#1c3b5e" } }, splitArea: { show: false },
+      },
+      series: [{ type: "radar", symbolSize: 3, areaStyle: { opacity: 0.12 }, data: series }],
+    }), true);
+  }
+}
+
+/**
+ * Series over periods from one answer (a trend by month, not a metric): `x` lists the periods,
+ * each of `series` ({field, label}) is a list aligned with it (drawn bold), and each row of
+ * `items` a thin line of its `points` ({<at>: period, <y>: value}; aligned by position when no `at`).
+ */
+class Line extends Bar {
+  render() {
+    this.chart ??= chart(this.plotNode);
+    const d = this.desc;
+    const xs = (pick(this.data, d.x) || []).map(String);
+    const series = (d.series || []).map((s) => ({
+      name: loc(s.label) || fieldLabel(s.field), type: "line", z: 3, symbolSize: 5, lineStyle: { width: 2.5 },
+      data: xs.map((_, i) => chartNum((pick(this.data, s.field) || [])[i])),
+    }));
+    for (const r of rowsOf(d, this.data).slice(0, d.limit || 12)) {
+      const points = pick(r, d.points || "points") || [];
+      const byAt = d.at ? new Map(points.map((p) => [String(pick(p, d.at)), p])) : null;
+      series.push({
+        name: valueLabel(d.name, pick(r, d.name || "name")), type: "line", showSymbol: false, lineStyle: { width: 1 },
+        data: xs.map((x, i) => chartNum(pick(byAt ? byAt.get(x) : points[i], d.y || "value"))),
+      });
+    }
+    this.empty(!series.some((s) => s.data.some((v) => v !== "-")));
+    this.chart.setOption(baseOption({
+      grid: { left: 8, right: 28, top: series.length > 1 ? 28 : 8, bottom: 4, containLabel: true },  // room for the last period
+      legend: { ...LEGEND, show: series.length > 1 },
+      tooltip: { trigger: "axis", valueFormatter: (v) => withUnit(v, d.digits, d.unit), confine: true },
+      xAxis: axis({ type: "category", data: xs, boundaryGap: false, axisLabel: { color: "#8fb0d0", hideOverlap: true } }),
+      yAxis: axis({ type: "value", scale: true, axisLabel: { color: "#8fb0d0", formatter: (v) => fmtNum(v) } }),
+      series,
+    }), true);
+  }
+}
+
 class Unknown extends Widget {
   render() {}
   relabel() {
@@ -337,7 +453,10 @@ class Unknown extends Widget {
   }
 }
 
-const KINDS = { figure: Figure, figures: Figures, share: Share, bar: Bar, pie: Pie, table: Table, timeseries: Timeseries, alerts: Alerts };
+const KINDS = {
+  figure: Figure, figures: Figures, share: Share, bar: Bar, pie: Pie, table: Table, timeseries: Timeseries, alerts: Alerts,
+  tiles: Tiles, radar: Radar, line: Line,
+};
 // Kinds that are not drawn in a panel card: a "map" widget becomes a map layer (see map.js) and a
 // "detail" widget is the drill-down of that layer.
 export const NOT_IN_CARD = new Set(["map", "detail"]);
