@@ -60,10 +60,11 @@ def main() -> None:
     spec = load_spec(path("composite/safety.toml"))
     ids = [i.id for _, i in indicators(spec)]
     data = {d: {i: rng.uniform(0, 100) for i in ids} for d in DISTRICTS}
-    took, result = timed(lambda: compute(spec, data), 20)
+    per = {d: {den.id: rng.uniform(20, 150) for den in spec.denominators} for d in DISTRICTS}  # residents
+    took, result = timed(lambda: compute(spec, data, per), 20)
     print(f"  index: {len(DISTRICTS)} districts x {len(ids)} indicators, "
           f"compute: {1000 * took:.1f} ms (median of 20)")  # fmt: skip
-    took_r, rob = timed(lambda: robustness(spec, data, runs=1_000, seed=1), 3)
+    took_r, rob = timed(lambda: robustness(spec, data, per, runs=1_000, seed=1), 3)
     print(f"  robustness: 1,000 Monte Carlo runs: {took_r:.2f} s (median of 3); "
           f"{len(rob.influence)} choices ranked by influence")  # fmt: skip
     this = {s: section(s, rng) for s in SCENES}

@@ -8,6 +8,7 @@ from citybrain.core.composite import (
     Band,
     Change,
     DataError,
+    Denominator,
     DimensionScore,
     IndexResult,
     IndexSpec,
@@ -24,7 +25,7 @@ from citybrain.core.composite import (
     robustness,
 )
 from citybrain.core.composite.model import indicators
-from citybrain.core.composite.sources import gather
+from citybrain.core.composite.sources import gather, gather_denominators
 from citybrain.core.reports.model import Chart, Column, Figure, Lang, Section, Series, Table, Text, Words
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "Chart",
     "Column",
     "DataError",
+    "Denominator",
     "DimensionScore",
     "Figure",
     "IndexResult",
@@ -52,6 +54,7 @@ __all__ = [
     "Words",
     "compute",
     "gather",
+    "gather_denominators",
     "indicators",
     "load_spec",
     "parse_spec",

@@ -179,6 +179,16 @@ def test_spec_errors_name_the_place_all_at_once() -> None:
     partial = copy.deepcopy(SPEC)
     del partial["dimensions"][0]["indicators"][0]["weight"]
     assert "dimension 公共安全: expert weights are given for some members only" in _problems(partial)
+    # declared denominators: every per names one, each with a positive unit and a sound source
+    dens = {**SPEC, "denominators": [
+        {"id": "households", "name": "户数", "unit": 0},
+        {"id": "households", "name": "户数", "source": {"kind": "dataset", "dataset": "stats.population"}},
+    ]}  # fmt: skip
+    text = _problems(dens)
+    assert "denominator id 'households' is used more than once" in text
+    assert "denominator households: unit 0.0 must be a positive number" in text
+    assert "denominator households, source: kind dataset needs 'column'" in text
+    assert "indicator fires: per 'residents_10k' is no denominator (declared: households, households)" in text
 
 
 def test_spec_refuses_ahp_problems_and_unusable_combinations() -> None:

@@ -16,14 +16,14 @@ from citybrain import data as shipped
 from citybrain.core.aggregation.datasets import Column, Dataset
 from citybrain.core.cases.engine import CaseEngine
 from citybrain.core.cases.workcal import WorkCalendar
-from citybrain.core.composite import IndexSpec, ahp, compute, load_spec
+from citybrain.core.composite import DataError, IndexSpec, ahp, compute, load_spec
 from citybrain.core.composite.engine import band_of
 from citybrain.core.composite.model import indicators
-from citybrain.core.composite.sources import gather
+from citybrain.core.composite.sources import gather, gather_denominators
 from citybrain.core.divisions import nanchang
 from citybrain.core.outputs import Alert, AlertOp, MetricPoint, Outputs
 from citybrain.core.store.duck import DuckStore
-from tests.core.cases.casekit import COMPLAINT, DISPATCHER, Clock
+from tests.core.cases.casekit import COMPLAINT, DISPATCHER, Clock, bjt
 from tests.core.composite.test_sources import DAY, END, START, import_rows
 
 SIX = ["政治安全", "经济安全", "公共安全", "社会治安", "社会矛盾", "网络安全"]
@@ -40,7 +40,17 @@ def spec() -> IndexSpec:
 def test_the_spec_has_six_dimensions_sources_and_a_consistent_ahp_matrix(spec: IndexSpec) -> None:
     assert [d.name for d in spec.dimensions] == SIX
     assert all(2 <= len(d.indicators) <= 4 for d in spec.dimensions)
-    assert all(i.source is not None and not i.per for _, i in indicators(spec))
+    assert all(i.source is not None for _, i in indicators(spec))
+    # counts are rates per 10,000 residents; an index and a share are not
+    assert {i.id for _, i in indicators(spec) if not i.per} == {"traffic_delay", "mediation_success"}
+    assert {i.per for _, i in indicators(spec)} == {"", "residents_10k"}
+    [den] = spec.denominators
+    assert den.id == "residents_10k" and den.unit == 10_000 and den.source is not None
+    assert (den.source.kind, den.source.dataset, den.source.column) == (
+        "dataset",
+        "stats.population",
+        "residents",
+    )
     assert ahp(spec.weighting.ahp["index"]).cr < 0.1
     assert [(b.label, b.colour) for b in spec.bands] == [
         ("优秀", "green"), ("良好", "blue"), ("提醒", "orange"), ("预警", "red")]  # fmt: skip
@@ -59,6 +69,21 @@ def store(tmp_path: Path) -> Iterator[DuckStore]:
     s = DuckStore(tmp_path / "t.duckdb")
     yield s
     s.close()
+
+
+POPULATION = Dataset(name="stats.population", title="p", owner="nc-stats", key=["district", "month"],
+                     origin="push", columns=[Column("district", "area", required=True),
+                                             Column("month", "date", required=True),
+                                             Column("residents", "int", required=True)])  # fmt: skip
+
+
+def _residents(store: DuckStore, by_unit: dict[str, int]) -> None:
+    """Each unit's residents as of January (standing through November), and a later figure of
+    December that a November index must not read."""
+    rows: list[dict[str, object]] = [{"district": u, "month": "2026-01-01", "residents": n}
+                                     for u, n in by_unit.items()]  # fmt: skip
+    rows.append({"district": UNITS[0], "month": "2026-12-01", "residents": 1})
+    import_rows(store, rows, POPULATION)
 
 
 def _fill(store: DuckStore, spec: IndexSpec) -> None:
@@ -99,12 +124,16 @@ def _fill(store: DuckStore, spec: IndexSpec) -> None:
 
 def test_gather_and_compute_score_the_nine_districts(store: DuckStore, spec: IndexSpec) -> None:
     _fill(store, spec)
+    _residents(store, dict.fromkeys(UNITS, 500_000))
     data = gather(spec, store, UNITS, START, END)
+    per = gather_denominators(spec, store, UNITS, START, END)
+    assert per == {u: {"residents_10k": 50.0} for u in UNITS}  # January's figure; December's not yet
     worst = UNITS[BADNESS.index(8)]
     assert data[worst]["hotline_complaints"] == 9.0 and data[worst]["enterprise_appeals"] == 9.0
     assert data[worst]["surges"] == 8.0 and data[worst]["traffic_delay"] == pytest.approx(2.1)
     assert data[MISSING[1]][MISSING[0]] is None
-    result = compute(spec, data)
+    result = compute(spec, data, per)
+    assert result.units[worst].indicators["hotline_complaints"].value == pytest.approx(9 / 50)
     for unit, k in zip(UNITS, BADNESS, strict=True):
         u = result.units[unit]
         assert 0 <= u.score <= 100 and u.rank == k + 1
@@ -114,3 +143,21 @@ def test_gather_and_compute_score_the_nine_districts(store: DuckStore, spec: Ind
     assert result.units[worst].band.label == "预警"  # type: ignore[union-attr]
     assert result.units[MISSING[1]].indicators[MISSING[0]].imputed
     assert sum(result.dimension_weights.values()) == pytest.approx(1.0)
+
+
+def test_a_populous_district_is_judged_on_its_rates_not_its_totals(store: DuckStore, spec: IndexSpec) -> None:
+    """Residents in proportion to each district's counts: every count-based rate is the same, so
+    no district is worse than another on any of them; and a district without a population figure
+    cannot be scored (a rate is not made up)."""
+    _fill(store, spec)
+    _residents(store, {u: 100_000 * (1 + k) for u, k in zip(UNITS, BADNESS, strict=True)})
+    data = gather(spec, store, UNITS, START, END)
+    result = compute(spec, data, gather_denominators(spec, store, UNITS, START, END))
+    rates = {
+        ind: {round(result.units[u].indicators[ind].value, 9) for u in UNITS}
+        for ind in ("criminal_cases", "hotline_complaints", "enterprise_appeals", "illegal_gatherings")
+    }
+    assert rates == {"criminal_cases": {1.0}, "hotline_complaints": {0.1}, "enterprise_appeals": {0.1},
+                     "illegal_gatherings": {1.0}}  # fmt: skip
+    with pytest.raises(DataError, match=f"of {UNITS[0]}: no value > 0 dated before"):  # none before 2026
+        gather_denominators(spec, store, UNITS, bjt(2025, 1, 1), bjt(2025, 2, 1))

@@ -23,6 +23,7 @@ from citybrain.core.composite.engine import (
 from citybrain.core.composite.model import (
     Band,
     DataError,
+    Denominator,
     Dimension,
     Goalposts,
     IndexSpec,
@@ -42,6 +43,7 @@ __all__ = [
     "Band",
     "Change",
     "DataError",
+    "Denominator",
     "Dimension",
     "DimensionScore",
     "Goalposts",

@@ -148,6 +148,19 @@ class Weighting(msgspec.Struct, forbid_unknown_fields=True):
     ahp: dict[str, list[list[float | str]]] = msgspec.field(default_factory=dict)  # level -> matrix
 
 
+class Denominator(msgspec.Struct, forbid_unknown_fields=True):
+    """What an indicator's raw value is divided by (its ``per``), e.g. a district's residents in
+    tens of thousands: read from ``source`` like an indicator, except that a ``dataset`` source
+    gives the newest row dated before the period ends (a census or a yearly estimate stands until
+    the next one), then divided by ``unit`` (10,000: per 10,000 residents)."""
+
+    id: str
+    name: str
+    name_en: str = ""
+    unit: float = 1.0
+    source: Source | None = None  # None: the caller supplies the values
+
+
 class Band(msgspec.Struct, forbid_unknown_fields=True):
     min: float  # scores >= min (and below the next band's min) are in this band
     label: str
@@ -166,6 +179,7 @@ class IndexSpec(msgspec.Struct, forbid_unknown_fields=True):
     bands: list[Band] = msgspec.field(default_factory=list)
     scale: float = 1.0
     source: str = ""  # where the method comes from
+    denominators: list[Denominator] = msgspec.field(default_factory=list)  # what ``per`` names
 
 
 def indicators(spec: IndexSpec) -> list[tuple[Dimension, Indicator]]:
@@ -252,6 +266,22 @@ def check(spec: IndexSpec) -> list[str]:
             continue
         if len(w.weights) != n:
             out.append(f"{where}: is {len(w.weights)} x {len(w.weights)}, the level has {n} members")
+    dens = [d.id for d in spec.denominators]
+    for dup in sorted({x for x in dens if dens.count(x) > 1}):
+        out.append(f"denominator id {dup!r} is used more than once")
+    for den in spec.denominators:
+        here = f"denominator {den.id}"
+        if not den.id.strip() or not den.name.strip():
+            out.append(f"{here}: id and name are required")
+        if not (math.isfinite(den.unit) and den.unit > 0):
+            out.append(f"{here}: unit {den.unit} must be a positive number")
+        if den.source is not None:
+            out.extend(f"{here}, source: {p}" for p in check_source(den.source))
+    if spec.denominators:  # declared: every per names one (else the caller supplies them all)
+        for d, i in indicators(spec):
+            if i.per and i.per not in dens:
+                out.append(f"dimension {d.name or d.id}, indicator {i.id}: per {i.per!r} is no denominator "
+                           f"(declared: {', '.join(dens)})")  # fmt: skip
     mins = [b.min for b in spec.bands]
     if len(set(mins)) != len(mins):
         out.append("bands: two bands have the same min")

@@ -88,13 +88,14 @@ def _month_start(text: str) -> int | None:
         return None
 
 
-def read_dataset(store: Store, src: Source, units: Sequence[str], start: int, end: int) -> Values:
+def _dated_rows(store: Store, src: Source, units: Sequence[str]) -> list[tuple[str, int, float]]:
+    """(unit, month start, value) of each row of ``src``'s dataset about ``units`` with a value."""
     cols = sorted({src.area_column, src.month_column, src.column})
     try:
         table = store.current_table(src.dataset, cols, where=(src.area_column, list(units)))
     except NotFoundError:  # no such dataset delivered here: no value (imputed, and flagged so)
-        return dict.fromkeys(units)
-    picked: dict[str, list[float]] = {}
+        return []
+    out = []
     for row in table.to_pylist():
         month, value = row[src.month_column], row[src.column]
         t = _month_start(str(month)) if month is not None else None
@@ -102,10 +103,28 @@ def read_dataset(store: Store, src: Source, units: Sequence[str], start: int, en
             raise DataError(
                 f"dataset {src.dataset}, row {row['key']}: {src.month_column} {month!r} is no month"
             )
-        if value is not None and start <= t < end:
-            picked.setdefault(str(row[src.area_column]), []).append(float(value))
+        if value is not None:
+            out.append((str(row[src.area_column]), t, float(value)))
+    return out
+
+
+def read_dataset(store: Store, src: Source, units: Sequence[str], start: int, end: int) -> Values:
+    picked: dict[str, list[float]] = {}
+    for unit, t, value in _dated_rows(store, src, units):
+        if start <= t < end:
+            picked.setdefault(unit, []).append(value)
     fold = FOLDS[src.agg or "sum"]
     return {u: fold(picked[u]) if picked.get(u) else None for u in units}
+
+
+def read_standing(store: Store, src: Source, units: Sequence[str], end: int) -> Values:
+    """Each unit's value of the newest row dated before ``end`` (a population stands until the
+    next count)."""
+    newest: dict[str, tuple[int, float]] = {}
+    for unit, t, value in _dated_rows(store, src, units):
+        if t < end and (unit not in newest or t > newest[unit][0]):
+            newest[unit] = (t, value)
+    return {u: newest[u][1] if u in newest else None for u in units}
 
 
 def _avg(v: list[float]) -> float:
@@ -135,6 +154,32 @@ def gather(
         for u in units:
             data[u][ind.id] = values.get(u)
     return data
+
+
+def gather_denominators(
+    spec: IndexSpec, store: Store, units: Sequence[str], start: int, end: int
+) -> dict[str, dict[str, float]]:
+    """Each unit's value of every denominator with a source, divided by its ``unit``: a DataError
+    names the first unit and denominator without one (a rate cannot be made up)."""
+    out: dict[str, dict[str, float]] = {u: {} for u in units}
+    for den in spec.denominators:
+        if den.source is None:
+            continue
+        src = den.source
+        try:
+            if src.kind == "dataset":
+                values = read_standing(store, src, units, end)
+            else:
+                values = READERS[src.kind](store, src, units, start, end)
+        except DataError as err:
+            raise DataError(f"denominator {den.id}: {err}") from None
+        for u in units:
+            v = values.get(u)
+            if v is None or not v > 0:
+                raise DataError(f"denominator {den.name} ({den.id}) of {u}: no value > 0 dated before the "
+                                "period's end")  # fmt: skip
+            out[u][den.id] = v / den.unit
+    return out
 
 
 def _read(

@@ -72,7 +72,15 @@ def values(seed: int, district: str, month: str, so_far: float = 1.0) -> dict[st
         lam = size * rate * r * (1 + (WINTER.get(name, 0.0) if winter else 0.0)) * so_far
         out[name] = float(poisson(rng, lam))
     out["mediation_success"] = round(min(99.5, max(80.0, 97.0 - 6.0 * (r - 1.0) + rng.gauss(0, 1.0))), 1)
+    out["residents"] = float(residents(district, month))
     return out
+
+
+def residents(district: str, month: str) -> int:
+    """The district's residents (synthetic: its size grown 1 % a year from 2020), never scaled by
+    how much of the month is over."""
+    years = int(month[:4]) - 2020 + (int(month[5:7]) - 1) / 12
+    return round(SIZE.get(district, 50) * 10_000 * math.pow(1.01, years))
 
 
 def rows(

@@ -106,13 +106,15 @@ class Safety:
         final = now >= end
         try:
             raw = composite.gather(self.spec, store, self.units, start, end)
+            per = composite.gather_denominators(self.spec, store, self.units, start, end)
             spec, excluded = self.without_empty(raw)
             values = {u: {k: v for k, v in row.items() if k not in excluded} for u, row in raw.items()}
             before, year_ago = self.result(store, shift(month, -1)), self.result(store, shift(month, -12))
-            result = composite.compute(spec, values, previous=before, year_ago=year_ago)
+            result = composite.compute(spec, values, per, previous=before, year_ago=year_ago)
             rob = composite.robustness(
                 spec,
                 values,
+                per,
                 previous=before,
                 runs=self.cfg.robustness_runs,
                 seed=self.cfg.robustness_seed,
