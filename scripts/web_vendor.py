@@ -32,11 +32,14 @@ FILES = {
     # the API reference pages /docs (Swagger UI) and /redoc (ReDoc), served from here so they work
     # with no network (api/apidocs.py); each bundle's licence file names what it embeds
     "swagger-ui-dist/swagger-ui-bundle.js": "swagger-ui-dist/swagger-ui-bundle.js",
-    "swagger-ui-dist/swagger-ui-bundle.js.LICENSE.txt": "swagger-ui-dist/swagger-ui-bundle.js.LICENSE.txt",
+    # the bundles' own notices of what they embed: beside the other licence texts
+    "licenses/swagger-ui-dist/swagger-ui-bundle.js.LICENSE.txt": (
+        "swagger-ui-dist/swagger-ui-bundle.js.LICENSE.txt"
+    ),
     "swagger-ui-dist/swagger-ui.css": "swagger-ui-dist/swagger-ui.css",
     "swagger-ui-dist/favicon-32x32.png": "swagger-ui-dist/favicon-32x32.png",
     "redoc/redoc.standalone.js": "redoc/bundles/redoc.standalone.js",
-    "redoc/redoc.standalone.js.LICENSE.txt": "redoc/bundles/redoc.standalone.js.LICENSE.txt",
+    "licenses/redoc/redoc.standalone.js.LICENSE.txt": "redoc/bundles/redoc.standalone.js.LICENSE.txt",
 }
 # the one remote fetch in a copied bundle, replaced as it is copied: ReDoc's sidebar shows Redocly's
 # logo from their CDN (no option turns it off); an empty image makes its own onError hide it and
@@ -94,8 +97,9 @@ def main() -> int:
         "# Third-party browser code shipped with the dashboard",
         "",
         "Copied from npm by scripts/web_vendor.py: the bundles in the folders beside this one embed",
-        "these packages (the Swagger UI and ReDoc bundles also list what they embed in their",
-        "`*.LICENSE.txt` files).",
+        "these packages (the Swagger UI and ReDoc bundles also list what they embed, in",
+        "`swagger-ui-dist/swagger-ui-bundle.js.LICENSE.txt` and",
+        "`redoc/redoc.standalone.js.LICENSE.txt` here).",
         "",
         "| package | version | licence | licence files |",
         "|---|---|---|---|",

@@ -42,6 +42,6 @@ def test_the_pages_assets_are_served(api: Api, asset: str) -> None:
 
 def test_the_bundles_licences_ship_with_them(api: Api) -> None:
     for name in ("swagger-ui-dist/swagger-ui-bundle.js.LICENSE.txt", "redoc/redoc.standalone.js.LICENSE.txt"):
-        assert api.client.get(f"/vendor/{name}").status_code == 200, name
+        assert api.client.get(f"/vendor/licenses/{name}").status_code == 200, name
     index = api.client.get("/vendor/licenses/README.md").text
     assert "| swagger-ui-dist |" in index and "| redoc |" in index

@@ -44,6 +44,9 @@ SHIPPED = [
     f"{VENDOR}licenses/echarts/NOTICE",
     f"{VENDOR}licenses/zrender/LICENSE",
     f"{VENDOR}licenses/maplibre-gl/LICENSE.txt",
+    f"{VENDOR}swagger-ui-dist/swagger-ui-bundle.js",  # /docs and /redoc offline
+    f"{VENDOR}redoc/redoc.standalone.js",
+    f"{VENDOR}licenses/redoc/redoc.standalone.js.LICENSE.txt",
 ]
 REFERENCED = re.compile(r'(?:href|src)="(/(?:static|vendor)/[^"]+)"|"(/vendor/[^"]+)"')
 
@@ -137,7 +140,8 @@ def _check_served(url: str, run_dir: Path, wheel: Path) -> None:
         for name in bundles:
             got = httpx.get(f"{url}/vendor/{name.removeprefix(VENDOR)}")
             assert got.status_code == 200 and got.content == z.read(name), name
-            assert got.headers["content-type"].startswith(("text/javascript", "text/css")), name
+            # scripts and styles, and the API reference pages' icon
+            assert got.headers["content-type"].startswith(("text/javascript", "text/css", "image/png")), name
     token = token_file.read_text().strip()
     auth = {"Authorization": f"Bearer {token}"}
     segments = httpx.get(f"{url}/api/v1/scenes/traffic/segments", headers=auth)

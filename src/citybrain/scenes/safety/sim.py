@@ -114,8 +114,19 @@ class SafetySimulator:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), self.cfg.start_after_s)
         scene = msgspec.convert(dict(ctx.scene_settings), SafetySettings)
+        history = asyncio.ensure_future(
+            backfill(ctx.http, scene, self.cfg.months, self.cfg.seed, sdk.now_ms())
+        )
+        stopping = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({history, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if not history.done():  # the platform stops: no delivery retried against a server going away
+            history.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await history
+            return
         try:
-            self.answers = await backfill(ctx.http, scene, self.cfg.months, self.cfg.seed, sdk.now_ms())
+            self.answers = history.result()
         except (RuntimeError, sdk.CitybrainError) as err:
             log.error("safety sim: the history was not delivered: %s", err)
             return
