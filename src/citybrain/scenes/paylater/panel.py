@@ -21,12 +21,12 @@ PANEL = sdk.Panel(
     ],
     widgets=[
         sdk.Figures(
-            label={"zh-CN": "出口 (近15分钟)", "en": "Exits (last 15 min)"},
+            label={"zh-CN": "出口（近15分钟）", "en": "Exits (last 15 min)"},
             api=f"{BASE}/overview", live=EXITS,
             fields={
                 "exits_per_min": {"zh-CN": "每分钟出场", "en": "exits / min"},
-                "decision_ms_p50": {"zh-CN": "抬杆决策中位(毫秒)", "en": "decision p50 (ms)"},
-                "decision_ms_p99": {"zh-CN": "抬杆决策P99(毫秒)", "en": "decision p99 (ms)"},
+                "decision_ms_p50": {"zh-CN": "抬杆决策中位（毫秒）", "en": "decision p50 (ms)"},
+                "decision_ms_p99": {"zh-CN": "抬杆决策P99（毫秒）", "en": "decision p99 (ms)"},
             },
         ),
         sdk.Bar(
@@ -34,7 +34,7 @@ PANEL = sdk.Panel(
             api=f"{BASE}/exits?minutes=30", x="minute", y=["exits", "left_first"], live=EXITS,
         ),
         sdk.Figures(
-            label={"zh-CN": "资金 (分)", "en": "Money (fen)"},
+            label={"zh-CN": "资金（分）", "en": "Money (fen)"},
             api=f"{BASE}/overview", live="state.paylater",
             fields={
                 "accrued_fen": {"zh-CN": "应收", "en": "accrued"},

@@ -11,7 +11,7 @@ PANEL = sdk.Panel(
             api="/api/v1/scenes/pulse/summary", field="last_minute_total", live="state.pulse",
         ),
         sdk.Bar(
-            label={"zh-CN": "各区事件率(起/分钟)", "en": "Reports per minute by district"},
+            label={"zh-CN": "各区事件率（起/分钟）", "en": "Reports per minute by district"},
             api="/api/v1/scenes/pulse/districts", x="name", y="last_minute", live="state.pulse",
         ),
         sdk.TimeSeries(

@@ -23,7 +23,7 @@ PANEL = sdk.Panel(
     title={"zh-CN": "平安指数", "en": "Public Safety Index"},
     headline=[
         sdk.Figure(
-            label={"zh-CN": "平安指数(全市均值)", "en": "Safety index (mean)"},
+            label={"zh-CN": "平安指数（全市均值）", "en": "Safety index (mean)"},
             api=f"{BASE}/index",
             live=LIVE,
             field="mean",
@@ -32,7 +32,7 @@ PANEL = sdk.Panel(
     ],
     widgets=[
         sdk.Tiles(
-            label={"zh-CN": "区县平安等级(示意图)", "en": "Districts by band (schematic)"},
+            label={"zh-CN": "区县平安等级（示意图）", "en": "Districts by band (schematic)"},
             api=f"{BASE}/index",
             live=LIVE,
             items="districts",
@@ -43,7 +43,7 @@ PANEL = sdk.Panel(
             unit=POINTS,
         ),
         sdk.Radar(
-            label={"zh-CN": "六维度:第一名与全市均值", "en": "Six dimensions: first vs mean"},
+            label={"zh-CN": "六维度：第一名与全市均值", "en": "Six dimensions: first vs mean"},
             api=f"{BASE}/index",
             live=LIVE,
             axes="dimensions",

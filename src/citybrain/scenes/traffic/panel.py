@@ -130,7 +130,7 @@ PANEL = sdk.Panel(
             limit=8, click=f"{BASE}/hotspots/{{id}}", live="state.traffic.area",
         ),
         sdk.Bar(
-            label={"zh-CN": "当前最拥堵道路(延时指数)", "en": "Most congested roads now (delay index)"},
+            label={"zh-CN": "当前最拥堵道路（延时指数）", "en": "Most congested roads now (delay index)"},
             api=f"{BASE}/areas?kind=road", x="name", y="index", sort="-index", limit=6,
             live="state.traffic.area",
         ),
@@ -140,7 +140,7 @@ PANEL = sdk.Panel(
         ),
         sdk.Bar(
             label={
-                "zh-CN": "今日最拥堵道路(06-22 时平均指数)",
+                "zh-CN": "今日最拥堵道路（06-22 时平均指数）",
                 "en": "Most congested roads today (mean index 06-22)",
             },
             api=f"{BASE}/top-roads?limit=6", items="roads", x="name", y="mean_index",

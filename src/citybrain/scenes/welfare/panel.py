@@ -43,7 +43,7 @@ PANEL = sdk.Panel(
             rows="items",
             limit=20,
             columns=[
-                {"field": "village_name", "label": {"zh-CN": "村(社区)", "en": "village"}},
+                {"field": "village_name", "label": {"zh-CN": "村（社区）", "en": "village"}},
                 {"field": "name", "label": {"zh-CN": "户主", "en": "head"}},
                 {"field": "level", "label": {"zh-CN": "风险等级", "en": "level"}},
                 {"field": "types", "label": {"zh-CN": "风险类型", "en": "risk types"}},
