@@ -102,6 +102,11 @@ async def backfill(http: Any, cfg: SafetySettings, months: int, seed: int, now: 
     return answers
 
 
+def _retrieved(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
+
+
 class SafetySimulator:
     name = "safety"
 
@@ -117,18 +122,21 @@ class SafetySimulator:
         history = asyncio.ensure_future(
             backfill(ctx.http, scene, self.cfg.months, self.cfg.seed, sdk.now_ms())
         )
+        history.add_done_callback(_retrieved)  # what it ends with once the platform stopped is no news
         stopping = asyncio.ensure_future(stop.wait())
-        await asyncio.wait({history, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        stopping.cancel()
-        if not history.done():  # the platform stops: no delivery retried against a server going away
-            history.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await history
+        try:
+            await asyncio.wait({history, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:  # this task cancelled, or the platform stopping: no delivery retried against it
+            stopping.cancel()
+            if not history.done():
+                history.cancel()
+        if not history.done() or history.cancelled():
             return
         try:
             self.answers = history.result()
         except (RuntimeError, sdk.CitybrainError) as err:
-            log.error("safety sim: the history was not delivered: %s", err)
+            if not stop.is_set():  # else the client closed under it as the platform stopped
+                log.error("safety sim: the history was not delivered: %s", err)
             return
         log.info(
             "safety sim: %d months delivered and computed (%s)",
