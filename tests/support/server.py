@@ -1,4 +1,5 @@
-"""Run a real `citybrain serve` process for reliability tests (its own data folder and port)."""
+"""Run a real `citybrain serve` (or `citybrain run`: with the simulators, as `make run` does)
+process for tests (its own data folder and port)."""
 
 from __future__ import annotations
 
@@ -7,17 +8,30 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import httpx
 
 from citybrain.testing import server_ports_env
 
 
+def wait_for(what: str, probe: Callable[[], Any], timeout: float, every: float = 0.5) -> Any:
+    """What ``probe`` gives once it gives something truthy; an AssertionError naming ``what`` when
+    it has not within ``timeout`` seconds."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        got = probe()
+        if got:
+            return got
+        time.sleep(every)
+    raise AssertionError(f"{what}: not within {timeout:.0f} s")
+
+
 class Server:
-    def __init__(self, data: Path, port: int, **env: str) -> None:
-        self.data, self.port = data, port
+    def __init__(self, data: Path, port: int, command: str = "serve", **env: str) -> None:
+        self.data, self.port, self.command = data, port, command
         self.url = f"http://127.0.0.1:{port}"
         self.env = {
             **os.environ,
@@ -32,7 +46,7 @@ class Server:
     def start(self, timeout: float = 60) -> None:
         self._close_log()
         log = self._log = (self.data.parent / f"server-{self.port}.log").open("ab")
-        cmd = [sys.executable, "-c", "from citybrain.cli import main; main()", "serve"]
+        cmd = [sys.executable, "-c", "from citybrain.cli import main; main()", self.command]
         self.proc = subprocess.Popen(cmd, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.time() + timeout
         while time.time() < deadline:
@@ -45,6 +59,10 @@ class Server:
                 pass
             time.sleep(0.2)
         raise TimeoutError("server did not become healthy")
+
+    @property
+    def log_text(self) -> str:
+        return (self.data.parent / f"server-{self.port}.log").read_text(errors="replace")
 
     @property
     def token(self) -> str:

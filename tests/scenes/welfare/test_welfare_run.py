@@ -6,61 +6,38 @@ explains its decision clause by clause with the source of every value."""
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from citybrain.testing import free_port, server_ports_env
+from citybrain.testing import free_port
+from tests.support.server import Server, wait_for
 
 BASE = "/api/v1/scenes/welfare"
 
 
-def _wait(what: str, probe: Any, timeout: float) -> Any:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        got = probe()
-        if got:
-            return got
-        time.sleep(0.5)
-    raise AssertionError(f"{what}: not within {timeout:.0f} s")
-
-
 def test_a_fresh_run_shows_an_illness_become_a_case_and_a_masked_notice(tmp_path: Path) -> None:
-    port = free_port()
-    env = {
-        **os.environ,
-        "CITYBRAIN_DATA_DIR": str(tmp_path / "var"),
-        "CITYBRAIN_SERVER__PORT": str(port),
-        "CITYBRAIN_AGGREGATION__POLL_S": "2",
-        "CITYBRAIN_SIMULATORS__WELFARE__HOUSEHOLDS": "800",
-        "CITYBRAIN_SIMULATORS__WELFARE__SHOCK_AFTER_S": "2",
-        "CITYBRAIN_SIMULATORS__WELFARE__START_AFTER_S": "0",
-        "CITYBRAIN_SIMULATORS__WELFARE__TICK_S": "0.5",
-        **server_ports_env(),
-    }
-    log = (tmp_path / "run.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-c", "from citybrain.cli import main; main()", "run"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
+    run = Server(
+        tmp_path / "var",
+        free_port(),
+        "run",
+        CITYBRAIN_AGGREGATION__POLL_S="2",
+        CITYBRAIN_SIMULATORS__WELFARE__HOUSEHOLDS="800",
+        CITYBRAIN_SIMULATORS__WELFARE__SHOCK_AFTER_S="2",
+        CITYBRAIN_SIMULATORS__WELFARE__START_AFTER_S="0",
+        CITYBRAIN_SIMULATORS__WELFARE__TICK_S="0.5",
     )
-    url = f"http://127.0.0.1:{port}"
+    run.start(90)
+    url = run.url
     try:
-        token_file = tmp_path / "var" / "admin.token"
-        _wait("the server", lambda: token_file.exists() and _up(url), 90)
-        h = {"Authorization": f"Bearer {token_file.read_text().strip()}"}
+        h = {"Authorization": f"Bearer {run.token}"}
 
         shocked = re.compile(r"welfare sim: \{'kind': 'illness', 'household': '(\w+)'\}")
 
         def illness_case() -> Any:  # the case of the household the simulator made ill
-            found = shocked.search((tmp_path / "run.log").read_text(errors="replace"))
+            found = shocked.search(run.log_text)
             if found is None:
                 return []
             cases = httpx.get(
@@ -71,7 +48,7 @@ def test_a_fresh_run_shows_an_illness_become_a_case_and_a_masked_notice(tmp_path
             ).json()
             return [c for c in cases if c["fields"].get("household") == found.group(1)]
 
-        [case] = _wait("a case of the scripted illness", illness_case, 240)
+        [case] = wait_for("a case of the scripted illness", illness_case, 240)
         assert len(case["area"]) == 12 and case["due_ts"] and case["fields"]["household"]
         assert case["fields"]["level"] == "high" and "ILLNESS" in case["fields"]["risk_types"]
         assert "name" not in case["fields"]
@@ -91,7 +68,7 @@ def test_a_fresh_run_shows_an_illness_become_a_case_and_a_masked_notice(tmp_path
             items = got.json()["items"] if got.status_code == 200 else []
             return [i for i in items if i["household"] == case["fields"]["household"]]
 
-        [row] = _wait("the household in the village's publicity list", notice, 120)
+        [row] = wait_for("the household in the village's publicity list", notice, 120)
         assert row["name"] and not {"id_number", "phone", "bank_account", "diagnosis"} & set(row)
         body = {
             "username": "kan",
@@ -109,16 +86,4 @@ def test_a_fresh_run_shows_an_illness_become_a_case_and_a_masked_notice(tmp_path
             [mine] = [i for i in seen if i["household"] == row["household"]]
             assert mine["name"] != row["name"] and "*" in mine["name"]
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
-
-
-def _up(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
-    except httpx.TransportError:
-        return False
+        run.stop()
