@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from citybrain.api.app import create_app
-from citybrain.core.config import load_settings
+from citybrain.core.config import Settings, load_settings
 from citybrain.core.platform import Platform
 from citybrain.core.reports import adapt, monthly
 from citybrain.core.reports.model import Chart, Figure, Table, Text
@@ -51,17 +51,21 @@ class Http:
         return r
 
 
-@pytest.fixture(scope="module")
-def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    tmp: Path = tmp_path_factory.mktemp("safety")
+def _safety_platform(tmp: Path, runs: int) -> tuple[Settings, Platform]:
+    """A platform with the safety scene alone, its schedule off (tests run its rounds)."""
     settings = load_settings(
         env={
             "CITYBRAIN_DATA_DIR": str(tmp / "var"),
             "CITYBRAIN_SCENES__SAFETY__RECOMPUTE_EVERY_MIN": "0",
-            "CITYBRAIN_SCENES__SAFETY__ROBUSTNESS_RUNS": "200",
+            "CITYBRAIN_SCENES__SAFETY__ROBUSTNESS_RUNS": str(runs),
         }
     )
-    platform = Platform(settings, scenes=discover({"safety"}))
+    return settings, Platform(settings, scenes=discover({"safety"}))
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    settings, platform = _safety_platform(tmp_path_factory.mktemp("safety"), runs=200)
     with TestClient(create_app(settings, platform)) as client:
         a = Api(client, platform)
         answers = asyncio.run(sim.backfill(Http(a), platform.runtime("safety").settings, 3, 7, NOW))
@@ -186,14 +190,7 @@ def test_the_schedule_computes_history_that_came_after_the_month_failed(tmp_path
     """A platform whose departments deliver their history after it started (the simulator's
     backfill with a token that may not recompute, a late department): the months that failed for
     want of data are computed by the schedule's next round once data came, and left alone after."""
-    settings = load_settings(
-        env={
-            "CITYBRAIN_DATA_DIR": str(tmp_path / "var"),
-            "CITYBRAIN_SCENES__SAFETY__RECOMPUTE_EVERY_MIN": "0",
-            "CITYBRAIN_SCENES__SAFETY__ROBUSTNESS_RUNS": "50",
-        }
-    )
-    platform = Platform(settings, scenes=discover({"safety"}))
+    settings, platform = _safety_platform(tmp_path, runs=50)
     with TestClient(create_app(settings, platform)) as client:
         a = Api(client, platform)
         rt = platform.runtime("safety")
